@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from allocations.errors import DomainError
+from allocations.models import Portfolio
+from allocations.services.actors import Actor
+from allocations.services.ingestion import returns_import, returns_rows_from_csv
+
+
+class Command(BaseCommand):
+    help = "Import daily strategy returns from a CSV file with columns date,strategy,return (all rows or none)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="path of the CSV file")
+        parser.add_argument("--portfolio", default="demo", help="slug of the portfolio (default: demo)")
+
+    def handle(self, *args, **options):
+        portfolio = Portfolio.objects.filter(slug=options["portfolio"]).first()
+        if portfolio is None:
+            raise CommandError(f"unknown portfolio {options['portfolio']!r}")
+        try:
+            with open(options["file"], newline="", encoding="utf-8") as stream:
+                rows = returns_rows_from_csv(stream)
+        except OSError as exc:
+            raise CommandError(f"cannot read {options['file']}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{options['file']} is not UTF-8 text") from None
+        try:
+            summary = returns_import(
+                portfolio=portfolio, rows=rows, actor=Actor.command("import_returns"), source=options["file"]
+            )
+        except DomainError as exc:
+            for line in exc.errors:
+                self.stderr.write(line)
+            raise CommandError(exc.message.split(". ", 1)[0] + ".") from None
+        self.stdout.write(
+            f"imported {summary.rows} returns for {summary.strategies} strategies "
+            f"({summary.created} new, {summary.updated} replaced) from {summary.first_date} to {summary.last_date}"
+        )

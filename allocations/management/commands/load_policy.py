@@ -1,0 +1,39 @@
+import yaml
+from django.core.management.base import BaseCommand, CommandError
+
+from allocations.errors import DomainError
+from allocations.models import Portfolio
+from allocations.services.actors import Actor
+from allocations.services.policies import policy_create_version, policy_from_yaml
+
+
+class Command(BaseCommand):
+    help = "Load a capital-allocation-config.yaml as a new policy version of a portfolio."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="path of the YAML file")
+        parser.add_argument("--portfolio", default="demo", help="slug of the portfolio (default: demo)")
+        parser.add_argument("--reason", default="", help="why the policy changes (recorded in the audit trail)")
+
+    def handle(self, *args, **options):
+        portfolio = Portfolio.objects.filter(slug=options["portfolio"]).first()
+        if portfolio is None:
+            raise CommandError(f"unknown portfolio {options['portfolio']!r}")
+        try:
+            with open(options["file"], encoding="utf-8") as stream:
+                document = yaml.safe_load(stream)
+        except OSError as exc:
+            raise CommandError(f"cannot read {options['file']}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise CommandError(f"{options['file']} is not valid YAML: {exc}") from None
+        try:
+            changes = policy_from_yaml(document)
+            policy = policy_create_version(
+                portfolio=portfolio,
+                actor=Actor.command("load_policy"),
+                reason=options["reason"] or f"loaded from {options['file']}",
+                changes=changes,
+            )
+        except DomainError as exc:
+            raise CommandError(f"{options['file']}: {exc.message}") from None
+        self.stdout.write(f"portfolio {portfolio.slug}: policy version {policy.version} in force")

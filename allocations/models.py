@@ -1,0 +1,483 @@
+"""Tables of the allocation domain: fields and constraints only.
+
+Every range the domain promises is a database constraint, so no code path (a bulk update, a
+shell session, a future service) can store a weight of 1.7 or a confidence of -0.2.
+Writes go through ``allocations.services``; reads through ``allocations.selectors``.
+"""
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+MONEY = {"max_digits": 20, "decimal_places": 2}
+
+
+def _between(field: str, low: float, high: float, *, low_open: bool = False) -> Q:
+    lower = Q(**{f"{field}__gt": low}) if low_open else Q(**{f"{field}__gte": low})
+    return lower & Q(**{f"{field}__lte": high})
+
+
+class Method(models.TextChoices):
+    EQUAL_WEIGHT = "equal_weight", "Equal weight"
+    INVERSE_VOLATILITY = "inverse_volatility", "Inverse volatility"
+    RISK_PARITY = "risk_parity", "Risk parity (equal risk contribution)"
+    PERFORMANCE_WEIGHTED = "performance_weighted", "Performance weighted"
+    MOMENTUM = "momentum", "Momentum (sector signals)"
+    HYBRID = "hybrid", "Hybrid (risk parity + momentum)"
+
+
+class CovarianceEstimator(models.TextChoices):
+    SAMPLE = "sample", "Sample"
+    LEDOIT_WOLF = "ledoit_wolf", "Ledoit-Wolf shrinkage"
+    EWMA = "ewma", "Exponentially weighted"
+
+
+class Portfolio(models.Model):
+    """An account whose equity is split across strategies."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    base_currency = models.CharField(max_length=3, default="USD")
+    total_equity = models.DecimalField(**MONEY, default=Decimal("0"))
+    timezone = models.CharField(max_length=64, default="UTC")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        permissions = [
+            ("ingest_data", "Can push returns and signals into the portfolio"),
+            ("request_rebalance", "Can request a rebalance of the portfolio"),
+            ("manage_policy", "Can change the portfolio's policy and method"),
+            ("approve_run", "Can approve or reject runs and cancel schedules"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_equity__gte=0), name="portfolio_equity_non_negative"),
+            models.CheckConstraint(condition=Q(base_currency__regex=r"^[A-Z]{3}$"), name="portfolio_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Sector(models.Model):
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Strategy(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        RETIRED = "retired", "Retired"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="strategies")
+    code = models.SlugField(max_length=64)
+    name = models.CharField(max_length=200)
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, related_name="strategies")
+    asset_class = models.CharField(max_length=64, default="equity")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    risk_budget = models.FloatField(default=1.0, help_text="Relative risk budget; equal by default.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["portfolio_id", "code"]
+        verbose_name_plural = "strategies"
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "code"], name="strategy_code_unique_in_portfolio"),
+            models.CheckConstraint(condition=Q(risk_budget__gt=0), name="strategy_risk_budget_positive"),
+            models.CheckConstraint(condition=Q(status__in=["active", "paused", "retired"]), name="strategy_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio.slug}/{self.code}" if self.portfolio_id else self.code
+
+
+class StrategyReturn(models.Model):
+    """One daily return of one strategy (0.01 = +1 %)."""
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="returns")
+    date = models.DateField()
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["strategy_id", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["strategy", "date"], name="return_unique_strategy_date"),
+            # A return of -100 % or worse is not a return; NaN fails this check on both databases.
+            models.CheckConstraint(condition=Q(value__gt=-1) & Q(value__lt=1e6), name="return_above_minus_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.strategy_id} {self.date} {self.value}"
+
+
+class SectorSignal(models.Model):
+    class Action(models.TextChoices):
+        BUY = "BUY", "Buy"
+        SELL = "SELL", "Sell"
+        HOLD = "HOLD", "Hold"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="signals")
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, related_name="signals")
+    action = models.CharField(max_length=4, choices=Action.choices)
+    confidence = models.FloatField(default=1.0)
+    as_of = models.DateTimeField()
+    source = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["portfolio_id", "-as_of"]
+        indexes = [models.Index(fields=["portfolio", "sector", "-as_of"], name="signal_latest_idx")]
+        constraints = [
+            models.CheckConstraint(condition=_between("confidence", 0, 1), name="signal_confidence_0_1"),
+            models.CheckConstraint(condition=Q(action__in=["BUY", "SELL", "HOLD"]), name="signal_action_valid"),
+        ]
+
+
+class AllocationPolicy(models.Model):
+    """One version of a portfolio's policy. A change is a new row; runs keep the version they used.
+
+    Defaults are the specification's ``capital-allocation-config.yaml``.
+    """
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="policies")
+    version = models.PositiveIntegerField()
+    method = models.CharField(max_length=32, choices=Method.choices, default=Method.HYBRID)
+    hybrid_blend = models.FloatField(default=0.5, help_text="Share of risk parity in the hybrid blend.")
+    rebalance_frequency = models.CharField(max_length=16, default="daily")
+    rebalance_time = models.TimeField(default="16:00")
+    force_rebalance_threshold = models.FloatField(default=0.1)
+    approval_threshold = models.FloatField(default=0.25)
+    lookback_period = models.PositiveIntegerField(default=30)
+    covariance_lookback = models.PositiveIntegerField(default=252)
+    covariance_estimator = models.CharField(
+        max_length=16, choices=CovarianceEstimator.choices, default=CovarianceEstimator.LEDOIT_WOLF
+    )
+    momentum_factor = models.FloatField(default=0.3)
+    signal_decay_factor = models.FloatField(default=0.95)
+    signal_window_days = models.PositiveIntegerField(default=5)
+    buy_multiplier = models.FloatField(default=0.3)
+    sell_multiplier = models.FloatField(default=0.2)
+    max_single_strategy_exposure = models.FloatField(default=0.2)
+    max_sector_exposure = models.FloatField(default=0.3)
+    max_total_risk = models.FloatField(default=0.8)
+    transition_period_days = models.PositiveIntegerField(default=5)
+    max_daily_change = models.FloatField(default=0.1)
+    min_change_threshold = models.FloatField(default=0.05)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["portfolio_id", "-version"]
+        verbose_name_plural = "allocation policies"
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "version"], name="policy_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="policy_version_positive"),
+            models.CheckConstraint(
+                condition=Q(method__in=[m.value for m in Method]), name="policy_method_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(covariance_estimator__in=[c.value for c in CovarianceEstimator]),
+                name="policy_estimator_valid",
+            ),
+            models.CheckConstraint(condition=_between("hybrid_blend", 0, 1), name="policy_blend_0_1"),
+            models.CheckConstraint(condition=_between("momentum_factor", 0, 1), name="policy_momentum_0_1"),
+            models.CheckConstraint(condition=_between("signal_decay_factor", 0, 1), name="policy_decay_0_1"),
+            models.CheckConstraint(condition=_between("buy_multiplier", 0, 1), name="policy_buy_0_1"),
+            models.CheckConstraint(condition=_between("sell_multiplier", 0, 1), name="policy_sell_0_1"),
+            models.CheckConstraint(
+                condition=_between("force_rebalance_threshold", 0, 1), name="policy_force_threshold_0_1"
+            ),
+            models.CheckConstraint(condition=_between("approval_threshold", 0, 2), name="policy_approval_0_2"),
+            models.CheckConstraint(condition=_between("min_change_threshold", 0, 1), name="policy_min_change_0_1"),
+            models.CheckConstraint(
+                condition=_between("max_single_strategy_exposure", 0, 1, low_open=True),
+                name="policy_max_strategy_in_0_1",
+            ),
+            models.CheckConstraint(
+                condition=_between("max_sector_exposure", 0, 1, low_open=True), name="policy_max_sector_in_0_1"
+            ),
+            models.CheckConstraint(
+                condition=_between("max_total_risk", 0, 1, low_open=True), name="policy_max_risk_in_0_1"
+            ),
+            models.CheckConstraint(
+                condition=_between("max_daily_change", 0, 1, low_open=True), name="policy_max_daily_in_0_1"
+            ),
+            models.CheckConstraint(condition=Q(lookback_period__gte=2), name="policy_lookback_at_least_2"),
+            models.CheckConstraint(
+                condition=Q(covariance_lookback__gte=2), name="policy_cov_lookback_at_least_2"
+            ),
+            models.CheckConstraint(
+                condition=Q(transition_period_days__gte=1), name="policy_transition_period_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio_id} policy v{self.version}"
+
+
+class Fund(models.Model):
+    """The capital currently given to one strategy."""
+
+    strategy = models.OneToOneField(Strategy, on_delete=models.PROTECT, primary_key=True, related_name="fund")
+    amount = models.DecimalField(**MONEY, default=Decimal("0"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["strategy_id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="fund_amount_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.strategy}: {self.amount}"
+
+
+class RunStatus(models.TextChoices):
+    COMPUTED = "computed", "Computed"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    APPLIED = "applied", "Applied"
+    NO_OP = "no_op", "No change needed"
+    FAILED = "failed", "Failed"
+
+
+RUN_STATUSES = RunStatus.values
+
+
+class AllocationRun(models.Model):
+    """One allocation decision, with the inputs it saw and the outcome."""
+
+    Status = RunStatus
+
+    class Trigger(models.TextChoices):
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        DASHBOARD = "dashboard", "Dashboard"
+        SCHEDULE = "schedule", "Schedule"
+        COMMAND = "command", "Command"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="runs")
+    policy = models.ForeignKey(AllocationPolicy, on_delete=models.PROTECT, related_name="runs")
+    method = models.CharField(max_length=32, choices=Method.choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.API)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_via = models.CharField(max_length=100, blank=True, default="", help_text="token id or schedule name")
+    run_date = models.DateField(null=True, blank=True, help_text="Set for scheduled runs: one per portfolio per day.")
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    inputs_digest = models.CharField(max_length=64)
+    total_equity = models.DecimalField(**MONEY)
+    force_rebalance = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPUTED)
+    turnover = models.FloatField(default=0.0)
+    cash_weight = models.FloatField(default=0.0)
+    ex_ante_volatility = models.FloatField(default=0.0)
+    effective_strategies = models.FloatField(default=0.0)
+    explanation = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["portfolio", "-created_at"], name="run_portfolio_recent_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portfolio", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="run_idempotency_key_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["portfolio", "run_date"],
+                condition=Q(trigger="schedule", run_date__isnull=False),
+                name="run_one_scheduled_per_day",
+            ),
+            models.CheckConstraint(condition=Q(total_equity__gte=0), name="run_equity_non_negative"),
+            models.CheckConstraint(condition=Q(turnover__gte=0) & Q(turnover__lte=2 + 1e-9), name="run_turnover_0_2"),
+            models.CheckConstraint(condition=_between("cash_weight", 0, 1), name="run_cash_0_1"),
+            models.CheckConstraint(
+                condition=Q(status__in=RUN_STATUSES), name="run_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.public_id} ({self.status})"
+
+
+class AllocationLine(models.Model):
+    """One strategy's weights at every stage of one run (fractions of total equity)."""
+
+    run = models.ForeignKey(AllocationRun, on_delete=models.CASCADE, related_name="lines")
+    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="+")
+    current_weight = models.FloatField()
+    base_weight = models.FloatField()
+    signal_weight = models.FloatField()
+    smoothed_weight = models.FloatField()
+    target_weight = models.FloatField()
+    target_amount = models.DecimalField(**MONEY)
+    risk_contribution = models.FloatField(default=0.0)
+    binding_limit = models.CharField(max_length=16, blank=True, default="")
+    limit_excess = models.FloatField(default=0.0, help_text="Weight removed by the binding limit.")
+    flags = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["run_id", "strategy_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "strategy"], name="line_unique_run_strategy"),
+            models.CheckConstraint(condition=_between("target_weight", 0, 1), name="line_target_0_1"),
+            models.CheckConstraint(condition=_between("current_weight", 0, 1), name="line_current_0_1"),
+            models.CheckConstraint(condition=Q(target_amount__gte=0), name="line_amount_non_negative"),
+        ]
+
+
+class TransitionSchedule(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        SUPERSEDED = "superseded", "Superseded"
+        CANCELLED = "cancelled", "Cancelled"
+
+    run = models.OneToOneField(AllocationRun, on_delete=models.PROTECT, related_name="schedule")
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="schedules")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    close_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # At most one schedule moves a portfolio's money at a time.
+            models.UniqueConstraint(
+                fields=["portfolio"], condition=Q(status="active"), name="schedule_one_active_per_portfolio"
+            ),
+        ]
+
+
+class TransitionStep(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPLIED = "applied", "Applied"
+        SUPERSEDED = "superseded", "Superseded"
+        CANCELLED = "cancelled", "Cancelled"
+
+    schedule = models.ForeignKey(TransitionSchedule, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveIntegerField(help_text="1 for the first step.")
+    due_date = models.DateField()
+    weights = models.JSONField(help_text="Strategy id -> weight of total equity after this step.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ["schedule_id", "index"]
+        indexes = [models.Index(fields=["status", "due_date"], name="step_due_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "index"], name="step_unique_index"),
+            models.CheckConstraint(condition=Q(index__gte=1), name="step_index_positive"),
+        ]
+
+
+class AuditKind(models.TextChoices):
+    FUND_CHANGE = "fund_change", "Fund change"
+    RUN_CREATED = "run_created", "Run created"
+    RUN_APPROVED = "run_approved", "Run approved"
+    RUN_REJECTED = "run_rejected", "Run rejected"
+    POLICY_CHANGE = "policy_change", "Policy change"
+    METHOD_CHANGE = "method_change", "Method change"
+    SCHEDULE_CANCELLED = "schedule_cancelled", "Schedule cancelled"
+    SCHEDULE_SUPERSEDED = "schedule_superseded", "Schedule superseded"
+    STEP_APPLIED = "step_applied", "Transition step applied"
+    STRATEGY_CHANGE = "strategy_change", "Strategy change"
+    DATA_IMPORT = "data_import", "Data import"
+
+
+AUDIT_KINDS = AuditKind.values
+
+
+class AuditTrailIsAppendOnly(Exception):
+    """Raised when code tries to change or remove an audit row."""
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def delete(self):
+        raise AuditTrailIsAppendOnly("audit entries cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """One append-only, hash-chained row of the audit trail of a portfolio.
+
+    ``entry_hash = sha256(canonical_json(content) + prev_hash)`` where ``prev_hash`` is the hash
+    of the portfolio's previous row (64 zeros for the first). Rows are never updated or deleted:
+    on PostgreSQL a trigger refuses it, and ``manage.py verify_audit`` recomputes the chain.
+    """
+
+    Kind = AuditKind
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="audit_entries")
+    kind = models.CharField(max_length=24, choices=AuditKind.choices)
+    created_at = models.DateTimeField()
+    strategy = models.ForeignKey(Strategy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    run = models.ForeignKey(AllocationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    step = models.ForeignKey(TransitionStep, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    old_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    new_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    total_capital = models.DecimalField(**MONEY, null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, help_text="Who acted: user:NAME, system:TASK, command:NAME.")
+    reason = models.TextField(blank=True, default="")
+    payload = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["portfolio_id", "id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["portfolio", "created_at"], name="audit_portfolio_time_idx"),
+            models.Index(fields=["portfolio", "strategy"], name="audit_portfolio_strategy_idx"),
+        ]
+        constraints = [
+            # A predecessor has one successor: two writers racing for the chain's tail cannot fork it.
+            models.UniqueConstraint(fields=["portfolio", "prev_hash"], name="audit_chain_no_fork"),
+            models.CheckConstraint(condition=Q(kind__in=AUDIT_KINDS), name="audit_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.actor_label}"
+
+    # Guards for code paths that go through the instance (admin, shell). A queryset ``update()``
+    # reaches the database, where a trigger refuses it.
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditTrailIsAppendOnly("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsAppendOnly("audit entries cannot be deleted")

@@ -1,0 +1,139 @@
+"""The specification's Strategy Fund Manager, with persistence and an audit row per change.
+
+Amounts are decimals to the cent. Every change locks the portfolio, writes the fund and its
+audit row in one transaction, or raises ``DomainError`` and writes nothing.
+"""
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from django.db import transaction
+from django.db.models import Sum
+
+from allocations.errors import DomainError
+from allocations.models import AuditEntry, Fund, Portfolio, Strategy
+
+from .actors import Actor
+from .audit import AuditRecord, audit_append_many
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("1e17")  # what a DecimalField(20, 2) holds
+
+
+def to_money(value, *, field: str = "amount") -> Decimal:
+    """A finite, non-negative amount rounded to the cent, or ``DomainError`` naming ``field``."""
+    if isinstance(value, bool):
+        raise DomainError(f"{field} must be a number, not a boolean", field=field)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise DomainError(f"{field} must be a finite number, got {value}", field=field)
+        value = repr(value)
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        raise DomainError(f"{field} must be a number, got {value!r}", field=field) from None
+    if not amount.is_finite():
+        raise DomainError(f"{field} must be a finite number, got {value}", field=field)
+    if amount < 0:
+        raise DomainError(f"{field} must not be negative, got {value}", field=field)
+    if amount >= MAX_AMOUNT:
+        raise DomainError(f"{field} is too large: {value}", field=field)
+    return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _strategy_of(portfolio: Portfolio, strategy: Strategy | str) -> Strategy:
+    if isinstance(strategy, Strategy):
+        if strategy.portfolio_id != portfolio.pk:
+            raise DomainError(f"strategy {strategy.code!r} is not in portfolio {portfolio.slug!r}", field="strategy")
+        return strategy
+    found = Strategy.objects.filter(portfolio=portfolio, code=strategy).first()
+    if found is None:
+        raise DomainError(f"unknown strategy {strategy!r} in portfolio {portfolio.slug!r}", field="strategy")
+    return found
+
+
+def _total_capital(portfolio: Portfolio) -> Decimal:
+    total = Fund.objects.filter(strategy__portfolio=portfolio).aggregate(total=Sum("amount"))["total"]
+    return (total or Decimal("0")).quantize(CENT)
+
+
+def funds_set_many(
+    *,
+    portfolio: Portfolio,
+    amounts: dict[int, Decimal],
+    actor: Actor,
+    reason: str = "",
+    run_id: int | None = None,
+    step_id: int | None = None,
+) -> list[AuditEntry]:
+    """Set the funds of many strategies (by strategy id) at once; one audit row per changed fund.
+
+    Amounts must already be validated money (``to_money``). Each audit row's ``total_capital``
+    is the portfolio's total right after that row's change, as if the changes were made one by one.
+    """
+    with transaction.atomic():
+        Portfolio.objects.select_for_update().filter(pk=portfolio.pk).values_list("pk", flat=True).get()
+        current = {
+            f.strategy_id: f
+            for f in Fund.objects.select_for_update().filter(strategy_id__in=list(amounts), strategy__portfolio=portfolio)
+        }
+        total = _total_capital(portfolio)
+        to_create, to_update, records = [], [], []
+        for strategy_id, new_amount in amounts.items():
+            fund = current.get(strategy_id)
+            old_amount = fund.amount if fund else Decimal("0.00")
+            if fund is not None and old_amount == new_amount:
+                continue
+            total = total - old_amount + new_amount
+            if fund is None:
+                to_create.append(Fund(strategy_id=strategy_id, amount=new_amount))
+            else:
+                fund.amount = new_amount
+                to_update.append(fund)
+            records.append(
+                AuditRecord(
+                    kind=AuditEntry.Kind.FUND_CHANGE,
+                    reason=reason,
+                    strategy_id=strategy_id,
+                    run_id=run_id,
+                    step_id=step_id,
+                    old_amount=old_amount,
+                    new_amount=new_amount,
+                    total_capital=total,
+                )
+            )
+        Fund.objects.bulk_create(to_create, batch_size=1000)
+        Fund.objects.bulk_update(to_update, ["amount", "updated_at"], batch_size=1000)
+        return audit_append_many(portfolio=portfolio, actor=actor, records=records)
+
+
+def fund_set(*, portfolio: Portfolio, strategy: Strategy | str, amount, actor: Actor, reason: str = "") -> Fund:
+    """Set the absolute amount of one strategy's fund."""
+    money = to_money(amount)
+    target = _strategy_of(portfolio, strategy)
+    if target.status == Strategy.Status.RETIRED and money > 0:
+        raise DomainError(f"strategy {target.code!r} is retired and cannot receive capital", field="strategy")
+    funds_set_many(portfolio=portfolio, amounts={target.pk: money}, actor=actor, reason=reason)
+    return Fund.objects.get(strategy=target)
+
+
+def fund_adjust(*, portfolio: Portfolio, strategy: Strategy | str, ratio, actor: Actor, reason: str = "") -> Fund:
+    """Multiply one strategy's fund by ``ratio`` (> 0): 1.1 adds 10 %, 0.5 halves it."""
+    if isinstance(ratio, bool):
+        raise DomainError("ratio must be a number", field="ratio")
+    try:
+        factor = Decimal(repr(ratio)) if isinstance(ratio, float) else Decimal(str(ratio))
+    except (InvalidOperation, ValueError, TypeError):
+        raise DomainError(f"ratio must be a number, got {ratio!r}", field="ratio") from None
+    if not factor.is_finite() or factor <= 0:
+        raise DomainError(f"ratio must be a finite number above 0, got {ratio}", field="ratio")
+    target = _strategy_of(portfolio, strategy)
+    with transaction.atomic():
+        fund = Fund.objects.select_for_update().filter(strategy=target).first()
+        if fund is None:
+            raise DomainError(f"strategy {target.code!r} has no fund to adjust; set one first", field="strategy")
+        new_amount = to_money(fund.amount * factor)
+        funds_set_many(portfolio=portfolio, amounts={target.pk: new_amount}, actor=actor, reason=reason)
+    fund.refresh_from_db()
+    return fund

@@ -1,0 +1,176 @@
+"""Loading strategy returns: validate everything first, then upsert all rows or none."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+
+from allocations.errors import DomainError
+from allocations.models import AuditEntry, Portfolio, Strategy, StrategyReturn
+
+from .actors import Actor
+from .audit import AuditRecord, audit_append
+
+MAX_REPORTED_ERRORS = 20
+CSV_COLUMNS = ("date", "strategy", "return")
+
+
+@dataclass(frozen=True)
+class ReturnRow:
+    """One raw input row; ``line`` is what error messages cite (CSV line or list index)."""
+
+    line: int
+    date: object
+    strategy: object
+    value: object
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    rows: int
+    created: int
+    updated: int
+    strategies: int
+    first_date: date | None
+    last_date: date | None
+
+
+def returns_rows_from_csv(stream: Iterable[str]) -> list[ReturnRow]:
+    """Rows of a ``date,strategy,return`` CSV; line numbers count the header as line 1."""
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        raise DomainError("the file is empty; expected a header date,strategy,return", field="file")
+    names = [h.strip().lower() for h in header]
+    if tuple(names) != CSV_COLUMNS:
+        raise DomainError(f"line 1: expected the header date,strategy,return, got {','.join(header)}", field="line 1")
+    rows = []
+    for number, record in enumerate(reader, start=2):
+        if not record or all(not cell.strip() for cell in record):
+            continue
+        if len(record) != 3:
+            rows.append(ReturnRow(number, None, None, f"<{len(record)} columns>"))
+            continue
+        rows.append(ReturnRow(number, record[0].strip(), record[1].strip(), record[2].strip()))
+    return rows
+
+
+def returns_rows_from_text(text: str) -> list[ReturnRow]:
+    return returns_rows_from_csv(io.StringIO(text))
+
+
+def _parse_value(raw: object) -> float | str:
+    """The return as a float, or the reason it is not one."""
+    if isinstance(raw, str) and raw.startswith("<"):
+        return f"expected 3 columns, got {raw[1:-1]}"
+    if isinstance(raw, bool) or raw is None or raw == "":
+        return "return is missing"
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return f"return {raw!r} is not a number"
+    if not math.isfinite(value):
+        return f"return {raw!r} is not finite"
+    if value <= -1:
+        return f"return {raw!r} is -100 % or worse (must be > -1)"
+    if value >= 1e6:
+        return f"return {raw!r} is implausibly large"
+    return value
+
+
+def _parse_date(raw: object) -> date | str:
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw))
+    except (TypeError, ValueError):
+        return f"date {raw!r} is not a date (YYYY-MM-DD)"
+
+
+def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor, source: str = "") -> ImportSummary:
+    """Upsert daily returns of the portfolio's strategies; all rows or none.
+
+    Rejects, citing the line: a malformed date, an unknown strategy, a return that is missing,
+    not a number, not finite or <= -1, and the same (strategy, date) twice. A known (strategy,
+    date) gets its value replaced, so loading the same file twice changes nothing.
+    """
+    if not rows:
+        raise DomainError("no rows to import", field="rows")
+    strategy_ids = dict(Strategy.objects.filter(portfolio=portfolio).values_list("code", "id"))
+    errors: list[str] = []
+    seen: dict[tuple[int, date], int] = {}
+    clean: list[StrategyReturn] = []
+    for row in rows:
+        problems = []
+        value = _parse_value(row.value)
+        day = _parse_date(row.date)
+        strategy_id = strategy_ids.get(str(row.strategy)) if row.strategy is not None else None
+        if isinstance(day, str):
+            problems.append(day)
+        if strategy_id is None and not (isinstance(row.value, str) and row.value.startswith("<")):
+            problems.append(f"unknown strategy {row.strategy!r}")
+        if isinstance(value, str):
+            problems.append(value)
+        if not problems:
+            key = (strategy_id, day)
+            if key in seen:
+                problems.append(f"{row.strategy} on {day} already given on line {seen[key]}")
+            seen[key] = row.line
+        if problems:
+            errors.append(f"line {row.line}: " + "; ".join(problems))
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                break
+        else:
+            clean.append(StrategyReturn(strategy_id=strategy_id, date=day, value=value))
+    if errors:
+        first_line = errors[0].split(":", 1)[0]
+        raise DomainError(
+            f"{len(errors)}{'+' if len(errors) >= MAX_REPORTED_ERRORS else ''} invalid row(s); nothing was imported. "
+            + errors[0],
+            field=first_line,
+            errors=errors,
+        )
+
+    with transaction.atomic():
+        days = [r.date for r in clean]
+        existing = StrategyReturn.objects.filter(
+            strategy_id__in={r.strategy_id for r in clean}, date__gte=min(days), date__lte=max(days)
+        ).values_list("strategy_id", "date")
+        known = set(existing) & set(seen)
+        StrategyReturn.objects.bulk_create(
+            clean,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["strategy", "date"],
+            update_fields=["value"],
+        )
+        summary = ImportSummary(
+            rows=len(clean),
+            created=len(clean) - len(known),
+            updated=len(known),
+            strategies=len({r.strategy_id for r in clean}),
+            first_date=min(days),
+            last_date=max(days),
+        )
+        audit_append(
+            portfolio=portfolio,
+            actor=actor,
+            record=AuditRecord(
+                kind=AuditEntry.Kind.DATA_IMPORT,
+                reason=f"returns import{f' from {source}' if source else ''}",
+                payload={
+                    "rows": summary.rows,
+                    "created": summary.created,
+                    "updated": summary.updated,
+                    "strategies": summary.strategies,
+                    "first_date": str(summary.first_date),
+                    "last_date": str(summary.last_date),
+                },
+            ),
+        )
+    return summary

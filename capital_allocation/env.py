@@ -1,0 +1,116 @@
+"""Every setting that comes from the environment is read here, and only here.
+
+A bad value stops start-up with ``ImproperlyConfigured`` naming the variable, so an operator
+sees ``DATABASE_URL: unsupported scheme 'mysqlx'`` instead of a traceback from deep inside a
+driver ten minutes later.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql", "postgis"}
+_BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp", "filesystem", "memory", "sqla+sqlite"}
+
+
+def env_str(name: str, default: str | None = None, *, required: bool = False) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if required:
+            raise ImproperlyConfigured(f"{name}: this environment variable is required")
+        return default
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}: expected a boolean (true/false/1/0), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: expected an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}: must be at least {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not items:
+        raise ImproperlyConfigured(f"{name}: expected a comma-separated list, got {raw!r}")
+    return items
+
+
+def env_database(name: str = "DATABASE_URL") -> dict:
+    """``DATABASE_URL`` as a Django ``DATABASES['default']``; a SQLite file under var/ by default."""
+    import dj_database_url
+
+    raw = os.environ.get(name) or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+    scheme = urlsplit(raw).scheme
+    if scheme not in _DB_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name}: unsupported scheme {scheme!r} in {raw!r}; use postgres://... or sqlite:///..."
+        )
+    try:
+        config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+    except Exception as exc:  # dj_database_url raises several types for a malformed URL
+        raise ImproperlyConfigured(f"{name}: cannot parse {raw!r}: {exc}") from None
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        if not config.get("NAME"):
+            raise ImproperlyConfigured(f"{name}: a SQLite URL needs a file path, got {raw!r}")
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        config["CONN_MAX_AGE"] = 0
+        # IMMEDIATE makes every transaction take the write lock at BEGIN, so two writers queue
+        # instead of failing half-way with "database is locked"; the audit chain relies on it.
+        config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    else:
+        config.setdefault("OPTIONS", {})
+    return config
+
+
+def env_broker(name: str = "CELERY_BROKER_URL") -> tuple[str, dict]:
+    """The Celery broker URL and transport options.
+
+    Without the variable, an embedded file-system broker under var/ needs no server: the web
+    process, the worker and beat exchange messages through files.
+    """
+    raw = os.environ.get(name)
+    if not raw:
+        folder = VAR_DIR / "broker"
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+        return "filesystem://", options
+    scheme = urlsplit(raw).scheme
+    if scheme not in _BROKER_SCHEMES:
+        raise ImproperlyConfigured(f"{name}: unsupported scheme {scheme!r} in {raw!r}; use redis://host:6379/0")
+    return raw, {}
