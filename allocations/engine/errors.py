@@ -1,0 +1,40 @@
+"""Typed errors of the allocation engine.
+
+Every error the engine raises on purpose derives from :class:`EngineError`, itself a
+``ValueError``, so callers can catch one class and turn it into a 4xx response. Messages
+name the field or the problem.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EngineError",
+    "InvalidInputError",
+    "InvalidPolicyError",
+    "InsufficientDataError",
+    "RiskParityError",
+]
+
+
+class EngineError(ValueError):
+    """Base class of every error raised by :mod:`allocations.engine`."""
+
+
+class InvalidInputError(EngineError):
+    """An input array, label or signal is malformed (shape, NaN/inf, range)."""
+
+
+class InvalidPolicyError(EngineError):
+    """An :class:`~allocations.engine.policy.AllocationPolicy` field is out of range or unknown."""
+
+
+class InsufficientDataError(EngineError):
+    """No strategy can be estimated (every one lacks history or has zero variance)."""
+
+
+class RiskParityError(EngineError):
+    """The risk-parity solver did not reach the requested accuracy.
+
+    :func:`~allocations.engine.allocate` catches it and falls back to inverse volatility,
+    recording the fallback in the explanation.
+    """

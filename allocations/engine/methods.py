@@ -1,0 +1,178 @@
+r"""Base allocation methods and the momentum stages.
+
+Every function here works on the strategies that can be estimated and returns a
+distribution over them (non-negative, summing to 1); :func:`~allocations.engine.allocate`
+scales it to the equity left once held strategies keep their weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .policy import AllocationPolicy, SectorSignal
+
+__all__ = [
+    "equal_weight",
+    "inverse_volatility",
+    "sharpe_weights",
+    "performance_weighted",
+    "sector_multipliers",
+    "apply_signals",
+    "decay_smoothing",
+    "EqualWeight",
+    "InverseVolatility",
+    "PerformanceWeighted",
+]
+
+
+def _normalise(weights: np.ndarray) -> np.ndarray:
+    total = weights.sum()
+    if not total > 0:
+        return np.full(weights.shape, 1.0 / weights.size)
+    return weights / total
+
+
+def equal_weight(n: int) -> np.ndarray:
+    r""":math:`w_i = 1/N`, shape (N,)."""
+    if n < 1:
+        raise InvalidInputError("equal_weight: the universe is empty")
+    return np.full(n, 1.0 / n)
+
+
+def inverse_volatility(volatility: np.ndarray) -> np.ndarray:
+    r""":math:`w_i = \sigma_i^{-1} / \sum_j \sigma_j^{-1}`; volatilities must be finite and > 0.
+
+    This is what the specification's code calls risk parity; it ignores correlations.
+    """
+    volatility = np.asarray(volatility, dtype=float)
+    if volatility.size == 0:
+        raise InvalidInputError("inverse_volatility: the universe is empty")
+    if not np.isfinite(volatility).all() or (volatility <= 0).any():
+        raise InvalidInputError("inverse_volatility: volatilities must be finite and strictly positive")
+    return _normalise(1.0 / volatility)
+
+
+def sharpe_weights(sharpe: np.ndarray) -> np.ndarray:
+    r""":math:`w_i \propto \max(S_i, 0)`; NaN (no score) counts as 0; all non-positive gives 1/N."""
+    sharpe = np.asarray(sharpe, dtype=float)
+    if sharpe.size == 0:
+        raise InvalidInputError("sharpe_weights: the universe is empty")
+    score = np.where(np.isnan(sharpe), 0.0, np.maximum(sharpe, 0.0))
+    return _normalise(score)
+
+
+def performance_weighted(sharpe: np.ndarray, current: np.ndarray | None, momentum_factor: float) -> np.ndarray:
+    r"""Blend current weights with Sharpe weights (the specification's momentum adjustment).
+
+    .. math::
+        w = (1 - m)\,\hat w^{current} + m\,w^{sharpe},\qquad
+        \hat w^{current} = w^{current} / \textstyle\sum w^{current}
+
+    With no current allocation (``None`` or summing to 0), :math:`w = w^{sharpe}`.
+    """
+    target = sharpe_weights(sharpe)
+    if current is None:
+        return target
+    current = np.asarray(current, dtype=float)
+    total = current.sum()
+    if not total > 0:
+        return target
+    return (1.0 - momentum_factor) * (current / total) + momentum_factor * target
+
+
+def sector_multipliers(
+    sectors: Sequence[str], signals: Sequence[SectorSignal], policy: AllocationPolicy
+) -> tuple[np.ndarray, list[str], dict[str, float]]:
+    r"""Per-strategy signal multipliers.
+
+    A BUY of confidence ``c`` multiplies every strategy of its sector by
+    :math:`1 + \text{buy}\cdot c`, a SELL by :math:`1 - \text{sell}\cdot c`, HOLD by 1. When a
+    sector has several signals the last one wins.
+
+    Returns
+    -------
+    multipliers : ndarray, shape (N,)
+    ignored : list of str
+        Signalled sectors that no strategy belongs to.
+    applied : dict
+        Sector -> multiplier actually used.
+    """
+    labels, codes = np.unique(np.asarray(sectors, dtype=object).astype(str), return_inverse=True)
+    index = {label: i for i, label in enumerate(labels.tolist())}
+    latest: dict[str, SectorSignal] = {}
+    for signal in signals:  # a handful of sectors, not strategies
+        latest[signal.sector] = signal
+    per_sector = np.ones(len(labels))
+    ignored: list[str] = []
+    applied: dict[str, float] = {}
+    for sector, signal in latest.items():
+        if sector not in index:
+            ignored.append(sector)
+            continue
+        per_sector[index[sector]] = applied[sector] = signal.multiplier(policy)
+    return per_sector[codes], ignored, applied
+
+
+def apply_signals(weights: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
+    r""":math:`w_i \leftarrow w_i m_i / \sum_j w_j m_j` (all-zero result falls back to 1/N)."""
+    return _normalise(np.asarray(weights, dtype=float) * multipliers)
+
+
+def decay_smoothing(new: np.ndarray, previous: np.ndarray | None, decay: float) -> np.ndarray:
+    r"""Smooth with the previous run: :math:`w_i = d\,w^{new}_i + (1-d)\,w^{prev}_i` for
+    strategies in both runs (``previous`` finite), :math:`w_i = w^{new}_i` for new ones
+    (``previous`` NaN), then renormalise.
+
+    Parameters
+    ----------
+    new : ndarray, shape (N,)
+    previous : ndarray, shape (N,) or None
+    decay : float in [0, 1]
+    """
+    new = np.asarray(new, dtype=float)
+    if previous is None:
+        return new
+    previous = np.asarray(previous, dtype=float)
+    known = ~np.isnan(previous)
+    smoothed = np.where(known, decay * new + (1.0 - decay) * np.where(known, previous, 0.0), new)
+    return _normalise(smoothed)
+
+
+class EqualWeight:
+    """``EqualWeight().fit(returns)`` sets ``weights_`` = 1/N and returns ``self``."""
+
+    def fit(self, returns: np.ndarray) -> EqualWeight:
+        self.weights_ = equal_weight(np.asarray(returns).shape[1])
+        return self
+
+
+class InverseVolatility:
+    """``InverseVolatility(lookback).fit(returns)`` sets ``weights_`` ∝ 1/vol and returns ``self``."""
+
+    def __init__(self, lookback: int = 30) -> None:
+        self.lookback = lookback
+
+    def fit(self, returns: np.ndarray) -> InverseVolatility:
+        from .estimators import return_stats
+
+        self.volatility_ = return_stats(np.asarray(returns, dtype=float), self.lookback).volatility
+        self.weights_ = inverse_volatility(self.volatility_)
+        return self
+
+
+class PerformanceWeighted:
+    """``PerformanceWeighted(lookback, momentum_factor).fit(returns, current)`` sets ``weights_``."""
+
+    def __init__(self, lookback: int = 30, momentum_factor: float = 0.3) -> None:
+        self.lookback = lookback
+        self.momentum_factor = momentum_factor
+
+    def fit(self, returns: np.ndarray, current: np.ndarray | None = None) -> PerformanceWeighted:
+        from .estimators import return_stats
+
+        self.sharpe_ = return_stats(np.asarray(returns, dtype=float), self.lookback).sharpe
+        self.weights_ = performance_weighted(self.sharpe_, current, self.momentum_factor)
+        return self

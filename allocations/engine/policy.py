@@ -1,0 +1,178 @@
+"""Engine-side value objects: the allocation policy and a sector signal.
+
+The services build an :class:`AllocationPolicy` from the policy row and
+:class:`SectorSignal` objects from the latest signal per sector; the engine never sees a
+model instance.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .errors import InvalidInputError, InvalidPolicyError
+
+__all__ = ["METHODS", "COVARIANCE_ESTIMATORS", "ACTIONS", "AllocationPolicy", "SectorSignal"]
+
+#: Allocation methods understood by :func:`~allocations.engine.allocate`.
+METHODS: tuple[str, ...] = (
+    "equal_weight",
+    "inverse_volatility",
+    "risk_parity",
+    "performance_weighted",
+    "momentum",
+    "hybrid",
+)
+
+#: Covariance estimators understood by :func:`~allocations.engine.estimators.estimate_covariance`.
+COVARIANCE_ESTIMATORS: tuple[str, ...] = ("ledoit_wolf", "sample", "ewma")
+
+#: Sector signal actions.
+ACTIONS: tuple[str, ...] = ("BUY", "SELL", "HOLD")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class AllocationPolicy:
+    """Parameters of one allocation run (defaults are the specification's YAML).
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    hybrid_blend : float in [0, 1]
+        Weight of ``risk_parity`` in ``hybrid``; ``momentum`` gets ``1 - hybrid_blend``.
+    lookback : int >= 2
+        Observations per strategy for mean, volatility and Sharpe.
+    covariance_lookback : int >= 2
+        Rows of the returns panel used for the covariance (capped at the panel length).
+    covariance_estimator : str
+        One of :data:`COVARIANCE_ESTIMATORS`; ``"ledoit_wolf"`` is positive definite even
+        when strategies outnumber days.
+    ewma_halflife : float > 0
+        Half-life in days of the ``"ewma"`` estimator's weights, ``a_t ∝ 2^{-age_t / h}``.
+        The default 63 days (about a quarter) keeps a 252-day window informative; the
+        RiskMetrics daily choice λ = 0.94 would be a half-life of about 11 days.
+    momentum_factor : float in [0, 1]
+        ``m`` in ``(1 - m) w_current + m w_sharpe`` (``performance_weighted``).
+    signal_decay : float in [0, 1]
+        ``d`` in ``d w_new + (1 - d) w_prev`` (momentum smoothing).
+    buy_multiplier, sell_multiplier : float in [0, 1]
+        A BUY of confidence ``c`` multiplies its sector's strategies by ``1 + buy c``, a
+        SELL by ``1 - sell c``.
+    max_single_strategy, max_sector : float in (0, 1]
+        Caps in fractions of total equity.
+    max_total_risk : float in (0, 1]
+        Cap on the ex-ante annualised volatility ``sqrt(252 wᵀΣw)``.
+    transition_period_days : int >= 1
+        Minimum number of transition steps.
+    max_daily_change : float in (0, 1]
+        No step moves any strategy by more than this.
+    min_change : float >= 0
+        Below this turnover ``Σ|w* - w0|`` the target applies at once.
+    """
+
+    method: str = "hybrid"
+    hybrid_blend: float = 0.5
+    lookback: int = 30
+    covariance_lookback: int = 252
+    covariance_estimator: str = "ledoit_wolf"
+    ewma_halflife: float = 63.0
+    momentum_factor: float = 0.3
+    signal_decay: float = 0.95
+    buy_multiplier: float = 0.3
+    sell_multiplier: float = 0.2
+    max_single_strategy: float = 0.2
+    max_sector: float = 0.3
+    max_total_risk: float = 0.8
+    transition_period_days: int = 5
+    max_daily_change: float = 0.1
+    min_change: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidPolicyError(f"policy.method: unknown method {self.method!r}; expected one of {METHODS}")
+        if self.covariance_estimator not in COVARIANCE_ESTIMATORS:
+            raise InvalidPolicyError(
+                f"policy.covariance_estimator: unknown estimator {self.covariance_estimator!r}; "
+                f"expected one of {COVARIANCE_ESTIMATORS}"
+            )
+        for name in ("lookback", "covariance_lookback"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 2:
+                raise InvalidPolicyError(f"policy.{name} must be an integer >= 2, got {value!r}")
+        if not _is_int(self.transition_period_days) or self.transition_period_days < 1:
+            raise InvalidPolicyError(
+                f"policy.transition_period_days must be an integer >= 1, got {self.transition_period_days!r}"
+            )
+        for name in ("hybrid_blend", "momentum_factor", "signal_decay", "buy_multiplier", "sell_multiplier"):
+            value = getattr(self, name)
+            if not _is_real(value) or not 0.0 <= value <= 1.0:
+                raise InvalidPolicyError(f"policy.{name} must be in [0, 1], got {value!r}")
+        for name in ("max_single_strategy", "max_sector", "max_total_risk", "max_daily_change"):
+            value = getattr(self, name)
+            if not _is_real(value) or not 0.0 < value <= 1.0:
+                raise InvalidPolicyError(f"policy.{name} must be in (0, 1], got {value!r}")
+        if not _is_real(self.ewma_halflife) or self.ewma_halflife <= 0:
+            raise InvalidPolicyError(f"policy.ewma_halflife must be > 0, got {self.ewma_halflife!r}")
+        if not _is_real(self.min_change) or self.min_change < 0:
+            raise InvalidPolicyError(f"policy.min_change must be >= 0, got {self.min_change!r}")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> AllocationPolicy:
+        """Build a policy from a mapping, ignoring keys that are not policy fields."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SectorSignal:
+    """The latest rotation signal of one sector.
+
+    Parameters
+    ----------
+    sector : str
+        Sector label, compared with the ``sectors`` passed to ``allocate``.
+    action : {"BUY", "SELL", "HOLD"}
+        Case-insensitive on input, stored upper case.
+    confidence : float in [0, 1]
+    """
+
+    sector: str
+    action: str
+    confidence: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sector, str) or not self.sector:
+            raise InvalidInputError(f"signal.sector must be a non-empty string, got {self.sector!r}")
+        action = self.action.upper() if isinstance(self.action, str) else self.action
+        if action not in ACTIONS:
+            raise InvalidInputError(
+                f"signal.action for sector {self.sector!r} must be one of {ACTIONS}, got {self.action!r}"
+            )
+        object.__setattr__(self, "action", action)
+        if not _is_real(self.confidence) or not 0.0 <= self.confidence <= 1.0:
+            raise InvalidInputError(
+                f"signal.confidence for sector {self.sector!r} must be in [0, 1], got {self.confidence!r}"
+            )
+        object.__setattr__(self, "confidence", float(self.confidence))
+
+    def multiplier(self, policy: AllocationPolicy) -> float:
+        """``1 + buy c`` for BUY, ``1 - sell c`` for SELL, 1 for HOLD."""
+        if self.action == "BUY":
+            return 1.0 + policy.buy_multiplier * self.confidence
+        if self.action == "SELL":
+            return 1.0 - policy.sell_multiplier * self.confidence
+        return 1.0
