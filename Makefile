@@ -1,0 +1,42 @@
+# Two commands: `make run` (the service with demo data) and `make test` (the tests).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: install run test test-sqlite test-services check-contract bench lint
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: web (http://127.0.0.1:8000), Celery worker and beat, on SQLite and an embedded broker unless
+## DATABASE_URL / CELERY_BROKER_URL say otherwise; migrates and seeds the demo data first.
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho --procfile Procfile start
+
+## test: the suite on SQLite and the embedded broker; with CI=true also on PostgreSQL and Redis.
+test: install
+	$(PY) -m pytest
+	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-services; fi
+
+## test-services: the suite on the real PostgreSQL and Redis (a missing server fails the run).
+test-services: install
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) REQUIRE_SERVICES=postgres,redis $(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) bench/engine.py
+
+check-contract: install
+	$(PY) ../shared/contract/check

@@ -1,0 +1,51 @@
+"""Test-wide setup: which real servers this run needs, and fixtures every test can use.
+
+``REQUIRE_SERVICES=postgres,redis`` (set by ``make test-services``, which CI runs) makes a
+missing server a failure: the run stops at start-up instead of skipping the tests that need it.
+Without it, tests marked ``postgres`` or ``redis`` are skipped on SQLite / the embedded broker.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+REQUIRED = {s.strip() for s in os.environ.get("REQUIRE_SERVICES", "").split(",") if s.strip()}
+
+
+def _database_vendor() -> str:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    return "postgresql" if "postgresql" in engine else engine.rsplit(".", 1)[-1]
+
+
+def _broker_is_redis() -> bool:
+    from django.conf import settings
+
+    return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+
+
+def pytest_sessionstart(session):
+    if "postgres" in REQUIRED and _database_vendor() != "postgresql":
+        pytest.exit("REQUIRE_SERVICES names postgres but DATABASE_URL is not a PostgreSQL URL", returncode=3)
+    if "redis" in REQUIRED:
+        if not _broker_is_redis():
+            pytest.exit("REQUIRE_SERVICES names redis but CELERY_BROKER_URL is not a redis:// URL", returncode=3)
+        import redis
+        from django.conf import settings
+
+        try:
+            redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=3).ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means the server is not usable
+            pytest.exit(f"Redis at {settings.CELERY_BROKER_URL} is required but unreachable: {exc}", returncode=3)
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = _database_vendor() == "postgresql"
+    on_redis = _broker_is_redis()
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: `make test-services` (CI runs it)"))
+        if "redis" in item.keywords and not on_redis:
+            item.add_marker(pytest.mark.skip(reason="needs Redis: `make test-services` (CI runs it)"))
