@@ -334,6 +334,9 @@ class AllocationLine(models.Model):
     smoothed_weight = models.FloatField()
     target_weight = models.FloatField()
     target_amount = models.DecimalField(**MONEY)
+    momentum_weight = models.FloatField(
+        null=True, blank=True, help_text="Smoothed momentum weight, the next run's starting point for decay."
+    )
     risk_contribution = models.FloatField(default=0.0)
     binding_limit = models.CharField(max_length=16, blank=True, default="")
     limit_excess = models.FloatField(default=0.0, help_text="Weight removed by the binding limit.")
@@ -481,3 +484,24 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditTrailIsAppendOnly("audit entries cannot be deleted")
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST carrying an ``Idempotency-Key``, replayed to its retries.
+
+    A record is claimed (``status_code`` null) before the request is handled, so a concurrent
+    retry sees the claim instead of running the request a second time.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
