@@ -9,7 +9,6 @@ No Django import: arrays and engine dataclasses in, dataclasses out. See
 [0.6667, 0.3333]
 """
 
-from .allocate import STAGES, AllocationResult, allocate
 from .errors import (
     EngineError,
     InsufficientDataError,
@@ -42,8 +41,15 @@ from .methods import (
     sector_multipliers,
     sharpe_weights,
 )
+from .pipeline import STAGES, AllocationResult, allocate
 from .policy import ACTIONS, COVARIANCE_ESTIMATORS, METHODS, AllocationPolicy, SectorSignal
-from .risk_parity import RiskParity, RiskParitySolution, risk_contributions, risk_parity_weights, solve_risk_parity
+from .risk_parity import (
+    RiskParity,
+    RiskParitySolution,
+    risk_contributions,
+    risk_parity_weights,
+    solve_risk_parity,
+)
 from .transition import plan_transition, transition_steps
 
 __all__ = [

@@ -43,7 +43,11 @@ def ex_ante_volatility(covariance, weights: np.ndarray) -> float:
     weights = np.asarray(weights, dtype=float)
     if weights.size == 0:
         return 0.0
-    variance = weights @ covariance.matvec(weights) if hasattr(covariance, "matvec") else weights @ covariance @ weights
+    variance = (
+        weights @ covariance.matvec(weights)
+        if hasattr(covariance, "matvec")
+        else weights @ covariance @ weights
+    )
     return float(np.sqrt(max(variance, 0.0) * TRADING_DAYS))
 
 
@@ -134,7 +138,8 @@ def apply_limits(
     removed = np.zeros((3, n))
     received = np.zeros(n)
     rounds = 0
-    for rounds in range(1, n + n_sectors + 3):
+    while True:
+        rounds += 1
         clipped = np.minimum(w, cap)
         removed[0] += w - clipped
         w = clipped
@@ -147,7 +152,7 @@ def apply_limits(
             w = scaled
             sector_total = np.bincount(codes, weights=w, minlength=n_sectors)
         freed = (removed[0].sum() + removed[1].sum()) - received.sum()
-        if freed <= 1e-15:
+        if freed <= 1e-15 or rounds > n + n_sectors + 1:  # ends on a capping step
             break
         room = receive & (w > 0) & (w < cap * _ROOM) & (sector_total[codes] < sector_cap * _ROOM)
         base = w[room].sum()

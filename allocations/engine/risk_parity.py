@@ -119,7 +119,9 @@ def _pcg(apply_h, rhs: np.ndarray, precond: np.ndarray, rtol: float, maxiter: in
         hp = apply_h(p)
         curvature = p @ hp
         if not curvature > 0:
-            raise RiskParityError("risk parity: the covariance is not positive semi-definite (negative curvature)")
+            raise RiskParityError(
+                "risk parity: the covariance is not positive semi-definite (negative curvature)"
+            )
         alpha = rz / curvature
         d += alpha * p
         r -= alpha * hp
@@ -133,7 +135,9 @@ def _pcg(apply_h, rhs: np.ndarray, precond: np.ndarray, rtol: float, maxiter: in
     return d, maxiter
 
 
-def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 100) -> RiskParitySolution:
+def solve_risk_parity(
+    covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 100
+) -> RiskParitySolution:
     """Solve risk budgeting and report diagnostics; see :func:`risk_parity_weights`."""
     op, n = _as_operator(covariance)
     b = _normalise_budgets(budgets, n)
@@ -154,7 +158,10 @@ def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter:
     beta = b / b.min()  # budgets >= 1 make f self-concordant
     x = np.sqrt(beta)
     cx = corr(x)
-    t = np.sqrt(beta.sum() / (x @ cx))  # best start on the ray through sqrt(b)
+    quad = x @ cx
+    if not quad > 0:
+        raise RiskParityError("risk parity: the covariance is not positive definite (x'Σx <= 0 for x > 0)")
+    t = np.sqrt(beta.sum() / quad)  # best start on the ray through sqrt(b)
     x *= t
     cx *= t
 
@@ -164,9 +171,9 @@ def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter:
     cg_total = 0
     maxiter_cg = max(50, min(n, 1000))
     err = _budget_error(x * cx, b)
-    for it in range(1, max_iter + 1):
-        if err <= 0.5 * tol:
-            break
+    newton = 0
+    while err > 0.5 * tol and newton < max_iter:
+        newton += 1
         grad = cx - beta / x
         curv = beta / (x * x)
         precond = 1.0 + curv  # diag(C) = 1
@@ -198,8 +205,6 @@ def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter:
             raise RiskParityError("risk parity: Newton iterate left the positive orthant")
         x, cx = x_new, cx_new
         err = _budget_error(x * cx, b)
-    else:
-        it = max_iter + 1
 
     y = x * inv_sd
     w = y / y.sum()
@@ -208,9 +213,9 @@ def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter:
     if not err <= tol:
         raise RiskParityError(
             f"risk parity did not converge: max relative risk-contribution error {err:.3e} > tol {tol:.1e} "
-            f"after {min(it, max_iter)} Newton iterations"
+            f"after {newton} Newton iterations"
         )
-    return RiskParitySolution(w, rc, err, min(it, max_iter), cg_total)
+    return RiskParitySolution(w, rc, err, newton, cg_total)
 
 
 def risk_parity_weights(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:

@@ -128,8 +128,13 @@ class AllocationResult:
         return dict(
             zip(
                 STAGES,
-                (self.base_weights, self.signal_weights, self.smoothed_weights, self.capped_weights,
-                 self.target_weights),
+                (
+                    self.base_weights,
+                    self.signal_weights,
+                    self.smoothed_weights,
+                    self.capped_weights,
+                    self.target_weights,
+                ),
                 strict=True,
             )
         )
@@ -146,7 +151,10 @@ class AllocationResult:
                 "risk_contribution": _plain(self.risk_contributions),
                 "binding_limit": [str(v) for v in self.binding_limit.tolist()],
                 "binding_amount": _plain(self.binding_amount),
-                **{f"removed_by_{name}": _plain(self.removed_by_limit[i]) for i, name in enumerate(LIMIT_NAMES)},
+                **{
+                    f"removed_by_{name}": _plain(self.removed_by_limit[i])
+                    for i, name in enumerate(LIMIT_NAMES)
+                },
                 "flags": [str(v) for v in self.flags.tolist()],
             },
             "explanation": _plain(self.explanation),
@@ -159,10 +167,14 @@ def _vector(name: str, value, n: int, *, allow_nan: bool = False, nonnegative: b
         raise InvalidInputError(f"{name} must have shape ({n},), got {arr.shape}")
     bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
     if bad.any():
-        raise InvalidInputError(f"{name} contains {'infinite' if allow_nan else 'NaN or infinite'} values "
-                                f"(first at index {int(np.flatnonzero(bad)[0])})")
+        raise InvalidInputError(
+            f"{name} contains {'infinite' if allow_nan else 'NaN or infinite'} values "
+            f"(first at index {int(np.flatnonzero(bad)[0])})"
+        )
     if nonnegative and (arr < 0).any():
-        raise InvalidInputError(f"{name} contains negative values (first at index {int(np.flatnonzero(arr < 0)[0])})")
+        raise InvalidInputError(
+            f"{name} contains negative values (first at index {int(np.flatnonzero(arr < 0)[0])})"
+        )
     return arr
 
 
@@ -174,7 +186,9 @@ def _signals(signals) -> list[SectorSignal]:
         elif isinstance(s, Mapping):
             out.append(SectorSignal(**{k: s[k] for k in ("sector", "action", "confidence") if k in s}))
         else:
-            raise InvalidInputError(f"signals must be SectorSignal objects or mappings, got {type(s).__name__}")
+            raise InvalidInputError(
+                f"signals must be SectorSignal objects or mappings, got {type(s).__name__}"
+            )
     return out
 
 
@@ -251,10 +265,16 @@ def allocate(
     budget_arr = None if budgets is None else _vector("budgets", budgets, n)
     if budget_arr is not None and (budget_arr <= 0).any():
         raise InvalidInputError("budgets must be strictly positive")
-    sharpe_ovr = None if sharpe_override is None else _vector(
-        "sharpe_override", sharpe_override, n, allow_nan=True, nonnegative=False)
-    vol_ovr = None if volatility_override is None else _vector("volatility_override", volatility_override, n,
-                                                               allow_nan=True)
+    sharpe_ovr = (
+        None
+        if sharpe_override is None
+        else _vector("sharpe_override", sharpe_override, n, allow_nan=True, nonnegative=False)
+    )
+    vol_ovr = (
+        None
+        if volatility_override is None
+        else _vector("volatility_override", volatility_override, n, allow_nan=True)
+    )
     if vol_ovr is not None and (vol_ovr == 0).any():
         raise InvalidInputError("volatility_override must be > 0 (or NaN to use the returns)")
     signal_list = _signals(signals)
@@ -276,8 +296,11 @@ def allocate(
     index = np.flatnonzero(candidate)
     estimate = None
     while index.size:
-        estimate = estimate_covariance(r[-cov_window:, index] if index.size < n else r[-cov_window:],
-                                       estimator=policy.covariance_estimator, halflife=policy.ewma_halflife)
+        estimate = estimate_covariance(
+            r[-cov_window:, index] if index.size < n else r[-cov_window:],
+            estimator=policy.covariance_estimator,
+            halflife=policy.ewma_halflife,
+        )
         flat = estimate.covariance.diagonal() <= 0
         if not flat.any():
             break
@@ -311,7 +334,11 @@ def allocate(
 
     # --- base weights, signals, smoothing ------------------------------------------------
     current_e = current[index]
-    if not (np.nan_to_num(sharpe) > 0).any() and policy.method in ("performance_weighted", "momentum", "hybrid"):
+    if not (np.nan_to_num(sharpe) > 0).any() and policy.method in (
+        "performance_weighted",
+        "momentum",
+        "hybrid",
+    ):
         fallbacks.append("performance: no positive Sharpe ratio, equal Sharpe weights")
     perf = performance_weighted(sharpe, current_e, policy.momentum_factor)
     multipliers, ignored, applied = sector_multipliers(sector_arr, signal_list, policy)
@@ -323,8 +350,11 @@ def allocate(
         try:
             solution = solve_risk_parity(covariance, None if budget_arr is None else budget_arr[index])
             rp = solution.weights
-            rp_info = {"error": solution.error, "newton_iterations": solution.newton_iterations,
-                       "cg_iterations": solution.cg_iterations}
+            rp_info = {
+                "error": solution.error,
+                "newton_iterations": solution.newton_iterations,
+                "cg_iterations": solution.cg_iterations,
+            }
         except RiskParityError as exc:
             rp = inverse_volatility(np.sqrt(covariance.diagonal()))
             fallbacks.append(f"risk_parity -> inverse_volatility ({exc})")

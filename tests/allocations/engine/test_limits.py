@@ -1,0 +1,113 @@
+"""Limits: caps with redistribution, infeasible caps, total risk; properties over random inputs."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from allocations.engine import InvalidInputError, apply_limits, ex_ante_volatility
+
+from .conftest import PROPERTY
+
+
+def codes(*labels):
+    return np.unique(np.array(labels), return_inverse=True)[1]
+
+
+def test_strategy_cap_redistributes_in_proportion():
+    w = np.array([0.5, 0.3, 0.2])
+    res = apply_limits(w, codes("a", "b", "c"), max_single_strategy=0.4, max_sector=1.0)
+    # 0.1 freed from strategy 0 goes to 1 and 2 in proportion 3:2
+    np.testing.assert_allclose(res.weights, [0.4, 0.36, 0.24])
+    assert res.binding_limit.tolist() == ["strategy", "", ""]
+    np.testing.assert_allclose(res.binding_amount, [0.1, 0, 0], atol=1e-15)
+    assert res.cash == pytest.approx(0.0, abs=1e-15)
+
+
+def test_sector_cap_then_redistribution():
+    w = np.array([0.3, 0.3, 0.2, 0.2])
+    res = apply_limits(w, codes("x", "x", "y", "z"), max_single_strategy=1.0, max_sector=0.4)
+    np.testing.assert_allclose(res.weights, [0.2, 0.2, 0.3, 0.3])
+    assert res.binding_limit.tolist() == ["sector", "sector", "", ""]
+
+
+def test_infeasible_caps_leave_cash_and_never_raise():
+    w = np.full(3, 1 / 3)
+    res = apply_limits(w, codes("a", "b", "c"), max_single_strategy=0.2, max_sector=0.3)
+    np.testing.assert_allclose(res.weights, [0.2, 0.2, 0.2])
+    assert res.cash == pytest.approx(0.4)
+    res = apply_limits(w, codes("a", "a", "a"), max_single_strategy=0.2, max_sector=0.3)
+    np.testing.assert_allclose(res.weights, [0.1, 0.1, 0.1])
+    assert res.cash == pytest.approx(0.7)
+
+
+def test_held_strategies_do_not_receive_freed_weight():
+    w = np.array([0.6, 0.3, 0.1])
+    res = apply_limits(
+        w,
+        codes("a", "b", "c"),
+        max_single_strategy=0.5,
+        max_sector=1.0,
+        can_receive=np.array([True, True, False]),
+    )
+    np.testing.assert_allclose(res.weights, [0.5, 0.4, 0.1])
+
+
+def test_total_risk_scales_down_and_leaves_cash():
+    cov = np.diag([1e-3, 1e-3])  # daily variance 1e-3: annualised volatility 0.50 each
+    w = np.array([0.5, 0.5])
+    before = ex_ante_volatility(cov, w)
+    assert before == pytest.approx(np.sqrt(0.5e-3 * 252))
+    res = apply_limits(
+        w, codes("a", "b"), max_single_strategy=1.0, max_sector=1.0, max_total_risk=0.1, covariance=cov
+    )
+    assert res.volatility == pytest.approx(0.1, rel=1e-12)
+    np.testing.assert_allclose(res.weights, w * 0.1 / before)
+    assert res.binding_limit.tolist() == ["total_risk", "total_risk"]
+    assert res.cash == pytest.approx(1 - 0.1 / before)
+
+
+@PROPERTY
+@given(
+    n=st.integers(1, 60),
+    n_sectors=st.integers(1, 8),
+    cap=st.floats(0.01, 1.0),
+    sector_cap=st.floats(0.01, 1.0),
+    risk_cap=st.floats(0.01, 1.0),
+    invested=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_caps_always_hold(n, n_sectors, cap, sector_cap, risk_cap, invested, seed):
+    rng = np.random.default_rng(seed)
+    w = rng.dirichlet(np.full(n, 0.3)) * invested
+    sector_codes = rng.integers(0, n_sectors, n)
+    a = rng.standard_normal((n + 2, n)) * 0.02
+    cov = a.T @ a / (n + 2)
+    res = apply_limits(
+        w,
+        sector_codes,
+        max_single_strategy=cap,
+        max_sector=sector_cap,
+        max_total_risk=risk_cap,
+        covariance=cov,
+    )
+    out = res.weights
+    assert np.isfinite(out).all() and (out >= 0).all()
+    assert out.sum() <= 1 + 1e-12
+    assert out.max() <= cap + 1e-9
+    assert np.bincount(sector_codes, weights=out).max() <= sector_cap + 1e-9
+    assert ex_ante_volatility(cov, out) <= risk_cap + 1e-9
+    # weight is only moved or turned into cash, never created
+    assert out.sum() <= w.sum() + 1e-12
+    # when caps are not binding the weights are untouched
+    if w.max() <= cap and np.bincount(sector_codes, weights=w).max() <= sector_cap:
+        np.testing.assert_allclose(res.capped_weights, w, atol=1e-15)
+
+
+def test_bad_limits():
+    with pytest.raises(InvalidInputError, match="max_single_strategy"):
+        apply_limits(np.ones(2) / 2, codes("a", "b"), max_single_strategy=0.0, max_sector=0.5)
+    with pytest.raises(InvalidInputError, match="max_sector"):
+        apply_limits(np.ones(2) / 2, codes("a", "b"), max_single_strategy=0.5, max_sector=1.5)
+    with pytest.raises(InvalidInputError, match="non-negative"):
+        apply_limits(np.array([-0.1, 0.5]), codes("a", "b"), max_single_strategy=0.5, max_sector=0.5)
