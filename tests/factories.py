@@ -1,4 +1,5 @@
 """factory_boy factories for the rows of the allocation domain and its users."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """Fixtures shared by the allocation tests: a portfolio with a few strategies, an actor."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@
 Each case saves the good value first (so the test fails if the constraint were too strict or
 the row could not be built) and then checks the database refuses the bad one.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -116,7 +117,10 @@ def test_duplicate_policy_version_is_refused_but_next_version_is_fine():
     assert_refused(lambda: AllocationPolicyFactory(portfolio=portfolio, version=2))
     # The same version number in another portfolio is its own sequence.
     AllocationPolicyFactory(portfolio=PortfolioFactory(), version=2)
-    assert sorted(AllocationPolicy.objects.filter(portfolio=portfolio).values_list("version", flat=True)) == [1, 2]
+    assert sorted(AllocationPolicy.objects.filter(portfolio=portfolio).values_list("version", flat=True)) == [
+        1,
+        2,
+    ]
 
 
 def test_fund_amount_must_not_be_negative():
@@ -133,7 +137,9 @@ def test_fund_amount_must_not_be_negative():
 def test_portfolio_equity_must_not_be_negative():
     PortfolioFactory(slug="zero", total_equity=Decimal("0"))
     assert_refused(lambda: PortfolioFactory(slug="negative", total_equity=Decimal("-1.00")))
-    assert list(Portfolio.objects.filter(slug__in=["zero", "negative"]).values_list("slug", flat=True)) == ["zero"]
+    assert list(Portfolio.objects.filter(slug__in=["zero", "negative"]).values_list("slug", flat=True)) == [
+        "zero"
+    ]
 
 
 def test_portfolio_currency_must_be_iso_code():
@@ -181,7 +187,11 @@ def test_strategy_risk_budget_positive_and_status_valid():
 
 def _run(portfolio, policy):
     return AllocationRun.objects.create(
-        portfolio=portfolio, policy=policy, method=policy.method, inputs_digest="0" * 64, total_equity=Decimal("1")
+        portfolio=portfolio,
+        policy=policy,
+        method=policy.method,
+        inputs_digest="0" * 64,
+        total_equity=Decimal("1"),
     )
 
 
@@ -189,7 +199,9 @@ def test_one_active_schedule_per_portfolio():
     portfolio = PortfolioFactory()
     policy = AllocationPolicyFactory(portfolio=portfolio, version=1)
     first = TransitionSchedule.objects.create(run=_run(portfolio, policy), portfolio=portfolio)
-    assert_refused(lambda: TransitionSchedule.objects.create(run=_run(portfolio, policy), portfolio=portfolio))
+    assert_refused(
+        lambda: TransitionSchedule.objects.create(run=_run(portfolio, policy), portfolio=portfolio)
+    )
     # Closed schedules do not count; another portfolio has its own active schedule.
     TransitionSchedule.objects.create(
         run=_run(portfolio, policy), portfolio=portfolio, status=TransitionSchedule.Status.COMPLETED
@@ -206,7 +218,9 @@ def test_one_active_schedule_per_portfolio():
 def test_run_ranges_and_idempotency_key():
     portfolio = PortfolioFactory()
     policy = AllocationPolicyFactory(portfolio=portfolio, version=1)
-    common = dict(portfolio=portfolio, policy=policy, method="hybrid", inputs_digest="x", total_equity=Decimal("1"))
+    common = dict(
+        portfolio=portfolio, policy=policy, method="hybrid", inputs_digest="x", total_equity=Decimal("1")
+    )
     AllocationRun.objects.create(**common, idempotency_key="k1", turnover=2.0, cash_weight=1.0)
     AllocationRun.objects.create(**common)  # two runs without a key are fine
     AllocationRun.objects.create(**common)

@@ -1,4 +1,5 @@
 """Fund services: every change writes the fund and exactly one audit row, or nothing at all."""
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,9 @@ def test_fund_set_writes_fund_and_one_audit_row(portfolio, strategies, actor, ri
     fund_set(portfolio=portfolio, strategy="tech-a", amount="1000.00", actor=actor, reason="seed a")
     last_id_before = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
 
-    fund = fund_set(portfolio=portfolio, strategy=strategies["tech-b"], amount=2500.5, actor=actor, reason="seed b")
+    fund = fund_set(
+        portfolio=portfolio, strategy=strategies["tech-b"], amount=2500.5, actor=actor, reason="seed b"
+    )
 
     assert fund.amount == Decimal("2500.50")
     assert Fund.objects.get(strategy=strategies["tech-b"]).amount == Decimal("2500.50")
@@ -55,7 +58,9 @@ def test_fund_set_writes_fund_and_one_audit_row(portfolio, strategies, actor, ri
 def test_fund_set_changing_an_amount_records_old_and_new(portfolio, strategies, actor):
     fund_set(portfolio=portfolio, strategy="tech-a", amount="100", actor=actor)
     fund_set(portfolio=portfolio, strategy="ener-a", amount="300", actor=actor)
-    fund_set(portfolio=portfolio, strategy="tech-a", amount="250.25", actor=Actor.system("rebalance"), reason="up")
+    fund_set(
+        portfolio=portfolio, strategy="tech-a", amount="250.25", actor=Actor.system("rebalance"), reason="up"
+    )
 
     last = AuditEntry.objects.order_by("-id").first()
     assert (last.old_amount, last.new_amount) == (Decimal("100.00"), Decimal("250.25"))
