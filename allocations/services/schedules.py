@@ -1,0 +1,198 @@
+"""Transition schedules: planned steps from the current funds to a run's target, applied one by one.
+
+Step 1 is applied with the run (or its approval); later steps fall on the following business
+days and are applied by ``transition_steps_apply_due`` (the beat task). Applying a step is
+idempotent: it locks the step and acts only while it is still pending.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from allocations import engine
+from allocations.errors import ConflictError, DomainError
+from allocations.models import AllocationRun, AuditEntry, Portfolio, TransitionSchedule, TransitionStep
+
+from . import inputs
+from .actors import Actor
+from .audit import AuditRecord, audit_append
+from .funds import funds_set_many
+
+CENT = Decimal("0.01")
+
+
+def amounts_for_weights(weights: np.ndarray, equity: Decimal) -> list[Decimal]:
+    """amount_i = w_i x equity, rounded down to the cent so the amounts never exceed the equity."""
+    return [(Decimal(repr(float(w))) * equity).quantize(CENT, rounding=ROUND_DOWN) for w in weights]
+
+
+def _apply_weights(
+    *,
+    run: AllocationRun,
+    step: TransitionStep,
+    universe_ids: np.ndarray,
+    weights: np.ndarray,
+    previous: np.ndarray,
+    amounts: dict[int, Decimal],
+    actor: Actor,
+) -> None:
+    """Move the funds of the strategies whose weight changes in this step; audit each move."""
+    new_amounts = amounts_for_weights(weights, run.total_equity)
+    moving = {
+        int(sid): new_amounts[j]
+        for j, sid in enumerate(universe_ids)
+        if abs(float(weights[j]) - float(previous[j])) > 1e-15 or int(sid) not in amounts
+    }
+    funds_set_many(
+        portfolio=run.portfolio,
+        amounts=moving,
+        actor=actor,
+        reason=f"run {run.public_id} step {step.index}",
+        run_id=run.pk,
+        step_id=step.pk,
+    )
+    step.status = TransitionStep.Status.APPLIED
+    step.applied_at = timezone.now()
+    step.applied_by = actor.label[:150]
+    step.save(update_fields=["status", "applied_at", "applied_by"])
+
+
+def schedule_supersede_active(*, portfolio: Portfolio, actor: Actor, by_run: AllocationRun) -> None:
+    """A new applied run replaces the steps left of the portfolio's active schedule."""
+    active = TransitionSchedule.objects.select_for_update().filter(portfolio=portfolio, status="active").first()
+    if active is None:
+        return
+    left = active.steps.filter(status=TransitionStep.Status.PENDING).update(status=TransitionStep.Status.SUPERSEDED)
+    active.status = TransitionSchedule.Status.SUPERSEDED
+    active.closed_at = timezone.now()
+    active.close_reason = f"superseded by run {by_run.public_id}"
+    active.save(update_fields=["status", "closed_at", "close_reason"])
+    audit_append(
+        portfolio=portfolio,
+        actor=actor,
+        record=AuditRecord(kind=AuditEntry.Kind.SCHEDULE_SUPERSEDED, run_id=active.run_id,
+                           reason=active.close_reason, payload={"schedule": active.pk, "steps_superseded": left}),
+    )
+
+
+def schedule_create_and_apply_first(
+    *,
+    run: AllocationRun,
+    universe_ids: np.ndarray,
+    steps: np.ndarray,
+    current: np.ndarray,
+    amounts: dict[int, Decimal],
+    actor: Actor,
+) -> TransitionSchedule:
+    """Write the schedule of ``run`` (one row of ``steps`` per business day) and apply step 1."""
+    schedule = TransitionSchedule.objects.create(run=run, portfolio=run.portfolio)
+    days = inputs.business_days_from(timezone.localdate(), steps.shape[0])
+    ids = [str(int(i)) for i in universe_ids]
+    rows = TransitionStep.objects.bulk_create(
+        [
+            TransitionStep(
+                schedule=schedule,
+                index=k + 1,
+                due_date=day,
+                weights=dict(zip(ids, (float(w) for w in steps[k]), strict=True)),
+            )
+            for k, day in enumerate(days)
+        ]
+    )
+    first = rows[0] if rows[0].pk else schedule.steps.get(index=1)
+    _apply_weights(run=run, step=first, universe_ids=universe_ids, weights=steps[0], previous=current,
+                   amounts=amounts, actor=actor)
+    if steps.shape[0] == 1:
+        _close(schedule, TransitionSchedule.Status.COMPLETED)
+    return schedule
+
+
+def _close(schedule: TransitionSchedule, status: str, *, by=None, reason: str = "") -> None:
+    schedule.status = status
+    schedule.closed_at = timezone.now()
+    schedule.closed_by = by
+    schedule.close_reason = reason
+    schedule.save(update_fields=["status", "closed_at", "closed_by", "close_reason"])
+
+
+def plan_from_current_funds(*, run: AllocationRun):
+    """Re-plan an approved run from the funds as they are now to its stored target."""
+    lines = list(run.lines.order_by("strategy_id").values_list("strategy_id", "target_weight"))
+    universe_ids = np.array([sid for sid, _ in lines], dtype=np.int64)
+    target = np.array([w for _, w in lines], dtype=float)
+    amounts = inputs.fund_amounts(portfolio=run.portfolio)
+    total = float(sum(amounts.values(), Decimal("0")))
+    basis = max(float(run.total_equity), total)
+    current = np.array([float(amounts.get(int(s), 0)) for s in universe_ids]) / basis
+    policy = run.policy
+    steps = engine.plan_transition(
+        current,
+        target,
+        period_days=policy.transition_period_days,
+        max_daily_change=policy.max_daily_change,
+        min_change=policy.min_change_threshold,
+        force=run.force_rebalance,
+    )
+    return universe_ids, steps, current, amounts
+
+
+def transition_step_apply(*, step_id: int, actor: Actor) -> bool:
+    """Apply one pending step of an active schedule; False if it was already applied or closed."""
+    with transaction.atomic():
+        step = TransitionStep.objects.select_related("schedule__run").filter(pk=step_id).first()
+        if step is None:
+            return False
+        Portfolio.objects.select_for_update().filter(pk=step.schedule.portfolio_id).values_list("pk", flat=True).get()
+        step = TransitionStep.objects.select_for_update().select_related("schedule__run__portfolio").get(pk=step_id)
+        schedule = step.schedule
+        if step.status != TransitionStep.Status.PENDING or schedule.status != TransitionSchedule.Status.ACTIVE:
+            return False
+        earlier = schedule.steps.filter(index__lt=step.index, status=TransitionStep.Status.PENDING).exists()
+        if earlier:
+            return False  # steps apply in order; the earlier one goes first
+        previous = schedule.steps.filter(index=step.index - 1).first()
+        ids = list(step.weights)
+        weights = np.array([step.weights[i] for i in ids], dtype=float)
+        prev = np.array([previous.weights.get(i, 0.0) for i in ids], dtype=float) if previous else np.full_like(weights, -1.0)
+        _apply_weights(run=schedule.run, step=step, universe_ids=np.array([int(i) for i in ids]), weights=weights,
+                       previous=prev, amounts=inputs.fund_amounts(portfolio=schedule.portfolio), actor=actor)
+        if not schedule.steps.filter(status=TransitionStep.Status.PENDING).exists():
+            _close(schedule, TransitionSchedule.Status.COMPLETED)
+        return True
+
+
+def transition_steps_due(*, today=None) -> list[int]:
+    """Ids of the pending steps of active schedules that are due, oldest first."""
+    today = today or timezone.localdate()
+    return list(
+        TransitionStep.objects.filter(
+            status=TransitionStep.Status.PENDING, due_date__lte=today, schedule__status=TransitionSchedule.Status.ACTIVE
+        )
+        .order_by("schedule_id", "index")
+        .values_list("pk", flat=True)
+    )
+
+
+def transition_schedule_cancel(*, schedule: TransitionSchedule, actor: Actor, reason: str) -> TransitionSchedule:
+    """Stop an active schedule: its pending steps are cancelled; funds stay where they are."""
+    if not reason or not str(reason).strip():
+        raise DomainError("a reason is required to cancel a schedule", field="reason")
+    with transaction.atomic():
+        Portfolio.objects.select_for_update().filter(pk=schedule.portfolio_id).values_list("pk", flat=True).get()
+        schedule = TransitionSchedule.objects.select_for_update().get(pk=schedule.pk)
+        if schedule.status != TransitionSchedule.Status.ACTIVE:
+            raise ConflictError(f"schedule {schedule.pk} is {schedule.status}, not active", field="status")
+        cancelled = schedule.steps.filter(status=TransitionStep.Status.PENDING).update(
+            status=TransitionStep.Status.CANCELLED
+        )
+        _close(schedule, TransitionSchedule.Status.CANCELLED, by=actor.user, reason=reason)
+        audit_append(
+            portfolio=schedule.portfolio,
+            actor=actor,
+            record=AuditRecord(kind=AuditEntry.Kind.SCHEDULE_CANCELLED, run_id=schedule.run_id, reason=reason,
+                               payload={"schedule": schedule.pk, "steps_cancelled": cancelled}),
+        )
+    return schedule
