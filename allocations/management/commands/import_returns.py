@@ -24,6 +24,8 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {options['file']}: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise CommandError(f"{options['file']} is not UTF-8 text") from None
+        except DomainError as exc:  # a missing or wrong header
+            raise CommandError(f"{options['file']}: {exc.message}") from None
         try:
             summary = returns_import(
                 portfolio=portfolio, rows=rows, actor=Actor.command("import_returns"), source=options["file"]
