@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Fund, Portfolio, Strategy
@@ -104,8 +105,29 @@ def funds_set_many(
                 )
             )
         Fund.objects.bulk_create(to_create, batch_size=1000)
-        Fund.objects.bulk_update(to_update, ["amount", "updated_at"], batch_size=1000)
+        _update_amounts([(f.strategy_id, f.amount) for f in to_update])
         return audit_append_many(portfolio=portfolio, actor=actor, records=records)
+
+
+def _update_amounts(pairs: list[tuple[int, Decimal]]) -> None:
+    """Write many fund amounts in one statement (``bulk_update``'s CASE takes ~1 s for 1,000 rows)."""
+    if not pairs:
+        return
+    now = timezone.now()
+    table = Fund._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS f SET amount = v.amount, updated_at = %s "
+                "FROM unnest(%s::bigint[], %s::numeric[]) AS v(strategy_id, amount) "
+                "WHERE f.strategy_id = v.strategy_id",
+                [now, [p[0] for p in pairs], [p[1] for p in pairs]],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET amount = %s, updated_at = %s WHERE strategy_id = %s",
+                [(str(amount), now, strategy_id) for strategy_id, amount in pairs],
+            )
 
 
 def fund_set(*, portfolio: Portfolio, strategy: Strategy | str, amount, actor: Actor, reason: str = "") -> Fund:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -69,6 +70,13 @@ def returns_panel(*, universe: Universe, window: int) -> tuple[list[date], np.nd
     panel = np.full((len(dates), n), np.nan)
     if not dates:
         return dates, panel
+    if connection.vendor == "postgresql":
+        strategy_ids, days, values = _panel_rows_postgres(ids, dates[0])
+        rows = np.searchsorted(np.array([d.toordinal() for d in dates]), days)
+        cols = np.searchsorted(universe.ids, strategy_ids)  # ids are sorted (order_by id)
+        panel[rows, cols] = values
+        panel[:, universe.paused] = np.nan
+        return dates, panel
     records = list(
         StrategyReturn.objects.filter(strategy_id__in=ids, date__gte=dates[0]).values_list(
             "strategy_id", "date", "value"
@@ -84,6 +92,37 @@ def returns_panel(*, universe: Universe, window: int) -> tuple[list[date], np.nd
     panel[rows, cols] = np.fromiter(values, dtype=float, count=len(values))
     panel[:, universe.paused] = np.nan
     return dates, panel
+
+
+# One row of PostgreSQL's binary COPY of (bigint, integer, double precision): a field count,
+# then each field's length and big-endian value.
+_COPY_ROW = np.dtype([
+    ("fields", ">i2"), ("len_id", ">i4"), ("strategy_id", ">i8"),
+    ("len_day", ">i4"), ("day", ">i4"), ("len_value", ">i4"), ("value", ">f8"),
+])
+_COPY_HEADER = 19  # signature (11) + flags (4) + header extension length (4), extension empty
+
+
+def _panel_rows_postgres(ids: list[int], since: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(strategy id, day ordinal, value) of every return since ``since``, read with binary COPY.
+
+    Parsing 250,000 rows with numpy takes milliseconds, where building Python tuples takes
+    most of a second.
+    """
+    table = StrategyReturn._meta.db_table
+    epoch = date(1970, 1, 1).toordinal()
+    sql = (
+        f"COPY (SELECT strategy_id, (date - DATE '1970-01-01')::integer, value FROM {table} "
+        f"WHERE strategy_id = ANY(%s) AND date >= %s) TO STDOUT (FORMAT BINARY)"
+    )
+    buffer = bytearray()
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(sql, [ids, since]) as copy:
+            for chunk in copy:
+                buffer += chunk
+    body = memoryview(buffer)[_COPY_HEADER:len(buffer) - 2]  # the trailer is a field count of -1
+    rows = np.frombuffer(body, dtype=_COPY_ROW)
+    return rows["strategy_id"].astype(np.int64), rows["day"].astype(np.int64) + epoch, rows["value"].astype(float)
 
 
 def fund_amounts(*, portfolio: Portfolio) -> dict[int, Decimal]:
