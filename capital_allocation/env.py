@@ -101,13 +101,14 @@ def env_broker(name: str = "CELERY_BROKER_URL") -> tuple[str, dict]:
     raw = os.environ.get(name)
     if not raw:
         folder = VAR_DIR / "broker"
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
+            "control_folder": str(folder / "control"),
         }
         return "filesystem://", options
     scheme = urlsplit(raw).scheme
