@@ -23,6 +23,7 @@ Fallbacks (recorded in ``explanation["fallbacks"]``)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -239,6 +240,14 @@ def allocate(
     ------
     InvalidInputError, InvalidPolicyError, InsufficientDataError
     """
+    clock = [time.perf_counter()]
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        timings[stage] = (now - clock[0]) * 1e3
+        clock[0] = now
+
     policy = AllocationPolicy() if policy is None else policy
     if not isinstance(policy, AllocationPolicy):
         raise InvalidInputError(f"policy must be an AllocationPolicy, got {type(policy).__name__}")
@@ -282,6 +291,7 @@ def allocate(
     fallbacks: list[str] = []
     notes: list[str] = []
 
+    lap("validate")
     # --- estimate -----------------------------------------------------------------------
     stats = return_stats(r, policy.lookback) if t_rows else None
     if stats is None:
@@ -332,6 +342,7 @@ def allocate(
     held = ~estimable
     remaining = max(0.0, 1.0 - float(current[held].sum()))
 
+    lap("estimate")
     # --- base weights, signals, smoothing ------------------------------------------------
     current_e = current[index]
     if not (np.nan_to_num(sharpe) > 0).any() and policy.method in (
@@ -383,6 +394,7 @@ def allocate(
 
     base_w, sig_w, smooth_w = spread(base), spread(sig), spread(smooth)
 
+    lap("weights")
     # --- limits ---------------------------------------------------------------------------
     _, codes = np.unique(sector_arr, return_inverse=True)
     limits = apply_limits(
@@ -399,6 +411,7 @@ def allocate(
     target = np.where(target < 0, 0.0, target)  # guards -0.0 only; limits never go negative
     cash = max(0.0, 1.0 - float(target.sum()))
 
+    lap("limits")
     # --- explanation ----------------------------------------------------------------------
     w_cov = target[index]
     sigma_w = covariance.matvec(w_cov)
@@ -413,6 +426,7 @@ def allocate(
     flags[insufficient] = FLAG_INSUFFICIENT_HISTORY
     flags[zero_var] = FLAG_ZERO_VARIANCE
 
+    lap("explain")
     schedule = plan_transition(
         current,
         target,
@@ -421,7 +435,9 @@ def allocate(
         min_change=policy.min_change,
         force=force_rebalance,
     )
+    lap("transition")
     explanation: dict[str, Any] = {
+        "timings_ms": timings,
         "method": method,
         "policy": policy.to_dict(),
         "ex_ante_volatility": float(np.sqrt(max(variance, 0.0) * TRADING_DAYS)),
