@@ -1,0 +1,192 @@
+"""Settings from the environment: good defaults, and a bad value names its variable."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from capital_allocation import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "raw, expected", [("1", True), ("TRUE", True), (" yes ", True), ("off", False), ("0", False)]
+)
+def test_env_bool_reads_the_usual_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("DEBUG", raw)
+    assert env.env_bool("DEBUG", not expected) is expected
+
+
+def test_env_bool_default_when_unset(monkeypatch):
+    monkeypatch.delenv("DEBUG", raising=False)
+    assert env.env_bool("DEBUG", True) is True
+    assert env.env_bool("DEBUG", False) is False
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "tru", "enabled"])
+def test_bad_debug_names_debug(monkeypatch, raw):
+    monkeypatch.setenv("DEBUG", raw)
+    with pytest.raises(ImproperlyConfigured, match=r"^DEBUG: .*" + raw):
+        env.env_bool("DEBUG", False)
+
+
+def test_env_int(monkeypatch):
+    monkeypatch.setenv("HEALTH_BROKER_TIMEOUT", "5")
+    assert env.env_int("HEALTH_BROKER_TIMEOUT", 2, minimum=1) == 5
+    monkeypatch.setenv("HEALTH_BROKER_TIMEOUT", "five")
+    with pytest.raises(ImproperlyConfigured, match="^HEALTH_BROKER_TIMEOUT: expected an integer"):
+        env.env_int("HEALTH_BROKER_TIMEOUT", 2)
+    monkeypatch.setenv("HEALTH_BROKER_TIMEOUT", "0")
+    with pytest.raises(ImproperlyConfigured, match="^HEALTH_BROKER_TIMEOUT: must be at least 1"):
+        env.env_int("HEALTH_BROKER_TIMEOUT", 2, minimum=1)
+
+
+def test_env_list(monkeypatch):
+    monkeypatch.setenv("ALLOWED_HOSTS", " a.example.com, b.example.com ,")
+    assert env.env_list("ALLOWED_HOSTS", []) == ["a.example.com", "b.example.com"]
+    monkeypatch.setenv("ALLOWED_HOSTS", " , ")
+    with pytest.raises(ImproperlyConfigured, match="^ALLOWED_HOSTS"):
+        env.env_list("ALLOWED_HOSTS", ["x"])
+
+
+def test_required_string_names_the_variable(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "")
+    with pytest.raises(ImproperlyConfigured, match="^SECRET_KEY: .*required"):
+        env.env_str("SECRET_KEY", required=True)
+    assert env.env_str("SECRET_KEY", "fallback") == "fallback"
+
+
+def test_database_default_is_sqlite_under_var(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    config = env.env_database()
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert Path(config["NAME"]) == ROOT / "var" / "db.sqlite3"
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_database_postgres_url(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://alice:pw@db.example.com:6543/cae")
+    config = env.env_database()
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["NAME"], config["USER"], config["HOST"], config["PORT"]) == (
+        "cae",
+        "alice",
+        "db.example.com",
+        6543,
+    )
+
+
+@pytest.mark.parametrize("raw", ["mysqlx://u@h/db", "mysql://u@h/db", "localhost:5432/db", "http://x"])
+def test_unsupported_database_url_names_database_url(monkeypatch, raw):
+    monkeypatch.setenv("DATABASE_URL", raw)
+    with pytest.raises(ImproperlyConfigured, match="^DATABASE_URL: unsupported scheme"):
+        env.env_database()
+
+
+def test_broker_default_is_an_embedded_filesystem_broker(monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    url, options = env.env_broker()
+    assert url == "filesystem://"
+    queue = Path(options["data_folder_in"])
+    assert queue == Path(options["data_folder_out"]) == ROOT / "var" / "broker" / "queue"
+    assert queue.is_dir()
+
+
+def test_redis_broker_url_passes_through(monkeypatch):
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://cache.example.com:6380/2")
+    assert env.env_broker() == ("redis://cache.example.com:6380/2", {})
+
+
+@pytest.mark.parametrize("raw", ["kafka://h:9092", "127.0.0.1:6379", "http://h"])
+def test_bad_broker_url_names_celery_broker_url(monkeypatch, raw):
+    monkeypatch.setenv("CELERY_BROKER_URL", raw)
+    with pytest.raises(ImproperlyConfigured, match="^CELERY_BROKER_URL: unsupported scheme"):
+        env.env_broker()
+
+
+# --- the settings modules in a real process ---------------------------------------------------------
+
+
+def _manage(*args, **environ):
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}
+    }
+    base.pop("CELERY_BROKER_URL", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **environ},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _good_secret() -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits + "!@#%^&*(-_=+)") for _ in range(64))
+
+
+def test_base_settings_with_bad_debug_stop_naming_debug():
+    result = _manage("check", DJANGO_SETTINGS_MODULE="capital_allocation.settings.base", DEBUG="sometimes")
+    assert result.returncode != 0
+    assert "DEBUG: expected a boolean" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("DATABASE_URL", "mysqlx://u@h/db", "DATABASE_URL: unsupported scheme 'mysqlx'"),
+        ("CELERY_BROKER_URL", "kafka://h:9092", "CELERY_BROKER_URL: unsupported scheme 'kafka'"),
+        ("HEALTH_BROKER_TIMEOUT", "soon", "HEALTH_BROKER_TIMEOUT: expected an integer"),
+    ],
+)
+def test_bad_urls_stop_start_up_naming_the_variable(variable, value, message):
+    result = _manage("check", DJANGO_SETTINGS_MODULE="capital_allocation.settings.base", **{variable: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_without_secret_key_stops_naming_it():
+    result = _manage(
+        "check",
+        DJANGO_SETTINGS_MODULE="capital_allocation.settings.production",
+        ALLOWED_HOSTS="cae.example.com",
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+
+
+def test_production_with_a_weak_secret_key_stops_naming_it():
+    result = _manage(
+        "check",
+        DJANGO_SETTINGS_MODULE="capital_allocation.settings.production",
+        SECRET_KEY="short",
+        ALLOWED_HOSTS="cae.example.com",
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY: must be at least 50 characters" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_check_without_warnings():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SETTINGS_MODULE="capital_allocation.settings.production",
+        SECRET_KEY=_good_secret(),
+        ALLOWED_HOSTS="cae.example.com",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "no issues" in result.stdout
