@@ -72,3 +72,130 @@ def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
             return AuditVerification(checked, entry, "its content does not match its hash (the row was altered)")
         expected_prev = entry.entry_hash
     return AuditVerification(checked)
+
+
+# --- reads of the REST API: permission filtering in one place -------------------------------
+# A portfolio the user may not view is answered exactly like a missing one (404); one the user
+# may view but not act on gets 403. Groups hold no global portfolio permission: only
+# per-portfolio grants (django-guardian) count.
+
+
+def portfolio_list_for_user(*, user) -> QuerySet[Portfolio]:
+    """The portfolios ``user`` may view (a superuser: all)."""
+    from guardian.shortcuts import get_objects_for_user
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Portfolio.objects.none()
+    return get_objects_for_user(
+        user, "allocations.view_portfolio", klass=Portfolio, accept_global_perms=False
+    ).order_by("slug")
+
+
+def portfolio_get_for_user(*, user, slug: str, perm: str | None = None) -> Portfolio:
+    """The portfolio ``slug`` if ``user`` may view it and, given ``perm`` (a codename), act on it.
+
+    Raises ``Http404`` when the portfolio is missing or not viewable, ``PermissionDenied`` when
+    it is viewable but ``perm`` is not granted on it.
+    """
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    portfolio = portfolio_list_for_user(user=user).filter(slug=slug).first()
+    if portfolio is None:
+        raise Http404(f"no portfolio {slug!r}")
+    if perm and perm != "view_portfolio" and not user.has_perm(f"allocations.{perm}", portfolio):
+        raise PermissionDenied(f"you may not {perm.replace('_', ' ')} on portfolio {slug!r}")
+    return portfolio
+
+
+def sector_codes() -> set[str]:
+    from allocations.models import Sector
+
+    return set(Sector.objects.values_list("code", flat=True))
+
+
+def sector_get(*, code: str):
+    from allocations.models import Sector
+
+    return Sector.objects.filter(code=code).first()
+
+
+def strategy_get(*, portfolio: Portfolio, code: str) -> Strategy | None:
+    return Strategy.objects.filter(portfolio=portfolio, code=code).select_related("sector").first()
+
+
+def strategy_list_with_funds(*, portfolio: Portfolio) -> QuerySet[Strategy]:
+    return strategy_list(portfolio=portfolio).select_related("fund")
+
+
+def strategy_return_list(*, portfolio: Portfolio):
+    from allocations.models import StrategyReturn
+
+    return (
+        StrategyReturn.objects.filter(strategy__portfolio=portfolio)
+        .select_related("strategy")
+        .order_by("-date", "strategy__code")
+    )
+
+
+def signal_list(*, portfolio: Portfolio):
+    from allocations.models import SectorSignal
+
+    return SectorSignal.objects.filter(portfolio=portfolio).select_related("sector").order_by("-as_of", "-id")
+
+
+def run_list(*, portfolio: Portfolio):
+    from allocations.models import AllocationRun
+
+    return (
+        AllocationRun.objects.filter(portfolio=portfolio)
+        .select_related("policy", "requested_by", "decided_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def run_get(*, portfolio: Portfolio, public_id: str):
+    """The run of ``portfolio`` with this allocation id, or None (also for a malformed id)."""
+    import uuid
+
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return run_list(portfolio=portfolio).filter(public_id=key).first()
+
+
+def run_lines(*, run):
+    return run.lines.select_related("strategy").order_by("strategy__code")
+
+
+def schedule_list(*, portfolio: Portfolio):
+    from allocations.models import TransitionSchedule
+
+    return (
+        TransitionSchedule.objects.filter(portfolio=portfolio)
+        .select_related("run", "closed_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def schedule_get(*, portfolio: Portfolio, schedule_id: int):
+    return schedule_list(portfolio=portfolio).prefetch_related("steps").filter(pk=schedule_id).first()
+
+
+def strategy_codes_by_id(*, portfolio: Portfolio) -> dict[int, str]:
+    return dict(Strategy.objects.filter(portfolio=portfolio).values_list("id", "code"))
+
+
+def audit_list(*, portfolio: Portfolio) -> QuerySet[AuditEntry]:
+    return (
+        AuditEntry.objects.filter(portfolio=portfolio)
+        .select_related("strategy", "run", "actor")
+        .order_by("-created_at", "-id")
+    )
+
+
+def fund_changes_recent(*, portfolio: Portfolio, limit: int = 10) -> list[AuditEntry]:
+    return list(
+        audit_list(portfolio=portfolio).filter(kind=AuditEntry.Kind.FUND_CHANGE)[:limit]
+    )

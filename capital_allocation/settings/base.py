@@ -2,6 +2,8 @@
 
 Everything that varies between machines comes from ``capital_allocation.env``.
 """
+from importlib.util import find_spec
+
 from capital_allocation.env import (
     BASE_DIR,
     env_bool,
@@ -27,6 +29,8 @@ INSTALLED_APPS = [
     "knox",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from here, not from a CDN
+    *(["drf_spectacular_sidecar"] if find_spec("drf_spectacular_sidecar") else []),
     "guardian",
     "django_celery_beat",
     "accounts",
@@ -97,12 +101,27 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # NaN, Infinity and 1e400 are 400s naming the field; bodies past DATA_UPLOAD_MAX_MEMORY_SIZE are 413s.
+    "DEFAULT_PARSER_CLASSES": [
+        "allocations.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "allocations.api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["allocations.api.throttles.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "writes": env_str("API_WRITE_RATE", "60/min"),  # per user, unsafe methods only
+        "login": env_str("API_LOGIN_RATE", "30/min"),  # token requests per client address
+    },
 }
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Capital Allocation Engine API",
     "DESCRIPTION": "Allocations, rebalances, transition schedules and the audit trail, per portfolio.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    **({"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
+       if find_spec("drf_spectacular_sidecar") else {}),
 }
 
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env_broker()

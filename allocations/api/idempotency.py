@@ -1,0 +1,130 @@
+"""``Idempotency-Key`` on POST: a retry gets the first response instead of a second effect.
+
+The record is claimed (inserted with no status) before the view runs, under the unique
+(user, key) constraint, so of two concurrent requests with one key exactly one runs:
+
+- same key, same request (method, path, canonical body) and the first has finished: the stored
+  status and body are replayed, with ``Idempotent-Replayed: true``;
+- same key, another request: 422 naming ``Idempotency-Key``;
+- same key while the first is still running: 409;
+- the view raised (a 4xx or 5xx): the claim is removed, so the retry runs afresh.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from django.http.request import RawPostDataException
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from allocations.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyKeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+
+    def __init__(self, detail):
+        super().__init__({HEADER: [detail]})
+
+
+class IdempotencyKeyInFlight(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_key_in_flight"
+
+    def __init__(self):
+        super().__init__({HEADER: ["a request with this key is still being processed; retry later"]})
+
+
+def idempotency_key(request) -> str | None:
+    """The request's key, or None; 400 when it is present but empty or too long."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationError({HEADER: [f"must be 1 to {MAX_KEY_LENGTH} printable characters"]})
+    return key
+
+
+def request_fingerprint(request) -> str:
+    """sha256 of method, path and the body (JSON bodies canonicalised: key order and spacing ignored)."""
+    try:
+        body = request._request.body  # the raw bytes; Django enforces DATA_UPLOAD_MAX_MEMORY_SIZE here
+    except RawPostDataException:  # already streamed to a parser: hash what it parsed
+        body = JSONRenderer().render(request.data)
+    if request.content_type and request.content_type.startswith("application/json"):
+        try:
+            body = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":")).encode()
+        except (ValueError, RecursionError):
+            pass  # not JSON: the raw bytes stand; the view will answer 400
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), b"\n", request.path.encode(), b"\n", body):
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _claim(request, key: str, fingerprint: str) -> tuple[IdempotencyRecord | None, Response | None]:
+    """Insert the claim, or return the response owed to a retry."""
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(
+                user=request.user,
+                key=key,
+                method=request.method,
+                path=request.path[:500],
+                request_hash=fingerprint,
+            )
+        return record, None
+    except IntegrityError:
+        pass
+    existing = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+    if existing is None:  # the first request failed and released the key between our two queries
+        return _claim(request, key, fingerprint)
+    if existing.request_hash != fingerprint:
+        raise IdempotencyKeyReused(
+            f"this key was used for another request ({existing.method} {existing.path} with another body)"
+        )
+    if existing.status_code is None:
+        raise IdempotencyKeyInFlight()
+    replay = Response(existing.response_body, status=existing.status_code)
+    replay["Idempotent-Replayed"] = "true"
+    return None, replay
+
+
+def idempotent(handler):
+    """Decorate a view's ``post``: the view's response is stored under the request's key."""
+
+    @functools.wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        key = idempotency_key(request)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        record, replay = _claim(request, key, request_fingerprint(request))
+        if replay is not None:
+            return replay
+        view.idempotency_key = key
+        try:
+            response = handler(view, request, *args, **kwargs)
+        except BaseException:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            raise
+        if response.status_code >= 400:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            return response
+        body = json.loads(JSONRenderer().render(response.data) or b"null")
+        IdempotencyRecord.objects.filter(pk=record.pk).update(
+            status_code=response.status_code, response_body=body
+        )
+        return response
+
+    return wrapper

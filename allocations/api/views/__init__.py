@@ -1,0 +1,1 @@
+"""API views by resource; ``allocations.api.urls`` maps them."""

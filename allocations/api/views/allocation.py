@@ -1,0 +1,253 @@
+"""The specification's endpoints, per portfolio: ``/api/v1/portfolios/{slug}/allocation/...``."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from allocations import engine
+from allocations.api.idempotency import idempotent
+from allocations.api.permissions import MANAGE_POLICY, REBALANCE, VIEW, actor_of, portfolio_for
+from allocations.api.serializers import (
+    FiniteFloatField,
+    MoneyField,
+    StrictInputSerializer,
+    WeightMapField,
+    finite_or_none,
+)
+from allocations.api_performance import portfolio_performance
+from allocations.selectors import fund_changes_recent, fund_list, fund_total_capital, policy_current
+
+from .base import Api
+from .policy import PolicyOutputSerializer
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A retry with the same key and body gets the first response; another body gets 422.",
+)
+
+
+class FundChangeSerializer(serializers.Serializer):
+    timestamp = serializers.DateTimeField(source="created_at")
+    strategy = serializers.CharField(source="strategy.code", allow_null=True)
+    old_amount = MoneyField(allow_null=True)
+    new_amount = MoneyField(allow_null=True)
+    total_capital = MoneyField(allow_null=True)
+    actor = serializers.CharField(source="actor_label")
+    reason = serializers.CharField()
+    allocation_id = serializers.UUIDField(source="run.public_id", allow_null=True, default=None)
+
+
+class AllocationCurrentApi(Api):
+    class OutputSerializer(serializers.Serializer):
+        portfolio = serializers.SlugField()
+        timestamp = serializers.DateTimeField()
+        total_equity = MoneyField()
+        total_capital = MoneyField(help_text="Sum of the strategies' funds.")
+        cash = MoneyField(help_text="Equity not given to any strategy (may be negative if funds exceed it).")
+        allocation = WeightMapField(help_text="strategy code -> share of the total capital.")
+        equity_weights = WeightMapField(help_text="strategy code -> share of the total equity.")
+        amounts = serializers.DictField(child=serializers.CharField(), help_text="strategy code -> amount.")
+        recent_changes = FundChangeSerializer(many=True, help_text="The last 10 fund changes, newest first.")
+
+    @extend_schema(responses=OutputSerializer, summary="The current allocation")
+    def get(self, request, slug):
+        portfolio = portfolio_for(request, slug, VIEW)
+        funds = list(fund_list(portfolio=portfolio))
+        capital = fund_total_capital(portfolio=portfolio)
+        equity = portfolio.total_equity
+        data = {
+            "portfolio": portfolio.slug,
+            "timestamp": timezone.now(),
+            "total_equity": equity,
+            "total_capital": capital,
+            "cash": equity - capital,
+            "allocation": {f.strategy.code: float(f.amount / capital) if capital else 0.0 for f in funds},
+            "equity_weights": {f.strategy.code: float(f.amount / equity) if equity else 0.0 for f in funds},
+            "amounts": {f.strategy.code: str(f.amount) for f in funds},
+            "recent_changes": fund_changes_recent(portfolio=portfolio, limit=10),
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class RebalanceOutputSerializer(serializers.Serializer):
+    class StepSerializer(serializers.Serializer):
+        step = serializers.IntegerField()
+        due_date = serializers.DateField()
+        status = serializers.CharField()
+        weights = WeightMapField()
+
+    allocation_id = serializers.UUIDField()
+    status = serializers.CharField()
+    current_allocation = WeightMapField(help_text="strategy code -> weight of equity before the run.")
+    target_allocation = WeightMapField(help_text="strategy code -> target weight of equity.")
+    transition_schedule = StepSerializer(many=True)
+    explanation = serializers.DictField(
+        help_text="Run-level facts and, under `strategies`, every stage per strategy."
+    )
+
+
+class AllocationRebalanceApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        class SignalSerializer(StrictInputSerializer):
+            sector = serializers.CharField(max_length=64)
+            action = serializers.ChoiceField(choices=engine.ACTIONS)
+            confidence = FiniteFloatField(min_value=0.0, max_value=1.0, default=1.0)
+
+        class PerformanceSerializer(StrictInputSerializer):
+            sharpe = FiniteFloatField(required=False)
+            volatility = FiniteFloatField(required=False, help_text="Annualised, > 0.")
+
+            def validate_volatility(self, value):
+                if value <= 0:
+                    raise serializers.ValidationError("must be greater than 0")
+                return value
+
+        total_equity = MoneyField(required=False, allow_null=True, help_text="> 0; default the portfolio's.")
+        sector_signals = SignalSerializer(many=True, required=False, allow_null=True)
+        strategy_performance = serializers.DictField(
+            child=PerformanceSerializer(),
+            required=False,
+            allow_null=True,
+            help_text="strategy code -> {sharpe, volatility}: overrides the stored history for this run.",
+        )
+        force_rebalance = serializers.BooleanField(default=False)
+        allocation_method = serializers.ChoiceField(choices=engine.METHODS, required=False, allow_null=True)
+        dry_run = serializers.BooleanField(default=False, help_text="Compute and answer; write nothing.")
+
+        def validate_total_equity(self, value):
+            if value is not None and value <= 0:
+                raise serializers.ValidationError("must be greater than 0")
+            return value
+
+    OutputSerializer = RebalanceOutputSerializer
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer, 201: OutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Rebalance (201 with a run; 200 for a dry run or a replayed key)",
+        examples=[
+            OpenApiExample("dry run", value={"total_equity": 1000000, "dry_run": True}, request_only=True)
+        ],
+    )
+    @idempotent
+    def post(self, request, slug):
+        from allocations.services.runs import RebalanceRequest, allocation_run_create
+
+        portfolio = portfolio_for(request, slug, REBALANCE)
+        serializer = AllocationRebalanceApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        outcome = allocation_run_create(
+            portfolio=portfolio,
+            actor=actor_of(request),
+            request=RebalanceRequest(
+                total_equity=data.get("total_equity"),
+                sector_signals=[dict(s) for s in data.get("sector_signals") or []] or None,
+                strategy_performance={k: dict(v) for k, v in (data.get("strategy_performance") or {}).items()}
+                or None,
+                force_rebalance=data["force_rebalance"],
+                allocation_method=data.get("allocation_method"),
+                dry_run=data["dry_run"],
+                idempotency_key=getattr(self, "idempotency_key", None),
+            ),
+        )
+        created = outcome.run is not None and not getattr(outcome, "replayed", False)
+        body = finite_or_none(AllocationRebalanceApi.OutputSerializer(outcome.to_response()).data)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class MetricsSerializer(serializers.Serializer):
+    days = serializers.IntegerField()
+    start = serializers.DateField(allow_null=True)
+    end = serializers.DateField(allow_null=True)
+    total_return = serializers.FloatField(allow_null=True)
+    annualised_volatility = serializers.FloatField(allow_null=True)
+    max_drawdown = serializers.FloatField(allow_null=True)
+    sharpe = serializers.FloatField(allow_null=True)
+
+
+class AllocationPerformanceApi(Api):
+    class OutputSerializer(serializers.Serializer):
+        class RiskSerializer(serializers.Serializer):
+            ex_ante_volatility = serializers.FloatField(allow_null=True)
+            effective_number_of_strategies = serializers.FloatField(allow_null=True)
+            largest_weight = serializers.FloatField()
+            largest_weight_strategy = serializers.CharField(allow_null=True)
+            cash = serializers.FloatField()
+            invested = serializers.FloatField()
+            covariance_estimator = serializers.CharField()
+            covariance_window = serializers.IntegerField()
+            strategies_without_history = serializers.ListField(child=serializers.CharField())
+
+        portfolio = serializers.SlugField()
+        timestamp = serializers.DateTimeField()
+        total_equity = MoneyField()
+        history = MetricsSerializer(
+            help_text="The allocated portfolio's realised path, from the fund history."
+        )
+        current_allocation_backtest = MetricsSerializer(help_text="Today's weights over the last 252 days.")
+        risk = RiskSerializer()
+        sector_exposures = serializers.DictField(
+            child=serializers.FloatField(), help_text="sector code -> funds of its strategies / total equity."
+        )
+
+    @extend_schema(responses=OutputSerializer, summary="Performance, risk and sector exposures")
+    def get(self, request, slug):
+        portfolio = portfolio_for(request, slug, VIEW)
+        data = portfolio_performance(portfolio=portfolio)
+        return Response(finite_or_none(self.OutputSerializer(data).data))
+
+
+class AllocationMethodListApi(Api):
+    class OutputSerializer(serializers.Serializer):
+        methods = serializers.ListField(child=serializers.CharField())
+        current_method = serializers.CharField(allow_null=True)
+
+    @extend_schema(responses=OutputSerializer, summary="Allocation methods")
+    def get(self, request, slug):
+        portfolio = portfolio_for(request, slug, VIEW)
+        policy = policy_current(portfolio=portfolio)
+        data = {"methods": list(engine.METHODS), "current_method": policy.method if policy else None}
+        return Response(self.OutputSerializer(data).data)
+
+
+class AllocationMethodSetApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    OutputSerializer = PolicyOutputSerializer
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=PolicyOutputSerializer,
+        summary="Set the method (a new policy version)",
+    )
+    def put(self, request, slug, method):
+        from allocations.services.policies import policy_set_method
+
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        policy = policy_set_method(
+            portfolio=portfolio,
+            method=method,
+            actor=actor_of(request),
+            reason=serializer.validated_data["reason"] or f"method set to {method}",
+        )
+        return Response(self.OutputSerializer(policy).data)
+
+
+__all__ = [
+    "AllocationCurrentApi",
+    "AllocationRebalanceApi",
+    "AllocationPerformanceApi",
+    "AllocationMethodListApi",
+    "AllocationMethodSetApi",
+]

@@ -1,0 +1,110 @@
+"""The portfolio's allocation policy: read the current version; a change makes a new one."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from allocations.api.permissions import MANAGE_POLICY, VIEW, actor_of, portfolio_for
+from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
+from allocations.models import CovarianceEstimator, Method
+from allocations.selectors import policy_current
+from allocations.services.policies import CHOICES, FLOAT_RANGES, INT_MINIMUMS
+
+from .base import Api
+
+
+class PolicyOutputSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    method = serializers.CharField()
+    hybrid_blend = serializers.FloatField()
+    rebalance_frequency = serializers.CharField()
+    rebalance_time = serializers.TimeField()
+    force_rebalance_threshold = serializers.FloatField()
+    approval_threshold = serializers.FloatField()
+    lookback_period = serializers.IntegerField()
+    covariance_lookback = serializers.IntegerField()
+    covariance_estimator = serializers.CharField()
+    momentum_factor = serializers.FloatField()
+    signal_decay_factor = serializers.FloatField()
+    signal_window_days = serializers.IntegerField()
+    buy_multiplier = serializers.FloatField()
+    sell_multiplier = serializers.FloatField()
+    max_single_strategy_exposure = serializers.FloatField()
+    max_sector_exposure = serializers.FloatField()
+    max_total_risk = serializers.FloatField()
+    transition_period_days = serializers.IntegerField()
+    max_daily_change = serializers.FloatField()
+    min_change_threshold = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    reason = serializers.CharField()
+
+
+def _policy_input_fields() -> dict:
+    fields = {}
+    for name, (low, high, _open) in FLOAT_RANGES.items():
+        fields[name] = FiniteFloatField(required=False, min_value=low, max_value=high)
+    for name, minimum in INT_MINIMUMS.items():
+        fields[name] = serializers.IntegerField(required=False, min_value=minimum, max_value=100_000)
+    fields["method"] = serializers.ChoiceField(choices=Method.values, required=False)
+    fields["covariance_estimator"] = serializers.ChoiceField(
+        choices=CovarianceEstimator.values, required=False
+    )
+    fields["rebalance_frequency"] = serializers.ChoiceField(
+        choices=CHOICES["rebalance_frequency"], required=False
+    )
+    fields["rebalance_time"] = serializers.TimeField(required=False)
+    fields["reason"] = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    return fields
+
+
+class PolicyApi(Api):
+    """GET reads the current version; PUT and PATCH both take the fields to change (the others are
+    kept) and make a new version, audited. Nothing changed: the current version is answered."""
+
+    InputSerializer = serializers.SerializerMetaclass(
+        "InputSerializer",
+        (StrictInputSerializer,),
+        {
+            **_policy_input_fields(),
+            "__qualname__": "PolicyUpdateApi.InputSerializer",
+            "__module__": __name__,
+        },
+    )
+    OutputSerializer = PolicyOutputSerializer
+
+    @extend_schema(responses=PolicyOutputSerializer, summary="The current policy")
+    def get(self, request, slug):
+        portfolio = portfolio_for(request, slug, VIEW)
+        policy = policy_current(portfolio=portfolio)
+        if policy is None:
+            raise Http404("this portfolio has no policy yet")
+        return Response(self.OutputSerializer(policy).data)
+
+    def _update(self, request, slug):
+        from allocations.services.policies import policy_create_version
+
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "") or "policy updated through the API"
+        policy = policy_create_version(
+            portfolio=portfolio, actor=actor_of(request), reason=reason, changes=changes
+        )
+        return Response(self.OutputSerializer(policy).data)
+
+    @extend_schema(
+        request=InputSerializer, responses=PolicyOutputSerializer, summary="Change the policy (new version)"
+    )
+    def put(self, request, slug):
+        return self._update(request, slug)
+
+    @extend_schema(
+        request=InputSerializer, responses=PolicyOutputSerializer, summary="Change the policy (new version)"
+    )
+    def patch(self, request, slug):
+        return self._update(request, slug)

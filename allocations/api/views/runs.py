@@ -1,0 +1,159 @@
+"""Allocation runs: list, detail with lines, approve, reject (four eyes is the service's)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from allocations.api.idempotency import idempotent
+from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
+from allocations.api.serializers import MoneyField, StrictInputSerializer, WeightMapField, finite_or_none
+from allocations.models import AllocationRun
+from allocations.selectors import run_get, run_lines, run_list
+
+from .allocation import IDEMPOTENCY_HEADER, RebalanceOutputSerializer
+from .base import Api, PortfolioScopedListApi
+
+
+class RunFilter(django_filters.FilterSet):
+    trigger = django_filters.ChoiceFilter(choices=AllocationRun.Trigger.choices)
+    status = django_filters.ChoiceFilter(choices=AllocationRun.Status.choices)
+    method = django_filters.CharFilter()
+
+    class Meta:
+        model = AllocationRun
+        fields = ["trigger", "status", "method"]
+
+
+RunFilter.base_filters["from"] = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+RunFilter.base_filters["to"] = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+
+class RunOutputSerializer(serializers.Serializer):
+    allocation_id = serializers.UUIDField(source="public_id")
+    status = serializers.CharField()
+    method = serializers.CharField()
+    trigger = serializers.CharField()
+    policy_version = serializers.IntegerField(source="policy.version")
+    requested_by = serializers.CharField(source="requested_by.username", allow_null=True, default=None)
+    requested_via = serializers.CharField()
+    total_equity = MoneyField()
+    force_rebalance = serializers.BooleanField()
+    turnover = serializers.FloatField()
+    cash_weight = serializers.FloatField()
+    ex_ante_volatility = serializers.FloatField()
+    effective_strategies = serializers.FloatField()
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class RunLineSerializer(serializers.Serializer):
+    strategy = serializers.CharField(source="strategy.code")
+    current_weight = serializers.FloatField()
+    base_weight = serializers.FloatField()
+    signal_weight = serializers.FloatField()
+    smoothed_weight = serializers.FloatField()
+    target_weight = serializers.FloatField()
+    target_amount = MoneyField()
+    momentum_weight = serializers.FloatField(allow_null=True)
+    risk_contribution = serializers.FloatField()
+    binding_limit = serializers.CharField()
+    limit_excess = serializers.FloatField()
+    flags = serializers.ListField(child=serializers.CharField())
+
+
+class RunListApi(PortfolioScopedListApi):
+    """The portfolio's runs, newest first (filter by trigger, status, method, from, to)."""
+
+    model = AllocationRun
+    serializer_class = RunOutputSerializer
+    filterset_class = RunFilter
+
+    def select(self, portfolio):
+        return run_list(portfolio=portfolio)
+
+
+def _run_or_404(portfolio, allocation_id) -> AllocationRun:
+    run = run_get(portfolio=portfolio, public_id=allocation_id)
+    if run is None:
+        raise Http404(f"no run {allocation_id!r} in this portfolio")
+    return run
+
+
+class RunDetailApi(Api):
+    class OutputSerializer(RunOutputSerializer):
+        lines = RunLineSerializer(many=True)
+        current_allocation = WeightMapField()
+        target_allocation = WeightMapField()
+        transition_schedule = RebalanceOutputSerializer.StepSerializer(many=True)
+        explanation = serializers.DictField()
+
+    @extend_schema(responses=OutputSerializer, summary="One run with its lines and schedule")
+    def get(self, request, slug, allocation_id):
+        from allocations.services.runs import allocation_run_outcome
+
+        portfolio = portfolio_for(request, slug, VIEW)
+        run = _run_or_404(portfolio, allocation_id)
+        outcome = allocation_run_outcome(run=run).to_response()
+        data = {
+            **RunOutputSerializer(run).data,
+            "lines": RunLineSerializer(run_lines(run=run), many=True).data,
+            **{
+                key: outcome[key]
+                for key in ("current_allocation", "target_allocation", "transition_schedule", "explanation")
+            },
+        }
+        return Response(finite_or_none(data))
+
+
+class RunApproveApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=RunOutputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Approve a pending run (four eyes: not its requester)",
+    )
+    @idempotent
+    def post(self, request, slug, allocation_id):
+        from allocations.services.runs import allocation_run_approve
+
+        portfolio = portfolio_for(request, slug, APPROVE)
+        run = _run_or_404(portfolio, allocation_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = allocation_run_approve(
+            run=run, actor=actor_of(request), reason=serializer.validated_data["reason"]
+        )
+        return Response(RunOutputSerializer(run_get(portfolio=portfolio, public_id=run.public_id)).data)
+
+
+class RunRejectApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=RunOutputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Reject a pending run (funds are untouched)",
+    )
+    @idempotent
+    def post(self, request, slug, allocation_id):
+        from allocations.services.runs import allocation_run_reject
+
+        portfolio = portfolio_for(request, slug, APPROVE)
+        run = _run_or_404(portfolio, allocation_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = allocation_run_reject(
+            run=run, actor=actor_of(request), reason=serializer.validated_data["reason"]
+        )
+        return Response(RunOutputSerializer(run_get(portfolio=portfolio, public_id=run.public_id)).data)

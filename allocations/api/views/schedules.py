@@ -1,0 +1,122 @@
+"""Transition schedules: list, detail with steps, cancel."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Count, Q
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from allocations.api.idempotency import idempotent
+from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
+from allocations.api.serializers import StrictInputSerializer, WeightMapField
+from allocations.models import TransitionSchedule, TransitionStep
+from allocations.selectors import schedule_get, schedule_list, strategy_codes_by_id
+
+from .allocation import IDEMPOTENCY_HEADER
+from .base import Api, PortfolioScopedListApi
+
+
+class ScheduleFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=TransitionSchedule.Status.choices)
+
+    class Meta:
+        model = TransitionSchedule
+        fields = ["status"]
+
+
+class ScheduleOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    allocation_id = serializers.UUIDField(source="run.public_id")
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closed_by = serializers.CharField(source="closed_by.username", allow_null=True, default=None)
+    close_reason = serializers.CharField()
+    steps_total = serializers.IntegerField()
+    steps_applied = serializers.IntegerField()
+
+
+def _with_counts(queryset):
+    return queryset.annotate(
+        steps_total=Count("steps"),
+        steps_applied=Count("steps", filter=Q(steps__status=TransitionStep.Status.APPLIED)),
+    )
+
+
+class ScheduleListApi(PortfolioScopedListApi):
+    """The portfolio's transition schedules, newest first (filter by status)."""
+
+    model = TransitionSchedule
+    serializer_class = ScheduleOutputSerializer
+    filterset_class = ScheduleFilter
+
+    def select(self, portfolio):
+        return _with_counts(schedule_list(portfolio=portfolio))
+
+
+class StepSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    due_date = serializers.DateField()
+    status = serializers.CharField()
+    applied_at = serializers.DateTimeField(allow_null=True)
+    applied_by = serializers.CharField()
+    weights = WeightMapField(help_text="strategy code -> weight of equity after this step.")
+
+
+def _schedule_or_404(portfolio, schedule_id) -> TransitionSchedule:
+    schedule = _with_counts(schedule_list(portfolio=portfolio)).filter(pk=schedule_id).first()
+    if schedule is None:
+        raise Http404(f"no schedule {schedule_id} in this portfolio")
+    return schedule
+
+
+def _detail(portfolio, schedule) -> dict:
+    codes = strategy_codes_by_id(portfolio=portfolio)
+    steps = schedule_get(portfolio=portfolio, schedule_id=schedule.pk).steps.all()
+    return {
+        **ScheduleOutputSerializer(schedule).data,
+        "steps": [
+            {
+                **StepSerializer(step).data,
+                "weights": {codes.get(int(sid), str(sid)): float(w) for sid, w in step.weights.items()},
+            }
+            for step in sorted(steps, key=lambda s: s.index)
+        ],
+    }
+
+
+class ScheduleDetailApi(Api):
+    class OutputSerializer(ScheduleOutputSerializer):
+        steps = StepSerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer, summary="One schedule with its steps")
+    def get(self, request, slug, schedule_id):
+        portfolio = portfolio_for(request, slug, VIEW)
+        return Response(_detail(portfolio, _schedule_or_404(portfolio, schedule_id)))
+
+
+class ScheduleCancelApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=ScheduleDetailApi.OutputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Cancel an active schedule (its pending steps)",
+    )
+    @idempotent
+    def post(self, request, slug, schedule_id):
+        from allocations.services.schedules import transition_schedule_cancel
+
+        portfolio = portfolio_for(request, slug, APPROVE)
+        schedule = _schedule_or_404(portfolio, schedule_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        transition_schedule_cancel(
+            schedule=schedule, actor=actor_of(request), reason=serializer.validated_data["reason"]
+        )
+        return Response(_detail(portfolio, _schedule_or_404(portfolio, schedule_id)))

@@ -1,0 +1,77 @@
+"""Sector signals: list and push."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from allocations.api.idempotency import idempotent
+from allocations.api.permissions import INGEST, actor_of, portfolio_for
+from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
+from allocations.models import SectorSignal
+from allocations.selectors import signal_list
+from allocations.services.signals import signal_create
+
+from .allocation import IDEMPOTENCY_HEADER
+from .base import Api, PortfolioScopedListApi
+
+
+class SignalFilter(django_filters.FilterSet):
+    sector = django_filters.CharFilter(field_name="sector__code")
+    action = django_filters.ChoiceFilter(choices=SectorSignal.Action.choices)
+
+    class Meta:
+        model = SectorSignal
+        fields = ["sector", "action"]
+
+
+SignalFilter.base_filters["from"] = django_filters.IsoDateTimeFilter(field_name="as_of", lookup_expr="gte")
+SignalFilter.base_filters["to"] = django_filters.IsoDateTimeFilter(field_name="as_of", lookup_expr="lte")
+
+
+class SignalOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sector = serializers.CharField(source="sector.code")
+    action = serializers.CharField()
+    confidence = serializers.FloatField()
+    as_of = serializers.DateTimeField()
+    source = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class SignalListApi(PortfolioScopedListApi):
+    model = SectorSignal
+    serializer_class = SignalOutputSerializer
+    filterset_class = SignalFilter
+
+    def select(self, portfolio):
+        return signal_list(portfolio=portfolio)
+
+
+class SignalCreateApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        sector = serializers.CharField(max_length=64, help_text="A sector code.")
+        action = serializers.ChoiceField(choices=SectorSignal.Action.values)
+        confidence = FiniteFloatField(min_value=0.0, max_value=1.0, default=1.0)
+        as_of = serializers.DateTimeField(required=False, help_text="Default: now.")
+        source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: SignalOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Push a sector signal",
+    )
+    @idempotent
+    def post(self, request, slug):
+        portfolio = portfolio_for(request, slug, INGEST)
+        serializer = SignalCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        signal = signal_create(portfolio=portfolio, actor=actor_of(request), **serializer.validated_data)
+        return Response(SignalOutputSerializer(signal).data, status=status.HTTP_201_CREATED)
+
+
+class SignalCollectionApi(SignalListApi, SignalCreateApi):
+    """GET lists signals (filter by sector, action, from, to); POST pushes one."""

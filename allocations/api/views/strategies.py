@@ -1,0 +1,142 @@
+"""Strategies of a portfolio: list, create, update, retire."""
+
+from __future__ import annotations
+
+import django_filters
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from allocations.api.idempotency import idempotent
+from allocations.api.permissions import MANAGE_POLICY, actor_of, portfolio_for
+from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
+from allocations.models import Strategy
+from allocations.selectors import strategy_get, strategy_list_with_funds
+from allocations.services import strategies as strategy_services
+
+from .allocation import IDEMPOTENCY_HEADER
+from .base import Api, PortfolioScopedListApi
+
+
+class StrategyOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    sector = serializers.CharField(source="sector.code")
+    asset_class = serializers.CharField()
+    status = serializers.CharField()
+    risk_budget = serializers.FloatField()
+    amount = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_amount(self, strategy) -> str:
+        fund = getattr(strategy, "fund", None)  # a strategy with no fund yet has no capital
+        return str(fund.amount) if fund is not None else "0.00"
+
+
+class StrategyFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Strategy.Status.choices)
+    sector = django_filters.CharFilter(field_name="sector__code")
+
+    class Meta:
+        model = Strategy
+        fields = ["status", "sector"]
+
+
+def _strategy_or_404(portfolio, code) -> Strategy:
+    strategy = strategy_get(portfolio=portfolio, code=code)
+    if strategy is None:
+        raise Http404(f"no strategy {code!r} in this portfolio")
+    return strategy
+
+
+class StrategyListApi(PortfolioScopedListApi):
+    model = Strategy
+    OutputSerializer = StrategyOutputSerializer
+    serializer_class = StrategyOutputSerializer
+    filterset_class = StrategyFilter
+
+    def select(self, portfolio):
+        return strategy_list_with_funds(portfolio=portfolio)
+
+
+class StrategyCreateApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        code = serializers.RegexField(r"^[-a-zA-Z0-9_]+$", max_length=64)
+        name = serializers.CharField(max_length=200)
+        sector = serializers.CharField(max_length=64, help_text="A sector code.")
+        asset_class = serializers.CharField(max_length=64, default="equity")
+        risk_budget = FiniteFloatField(default=1.0, help_text="> 0; relative.")
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: StrategyOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Add a strategy",
+    )
+    @idempotent
+    def post(self, request, slug):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        serializer = StrategyCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        strategy = strategy_services.strategy_create(
+            portfolio=portfolio, actor=actor_of(request), **serializer.validated_data
+        )
+        return Response(StrategyOutputSerializer(strategy).data, status=status.HTTP_201_CREATED)
+
+
+class StrategyCollectionApi(StrategyListApi, StrategyCreateApi):
+    """GET lists the strategies (filter by status, sector); POST adds one."""
+
+
+class StrategyUpdateApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        name = serializers.CharField(max_length=200, required=False)
+        sector = serializers.CharField(max_length=64, required=False)
+        asset_class = serializers.CharField(max_length=64, required=False)
+        risk_budget = FiniteFloatField(required=False)
+        status = serializers.ChoiceField(
+            choices=[Strategy.Status.ACTIVE, Strategy.Status.PAUSED], required=False
+        )
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    @extend_schema(responses=StrategyOutputSerializer, summary="One strategy")
+    def get(self, request, slug, code):
+        portfolio = portfolio_for(request, slug)
+        return Response(StrategyOutputSerializer(_strategy_or_404(portfolio, code)).data)
+
+    @extend_schema(request=InputSerializer, responses=StrategyOutputSerializer, summary="Change a strategy")
+    def patch(self, request, slug, code):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        strategy = _strategy_or_404(portfolio, code)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "")
+        strategy = strategy_services.strategy_update(
+            strategy=strategy, actor=actor_of(request), changes=changes, reason=reason
+        )
+        return Response(StrategyOutputSerializer(strategy_get(portfolio=portfolio, code=strategy.code)).data)
+
+
+class StrategyRetireApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=StrategyOutputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Retire a strategy (its fund goes to 0)",
+    )
+    @idempotent
+    def post(self, request, slug, code):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        strategy = _strategy_or_404(portfolio, code)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        strategy_services.strategy_retire(
+            strategy=strategy, actor=actor_of(request), reason=serializer.validated_data["reason"]
+        )
+        return Response(StrategyOutputSerializer(strategy_get(portfolio=portfolio, code=strategy.code)).data)
