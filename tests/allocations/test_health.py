@@ -35,9 +35,11 @@ def test_health_reports_postgresql(client):
 
 
 @pytest.fixture
-def broken_broker(settings):
+def broken_broker(settings, monkeypatch):
     """Point the Celery app at a port where nothing listens, then put the configured broker back."""
     settings.HEALTH_BROKER_TIMEOUT = 1
+    # Celery's ``broker_url`` prefers the CELERY_BROKER_URL environment variable over its config.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     configured = celery_app.conf.broker_url
     celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
     try:
