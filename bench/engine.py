@@ -28,6 +28,7 @@ import io
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def scale_table(sizes, repeats: int) -> None:
     policy = AllocationPolicy()  # hybrid, Ledoit-Wolf, default limits
     print("\n## allocate(), all stages (hybrid, Ledoit-Wolf), median of", repeats, "runs; times in ms\n")
     stages = ("validate", "estimate", "weights", "limits", "explain", "transition")
-    header = ["N", "T", *stages, "total", "peak MB", "RP newton/CG", "RP error"]
+    header = ["N", "T", *stages, "total", "peak traced MB", "peak RSS MB", "RP newton/CG", "RP error"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for n, t in sizes:
@@ -130,10 +131,11 @@ def scale_table(sizes, repeats: int) -> None:
         res = run()
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux; process peak so far
         rp = res.explanation["risk_parity"]
         row = [f"{n:,}", str(t)]
         row += [f"{statistics.median(per_stage[s]):.2f}" for s in stages]
-        row += [f"{statistics.median(totals) * 1e3:.1f}", f"{peak:.0f}"]
+        row += [f"{statistics.median(totals) * 1e3:.1f}", f"{peak:.0f}", f"{rss:.0f}"]
         row += [
             f"{rp.get('newton_iterations', '-')}/{rp.get('cg_iterations', '-')}",
             f"{rp.get('error', float('nan')):.1e}",
@@ -334,6 +336,8 @@ def main() -> None:
         + os.environ.get("OPENBLAS_CORETYPE", "(unset)")
         + ", OPENBLAS_L2_SIZE="
         + os.environ.get("OPENBLAS_L2_SIZE", "(unset)")
+        + ", OPENBLAS_NUM_THREADS="
+        + os.environ.get("OPENBLAS_NUM_THREADS", "(unset)")
     )
     for dist in (
         "Riskfolio-Lib",

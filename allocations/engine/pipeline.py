@@ -265,6 +265,10 @@ def allocate(
     sector_arr = np.asarray(sectors)
     if sector_arr.shape != (n,):
         raise InvalidInputError(f"sectors must have length {n}, got shape {sector_arr.shape}")
+    if sector_arr.dtype.kind == "O" and sector_arr.size:  # e.g. an object array built by the services
+        is_str = np.frompyfunc(lambda label: isinstance(label, str), 1, 1)(sector_arr).astype(bool)
+        if is_str.all():
+            sector_arr = sector_arr.astype(str)
     if sector_arr.dtype.kind != "U" or (sector_arr == "").any():
         raise InvalidInputError("sectors must be non-empty strings")
     current = np.zeros(n) if current_weights is None else _vector("current_weights", current_weights, n)

@@ -200,6 +200,13 @@ def test_more_strategies_than_days():
     assert np.isfinite(res.target_weights).all() and res.target_weights.sum() == pytest.approx(1.0)
 
 
+def test_sectors_may_be_a_tuple_or_an_object_array(panel):
+    returns, sectors = panel
+    expected = allocate(returns, sectors).target_weights
+    np.testing.assert_array_equal(allocate(returns, tuple(sectors)).target_weights, expected)
+    np.testing.assert_array_equal(allocate(returns, np.array(sectors, dtype=object)).target_weights, expected)
+
+
 def test_force_rebalance_is_one_step(panel):
     returns, sectors = panel
     res = allocate(returns, sectors, force_rebalance=True)
