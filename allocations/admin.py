@@ -157,8 +157,8 @@ class PortfolioAdmin(PortfolioScopedAdmin):
             return "no funds"
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td style='text-align:right'>{}</td>"
                                     "<td style='text-align:right'>{}</td></tr>", rows)
-        return format_html("<table><tr><th>strategy</th><th>sector</th><th>amount</th><th>of equity</th></tr>{}</table>",
-                           body)
+        header = "<tr><th>strategy</th><th>sector</th><th>amount</th><th>of equity</th></tr>"
+        return format_html("<table>" + header + "{}</table>", body)
 
 
 @admin.register(models.Sector)

@@ -95,7 +95,9 @@ class Strategy(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["portfolio", "code"], name="strategy_code_unique_in_portfolio"),
             models.CheckConstraint(condition=Q(risk_budget__gt=0), name="strategy_risk_budget_positive"),
-            models.CheckConstraint(condition=Q(status__in=["active", "paused", "retired"]), name="strategy_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "paused", "retired"]), name="strategy_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -67,7 +67,8 @@ def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
             current_portfolio, expected_prev = entry.portfolio_id, GENESIS_HASH
         checked += 1
         if entry.prev_hash != expected_prev:
-            return AuditVerification(checked, entry, "its predecessor's hash does not match (a row was removed or inserted)")
+            problem = "its predecessor's hash does not match (a row was removed or inserted)"
+            return AuditVerification(checked, entry, problem)
         if chain_hash(entry_canonical(entry), entry.prev_hash) != entry.entry_hash:
             return AuditVerification(checked, entry, "its content does not match its hash (the row was altered)")
         expected_prev = entry.entry_hash

@@ -12,6 +12,9 @@ from allocations.audit_chain import GENESIS_HASH, canonical_content, chain_hash,
 from allocations.models import AuditEntry, Portfolio
 
 from .actors import Actor
+from .bulk import bulk_insert
+
+BULK_THRESHOLD = 20  # from this many rows on, stream them (COPY on PostgreSQL) instead of building models
 
 
 @dataclass
@@ -33,60 +36,51 @@ def _lock_chain_tail(portfolio: Portfolio) -> str:
     """Lock the portfolio row (the chain's mutex) and return the hash of its last audit row."""
     Portfolio.objects.select_for_update().filter(pk=portfolio.pk).values_list("pk", flat=True).get()
     last = (
-        AuditEntry.objects.filter(portfolio_id=portfolio.pk).order_by("-id").values_list("entry_hash", flat=True).first()
+        AuditEntry.objects.filter(portfolio_id=portfolio.pk)
+        .order_by("-id")
+        .values_list("entry_hash", flat=True)
+        .first()
     )
     return last or GENESIS_HASH
 
 
 def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[AuditRecord]) -> list[AuditEntry]:
-    """Chain ``records`` onto the portfolio's trail and insert them in one statement."""
+    """Chain ``records`` onto the portfolio's trail and insert them in one statement.
+
+    Returns the new rows for small batches; large ones are streamed and return ``[]``.
+    """
     if not records:
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit rows must be appended inside the transaction that makes the change")
     prev_hash = _lock_chain_tail(portfolio)
     now = timezone.now()
-    entries = []
+    rows = []
     for record in records:
         payload = normalise_payload(record.payload)
-        canonical = canonical_content(
-            portfolio_id=portfolio.pk,
-            kind=record.kind,
-            created_at=now,
-            strategy_id=record.strategy_id,
-            run_id=record.run_id,
-            step_id=record.step_id,
-            old_amount=record.old_amount,
-            new_amount=record.new_amount,
-            total_capital=record.total_capital,
-            actor_id=actor.user_id,
-            actor_label=actor.label,
-            reason=record.reason,
-            payload=payload,
-        )
-        entry_hash = chain_hash(canonical, prev_hash)
-        entries.append(
-            AuditEntry(
-                portfolio_id=portfolio.pk,
-                kind=record.kind,
-                created_at=now,
-                strategy_id=record.strategy_id,
-                run_id=record.run_id,
-                step_id=record.step_id,
-                old_amount=record.old_amount,
-                new_amount=record.new_amount,
-                total_capital=record.total_capital,
-                actor_id=actor.user_id,
-                actor_label=actor.label,
-                reason=record.reason,
-                payload=payload,
-                prev_hash=prev_hash,
-                entry_hash=entry_hash,
-            )
-        )
+        row = {
+            "portfolio_id": portfolio.pk,
+            "kind": record.kind,
+            "created_at": now,
+            "strategy_id": record.strategy_id,
+            "run_id": record.run_id,
+            "step_id": record.step_id,
+            "old_amount": record.old_amount,
+            "new_amount": record.new_amount,
+            "total_capital": record.total_capital,
+            "actor_id": actor.user_id,
+            "actor_label": actor.label,
+            "reason": record.reason,
+            "payload": payload,
+        }
+        entry_hash = chain_hash(canonical_content(**row), prev_hash)
+        row["prev_hash"], row["entry_hash"] = prev_hash, entry_hash
+        rows.append(row)
         prev_hash = entry_hash
-    # bulk_create keeps list order, so ids follow the chain's order.
-    return AuditEntry.objects.bulk_create(entries, batch_size=1000)
+    if len(rows) >= BULK_THRESHOLD:
+        bulk_insert(AuditEntry, rows)  # rows go in list order, so ids follow the chain
+        return []
+    return AuditEntry.objects.bulk_create([AuditEntry(**row) for row in rows])
 
 
 def audit_append(*, portfolio: Portfolio, actor: Actor, record: AuditRecord) -> AuditEntry:

@@ -17,6 +17,7 @@ from allocations.models import AuditEntry, Fund, Portfolio, Strategy
 
 from .actors import Actor
 from .audit import AuditRecord, audit_append_many
+from .bulk import bulk_insert
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1e17")  # what a DecimalField(20, 2) holds
@@ -75,23 +76,23 @@ def funds_set_many(
     """
     with transaction.atomic():
         Portfolio.objects.select_for_update().filter(pk=portfolio.pk).values_list("pk", flat=True).get()
-        current = {
-            f.strategy_id: f
-            for f in Fund.objects.select_for_update().filter(strategy_id__in=list(amounts), strategy__portfolio=portfolio)
-        }
+        current = dict(
+            Fund.objects.select_for_update()
+            .filter(strategy_id__in=list(amounts), strategy__portfolio=portfolio)
+            .values_list("strategy_id", "amount")
+        )
         total = _total_capital(portfolio)
         to_create, to_update, records = [], [], []
         for strategy_id, new_amount in amounts.items():
-            fund = current.get(strategy_id)
-            old_amount = fund.amount if fund else Decimal("0.00")
-            if fund is not None and old_amount == new_amount:
+            old_amount = current.get(strategy_id)
+            if old_amount == new_amount:
                 continue
-            total = total - old_amount + new_amount
-            if fund is None:
-                to_create.append(Fund(strategy_id=strategy_id, amount=new_amount))
+            if old_amount is None:
+                to_create.append({"strategy_id": strategy_id, "amount": new_amount, "updated_at": timezone.now()})
+                old_amount = Decimal("0.00")
             else:
-                fund.amount = new_amount
-                to_update.append(fund)
+                to_update.append((strategy_id, new_amount))
+            total = total - old_amount + new_amount
             records.append(
                 AuditRecord(
                     kind=AuditEntry.Kind.FUND_CHANGE,
@@ -104,8 +105,8 @@ def funds_set_many(
                     total_capital=total,
                 )
             )
-        Fund.objects.bulk_create(to_create, batch_size=1000)
-        _update_amounts([(f.strategy_id, f.amount) for f in to_update])
+        bulk_insert(Fund, to_create)
+        _update_amounts(to_update)
         return audit_append_many(portfolio=portfolio, actor=actor, records=records)
 
 

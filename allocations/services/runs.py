@@ -34,6 +34,7 @@ from allocations.selectors import policy_current
 from . import inputs
 from .actors import Actor
 from .audit import AuditRecord, audit_append
+from .bulk import bulk_insert
 from .funds import MAX_AMOUNT
 from .schedules import amounts_for_weights, schedule_create_and_apply_first, schedule_supersede_active
 
@@ -211,7 +212,9 @@ def allocation_run_create(*, portfolio: Portfolio, actor: Actor, request: Rebala
     with transaction.atomic():
         portfolio = Portfolio.objects.select_for_update().get(pk=portfolio.pk)
         if request.idempotency_key:
-            existing = AllocationRun.objects.filter(portfolio=portfolio, idempotency_key=request.idempotency_key).first()
+            existing = AllocationRun.objects.filter(
+                portfolio=portfolio, idempotency_key=request.idempotency_key
+            ).first()
             if existing is not None:
                 outcome = allocation_run_outcome(run=existing)
                 outcome.replayed = True
@@ -290,7 +293,8 @@ def _compute_and_write(*, portfolio: Portfolio, actor: Actor, request: Rebalance
             current_allocation=current_by_code,
             target_allocation=target_by_code,
             transition_schedule=[
-                {"step": k + 1, "due_date": day.isoformat(), "status": "planned", "weights": _by_code(universe.codes, row)}
+                {"step": k + 1, "due_date": day.isoformat(), "status": "planned",
+                 "weights": _by_code(universe.codes, row)}
                 for k, (day, row) in enumerate(zip(planned, result.schedule, strict=True))
             ],
             explanation={**explanation, "dry_run": True, "would_need_approval": needs_approval},
@@ -341,29 +345,36 @@ def _compute_and_write(*, portfolio: Portfolio, actor: Actor, request: Rebalance
     return allocation_run_outcome(run=run)
 
 
-def _write_lines(*, run: AllocationRun, universe, result: engine.AllocationResult, current: np.ndarray, equity: Decimal):
+def _write_lines(
+    *, run: AllocationRun, universe, result: engine.AllocationResult, current: np.ndarray, equity: Decimal
+) -> None:
     target_amounts = amounts_for_weights(result.target_weights, equity)
-    momentum = result.momentum_weights
-    AllocationLine.objects.bulk_create(
+    momentum = np.where(np.isnan(result.momentum_weights), None, result.momentum_weights).tolist()
+    risk = np.nan_to_num(result.risk_contributions, nan=0.0).tolist()
+    current = np.clip(current, 0.0, 1.0).tolist()
+    target = np.clip(result.target_weights, 0.0, 1.0).tolist()
+    base, signal, smoothed = (a.tolist() for a in (result.base_weights, result.signal_weights, result.smoothed_weights))
+    excess = result.binding_amount.tolist()
+    bulk_insert(
+        AllocationLine,
         [
-            AllocationLine(
-                run=run,
-                strategy_id=int(universe.ids[j]),
-                current_weight=min(max(float(current[j]), 0.0), 1.0),
-                base_weight=float(result.base_weights[j]),
-                signal_weight=float(result.signal_weights[j]),
-                smoothed_weight=float(result.smoothed_weights[j]),
-                target_weight=min(max(float(result.target_weights[j]), 0.0), 1.0),
-                target_amount=target_amounts[j],
-                momentum_weight=None if np.isnan(momentum[j]) else float(momentum[j]),
-                risk_contribution=0.0 if np.isnan(result.risk_contributions[j]) else float(result.risk_contributions[j]),
-                binding_limit=str(result.binding_limit[j]),
-                limit_excess=float(result.binding_amount[j]),
-                flags=[str(result.flags[j])] if result.flags[j] else [],
-            )
+            {
+                "run_id": run.pk,
+                "strategy_id": int(universe.ids[j]),
+                "current_weight": current[j],
+                "base_weight": base[j],
+                "signal_weight": signal[j],
+                "smoothed_weight": smoothed[j],
+                "target_weight": target[j],
+                "target_amount": target_amounts[j],
+                "momentum_weight": momentum[j],
+                "risk_contribution": risk[j],
+                "binding_limit": str(result.binding_limit[j]),
+                "limit_excess": excess[j],
+                "flags": [str(result.flags[j])] if result.flags[j] else [],
+            }
             for j in range(len(universe))
         ],
-        batch_size=1000,
     )
 
 

@@ -156,7 +156,10 @@ def transition_step_apply(*, step_id: int, actor: Actor) -> bool:
         previous = schedule.steps.filter(index=step.index - 1).first()
         ids = list(step.weights)
         weights = np.array([step.weights[i] for i in ids], dtype=float)
-        prev = np.array([previous.weights.get(i, 0.0) for i in ids], dtype=float) if previous else np.full_like(weights, -1.0)
+        if previous is not None:
+            prev = np.array([previous.weights.get(i, 0.0) for i in ids], dtype=float)
+        else:
+            prev = np.full_like(weights, -1.0)  # no earlier step: everything moves
         _apply_weights(run=schedule.run, step=step, universe_ids=np.array([int(i) for i in ids]), weights=weights,
                        previous=prev, amounts=inputs.fund_amounts(portfolio=schedule.portfolio), actor=actor)
         if not schedule.steps.filter(status=TransitionStep.Status.PENDING).exists():
