@@ -1,0 +1,113 @@
+"""POST /api/v1/auth/token/: an expiring, hashed token for Authorization: Token ..."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from accounts import roles
+from accounts.services import roles_ensure, user_ensure
+
+TOKEN_URL = "/api/v1/auth/token/"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def viewer(db):
+    roles_ensure()
+    user, _ = user_ensure(username="ana", role=roles.VIEWER, password="s3cret-pass")
+    return user
+
+
+def login(username="ana", password="s3cret-pass"):
+    return APIClient().post(TOKEN_URL, {"username": username, "password": password}, format="json")
+
+
+def test_login_returns_an_expiring_token_stored_hashed(viewer):
+    response = login()
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"token", "expiry", "username"}
+    stored = AuthToken.objects.get(user=viewer)
+    assert body["token"] not in (stored.digest, stored.token_key)  # only a digest and a prefix are stored
+    assert stored.expiry > timezone.now() + timedelta(hours=9)
+
+
+def test_the_token_authenticates_requests(viewer):
+    token = login().json()["token"]
+    client = APIClient()
+    assert client.get("/api/v1/portfolios/").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/portfolios/").status_code == 200
+
+
+def test_each_login_is_its_own_token(viewer):
+    first, second = login().json()["token"], login().json()["token"]
+    assert first != second
+    assert AuthToken.objects.filter(user=viewer).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"username": "ana", "password": "wrong"}, "password"),
+        ({"username": "nobody", "password": "s3cret-pass"}, "password"),
+        ({"username": "ana"}, "password"),
+        ({"password": "s3cret-pass"}, "username"),
+    ],
+)
+def test_bad_credentials_are_400_naming_the_problem(viewer, payload, field):
+    response = APIClient().post(TOKEN_URL, payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not AuthToken.objects.exists()
+
+
+def test_an_inactive_user_gets_no_token(viewer):
+    viewer.is_active = False
+    viewer.save()
+    assert login().status_code == 400
+
+
+@pytest.mark.parametrize("header", ["Token not-a-real-token", "Token ", "Bearer abc", "Token a b"])
+def test_an_invalid_token_is_401(viewer, header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    assert client.get("/api/v1/portfolios/").status_code == 401
+
+
+def test_an_expired_token_is_401_and_removed(viewer):
+    token = login().json()["token"]
+    AuthToken.objects.filter(user=viewer).update(expiry=timezone.now() - timedelta(seconds=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/portfolios/").status_code == 401
+    assert not AuthToken.objects.filter(user=viewer).exists()
+
+
+def test_session_writes_need_csrf(viewer):
+    """Browsers use the session; without the CSRF token a write is refused."""
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(viewer)
+    assert client.get("/api/v1/portfolios/").status_code == 200
+    response = client.post("/api/v1/portfolios/demo/signals/", {"sector": "x", "action": "BUY"}, format="json")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+
+
+def test_login_attempts_are_throttled_per_address(viewer, settings):
+    rates = {"writes": "60/min", "login": "3/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    statuses = [login(password="wrong").status_code for _ in range(4)]
+    assert statuses == [400, 400, 400, 429]
