@@ -1,0 +1,234 @@
+"""Every invalid input is a 400 naming the field (never a 500); too big is 413; too many is 429."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import override_settings
+
+from allocations.models import AllocationRun, SectorSignal, StrategyReturn
+
+BASE = "/api/v1/portfolios/demo"
+REBALANCE = BASE + "/allocation/rebalance"
+
+
+def post_raw(client, path, text, content_type="application/json"):
+    return client.post(path, data=text, content_type=content_type)
+
+
+def error_keys(response) -> str:
+    """All the keys and messages of an error body, flattened, for 'names the field' checks."""
+    return json.dumps(response.json())
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('{"total_equity": NaN}', "total_equity"),
+        ('{"total_equity": Infinity}', "total_equity"),
+        ('{"total_equity": -Infinity}', "total_equity"),
+        ('{"total_equity": 1e400}', "total_equity"),
+        ('{"total_equity": -1e400}', "total_equity"),
+        (
+            '{"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": NaN}]}',
+            "sector_signals[0].confidence",
+        ),
+        ('{"strategy_performance": {"tech-0001": {"sharpe": Infinity}}}', "strategy_performance.tech-0001.sharpe"),
+    ],
+)
+def test_non_finite_numbers_in_raw_json_are_400_naming_the_field(client_as, demo, text, field):
+    response = post_raw(client_as("pm"), REBALANCE, text)
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert not AllocationRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"total_equity": -1000}, "total_equity"),
+        ({"total_equity": 0}, "total_equity"),
+        ({"total_equity": "0.00"}, "total_equity"),
+        ({"total_equity": "lots"}, "total_equity"),
+        ({"total_equity": True}, "total_equity"),
+        ({"total_equity": "1e400"}, "total_equity"),
+        ({"total_equity": "NaN"}, "total_equity"),
+        ({"allocation_method": "magic"}, "allocation_method"),
+        ({"allocation_method": 3}, "allocation_method"),
+        ({"force_rebalance": "perhaps"}, "force_rebalance"),
+        ({"dry_run": [True]}, "dry_run"),
+        ({"sector_signals": [{"sector": "no-such-sector", "action": "BUY", "confidence": 0.5}]}, "sector"),
+        ({"sector_signals": [{"sector": "energy", "action": "SHORT", "confidence": 0.5}]}, "action"),
+        ({"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": 1.5}]}, "confidence"),
+        ({"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": -0.1}]}, "confidence"),
+        ({"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": "high"}]}, "confidence"),
+        ({"sector_signals": "BUY energy"}, "sector_signals"),
+        ({"strategy_performance": {"no-such-strategy": {"sharpe": 1.0}}}, "no-such-strategy"),
+        ({"strategy_performance": {"tech-0001": {"volatility": 0}}}, "volatility"),
+        ({"strategy_performance": {"tech-0001": {"volatility": -0.2}}}, "volatility"),
+        ({"strategy_performance": {"tech-0001": {"alpha": 1}}}, "alpha"),
+        ({"strategy_performance": ["tech-0001"]}, "strategy_performance"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_bad_rebalance_requests_are_400_naming_the_field(client_as, demo, body, field):
+    response = client_as("pm").post(REBALANCE, body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in error_keys(response)
+    assert not AllocationRun.objects.exists()
+
+
+@pytest.mark.parametrize("text", ["{", "[1, 2", '{"total_equity": 1', "\x00", '{"a": ' * 5000, "1" * 5000])
+def test_malformed_json_is_400(client_as, demo, text):
+    assert post_raw(client_as("pm"), REBALANCE, text).status_code == 400
+
+
+@pytest.mark.parametrize("text", ["[]", '"text"', "42", "null"])
+def test_a_body_that_is_not_an_object_is_400(client_as, demo, text):
+    assert post_raw(client_as("pm"), REBALANCE, text).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"date": "2024-01-02", "strategy": "tech-0001", "return": -1}, "returns[0]"),
+        ({"date": "2024-01-02", "strategy": "tech-0001", "return": -1.5}, "returns[0]"),
+        ({"date": "2024-13-45", "strategy": "tech-0001", "return": 0.01}, "returns[0]"),
+        ({"date": "yesterday", "strategy": "tech-0001", "return": 0.01}, "returns[0]"),
+        ({"date": "2024-01-02", "strategy": "ghost", "return": 0.01}, "returns[0]"),
+        ({"date": "2024-01-02", "strategy": "tech-0001", "return": "0.01"}, "returns[0].return"),
+        ({"date": "2024-01-02", "strategy": "tech-0001", "return": True}, "returns[0].return"),
+        ({"date": "2024-01-02", "strategy": "tech-0001"}, "returns[0]"),
+        ({"date": 20240102, "strategy": "tech-0001", "return": 0.01}, "returns[0]"),
+    ],
+)
+def test_bad_return_rows_are_400_naming_the_row_and_nothing_is_stored(client_as, demo, row, field):
+    before = StrategyReturn.objects.count()
+    response = client_as("pm").post(BASE + "/returns/", {"returns": [row]}, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert StrategyReturn.objects.count() == before
+
+
+def test_a_return_of_nan_in_raw_json_is_400(client_as, demo):
+    text = '{"returns": [{"date": "2024-01-02", "strategy": "tech-0001", "return": NaN}]}'
+    response = post_raw(client_as("pm"), BASE + "/returns/", text)
+    assert response.status_code == 400
+    assert "returns[0].return" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "field"),
+    [
+        ("date,strategy,return\n2024-01-02,tech-0001,-1\n", "line 2"),
+        ("date,strategy,return\n2024-02-30,tech-0001,0.01\n", "line 2"),
+        ("date,strategy,return\n2024-01-02,tech-0001,nan\n", "line 2"),
+        ("date,strategy,return\n2024-01-02,tech-0001,0.01\n2024-01-03,ghost,0.01\n", "line 3"),
+        ("day,code,value\n2024-01-02,tech-0001,0.01\n", "line 1"),
+        ("", "returns"),  # an empty body: nothing to parse
+    ],
+)
+def test_bad_csv_is_400_naming_the_line(client_as, demo, csv_text, field):
+    response = post_raw(client_as("pm"), BASE + "/returns/", csv_text, content_type="text/csv")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"sector": "energy", "action": "BUY", "confidence": 1.01}, "confidence"),
+        ({"sector": "energy", "action": "BUY", "confidence": -0.5}, "confidence"),
+        ({"sector": "energy", "action": "BUY", "confidence": False}, "confidence"),
+        ({"sector": "atlantis", "action": "BUY"}, "sector"),
+        ({"sector": "energy", "action": "buy-ish"}, "action"),
+        ({"sector": "energy", "action": "BUY", "as_of": "not a time"}, "as_of"),
+        ({"action": "BUY"}, "sector"),
+    ],
+)
+def test_bad_signals_are_400_naming_the_field(client_as, demo, body, field):
+    before = SectorSignal.objects.count()
+    response = client_as("pm").post(BASE + "/signals/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert SectorSignal.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"max_total_risk": 0}, "max_total_risk"),
+        ({"max_total_risk": 1.5}, "max_total_risk"),
+        ({"lookback_period": 1}, "lookback_period"),
+        ({"lookback_period": 2.5}, "lookback_period"),
+        ({"method": "magic"}, "method"),
+        ({"covariance_estimator": "guess"}, "covariance_estimator"),
+        ({"rebalance_time": "25:00"}, "rebalance_time"),
+        ({"version": 7}, "version"),
+    ],
+)
+def test_bad_policy_changes_are_400_naming_the_field(client_as, demo, body, field):
+    response = client_as("risk").patch(BASE + "/policy/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+
+
+def test_an_unknown_method_is_400_naming_method(client_as, demo):
+    response = client_as("risk").put(BASE + "/allocation/method/astrology", {}, format="json")
+    assert response.status_code == 400
+    assert "method" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"code": "has space", "name": "x", "sector": "energy"}, "code"),
+        ({"code": "tech-0001", "name": "dup", "sector": "energy"}, "code"),
+        ({"code": "ok-1", "name": "x", "sector": "nowhere"}, "sector"),
+        ({"code": "ok-1", "name": "x", "sector": "energy", "risk_budget": 0}, "risk_budget"),
+        ({"code": "ok-1", "name": "", "sector": "energy"}, "name"),
+    ],
+)
+def test_bad_strategies_are_400_naming_the_field(client_as, demo, body, field):
+    response = client_as("risk").post(BASE + "/strategies/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    "query", ["from=not-a-date", "to=2024-99-99", "kind=nonsense", "limit=abc", "offset=-3", "limit=100000000000"]
+)
+def test_bad_list_filters_are_400_or_ignored_never_500(client_as, demo, query):
+    response = client_as("viewer").get(BASE + f"/audit/?{query}")
+    assert response.status_code in (200, 400)
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
+@pytest.mark.parametrize("content_type", ["application/json", "text/csv"])
+def test_an_oversized_body_is_413(client_as, demo, content_type):
+    text = json.dumps({"returns": [{"date": "2024-01-02", "strategy": "tech-0001", "return": 0.01}] * 200})
+    if content_type == "text/csv":
+        text = "date,strategy,return\n" + "2024-01-02,tech-0001,0.01\n" * 200
+    response = post_raw(client_as("pm"), BASE + "/returns/", text, content_type=content_type)
+    assert response.status_code == 413
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
+def test_an_oversized_body_with_an_idempotency_key_is_413(client_as, demo):
+    text = json.dumps({"total_equity": 1, "pad": "x" * 5000})
+    response = client_as("pm").post(REBALANCE, data=text, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big")
+    assert response.status_code == 413
+
+
+def test_writes_are_throttled_per_user_and_reads_are_not(client_as, demo, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"writes": "3/min", "login": "9/min"},
+    }
+    pm = client_as("pm")
+    statuses = [pm.post(REBALANCE, {"dry_run": True}, format="json").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert pm.get(BASE + "/allocation/current").status_code == 200  # reads are not counted
+    # another user has their own budget
+    assert client_as("integration").post(REBALANCE, {"dry_run": True}, format="json").status_code == 200
