@@ -21,7 +21,7 @@ class PolicyOutputSerializer(serializers.Serializer):
     method = serializers.CharField()
     hybrid_blend = serializers.FloatField()
     rebalance_frequency = serializers.CharField()
-    rebalance_time = serializers.TimeField()
+    rebalance_time = serializers.CharField(help_text="HH:MM:SS in the portfolio's time zone.")
     force_rebalance_threshold = serializers.FloatField()
     approval_threshold = serializers.FloatField()
     lookback_period = serializers.IntegerField()
@@ -50,13 +50,11 @@ def _policy_input_fields() -> dict:
     for name, minimum in INT_MINIMUMS.items():
         fields[name] = serializers.IntegerField(required=False, min_value=minimum, max_value=100_000)
     fields["method"] = serializers.ChoiceField(choices=Method.values, required=False)
-    fields["covariance_estimator"] = serializers.ChoiceField(
-        choices=CovarianceEstimator.values, required=False
+    fields["covariance_estimator"] = serializers.ChoiceField(choices=CovarianceEstimator.values, required=False)
+    fields["rebalance_frequency"] = serializers.ChoiceField(choices=CHOICES["rebalance_frequency"], required=False)
+    fields["rebalance_time"] = serializers.RegexField(
+        r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", required=False, help_text="HH:MM or HH:MM:SS"
     )
-    fields["rebalance_frequency"] = serializers.ChoiceField(
-        choices=CHOICES["rebalance_frequency"], required=False
-    )
-    fields["rebalance_time"] = serializers.TimeField(required=False)
     fields["reason"] = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     return fields
 
@@ -92,19 +90,13 @@ class PolicyApi(Api):
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         reason = changes.pop("reason", "") or "policy updated through the API"
-        policy = policy_create_version(
-            portfolio=portfolio, actor=actor_of(request), reason=reason, changes=changes
-        )
+        policy = policy_create_version(portfolio=portfolio, actor=actor_of(request), reason=reason, changes=changes)
         return Response(self.OutputSerializer(policy).data)
 
-    @extend_schema(
-        request=InputSerializer, responses=PolicyOutputSerializer, summary="Change the policy (new version)"
-    )
+    @extend_schema(request=InputSerializer, responses=PolicyOutputSerializer, summary="Change the policy (new version)")
     def put(self, request, slug):
         return self._update(request, slug)
 
-    @extend_schema(
-        request=InputSerializer, responses=PolicyOutputSerializer, summary="Change the policy (new version)"
-    )
+    @extend_schema(request=InputSerializer, responses=PolicyOutputSerializer, summary="Change the policy (new version)")
     def patch(self, request, slug):
         return self._update(request, slug)
