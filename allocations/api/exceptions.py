@@ -1,7 +1,8 @@
 """One exception handler for the API: domain errors, database refusals and oversized bodies.
 
 - ``ConflictError`` -> 409 and ``DomainError`` -> 400, both as ``{field: [messages]}``;
-- a Django ``ValidationError`` or an ``IntegrityError`` (a constraint refused the row) -> 400;
+- a Django ``ValidationError``, an ``IntegrityError`` (a constraint refused the row) or a
+  ``DataError`` (a value the database cannot hold) -> 400;
 - an engine error (bad input the engine noticed) -> 400;
 - ``RequestDataTooBig`` -> 413;
 - everything else is DRF's.
@@ -13,7 +14,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -26,9 +27,7 @@ logger = logging.getLogger(__name__)
 
 def _django_validation_errors(exc: DjangoValidationError) -> dict:
     if hasattr(exc, "error_dict"):
-        return {
-            field: [str(m) for e in errors for m in e.messages] for field, errors in exc.error_dict.items()
-        }
+        return {field: [str(m) for e in errors for m in e.messages] for field, errors in exc.error_dict.items()}
     return {"non_field_errors": [str(m) for m in exc.messages]}
 
 
@@ -48,6 +47,12 @@ def api_exception_handler(exc, context):
         logger.info("integrity error answered as 400: %s", exc)
         return Response(
             {"non_field_errors": [f"the database refused the change: {exc}".strip()]},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, DataError):  # a value the database cannot hold (a time offset, a huge number)
+        logger.info("data error answered as 400: %s", exc)
+        return Response(
+            {"non_field_errors": [f"a value is out of the range the database can store: {exc}".strip()]},
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, EngineError):

@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, serializers
 
+from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.permissions import VIEW, portfolio_for
 from allocations.api.serializers import MoneyField
 from allocations.models import AuditEntry
@@ -39,9 +40,7 @@ CSV_COLUMNS = [
 class AuditFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=AuditEntry.Kind.choices)
     strategy = django_filters.CharFilter(field_name="strategy__code", help_text="A strategy code.")
-    actor = django_filters.CharFilter(
-        method="filter_actor", help_text="A username, or part of the actor label."
-    )
+    actor = django_filters.CharFilter(method="filter_actor", help_text="A username, or part of the actor label.")
 
     class Meta:
         model = AuditEntry
@@ -51,10 +50,10 @@ class AuditFilter(django_filters.FilterSet):
         return queryset.filter(Q(actor__username=value) | Q(actor_label__icontains=value))
 
 
-AuditFilter.base_filters["from"] = django_filters.IsoDateTimeFilter(
+AuditFilter.base_filters["from"] = UtcDateTimeFilter(
     field_name="created_at", lookup_expr="gte", label="At or after (ISO 8601)."
 )
-AuditFilter.base_filters["to"] = django_filters.IsoDateTimeFilter(
+AuditFilter.base_filters["to"] = UtcDateTimeFilter(
     field_name="created_at", lookup_expr="lte", label="At or before (ISO 8601)."
 )
 
@@ -147,16 +146,13 @@ class AuditExportApi(Api):
     @extend_schema(
         responses={(200, "text/csv"): OpenApiTypes.STR},
         parameters=[
-            OpenApiParameter(name, str, required=False)
-            for name in ("from", "to", "strategy", "actor", "kind")
+            OpenApiParameter(name, str, required=False) for name in ("from", "to", "strategy", "actor", "kind")
         ],
         summary="The audit trail as CSV (same filters as the list)",
     )
     def get(self, request, slug):
         portfolio = portfolio_for(request, slug, VIEW)
-        filterset = AuditFilter(
-            request.query_params, queryset=audit_list(portfolio=portfolio), request=request
-        )
+        filterset = AuditFilter(request.query_params, queryset=audit_list(portfolio=portfolio), request=request)
         if not filterset.is_valid():
             from django_filters.utils import translate_validation
 

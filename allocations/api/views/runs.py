@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.idempotency import idempotent
 from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import MoneyField, StrictInputSerializer, WeightMapField, finite_or_none
@@ -28,8 +29,8 @@ class RunFilter(django_filters.FilterSet):
         fields = ["trigger", "status", "method"]
 
 
-RunFilter.base_filters["from"] = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-RunFilter.base_filters["to"] = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+RunFilter.base_filters["from"] = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+RunFilter.base_filters["to"] = UtcDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
 
 class RunOutputSerializer(serializers.Serializer):
@@ -129,9 +130,7 @@ class RunApproveApi(Api):
         run = _run_or_404(portfolio, allocation_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        run = allocation_run_approve(
-            run=run, actor=actor_of(request), reason=serializer.validated_data["reason"]
-        )
+        run = allocation_run_approve(run=run, actor=actor_of(request), reason=serializer.validated_data["reason"])
         return Response(RunOutputSerializer(run_get(portfolio=portfolio, public_id=run.public_id)).data)
 
 
@@ -153,7 +152,5 @@ class RunRejectApi(Api):
         run = _run_or_404(portfolio, allocation_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        run = allocation_run_reject(
-            run=run, actor=actor_of(request), reason=serializer.validated_data["reason"]
-        )
+        run = allocation_run_reject(run=run, actor=actor_of(request), reason=serializer.validated_data["reason"])
         return Response(RunOutputSerializer(run_get(portfolio=portfolio, public_id=run.public_id)).data)

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.idempotency import idempotent
 from allocations.api.permissions import INGEST, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
@@ -27,8 +28,8 @@ class SignalFilter(django_filters.FilterSet):
         fields = ["sector", "action"]
 
 
-SignalFilter.base_filters["from"] = django_filters.IsoDateTimeFilter(field_name="as_of", lookup_expr="gte")
-SignalFilter.base_filters["to"] = django_filters.IsoDateTimeFilter(field_name="as_of", lookup_expr="lte")
+SignalFilter.base_filters["from"] = UtcDateTimeFilter(field_name="as_of", lookup_expr="gte")
+SignalFilter.base_filters["to"] = UtcDateTimeFilter(field_name="as_of", lookup_expr="lte")
 
 
 class SignalOutputSerializer(serializers.Serializer):

@@ -144,6 +144,7 @@ def test_bad_csv_is_400_naming_the_line(client_as, demo, csv_text, field):
         ({"sector": "atlantis", "action": "BUY"}, "sector"),
         ({"sector": "energy", "action": "buy-ish"}, "action"),
         ({"sector": "energy", "action": "BUY", "as_of": "not a time"}, "as_of"),
+        ({"sector": "energy", "action": "BUY", "as_of": "9999-12-31T23:00:00-15:00"}, "as_of"),
         ({"action": "BUY"}, "sector"),
     ],
 )
@@ -197,7 +198,18 @@ def test_bad_strategies_are_400_naming_the_field(client_as, demo, body, field):
 
 
 @pytest.mark.parametrize(
-    "query", ["from=not-a-date", "to=2024-99-99", "kind=nonsense", "limit=abc", "offset=-3", "limit=100000000000"]
+    "query",
+    [
+        "from=not-a-date",
+        "to=2024-99-99",
+        "kind=nonsense",
+        "limit=abc",
+        "offset=-3",
+        "limit=100000000000",
+        "from=2024-01-01T00:00:00%2B16:41",  # PostgreSQL refuses offsets past 15:59
+        "to=9999-12-31T23:00:00-15:00",  # past year 9999 in UTC
+        "from=0001-01-01T00:00:00%2B01:00",
+    ],
 )
 def test_bad_list_filters_are_400_or_ignored_never_500(client_as, demo, query):
     response = client_as("viewer").get(BASE + f"/audit/?{query}")
