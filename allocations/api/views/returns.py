@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 
 import django_filters
@@ -58,9 +59,7 @@ class ReturnListApi(PortfolioScopedListApi):
 
 def _rows_from_json(data) -> list[ReturnRow]:
     if not isinstance(data, dict) or set(data) - {"returns", "source"}:
-        raise DomainError(
-            'expected an object {"returns": [{"date", "strategy", "return"}, ...]}', field="returns"
-        )
+        raise DomainError('expected an object {"returns": [{"date", "strategy", "return"}, ...]}', field="returns")
     rows = data.get("returns")
     if not isinstance(rows, list) or not rows:
         raise DomainError("returns must be a non-empty list of {date, strategy, return}", field="returns")
@@ -93,9 +92,7 @@ def _json_positions(exc: DomainError) -> DomainError:
     def where(text: str) -> str:
         return _LINE.sub(lambda m: f"returns[{int(m.group(1)) - 1}]", text)
 
-    return DomainError(
-        where(exc.message), field=where(exc.field or "returns"), errors=[where(e) for e in exc.errors]
-    )
+    return DomainError(where(exc.message), field=where(exc.field or "returns"), errors=[where(e) for e in exc.errors])
 
 
 class ReturnIngestApi(Api):
@@ -131,19 +128,18 @@ class ReturnIngestApi(Api):
         portfolio = portfolio_for(request, slug, INGEST)
         data = request.data
         if isinstance(data, str):
-            rows = returns_rows_from_text(data)
-            summary = returns_import(
-                portfolio=portfolio, rows=rows, actor=actor_of(request), source="api csv"
-            )
+            try:  # old Mac line ends count as line ends too
+                rows = returns_rows_from_text(data.replace("\r\n", "\n").replace("\r", "\n"))
+            except csv.Error as exc:
+                raise DomainError(f"the CSV body cannot be read: {exc}", field="file") from None
+            summary = returns_import(portfolio=portfolio, rows=rows, actor=actor_of(request), source="api csv")
         else:
             rows = _rows_from_json(data)
             source = data.get("source") or "api json"
             if not isinstance(source, str) or len(source) > 100:
                 raise DomainError("source must be text of at most 100 characters", field="source")
             try:
-                summary = returns_import(
-                    portfolio=portfolio, rows=rows, actor=actor_of(request), source=source
-                )
+                summary = returns_import(portfolio=portfolio, rows=rows, actor=actor_of(request), source=source)
             except DomainError as exc:
                 raise _json_positions(exc) from None
         body = ReturnIngestApi.OutputSerializer(summary).data

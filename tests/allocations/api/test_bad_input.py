@@ -127,6 +127,9 @@ def test_a_return_of_nan_in_raw_json_is_400(client_as, demo):
         ("date,strategy,return\n2024-01-02,tech-0001,0.01\n2024-01-03,ghost,0.01\n", "line 3"),
         ("day,code,value\n2024-01-02,tech-0001,0.01\n", "line 1"),
         ("", "returns"),  # an empty body: nothing to parse
+        ("\u00f9\u0088\r\u00d3", "line 1"),  # a bare carriage return (found by schemathesis)
+        ("date,strategy,return\r2024-01-02,tech-0001,-1\r", "line 2"),
+        ('date,strategy,return\n"2024-01-02,tech-0001,0.01\n', "line 2"),
     ],
 )
 def test_bad_csv_is_400_naming_the_line(client_as, demo, csv_text, field):

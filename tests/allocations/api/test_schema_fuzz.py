@@ -7,6 +7,8 @@ parameters are generated, so most of those requests are 404s, which must still b
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency")
@@ -24,7 +26,7 @@ from schemathesis.checks import (  # noqa: E402
 
 from allocations.services.demo import demo_seed  # noqa: E402
 
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10"))  # per operation and mode; raise it to dig deeper
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
