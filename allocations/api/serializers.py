@@ -9,13 +9,15 @@ from rest_framework import serializers
 
 from allocations.services.funds import MAX_AMOUNT
 
+IGNORED_KEYS = {"csrfmiddlewaretoken"}  # sent by HTML forms of the browsable API
+
 
 class StrictInputSerializer(serializers.Serializer):
     """An input serializer that refuses keys it does not know, naming them."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
+            unknown = sorted(set(data) - set(self.fields) - IGNORED_KEYS)
             if unknown:
                 raise serializers.ValidationError({key: ["unknown field"] for key in map(str, unknown)})
         return super().to_internal_value(data)
