@@ -122,9 +122,7 @@ def idempotent(handler):
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             return response
         body = json.loads(JSONRenderer().render(response.data) or b"null")
-        IdempotencyRecord.objects.filter(pk=record.pk).update(
-            status_code=response.status_code, response_body=body
-        )
+        IdempotencyRecord.objects.filter(pk=record.pk).update(status_code=response.status_code, response_body=body)
         return response
 
     return wrapper

@@ -42,9 +42,7 @@ portfolio_patterns = [
     path("runs/<str:allocation_id>/reject/", runs.RunRejectApi.as_view(), name="run-reject"),
     path("schedules/", schedules.ScheduleListApi.as_view(), name="schedule-list"),
     path("schedules/<int:schedule_id>/", schedules.ScheduleDetailApi.as_view(), name="schedule-detail"),
-    path(
-        "schedules/<int:schedule_id>/cancel/", schedules.ScheduleCancelApi.as_view(), name="schedule-cancel"
-    ),
+    path("schedules/<int:schedule_id>/cancel/", schedules.ScheduleCancelApi.as_view(), name="schedule-cancel"),
     path("policy/", policy.PolicyApi.as_view(), name="policy"),
     path("audit/", audit.AuditListApi.as_view(), name="audit-list"),
     path("audit/export.csv", audit.AuditExportApi.as_view(), name="audit-export"),

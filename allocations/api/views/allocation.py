@@ -87,9 +87,7 @@ class RebalanceOutputSerializer(serializers.Serializer):
     current_allocation = WeightMapField(help_text="strategy code -> weight of equity before the run.")
     target_allocation = WeightMapField(help_text="strategy code -> target weight of equity.")
     transition_schedule = StepSerializer(many=True)
-    explanation = serializers.DictField(
-        help_text="Run-level facts and, under `strategies`, every stage per strategy."
-    )
+    explanation = serializers.DictField(help_text="Run-level facts and, under `strategies`, every stage per strategy.")
 
 
 class AllocationRebalanceApi(Api):
@@ -132,9 +130,7 @@ class AllocationRebalanceApi(Api):
         responses={200: OutputSerializer, 201: OutputSerializer},
         parameters=[IDEMPOTENCY_HEADER],
         summary="Rebalance (201 with a run; 200 for a dry run or a replayed key)",
-        examples=[
-            OpenApiExample("dry run", value={"total_equity": 1000000, "dry_run": True}, request_only=True)
-        ],
+        examples=[OpenApiExample("dry run", value={"total_equity": 1000000, "dry_run": True}, request_only=True)],
     )
     @idempotent
     def post(self, request, slug):
@@ -150,8 +146,7 @@ class AllocationRebalanceApi(Api):
             request=RebalanceRequest(
                 total_equity=data.get("total_equity"),
                 sector_signals=[dict(s) for s in data.get("sector_signals") or []] or None,
-                strategy_performance={k: dict(v) for k, v in (data.get("strategy_performance") or {}).items()}
-                or None,
+                strategy_performance={k: dict(v) for k, v in (data.get("strategy_performance") or {}).items()} or None,
                 force_rebalance=data["force_rebalance"],
                 allocation_method=data.get("allocation_method"),
                 dry_run=data["dry_run"],
@@ -189,9 +184,7 @@ class AllocationPerformanceApi(Api):
         portfolio = serializers.SlugField()
         timestamp = serializers.DateTimeField()
         total_equity = MoneyField()
-        history = MetricsSerializer(
-            help_text="The allocated portfolio's realised path, from the fund history."
-        )
+        history = MetricsSerializer(help_text="The allocated portfolio's realised path, from the fund history.")
         current_allocation_backtest = MetricsSerializer(help_text="Today's weights over the last 252 days.")
         risk = RiskSerializer()
         sector_exposures = serializers.DictField(

@@ -28,9 +28,7 @@ class PortfolioOutputSerializer(serializers.Serializer):
 
     def get_permissions(self, portfolio) -> list[str]:
         user = self.context["request"].user
-        return sorted(
-            p for p in get_perms(user, portfolio) if not p.startswith(("add_", "change_", "delete_"))
-        )
+        return sorted(p for p in get_perms(user, portfolio) if not p.startswith(("add_", "change_", "delete_")))
 
 
 class PortfolioListApi(generics.ListAPIView):

@@ -96,9 +96,7 @@ class StrategyUpdateApi(Api):
         sector = serializers.CharField(max_length=64, required=False)
         asset_class = serializers.CharField(max_length=64, required=False)
         risk_budget = FiniteFloatField(required=False)
-        status = serializers.ChoiceField(
-            choices=[Strategy.Status.ACTIVE, Strategy.Status.PAUSED], required=False
-        )
+        status = serializers.ChoiceField(choices=[Strategy.Status.ACTIVE, Strategy.Status.PAUSED], required=False)
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
     @extend_schema(responses=StrategyOutputSerializer, summary="One strategy")
