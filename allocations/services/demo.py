@@ -35,6 +35,7 @@ DEMO_USERS = [
     ("viewer", roles.VIEWER),
     ("integration", roles.INTEGRATION),
 ]
+DEMO_SIGNALS = (("technology", "BUY", 0.8), ("energy", "SELL", 0.6), ("healthcare", "HOLD", 0.5))
 ACTOR = Actor.command("seed_demo")
 
 
@@ -110,7 +111,7 @@ def _seed_portfolio(*, slug: str, name: str, n_strategies: int, n_days: int, see
             batch_size=5000,
         )
         now = timezone.now()
-        for code, action, confidence in (("technology", "BUY", 0.8), ("energy", "SELL", 0.6), ("healthcare", "HOLD", 0.5)):
+        for code, action, confidence in DEMO_SIGNALS:
             SectorSignal.objects.create(
                 portfolio=portfolio,
                 sector=Sector.objects.get(code=code),
@@ -130,7 +131,9 @@ def _seed_portfolio(*, slug: str, name: str, n_strategies: int, n_days: int, see
     return f"created: {n_strategies} strategies, {n_days} days of returns, funds of {each} each"
 
 
-def demo_seed(*, slug: str = "demo", strategies: int = 40, days: int = 504, seed: int = 7, password: str = "demo") -> SeedReport:
+def demo_seed(
+    *, slug: str = "demo", strategies: int = 40, days: int = 504, seed: int = 7, password: str = "demo"
+) -> SeedReport:
     """Seed the demo portfolio(s) and users. Running it again changes nothing."""
     report = SeedReport()
     report.portfolios[slug] = _seed_portfolio(

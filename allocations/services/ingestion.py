@@ -61,7 +61,7 @@ def returns_rows_from_csv(stream: Iterable[str]) -> list[ReturnRow]:
 
 
 def returns_rows_from_text(text: str) -> list[ReturnRow]:
-    return returns_rows_from_csv(io.StringIO(text))
+    return returns_rows_from_csv(io.StringIO(text, newline=""))
 
 
 def _parse_value(raw: object) -> float | str:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from allocations import engine
 from allocations.errors import ConflictError, DomainError
-from allocations.models import AllocationRun, AuditEntry, Portfolio, TransitionSchedule, TransitionStep
+from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule, TransitionStep
 
 from . import inputs
 from .actors import Actor
@@ -41,10 +41,16 @@ def _apply_weights(
 ) -> None:
     """Move the funds of the strategies whose weight changes in this step; audit each move."""
     new_amounts = amounts_for_weights(weights, run.total_equity)
+    # A strategy retired since the schedule was planned keeps its zero fund.
+    retired = set(
+        Strategy.objects.filter(pk__in=[int(s) for s in universe_ids], status=Strategy.Status.RETIRED)
+        .values_list("pk", flat=True)
+    )
     moving = {
         int(sid): new_amounts[j]
         for j, sid in enumerate(universe_ids)
-        if abs(float(weights[j]) - float(previous[j])) > 1e-15 or int(sid) not in amounts
+        if int(sid) not in retired
+        and (abs(float(weights[j]) - float(previous[j])) > 1e-15 or int(sid) not in amounts)
     }
     funds_set_many(
         portfolio=run.portfolio,

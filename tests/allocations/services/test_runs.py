@@ -229,7 +229,9 @@ def test_idempotency_key_returns_the_first_run(demo, users):
 def test_bad_requests_name_the_field_and_write_nothing(demo, users, request_kwargs, field):
     before = _counts()
     with pytest.raises(DomainError) as err:
-        allocation_run_create(portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(**request_kwargs))
+        allocation_run_create(
+            portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(**request_kwargs)
+        )
     assert err.value.field == field
     assert _counts() == before
 
@@ -289,4 +291,21 @@ def test_two_concurrent_rebalances_never_both_write_at_once():
     second_current = dict(runs[1].lines.values_list("strategy_id", "current_weight"))
     for sid, weight in first_step.items():
         assert second_current[int(sid)] == pytest.approx(weight, abs=2e-9)
+    assert audit_verify().ok
+
+
+def test_a_strategy_retired_mid_schedule_gets_no_capital_back(demo, users):
+    from allocations.services.strategies import strategy_retire
+
+    _set_policy(demo, approval_threshold=2.0, max_daily_change=0.02, min_change_threshold=0.0)
+    outcome = allocation_run_create(
+        portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
+    )
+    schedule = TransitionSchedule.objects.get(run=outcome.run)
+    growing = max(outcome.target_allocation, key=lambda c: outcome.target_allocation[c] - outcome.current_allocation[c])
+    strategy = demo.strategies.get(code=growing)
+    strategy_retire(strategy=strategy, actor=Actor.of_user(users["risk"]), reason="closed")
+    for step in schedule.steps.filter(status=TransitionStep.Status.PENDING).order_by("index"):
+        transition_step_apply(step_id=step.pk, actor=Actor.system("test"))
+    assert Fund.objects.get(strategy=strategy).amount == 0
     assert audit_verify().ok
