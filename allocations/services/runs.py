@@ -392,6 +392,8 @@ def allocation_run_outcome(*, run: AllocationRun) -> RebalanceOutcome:
                 "status": step.status,
                 "weights": {codes.get(int(sid), sid): w for sid, w in step.weights.items()},
             })
+    if schedule is None and run.status == AllocationRun.Status.PENDING_APPROVAL:
+        steps = _planned_steps(run, lines, codes)
     return RebalanceOutcome(
         run=run,
         allocation_id=str(run.public_id),
@@ -401,6 +403,25 @@ def allocation_run_outcome(*, run: AllocationRun) -> RebalanceOutcome:
         transition_schedule=steps,
         explanation=run.explanation,
     )
+
+
+def _planned_steps(run: AllocationRun, lines: list[AllocationLine], codes: dict[int, str]) -> list[dict]:
+    """The steps a pending run would take from the weights it saw (approval re-plans from the funds then)."""
+    policy = run.policy
+    plan = engine.plan_transition(
+        np.array([line.current_weight for line in lines]),
+        np.array([line.target_weight for line in lines]),
+        period_days=policy.transition_period_days,
+        max_daily_change=policy.max_daily_change,
+        min_change=policy.min_change_threshold,
+        force=run.force_rebalance,
+    )
+    ordered = [codes[line.strategy_id] for line in lines]
+    days = inputs.business_days_from(timezone.localdate(), plan.shape[0])
+    return [
+        {"step": k + 1, "due_date": day.isoformat(), "status": "planned", "weights": _by_code(ordered, row)}
+        for k, (day, row) in enumerate(zip(days, plan, strict=True))
+    ]
 
 
 # --- four eyes -------------------------------------------------------------------------------

@@ -108,6 +108,9 @@ def test_pending_run_waits_for_a_second_risk_officer(demo, users):
     run = outcome.run
     assert run.status == AllocationRun.Status.PENDING_APPROVAL
     assert _funds(demo) == before
+    planned = outcome.transition_schedule
+    assert planned and all(step["status"] == "planned" for step in planned)
+    assert planned[-1]["weights"] == pytest.approx(outcome.target_allocation, abs=1e-15)
     with pytest.raises(ConflictError):
         allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]))
     run.refresh_from_db()
