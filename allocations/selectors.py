@@ -7,7 +7,18 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from allocations.audit_chain import GENESIS_HASH, chain_hash, entry_canonical
-from allocations.models import AllocationPolicy, AuditEntry, Fund, Portfolio, Strategy
+from allocations.models import (
+    AllocationPolicy,
+    AllocationRun,
+    AuditEntry,
+    Fund,
+    Portfolio,
+    Sector,
+    SectorSignal,
+    Strategy,
+    StrategyReturn,
+    TransitionSchedule,
+)
 
 
 def portfolio_get(*, slug: str) -> Portfolio:
@@ -110,13 +121,11 @@ def portfolio_get_for_user(*, user, slug: str, perm: str | None = None) -> Portf
 
 
 def sector_codes() -> set[str]:
-    from allocations.models import Sector
 
     return set(Sector.objects.values_list("code", flat=True))
 
 
 def sector_get(*, code: str):
-    from allocations.models import Sector
 
     return Sector.objects.filter(code=code).first()
 
@@ -130,7 +139,6 @@ def strategy_list_with_funds(*, portfolio: Portfolio) -> QuerySet[Strategy]:
 
 
 def strategy_return_list(*, portfolio: Portfolio):
-    from allocations.models import StrategyReturn
 
     return (
         StrategyReturn.objects.filter(strategy__portfolio=portfolio)
@@ -140,13 +148,11 @@ def strategy_return_list(*, portfolio: Portfolio):
 
 
 def signal_list(*, portfolio: Portfolio):
-    from allocations.models import SectorSignal
 
     return SectorSignal.objects.filter(portfolio=portfolio).select_related("sector").order_by("-as_of", "-id")
 
 
 def run_list(*, portfolio: Portfolio):
-    from allocations.models import AllocationRun
 
     return (
         AllocationRun.objects.filter(portfolio=portfolio)
@@ -171,7 +177,6 @@ def run_lines(*, run):
 
 
 def schedule_list(*, portfolio: Portfolio):
-    from allocations.models import TransitionSchedule
 
     return (
         TransitionSchedule.objects.filter(portfolio=portfolio)

@@ -19,6 +19,8 @@ from allocations.api.serializers import (
 )
 from allocations.api_performance import portfolio_performance
 from allocations.selectors import fund_changes_recent, fund_list, fund_total_capital, policy_current
+from allocations.services.policies import policy_set_method
+from allocations.services.runs import RebalanceRequest, allocation_run_create
 
 from .base import Api
 from .policy import PolicyOutputSerializer
@@ -134,7 +136,6 @@ class AllocationRebalanceApi(Api):
     )
     @idempotent
     def post(self, request, slug):
-        from allocations.services.runs import RebalanceRequest, allocation_run_create
 
         portfolio = portfolio_for(request, slug, REBALANCE)
         serializer = AllocationRebalanceApi.InputSerializer(data=request.data)
@@ -223,7 +224,6 @@ class AllocationMethodSetApi(Api):
         summary="Set the method (a new policy version)",
     )
     def put(self, request, slug, method):
-        from allocations.services.policies import policy_set_method
 
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
         serializer = self.InputSerializer(data=request.data)

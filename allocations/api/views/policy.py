@@ -11,7 +11,7 @@ from allocations.api.permissions import MANAGE_POLICY, VIEW, actor_of, portfolio
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
 from allocations.models import CovarianceEstimator, Method
 from allocations.selectors import policy_current
-from allocations.services.policies import CHOICES, FLOAT_RANGES, INT_MINIMUMS
+from allocations.services.policies import CHOICES, FLOAT_RANGES, INT_MINIMUMS, policy_create_version
 
 from .base import Api
 
@@ -83,7 +83,6 @@ class PolicyApi(Api):
         return Response(self.OutputSerializer(policy).data)
 
     def _update(self, request, slug):
-        from allocations.services.policies import policy_create_version
 
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
         serializer = self.InputSerializer(data=request.data)

@@ -14,6 +14,7 @@ from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import MoneyField, StrictInputSerializer, WeightMapField, finite_or_none
 from allocations.models import AllocationRun
 from allocations.selectors import run_get, run_lines, run_list
+from allocations.services.runs import allocation_run_approve, allocation_run_outcome, allocation_run_reject
 
 from .allocation import IDEMPOTENCY_HEADER, RebalanceOutputSerializer
 from .base import Api, PortfolioScopedListApi
@@ -96,7 +97,6 @@ class RunDetailApi(Api):
 
     @extend_schema(responses=OutputSerializer, summary="One run with its lines and schedule")
     def get(self, request, slug, allocation_id):
-        from allocations.services.runs import allocation_run_outcome
 
         portfolio = portfolio_for(request, slug, VIEW)
         run = _run_or_404(portfolio, allocation_id)
@@ -124,7 +124,6 @@ class RunApproveApi(Api):
     )
     @idempotent
     def post(self, request, slug, allocation_id):
-        from allocations.services.runs import allocation_run_approve
 
         portfolio = portfolio_for(request, slug, APPROVE)
         run = _run_or_404(portfolio, allocation_id)
@@ -146,7 +145,6 @@ class RunRejectApi(Api):
     )
     @idempotent
     def post(self, request, slug, allocation_id):
-        from allocations.services.runs import allocation_run_reject
 
         portfolio = portfolio_for(request, slug, APPROVE)
         run = _run_or_404(portfolio, allocation_id)

@@ -14,6 +14,7 @@ from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import StrictInputSerializer, WeightMapField
 from allocations.models import TransitionSchedule, TransitionStep
 from allocations.selectors import schedule_get, schedule_list, strategy_codes_by_id
+from allocations.services.schedules import transition_schedule_cancel
 
 from .allocation import IDEMPOTENCY_HEADER
 from .base import Api, PortfolioScopedListApi
@@ -110,7 +111,6 @@ class ScheduleCancelApi(Api):
     )
     @idempotent
     def post(self, request, slug, schedule_id):
-        from allocations.services.schedules import transition_schedule_cancel
 
         portfolio = portfolio_for(request, slug, APPROVE)
         schedule = _schedule_or_404(portfolio, schedule_id)
