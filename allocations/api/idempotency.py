@@ -15,9 +15,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.http.request import RawPostDataException
+from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
@@ -26,6 +28,7 @@ from rest_framework.response import Response
 from allocations.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+ABANDONED_AFTER = timedelta(minutes=10)  # far longer than any request may take
 MAX_KEY_LENGTH = 200
 
 
@@ -95,6 +98,11 @@ def _claim(request, key: str, fingerprint: str) -> tuple[IdempotencyRecord | Non
             f"this key was used for another request ({existing.method} {existing.path} with another body)"
         )
     if existing.status_code is None:
+        if existing.created_at < timezone.now() - ABANDONED_AFTER:
+            # The process that claimed it died mid-request (its transaction rolled back, so
+            # nothing of the request was kept): release the claim and run the retry.
+            IdempotencyRecord.objects.filter(pk=existing.pk, status_code__isnull=True).delete()
+            return _claim(request, key, fingerprint)
         raise IdempotencyKeyInFlight()
     replay = Response(existing.response_body, status=existing.status_code)
     replay["Idempotent-Replayed"] = "true"

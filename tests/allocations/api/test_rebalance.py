@@ -127,6 +127,22 @@ def test_a_retry_while_the_first_is_in_flight_is_409(client_as, demo, users):
     assert "Idempotency-Key" in response.json()
 
 
+def test_a_claim_abandoned_by_a_dead_process_is_released(client_as, demo, users):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    client = client_as("pm")
+    body = {"dry_run": True}
+    client.post(REBALANCE, body, format="json", HTTP_IDEMPOTENCY_KEY="orphan")
+    IdempotencyRecord.objects.filter(key="orphan").update(
+        status_code=None, response_body=None, created_at=timezone.now() - dt.timedelta(minutes=11)
+    )
+    response = client.post(REBALANCE, body, format="json", HTTP_IDEMPOTENCY_KEY="orphan")
+    assert response.status_code == 200
+    assert IdempotencyRecord.objects.get(key="orphan").status_code == 200
+
+
 @pytest.mark.parametrize("key", ["", "   ", "x" * 201])
 def test_a_malformed_key_is_400(client_as, demo, key):
     response = client_as("pm").post(REBALANCE, {"dry_run": True}, format="json", HTTP_IDEMPOTENCY_KEY=key)
