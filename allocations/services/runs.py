@@ -36,7 +36,12 @@ from .actors import Actor
 from .audit import AuditRecord, audit_append
 from .bulk import bulk_insert
 from .funds import MAX_AMOUNT
-from .schedules import amounts_for_weights, schedule_create_and_apply_first, schedule_supersede_active
+from .schedules import (
+    amounts_for_weights,
+    plan_for_run,
+    schedule_create_and_apply_first,
+    schedule_supersede_active,
+)
 
 MAX_KEY_LENGTH = 200
 
@@ -407,14 +412,8 @@ def allocation_run_outcome(*, run: AllocationRun) -> RebalanceOutcome:
 
 def _planned_steps(run: AllocationRun, lines: list[AllocationLine], codes: dict[int, str]) -> list[dict]:
     """The steps a pending run would take from the weights it saw (approval re-plans from the funds then)."""
-    policy = run.policy
-    plan = engine.plan_transition(
-        np.array([line.current_weight for line in lines]),
-        np.array([line.target_weight for line in lines]),
-        period_days=policy.transition_period_days,
-        max_daily_change=policy.max_daily_change,
-        min_change=policy.min_change_threshold,
-        force=run.force_rebalance,
+    plan = plan_for_run(
+        run, np.array([line.current_weight for line in lines]), np.array([line.target_weight for line in lines])
     )
     ordered = [codes[line.strategy_id] for line in lines]
     days = inputs.business_days_from(timezone.localdate(), plan.shape[0])

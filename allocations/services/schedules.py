@@ -133,8 +133,13 @@ def plan_from_current_funds(*, run: AllocationRun):
     total = float(sum(amounts.values(), Decimal("0")))
     basis = max(float(run.total_equity), total)
     current = np.array([float(amounts.get(int(s), 0)) for s in universe_ids]) / basis
+    return universe_ids, plan_for_run(run, current, target), current, amounts
+
+
+def plan_for_run(run: AllocationRun, current: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The transition steps from ``current`` to ``target`` under the run's policy version."""
     policy = run.policy
-    steps = engine.plan_transition(
+    return engine.plan_transition(
         current,
         target,
         period_days=policy.transition_period_days,
@@ -142,7 +147,6 @@ def plan_from_current_funds(*, run: AllocationRun):
         min_change=policy.min_change_threshold,
         force=run.force_rebalance,
     )
-    return universe_ids, steps, current, amounts
 
 
 def transition_step_apply(*, step_id: int, actor: Actor) -> bool:
