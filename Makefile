@@ -20,10 +20,10 @@ install: $(STAMP)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho --procfile Procfile start
+	DEBUG=$${DEBUG:-true} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho --procfile Procfile start
 
 ## test: the suite on SQLite and the embedded broker; with CI=true also on PostgreSQL and Redis.
-test: install
+test: install lint
 	$(PY) -m pytest
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-services; fi
 
@@ -31,8 +31,10 @@ test: install
 test-services: install
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) REQUIRE_SERVICES=postgres,redis $(PY) -m pytest
 
+## lint: ruff's checks and its formatter (pinned in the dev extra); `make test` runs it first.
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: install
 	$(PY) -m pip install --quiet -e ".[bench]"

@@ -26,9 +26,7 @@ class TokenCreateApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
-        password = serializers.CharField(
-            max_length=1000, style={"input_type": "password"}, trim_whitespace=False
-        )
+        password = serializers.CharField(max_length=1000, style={"input_type": "password"}, trim_whitespace=False)
 
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
@@ -49,7 +47,5 @@ class TokenCreateApi(APIView):
             )
         instance, token = AuthToken.objects.create(user)
         return Response(
-            self.OutputSerializer(
-                {"token": token, "expiry": instance.expiry, "username": user.get_username()}
-            ).data
+            self.OutputSerializer({"token": token, "expiry": instance.expiry, "username": user.get_username()}).data
         )

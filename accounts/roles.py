@@ -4,6 +4,7 @@ Roles are groups. A group holds no portfolio permission globally: what a user ma
 portfolio comes from per-portfolio grants (django-guardian), so a user of portfolio A sees
 nothing of portfolio B.
 """
+
 from __future__ import annotations
 
 VIEWER = "viewer"

@@ -1,4 +1,5 @@
 """Writes of the accounts app: roles (groups) and per-portfolio grants."""
+
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model

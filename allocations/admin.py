@@ -5,6 +5,7 @@ every change goes through the services the API calls: a policy edit saves a new 
 are approved or rejected, schedules cancelled, each audited. Funds, runs and the audit trail
 are read-only here.
 """
+
 from __future__ import annotations
 
 from django import forms
@@ -149,14 +150,21 @@ class PortfolioAdmin(PortfolioScopedAdmin):
     def current_allocation(self, obj):
         funds = models.Fund.objects.filter(strategy__portfolio=obj).select_related("strategy__sector")
         rows = [
-            (f.strategy.code, f.strategy.sector.code, f"{f.amount:,.2f}",
-             f"{float(f.amount / obj.total_equity):.4%}" if obj.total_equity else "-")
+            (
+                f.strategy.code,
+                f.strategy.sector.code,
+                f"{f.amount:,.2f}",
+                f"{float(f.amount / obj.total_equity):.4%}" if obj.total_equity else "-",
+            )
             for f in funds.order_by("-amount")
         ]
         if not rows:
             return "no funds"
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td style='text-align:right'>{}</td>"
-                                    "<td style='text-align:right'>{}</td></tr>", rows)
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td style='text-align:right'>{}</td><td style='text-align:right'>{}</td></tr>",
+            rows,
+        )
         header = "<tr><th>strategy</th><th>sector</th><th>amount</th><th>of equity</th></tr>"
         return format_html("<table>" + header + "{}</table>", body)
 
@@ -204,8 +212,17 @@ class AllocationPolicyAdmin(PortfolioScopedAdmin):
     """Saving a policy here makes a new version through the policy service (audited);
     the version you edited stays as it was, as do the runs that used it."""
 
-    list_display = ["portfolio", "version", "method", "max_single_strategy_exposure", "max_sector_exposure",
-                    "max_total_risk", "approval_threshold", "created_at", "created_by"]
+    list_display = [
+        "portfolio",
+        "version",
+        "method",
+        "max_single_strategy_exposure",
+        "max_sector_exposure",
+        "max_total_risk",
+        "approval_threshold",
+        "created_at",
+        "created_by",
+    ]
     list_filter = [GrantedPortfolioFilter, "method"]
     fields = ["portfolio", "version", "reason", *EDITABLE_FIELDS, "created_at", "created_by"]
     readonly_fields = ["portfolio", "version", "created_at", "created_by"]
@@ -231,15 +248,18 @@ class AllocationPolicyAdmin(PortfolioScopedAdmin):
         changes = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.changed_data}
         try:
             policy = policy_create_version(
-                portfolio=obj.portfolio, actor=_actor(request), reason=form.cleaned_data.get("reason", ""),
+                portfolio=obj.portfolio,
+                actor=_actor(request),
+                reason=form.cleaned_data.get("reason", ""),
                 changes=changes,
             )
         except DomainError as exc:
             self.message_user(request, f"not saved: {exc.message}", messages.ERROR)
             return
         if policy.pk != obj.pk:
-            self.message_user(request, f"saved as policy version {policy.version} of {obj.portfolio.slug}",
-                              messages.SUCCESS)
+            self.message_user(
+                request, f"saved as policy version {policy.version} of {obj.portfolio.slug}", messages.SUCCESS
+            )
         else:
             self.message_user(request, "nothing changed", messages.INFO)
 
@@ -270,9 +290,19 @@ class AllocationLineInline(admin.TabularInline):
     model = models.AllocationLine
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["strategy", "current_weight", "base_weight", "signal_weight", "smoothed_weight",
-                                "target_weight", "target_amount", "risk_contribution", "binding_limit",
-                                "limit_excess", "flags"]
+    fields = readonly_fields = [
+        "strategy",
+        "current_weight",
+        "base_weight",
+        "signal_weight",
+        "smoothed_weight",
+        "target_weight",
+        "target_amount",
+        "risk_contribution",
+        "binding_limit",
+        "limit_excess",
+        "flags",
+    ]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -286,8 +316,18 @@ class AllocationLineInline(admin.TabularInline):
 
 @admin.register(models.AllocationRun)
 class AllocationRunAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "portfolio", "method", "status", "trigger", "turnover", "cash_weight",
-                    "requested_by", "decided_by", "created_at"]
+    list_display = [
+        "public_id",
+        "portfolio",
+        "method",
+        "status",
+        "trigger",
+        "turnover",
+        "cash_weight",
+        "requested_by",
+        "decided_by",
+        "created_at",
+    ]
     list_filter = [GrantedPortfolioFilter, "status", "trigger", "method"]
     search_fields = ["public_id", "idempotency_key"]
     inlines = [AllocationLineInline]
@@ -300,32 +340,42 @@ class AllocationRunAdmin(ReadOnlyAdmin):
         e = obj.explanation or {}
         return format_html(
             "ex-ante volatility {:.2%} · effective strategies {:.1f} · cash {:.2%} · turnover {:.2%} · fallbacks: {}",
-            obj.ex_ante_volatility, obj.effective_strategies, obj.cash_weight, obj.turnover,
+            obj.ex_ante_volatility,
+            obj.effective_strategies,
+            obj.cash_weight,
+            obj.turnover,
             ", ".join(e.get("fallbacks", [])) or "none",
         )
 
     def _check(self, request, queryset) -> bool:
         allowed = all(request.user.has_perm("allocations.approve_run", run.portfolio) for run in queryset)
         if not allowed:
-            self.message_user(request, "you may not approve or reject runs of one of these portfolios",
-                              messages.ERROR)
+            self.message_user(request, "you may not approve or reject runs of one of these portfolios", messages.ERROR)
         return allowed
 
     @admin.action(description="Approve selected runs (four eyes: not your own)")
     def approve(self, request, queryset):
         if not self._check(request, queryset):
             return None
-        return _with_reason(self, request, queryset, title="Approve runs",
-                            perform=lambda run, reason: allocation_run_approve(run=run, actor=_actor(request),
-                                                                               reason=reason))
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            title="Approve runs",
+            perform=lambda run, reason: allocation_run_approve(run=run, actor=_actor(request), reason=reason),
+        )
 
     @admin.action(description="Reject selected runs")
     def reject(self, request, queryset):
         if not self._check(request, queryset):
             return None
-        return _with_reason(self, request, queryset, title="Reject runs",
-                            perform=lambda run, reason: allocation_run_reject(run=run, actor=_actor(request),
-                                                                              reason=reason))
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            title="Reject runs",
+            perform=lambda run, reason: allocation_run_reject(run=run, actor=_actor(request), reason=reason),
+        )
 
 
 @admin.register(models.AllocationLine)
@@ -360,9 +410,13 @@ class TransitionScheduleAdmin(ReadOnlyAdmin):
         if not all(request.user.has_perm("allocations.approve_run", s.portfolio) for s in queryset):
             self.message_user(request, "you may not cancel schedules of one of these portfolios", messages.ERROR)
             return None
-        return _with_reason(self, request, queryset, title="Cancel schedules",
-                            perform=lambda s, reason: transition_schedule_cancel(schedule=s, actor=_actor(request),
-                                                                                 reason=reason))
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            title="Cancel schedules",
+            perform=lambda s, reason: transition_schedule_cancel(schedule=s, actor=_actor(request), reason=reason),
+        )
 
 
 @admin.register(models.TransitionStep)
@@ -377,8 +431,17 @@ class TransitionStepAdmin(ReadOnlyAdmin):
 
 @admin.register(models.AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "portfolio", "kind", "strategy", "old_amount", "new_amount", "total_capital",
-                    "actor_label", "reason"]
+    list_display = [
+        "created_at",
+        "portfolio",
+        "kind",
+        "strategy",
+        "old_amount",
+        "new_amount",
+        "total_capital",
+        "actor_label",
+        "reason",
+    ]
     list_filter = [GrantedPortfolioFilter, "kind", "created_at", "actor_label"]
     search_fields = ["actor_label", "reason", "strategy__code"]
     date_hierarchy = "created_at"

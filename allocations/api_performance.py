@@ -127,9 +127,7 @@ def _risk(portfolio, codes, ids, weights, policy) -> dict:
     largest = int(np.argmax(weights)) if weights.size else None
     risk = {
         "ex_ante_volatility": None,
-        "effective_number_of_strategies": float(1.0 / np.sum((weights / invested) ** 2))
-        if invested > 0
-        else None,
+        "effective_number_of_strategies": float(1.0 / np.sum((weights / invested) ** 2)) if invested > 0 else None,
         "largest_weight": float(weights[largest]) if largest is not None else 0.0,
         "largest_weight_strategy": codes[largest] if largest is not None and weights[largest] > 0 else None,
         "cash": max(0.0, 1.0 - invested),
@@ -198,8 +196,7 @@ def portfolio_performance(*, portfolio: Portfolio) -> dict:
         names, inverse = np.unique(sectors, return_inverse=True)
         totals = np.bincount(inverse, weights=amounts, minlength=names.size)
         exposures = {
-            str(name): float(total / equity) if equity > 0 else 0.0
-            for name, total in zip(names, totals, strict=True)
+            str(name): float(total / equity) if equity > 0 else 0.0 for name, total in zip(names, totals, strict=True)
         }
     else:
         exposures = {}

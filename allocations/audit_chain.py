@@ -4,6 +4,7 @@
 with sorted keys and no whitespace. Changing any stored field of a row changes its hash; removing
 or reordering rows breaks the ``prev_hash`` links. Both are what ``verify_audit`` looks for.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Domain errors: what the caller did wrong, in words that name the field."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ Every range the domain promises is a database constraint, so no code path (a bul
 shell session, a future service) can store a weight of 1.7 or a confidence of -0.2.
 Writes go through ``allocations.services``; reads through ``allocations.selectors``.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -188,9 +189,7 @@ class AllocationPolicy(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["portfolio", "version"], name="policy_version_unique"),
             models.CheckConstraint(condition=Q(version__gte=1), name="policy_version_positive"),
-            models.CheckConstraint(
-                condition=Q(method__in=[m.value for m in Method]), name="policy_method_valid"
-            ),
+            models.CheckConstraint(condition=Q(method__in=[m.value for m in Method]), name="policy_method_valid"),
             models.CheckConstraint(
                 condition=Q(covariance_estimator__in=[c.value for c in CovarianceEstimator]),
                 name="policy_estimator_valid",
@@ -219,9 +218,7 @@ class AllocationPolicy(models.Model):
                 condition=_between("max_daily_change", 0, 1, low_open=True), name="policy_max_daily_in_0_1"
             ),
             models.CheckConstraint(condition=Q(lookback_period__gte=2), name="policy_lookback_at_least_2"),
-            models.CheckConstraint(
-                condition=Q(covariance_lookback__gte=2), name="policy_cov_lookback_at_least_2"
-            ),
+            models.CheckConstraint(condition=Q(covariance_lookback__gte=2), name="policy_cov_lookback_at_least_2"),
             models.CheckConstraint(
                 condition=Q(transition_period_days__gte=1), name="policy_transition_period_positive"
             ),
@@ -316,9 +313,7 @@ class AllocationRun(models.Model):
             models.CheckConstraint(condition=Q(total_equity__gte=0), name="run_equity_non_negative"),
             models.CheckConstraint(condition=Q(turnover__gte=0) & Q(turnover__lte=2 + 1e-9), name="run_turnover_0_2"),
             models.CheckConstraint(condition=_between("cash_weight", 0, 1), name="run_cash_0_1"),
-            models.CheckConstraint(
-                condition=Q(status__in=RUN_STATUSES), name="run_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=RUN_STATUSES), name="run_status_valid"),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
 """Reads of the allocation domain. Views, tasks and services read through these."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -202,6 +203,4 @@ def audit_list(*, portfolio: Portfolio) -> QuerySet[AuditEntry]:
 
 
 def fund_changes_recent(*, portfolio: Portfolio, limit: int = 10) -> list[AuditEntry]:
-    return list(
-        audit_list(portfolio=portfolio).filter(kind=AuditEntry.Kind.FUND_CHANGE)[:limit]
-    )
+    return list(audit_list(portfolio=portfolio).filter(kind=AuditEntry.Kind.FUND_CHANGE)[:limit])

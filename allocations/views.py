@@ -1,4 +1,5 @@
 """Plain Django views: the health check."""
+
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse

@@ -94,8 +94,7 @@ def blas_info() -> str:
     except ImportError:
         return "threadpoolctl not installed"
     parts = [
-        f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
-        f"threads={i.get('num_threads')}"
+        f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} threads={i.get('num_threads')}"
         for i in threadpool_info()
         if i.get("user_api") == "blas"
     ]
@@ -252,10 +251,7 @@ def solver_table(sizes, repeats: int, slow_repeats: int) -> None:
             cov = factor.dense()
             b = np.full(n, 1.0 / n)
             ours, w = median_time(lambda cov=cov, b=b: solve_ours(cov, b), max(repeats, 7))
-            print(
-                f"| {n:,} | ours, dense matrix (Newton-CG) | {ours * 1e3:.2f} | 1.0 | "
-                f"{erc_error(cov, w):.1e} |"
-            )
+            print(f"| {n:,} | ours, dense matrix (Newton-CG) | {ours * 1e3:.2f} | 1.0 | {erc_error(cov, w):.1e} |")
             t_factor, w = median_time(lambda factor=factor, b=b: solve_ours(factor, b), max(repeats, 7))
             print(
                 f"| {n:,} | ours, factor form (as allocate() uses it) | {t_factor * 1e3:.2f} | "
@@ -273,10 +269,7 @@ def solver_table(sizes, repeats: int, slow_repeats: int) -> None:
                     print(f"| {n:,} | {label} | failed: {out.get('error')} | | |")
                     continue
                 elapsed = out["seconds"]
-                print(
-                    f"| {n:,} | {label} | {elapsed * 1e3:.2f} | {elapsed / ours:.1f} | "
-                    f"{out['accuracy']:.1e} |"
-                )
+                print(f"| {n:,} | {label} | {elapsed * 1e3:.2f} | {elapsed / ours:.1f} | {out['accuracy']:.1e} |")
 
 
 def ledoit_wolf_table(sizes, repeats: int) -> None:
@@ -326,10 +319,7 @@ def main() -> None:
     repeats = 3 if args.quick else args.repeats
 
     print("# Allocation engine benchmark\n")
-    print(
-        f"- python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs"
-    )
+    print(f"- python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"- BLAS: {blas_info()}")
     print(
         "- OPENBLAS_CORETYPE="
@@ -360,12 +350,8 @@ def main() -> None:
         else [(100, 252), (1000, 252), (5000, 252), (10000, 252), (1000, 30)]
     )
     scale_table(scale, repeats)
-    solver_table(
-        [100, 1000] if args.quick else [100, 300, 1000], repeats, slow_repeats=1 if args.quick else 3
-    )
-    ledoit_wolf_table(
-        [(1000, 252), (1000, 30)] if args.quick else [(1000, 252), (1000, 30), (5000, 252)], repeats
-    )
+    solver_table([100, 1000] if args.quick else [100, 300, 1000], repeats, slow_repeats=1 if args.quick else 3)
+    ledoit_wolf_table([(1000, 252), (1000, 30)] if args.quick else [(1000, 252), (1000, 30), (5000, 252)], repeats)
 
 
 if __name__ == "__main__":

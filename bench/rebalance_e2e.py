@@ -9,6 +9,7 @@ step 1 moving up to 1,000 funds, one audit row per move); starts the web server;
 Usage (PostgreSQL is what the target is about):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cae_bench python bench/rebalance_e2e.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,13 @@ def call(method: str, url: str, body: dict | None = None, token: str | None = No
 
 def prepare(python: str, env: dict) -> None:
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([python, "manage.py", "seed_demo", "--portfolio", "big", "--strategies", "1000", "--days", "252"],
-                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [python, "manage.py", "seed_demo", "--portfolio", "big", "--strategies", "1000", "--days", "252"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     code = (
         "import django; django.setup();"
         "from allocations.models import Portfolio;"
@@ -59,15 +65,22 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--allow-sqlite", action="store_true", help="run even without a PostgreSQL DATABASE_URL")
     args = parser.parse_args()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.base", "DEBUG": "false",
-           "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.base",
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+    }
     if not env.get("DATABASE_URL", "").startswith("postgres") and not args.allow_sqlite:
         sys.exit("set DATABASE_URL to a PostgreSQL database (or pass --allow-sqlite)")
     python = sys.executable
     prepare(python, env)
     server = subprocess.Popen(
         [python, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload", "--nothreading"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{args.port}"
     try:
@@ -94,12 +107,16 @@ def main() -> None:
             statuses.append((status, body.get("status") if isinstance(body, dict) else body))
         ok = all(s in (200, 201) for s, _ in statuses)
         database = "PostgreSQL" if env.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
-        print(f"POST /api/v1/portfolios/big/allocation/rebalance — 1,000 strategies x 252 days, {database}, "
-              f"{args.runs} runs, every run applied and audited")
+        print(
+            f"POST /api/v1/portfolios/big/allocation/rebalance — 1,000 strategies x 252 days, {database}, "
+            f"{args.runs} runs, every run applied and audited"
+        )
         print(f"  statuses: {sorted(set(statuses))}")
         ms = sorted(t * 1000 for t in timings)
-        print(f"  median {statistics.median(ms):.0f} ms   min {ms[0]:.0f} ms   "
-              f"p90 {ms[int(0.9 * (len(ms) - 1))]:.0f} ms   max {ms[-1]:.0f} ms")
+        print(
+            f"  median {statistics.median(ms):.0f} ms   min {ms[0]:.0f} ms   "
+            f"p90 {ms[int(0.9 * (len(ms) - 1))]:.0f} ms   max {ms[-1]:.0f} ms"
+        )
         if not ok:
             sys.exit("some requests failed")
     finally:

@@ -4,6 +4,7 @@ A bad value stops start-up with ``ImproperlyConfigured`` naming the variable, so
 sees ``DATABASE_URL: unsupported scheme 'mysqlx'`` instead of a traceback from deep inside a
 driver ten minutes later.
 """
+
 from __future__ import annotations
 
 import os

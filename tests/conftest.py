@@ -4,6 +4,7 @@
 missing server a failure: the run stops at start-up instead of skipping the tests that need it.
 Without it, tests marked ``postgres`` or ``redis`` are skipped on SQLite / the embedded broker.
 """
+
 from __future__ import annotations
 
 import os

@@ -155,9 +155,7 @@ def return_stats(returns: np.ndarray, lookback: int) -> ReturnStats:
         volatility = std * np.sqrt(TRADING_DAYS)
         sharpe = np.where(zero_variance | ~(std > 0), np.nan, np.sqrt(TRADING_DAYS) * mean / std)
     volatility = np.where(zero_variance, 0.0, volatility)
-    return ReturnStats(
-        count=count, mean=mean, volatility=volatility, sharpe=sharpe, zero_variance=zero_variance
-    )
+    return ReturnStats(count=count, mean=mean, volatility=volatility, sharpe=sharpe, zero_variance=zero_variance)
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,7 @@ def ex_ante_volatility(covariance, weights: np.ndarray) -> float:
     weights = np.asarray(weights, dtype=float)
     if weights.size == 0:
         return 0.0
-    variance = (
-        weights @ covariance.matvec(weights)
-        if hasattr(covariance, "matvec")
-        else weights @ covariance @ weights
-    )
+    variance = weights @ covariance.matvec(weights) if hasattr(covariance, "matvec") else weights @ covariance @ weights
     return float(np.sqrt(max(variance, 0.0) * TRADING_DAYS))
 
 

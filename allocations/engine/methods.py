@@ -64,9 +64,7 @@ def sharpe_weights(sharpe: np.ndarray) -> np.ndarray:
     return _normalise(score)
 
 
-def performance_weighted(
-    sharpe: np.ndarray, current: np.ndarray | None, momentum_factor: float
-) -> np.ndarray:
+def performance_weighted(sharpe: np.ndarray, current: np.ndarray | None, momentum_factor: float) -> np.ndarray:
     r"""Blend current weights with Sharpe weights (the specification's momentum adjustment).
 
     .. math::

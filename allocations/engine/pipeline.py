@@ -152,10 +152,7 @@ class AllocationResult:
                 "risk_contribution": _plain(self.risk_contributions),
                 "binding_limit": [str(v) for v in self.binding_limit.tolist()],
                 "binding_amount": _plain(self.binding_amount),
-                **{
-                    f"removed_by_{name}": _plain(self.removed_by_limit[i])
-                    for i, name in enumerate(LIMIT_NAMES)
-                },
+                **{f"removed_by_{name}": _plain(self.removed_by_limit[i]) for i, name in enumerate(LIMIT_NAMES)},
                 "flags": [str(v) for v in self.flags.tolist()],
             },
             "explanation": _plain(self.explanation),
@@ -173,9 +170,7 @@ def _vector(name: str, value, n: int, *, allow_nan: bool = False, nonnegative: b
             f"(first at index {int(np.flatnonzero(bad)[0])})"
         )
     if nonnegative and (arr < 0).any():
-        raise InvalidInputError(
-            f"{name} contains negative values (first at index {int(np.flatnonzero(arr < 0)[0])})"
-        )
+        raise InvalidInputError(f"{name} contains negative values (first at index {int(np.flatnonzero(arr < 0)[0])})")
     return arr
 
 
@@ -187,9 +182,7 @@ def _signals(signals) -> list[SectorSignal]:
         elif isinstance(s, Mapping):
             out.append(SectorSignal(**{k: s[k] for k in ("sector", "action", "confidence") if k in s}))
         else:
-            raise InvalidInputError(
-                f"signals must be SectorSignal objects or mappings, got {type(s).__name__}"
-            )
+            raise InvalidInputError(f"signals must be SectorSignal objects or mappings, got {type(s).__name__}")
     return out
 
 
@@ -284,9 +277,7 @@ def allocate(
         else _vector("sharpe_override", sharpe_override, n, allow_nan=True, nonnegative=False)
     )
     vol_ovr = (
-        None
-        if volatility_override is None
-        else _vector("volatility_override", volatility_override, n, allow_nan=True)
+        None if volatility_override is None else _vector("volatility_override", volatility_override, n, allow_nan=True)
     )
     if vol_ovr is not None and (vol_ovr == 0).any():
         raise InvalidInputError("volatility_override must be > 0 (or NaN to use the returns)")

@@ -100,9 +100,7 @@ class AllocationPolicy:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise InvalidPolicyError(
-                f"policy.method: unknown method {self.method!r}; expected one of {METHODS}"
-            )
+            raise InvalidPolicyError(f"policy.method: unknown method {self.method!r}; expected one of {METHODS}")
         if self.covariance_estimator not in COVARIANCE_ESTIMATORS:
             raise InvalidPolicyError(
                 f"policy.covariance_estimator: unknown estimator {self.covariance_estimator!r}; "

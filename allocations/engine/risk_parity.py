@@ -119,9 +119,7 @@ def _pcg(apply_h, rhs: np.ndarray, precond: np.ndarray, rtol: float, maxiter: in
         hp = apply_h(p)
         curvature = p @ hp
         if not curvature > 0:
-            raise RiskParityError(
-                "risk parity: the covariance is not positive semi-definite (negative curvature)"
-            )
+            raise RiskParityError("risk parity: the covariance is not positive semi-definite (negative curvature)")
         alpha = rz / curvature
         d += alpha * p
         r -= alpha * hp
@@ -135,9 +133,7 @@ def _pcg(apply_h, rhs: np.ndarray, precond: np.ndarray, rtol: float, maxiter: in
     return d, maxiter
 
 
-def solve_risk_parity(
-    covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 100
-) -> RiskParitySolution:
+def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 100) -> RiskParitySolution:
     """Solve risk budgeting and report diagnostics; see :func:`risk_parity_weights`."""
     op, n = _as_operator(covariance)
     b = _normalise_budgets(budgets, n)

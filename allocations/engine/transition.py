@@ -82,9 +82,7 @@ def plan_transition(
     if not isinstance(period_days, numbers.Integral) or isinstance(period_days, bool) or period_days < 1:
         raise InvalidInputError(f"period_days must be an integer >= 1, got {period_days!r}")
     if not (
-        isinstance(max_daily_change, numbers.Real)
-        and math.isfinite(max_daily_change)
-        and 0.0 < max_daily_change <= 1.0
+        isinstance(max_daily_change, numbers.Real) and math.isfinite(max_daily_change) and 0.0 < max_daily_change <= 1.0
     ):
         raise InvalidInputError(f"max_daily_change must be in (0, 1], got {max_daily_change!r}")
     if not (isinstance(min_change, numbers.Real) and math.isfinite(min_change) and min_change >= 0.0):
@@ -94,9 +92,7 @@ def plan_transition(
     moves = np.abs(delta)
     if force or w0.size == 0 or moves.sum() < min_change:
         return w1[None, :].copy()
-    n = transition_steps(
-        float(moves.max()), period_days=int(period_days), max_daily_change=float(max_daily_change)
-    )
+    n = transition_steps(float(moves.max()), period_days=int(period_days), max_daily_change=float(max_daily_change))
     progress = np.arange(1, n + 1, dtype=float)[:, None] / n
     schedule = (1.0 - progress) * w0 + progress * w1
     schedule[-1] = w1

@@ -1,4 +1,5 @@
 """Who did something: a user, a token's owner, a scheduled task or a command."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

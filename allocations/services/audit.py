@@ -1,4 +1,5 @@
 """Appending to the audit trail. Callers are already inside ``transaction.atomic``."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

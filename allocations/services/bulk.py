@@ -4,6 +4,7 @@ Django's ``bulk_create`` spends most of a second building the SQL for 1,000 wide
 streams them in a few milliseconds. Rows are plain values (no model instances): this path is
 for the hot writes of a rebalance (run lines, fund changes' audit rows).
 """
+
 from __future__ import annotations
 
 import json

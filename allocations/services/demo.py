@@ -1,4 +1,5 @@
 """Demo data: portfolios with synthetic strategy returns, signals, funds, and one user per role."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -137,12 +138,20 @@ def demo_seed(
     """Seed the demo portfolio(s) and users. Running it again changes nothing."""
     report = SeedReport()
     report.portfolios[slug] = _seed_portfolio(
-        slug=slug, name=f"{slug.title()} portfolio", n_strategies=strategies, n_days=days, seed=seed,
+        slug=slug,
+        name=f"{slug.title()} portfolio",
+        n_strategies=strategies,
+        n_days=days,
+        seed=seed,
         equity=Decimal("10000000.00"),
     )
     if slug != "demo-b":
         report.portfolios["demo-b"] = _seed_portfolio(
-            slug="demo-b", name="Demo B portfolio", n_strategies=10, n_days=504, seed=seed + 1,
+            slug="demo-b",
+            name="Demo B portfolio",
+            n_strategies=10,
+            n_days=504,
+            seed=seed + 1,
             equity=Decimal("5000000.00"),
         )
     roles_ensure()

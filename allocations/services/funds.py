@@ -3,6 +3,7 @@
 Amounts are decimals to the cent. Every change locks the portfolio, writes the fund and its
 audit row in one transaction, or raises ``DomainError`` and writes nothing.
 """
+
 from __future__ import annotations
 
 import math

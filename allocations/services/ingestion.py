@@ -1,4 +1,5 @@
 """Loading strategy returns: validate everything first, then upsert all rows or none."""
+
 from __future__ import annotations
 
 import csv

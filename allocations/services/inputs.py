@@ -1,4 +1,5 @@
 """Turning rows into the engine's arrays: the universe, the returns panel, funds and signals."""
+
 from __future__ import annotations
 
 import hashlib

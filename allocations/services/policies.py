@@ -1,4 +1,5 @@
 """Versioned allocation policies: a change is a new version, audited; runs keep theirs."""
+
 from __future__ import annotations
 
 import math

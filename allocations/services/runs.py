@@ -7,6 +7,7 @@ step 1 to the funds and appends the audit rows. A dry run does all the computing
 nothing. A run whose turnover exceeds the policy's approval threshold waits, moving nothing,
 for a risk officer other than the requester (``allocation_run_approve``).
 """
+
 from __future__ import annotations
 
 import math
@@ -265,15 +266,26 @@ def _compute_and_write(*, portfolio: Portfolio, actor: Actor, request: Rebalance
     target = result.target_weights
     turnover = float(np.abs(target - current).sum())
     digest = inputs.inputs_digest(
-        policy.pk, method, str(equity), universe.ids, [d.isoformat() for d in dates], np.nan_to_num(panel, nan=-9.0),
-        current, sorted((s["sector"], s["action"], s["confidence"]) for s in signals),
-        sharpe_override, volatility_override, bool(request.force_rebalance),
+        policy.pk,
+        method,
+        str(equity),
+        universe.ids,
+        [d.isoformat() for d in dates],
+        np.nan_to_num(panel, nan=-9.0),
+        current,
+        sorted((s["sector"], s["action"], s["confidence"]) for s in signals),
+        sharpe_override,
+        volatility_override,
+        bool(request.force_rebalance),
     )
     extra = {
         "equity": str(equity),
         "weight_basis": basis,
-        "returns_window": {"first": dates[0].isoformat() if dates else None,
-                           "last": dates[-1].isoformat() if dates else None, "days": len(dates)},
+        "returns_window": {
+            "first": dates[0].isoformat() if dates else None,
+            "last": dates[-1].isoformat() if dates else None,
+            "days": len(dates),
+        },
         "signals": signals,
         "approval_threshold": policy.approval_threshold,
         "policy_version": policy.version,
@@ -298,8 +310,12 @@ def _compute_and_write(*, portfolio: Portfolio, actor: Actor, request: Rebalance
             current_allocation=current_by_code,
             target_allocation=target_by_code,
             transition_schedule=[
-                {"step": k + 1, "due_date": day.isoformat(), "status": "planned",
-                 "weights": _by_code(universe.codes, row)}
+                {
+                    "step": k + 1,
+                    "due_date": day.isoformat(),
+                    "status": "planned",
+                    "weights": _by_code(universe.codes, row),
+                }
                 for k, (day, row) in enumerate(zip(planned, result.schedule, strict=True))
             ],
             explanation={**explanation, "dry_run": True, "would_need_approval": needs_approval},
@@ -338,8 +354,14 @@ def _compute_and_write(*, portfolio: Portfolio, actor: Actor, request: Rebalance
             kind=AuditEntry.Kind.RUN_CREATED,
             run_id=run.pk,
             reason=f"rebalance requested ({request.trigger})",
-            payload={"allocation_id": str(run.public_id), "method": method, "status": status,
-                     "turnover": round(turnover, 12), "equity": str(equity), "inputs_digest": digest},
+            payload={
+                "allocation_id": str(run.public_id),
+                "method": method,
+                "status": status,
+                "turnover": round(turnover, 12),
+                "equity": str(equity),
+                "inputs_digest": digest,
+            },
         ),
     )
     if status == AllocationRun.Status.APPLIED:
@@ -391,12 +413,14 @@ def allocation_run_outcome(*, run: AllocationRun) -> RebalanceOutcome:
     schedule = TransitionSchedule.objects.filter(run=run).first()
     if schedule is not None:
         for step in schedule.steps.order_by("index"):
-            steps.append({
-                "step": step.index,
-                "due_date": step.due_date.isoformat(),
-                "status": step.status,
-                "weights": {codes.get(int(sid), sid): w for sid, w in step.weights.items()},
-            })
+            steps.append(
+                {
+                    "step": step.index,
+                    "due_date": step.due_date.isoformat(),
+                    "status": step.status,
+                    "weights": {codes.get(int(sid), sid): w for sid, w in step.weights.items()},
+                }
+            )
     if schedule is None and run.status == AllocationRun.Status.PENDING_APPROVAL:
         steps = _planned_steps(run, lines, codes)
     return RebalanceOutcome(
@@ -441,8 +465,9 @@ def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str = ""
     with transaction.atomic():
         run = _lock_pending(run)
         if actor.user is None or (run.requested_by_id is not None and actor.user.pk == run.requested_by_id):
-            raise ConflictError("four eyes: the run must be approved by someone other than its requester",
-                                field="approved_by")
+            raise ConflictError(
+                "four eyes: the run must be approved by someone other than its requester", field="approved_by"
+            )
         portfolio = run.portfolio
         universe_ids, steps, current, amounts = plan_from_current_funds(run=run)
         run.status = AllocationRun.Status.APPLIED
@@ -453,8 +478,12 @@ def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str = ""
         audit_append(
             portfolio=portfolio,
             actor=actor,
-            record=AuditRecord(kind=AuditEntry.Kind.RUN_APPROVED, run_id=run.pk, reason=reason,
-                               payload={"allocation_id": str(run.public_id), "steps": int(steps.shape[0])}),
+            record=AuditRecord(
+                kind=AuditEntry.Kind.RUN_APPROVED,
+                run_id=run.pk,
+                reason=reason,
+                payload={"allocation_id": str(run.public_id), "steps": int(steps.shape[0])},
+            ),
         )
         schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)
         schedule_create_and_apply_first(
@@ -477,7 +506,11 @@ def allocation_run_reject(*, run: AllocationRun, actor: Actor, reason: str) -> A
         audit_append(
             portfolio=run.portfolio,
             actor=actor,
-            record=AuditRecord(kind=AuditEntry.Kind.RUN_REJECTED, run_id=run.pk, reason=reason,
-                               payload={"allocation_id": str(run.public_id)}),
+            record=AuditRecord(
+                kind=AuditEntry.Kind.RUN_REJECTED,
+                run_id=run.pk,
+                reason=reason,
+                payload={"allocation_id": str(run.public_id)},
+            ),
         )
     return run

@@ -4,6 +4,7 @@ Step 1 is applied with the run (or its approval); later steps fall on the follow
 days and are applied by ``transition_steps_apply_due`` (the beat task). Applying a step is
 idempotent: it locks the step and acts only while it is still pending.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
@@ -43,14 +44,14 @@ def _apply_weights(
     new_amounts = amounts_for_weights(weights, run.total_equity)
     # A strategy retired since the schedule was planned keeps its zero fund.
     retired = set(
-        Strategy.objects.filter(pk__in=[int(s) for s in universe_ids], status=Strategy.Status.RETIRED)
-        .values_list("pk", flat=True)
+        Strategy.objects.filter(pk__in=[int(s) for s in universe_ids], status=Strategy.Status.RETIRED).values_list(
+            "pk", flat=True
+        )
     )
     moving = {
         int(sid): new_amounts[j]
         for j, sid in enumerate(universe_ids)
-        if int(sid) not in retired
-        and (abs(float(weights[j]) - float(previous[j])) > 1e-15 or int(sid) not in amounts)
+        if int(sid) not in retired and (abs(float(weights[j]) - float(previous[j])) > 1e-15 or int(sid) not in amounts)
     }
     funds_set_many(
         portfolio=run.portfolio,
@@ -79,8 +80,12 @@ def schedule_supersede_active(*, portfolio: Portfolio, actor: Actor, by_run: All
     audit_append(
         portfolio=portfolio,
         actor=actor,
-        record=AuditRecord(kind=AuditEntry.Kind.SCHEDULE_SUPERSEDED, run_id=active.run_id,
-                           reason=active.close_reason, payload={"schedule": active.pk, "steps_superseded": left}),
+        record=AuditRecord(
+            kind=AuditEntry.Kind.SCHEDULE_SUPERSEDED,
+            run_id=active.run_id,
+            reason=active.close_reason,
+            payload={"schedule": active.pk, "steps_superseded": left},
+        ),
     )
 
 
@@ -109,8 +114,9 @@ def schedule_create_and_apply_first(
         ]
     )
     first = rows[0] if rows[0].pk else schedule.steps.get(index=1)
-    _apply_weights(run=run, step=first, universe_ids=universe_ids, weights=steps[0], previous=current,
-                   amounts=amounts, actor=actor)
+    _apply_weights(
+        run=run, step=first, universe_ids=universe_ids, weights=steps[0], previous=current, amounts=amounts, actor=actor
+    )
     if steps.shape[0] == 1:
         _close(schedule, TransitionSchedule.Status.COMPLETED)
     return schedule
@@ -170,8 +176,15 @@ def transition_step_apply(*, step_id: int, actor: Actor) -> bool:
             prev = np.array([previous.weights.get(i, 0.0) for i in ids], dtype=float)
         else:
             prev = np.full_like(weights, -1.0)  # no earlier step: everything moves
-        _apply_weights(run=schedule.run, step=step, universe_ids=np.array([int(i) for i in ids]), weights=weights,
-                       previous=prev, amounts=inputs.fund_amounts(portfolio=schedule.portfolio), actor=actor)
+        _apply_weights(
+            run=schedule.run,
+            step=step,
+            universe_ids=np.array([int(i) for i in ids]),
+            weights=weights,
+            previous=prev,
+            amounts=inputs.fund_amounts(portfolio=schedule.portfolio),
+            actor=actor,
+        )
         if not schedule.steps.filter(status=TransitionStep.Status.PENDING).exists():
             _close(schedule, TransitionSchedule.Status.COMPLETED)
         return True
@@ -205,7 +218,11 @@ def transition_schedule_cancel(*, schedule: TransitionSchedule, actor: Actor, re
         audit_append(
             portfolio=schedule.portfolio,
             actor=actor,
-            record=AuditRecord(kind=AuditEntry.Kind.SCHEDULE_CANCELLED, run_id=schedule.run_id, reason=reason,
-                               payload={"schedule": schedule.pk, "steps_cancelled": cancelled}),
+            record=AuditRecord(
+                kind=AuditEntry.Kind.SCHEDULE_CANCELLED,
+                run_id=schedule.run_id,
+                reason=reason,
+                payload={"schedule": schedule.pk, "steps_cancelled": cancelled},
+            ),
         )
     return schedule

@@ -117,22 +117,14 @@ def strategy_create(
     return strategy
 
 
-def strategy_update(
-    *, strategy: Strategy, actor: Actor, changes: dict[str, Any], reason: str = ""
-) -> Strategy:
+def strategy_update(*, strategy: Strategy, actor: Actor, changes: dict[str, Any], reason: str = "") -> Strategy:
     """Change a strategy's name, sector, asset class, risk budget or status (active / paused)."""
     clean = _clean(changes)
     with transaction.atomic():
-        Portfolio.objects.select_for_update().filter(pk=strategy.portfolio_id).values_list(
-            "pk", flat=True
-        ).get()
-        strategy = (
-            Strategy.objects.select_for_update().select_related("sector", "portfolio").get(pk=strategy.pk)
-        )
+        Portfolio.objects.select_for_update().filter(pk=strategy.portfolio_id).values_list("pk", flat=True).get()
+        strategy = Strategy.objects.select_for_update().select_related("sector", "portfolio").get(pk=strategy.pk)
         if strategy.status == Strategy.Status.RETIRED:
-            raise ConflictError(
-                f"strategy {strategy.code!r} is retired and cannot be changed", field="status"
-            )
+            raise ConflictError(f"strategy {strategy.code!r} is retired and cannot be changed", field="status")
         diff = {}
         for name, value in clean.items():
             old = _plain(strategy, name)
@@ -158,9 +150,7 @@ def strategy_update(
 def strategy_retire(*, strategy: Strategy, actor: Actor, reason: str = "") -> Strategy:
     """Retire a strategy: status ``retired`` and its fund set to 0 (audited as a fund change)."""
     with transaction.atomic():
-        Portfolio.objects.select_for_update().filter(pk=strategy.portfolio_id).values_list(
-            "pk", flat=True
-        ).get()
+        Portfolio.objects.select_for_update().filter(pk=strategy.portfolio_id).values_list("pk", flat=True).get()
         strategy = Strategy.objects.select_for_update().select_related("portfolio").get(pk=strategy.pk)
         if strategy.status == Strategy.Status.RETIRED:
             raise ConflictError(f"strategy {strategy.code!r} is already retired", field="status")

@@ -2,6 +2,7 @@
 
 Everything that varies between machines comes from ``capital_allocation.env``.
 """
+
 from importlib.util import find_spec
 
 from capital_allocation.env import (
@@ -123,8 +124,11 @@ SPECTACULAR_SETTINGS = {
     # The method choice set appears under several field names; one schema name for all of them
     # keeps `check --deploy` free of drf_spectacular.W001.
     "ENUM_NAME_OVERRIDES": {"MethodEnum": "allocations.models.Method.values"},
-    **({"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
-       if find_spec("drf_spectacular_sidecar") else {}),
+    **(
+        {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
+        if find_spec("drf_spectacular_sidecar")
+        else {}
+    ),
 }
 
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env_broker()

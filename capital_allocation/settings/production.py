@@ -1,4 +1,5 @@
 """Production settings: no insecure defaults, HTTPS only. ``SECRET_KEY`` must be set."""
+
 from capital_allocation.env import env_bool, env_int, env_list, env_str
 
 from .base import *  # noqa: F403

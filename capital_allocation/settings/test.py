@@ -1,4 +1,5 @@
 """Test settings: the same as base, with fast password hashing."""
+
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -46,9 +46,7 @@ def test_audit_admin_pages_do_not_offer_to_write(client, superuser):
     assert detail.status_code == 200
     assert b'name="_save"' not in detail.content
     assert client.get(reverse("admin:allocations_auditentry_delete", args=[entry.pk])).status_code == 403
-    response = client.post(
-        reverse("admin:allocations_auditentry_change", args=[entry.pk]), {"reason": "edited"}
-    )
+    response = client.post(reverse("admin:allocations_auditentry_change", args=[entry.pk]), {"reason": "edited"})
     assert response.status_code == 403
     assert AuditEntry.objects.get(pk=entry.pk).reason == entry.reason
     changelist = client.post(

@@ -1,4 +1,5 @@
 """The admin for risk officers: scoped to granted portfolios, changes through the services."""
+
 from __future__ import annotations
 
 import pytest
@@ -112,13 +113,16 @@ def test_policy_edit_saves_a_new_audited_version(demo):
 def test_cancel_schedule_action(demo):
     from django.contrib.auth import get_user_model
 
-    AllocationPolicy.objects.filter(portfolio=demo).update(approval_threshold=2.0, max_daily_change=0.01,
-                                                           min_change_threshold=0.0)
+    AllocationPolicy.objects.filter(portfolio=demo).update(
+        approval_threshold=2.0, max_daily_change=0.01, min_change_threshold=0.0
+    )
     pm = get_user_model().objects.get(username="pm")
     run = allocation_run_create(portfolio=demo, actor=Actor.of_user(pm), request=RebalanceRequest()).run
     schedule = TransitionSchedule.objects.get(run=run)
     assert schedule.status == TransitionSchedule.Status.ACTIVE
-    _client("risk").post("/admin/allocations/transitionschedule/",
-                         {"action": "cancel", ACTION_CHECKBOX_NAME: [schedule.pk], "apply": "1", "reason": "halt"})
+    _client("risk").post(
+        "/admin/allocations/transitionschedule/",
+        {"action": "cancel", ACTION_CHECKBOX_NAME: [schedule.pk], "apply": "1", "reason": "halt"},
+    )
     schedule.refresh_from_db()
     assert schedule.status == TransitionSchedule.Status.CANCELLED and schedule.close_reason == "halt"

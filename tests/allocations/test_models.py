@@ -137,9 +137,7 @@ def test_fund_amount_must_not_be_negative():
 def test_portfolio_equity_must_not_be_negative():
     PortfolioFactory(slug="zero", total_equity=Decimal("0"))
     assert_refused(lambda: PortfolioFactory(slug="negative", total_equity=Decimal("-1.00")))
-    assert list(Portfolio.objects.filter(slug__in=["zero", "negative"]).values_list("slug", flat=True)) == [
-        "zero"
-    ]
+    assert list(Portfolio.objects.filter(slug__in=["zero", "negative"]).values_list("slug", flat=True)) == ["zero"]
 
 
 def test_portfolio_currency_must_be_iso_code():
@@ -199,9 +197,7 @@ def test_one_active_schedule_per_portfolio():
     portfolio = PortfolioFactory()
     policy = AllocationPolicyFactory(portfolio=portfolio, version=1)
     first = TransitionSchedule.objects.create(run=_run(portfolio, policy), portfolio=portfolio)
-    assert_refused(
-        lambda: TransitionSchedule.objects.create(run=_run(portfolio, policy), portfolio=portfolio)
-    )
+    assert_refused(lambda: TransitionSchedule.objects.create(run=_run(portfolio, policy), portfolio=portfolio))
     # Closed schedules do not count; another portfolio has its own active schedule.
     TransitionSchedule.objects.create(
         run=_run(portfolio, policy), portfolio=portfolio, status=TransitionSchedule.Status.COMPLETED
@@ -218,9 +214,7 @@ def test_one_active_schedule_per_portfolio():
 def test_run_ranges_and_idempotency_key():
     portfolio = PortfolioFactory()
     policy = AllocationPolicyFactory(portfolio=portfolio, version=1)
-    common = dict(
-        portfolio=portfolio, policy=policy, method="hybrid", inputs_digest="x", total_equity=Decimal("1")
-    )
+    common = dict(portfolio=portfolio, policy=policy, method="hybrid", inputs_digest="x", total_equity=Decimal("1"))
     AllocationRun.objects.create(**common, idempotency_key="k1", turnover=2.0, cash_weight=1.0)
     AllocationRun.objects.create(**common)  # two runs without a key are fine
     AllocationRun.objects.create(**common)

@@ -1,4 +1,5 @@
 """The Celery tasks, called in-process (the jobs issue adds a real worker test)."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -17,9 +17,7 @@ from capital_allocation import env
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize(
-    "raw, expected", [("1", True), ("TRUE", True), (" yes ", True), ("off", False), ("0", False)]
-)
+@pytest.mark.parametrize("raw, expected", [("1", True), ("TRUE", True), (" yes ", True), ("off", False), ("0", False)])
 def test_env_bool_reads_the_usual_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("DEBUG", raw)
     assert env.env_bool("DEBUG", not expected) is expected
@@ -116,11 +114,7 @@ def test_bad_broker_url_names_celery_broker_url(monkeypatch, raw):
 
 
 def _manage(*args, **environ):
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}
-    }
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}}
     base.pop("CELERY_BROKER_URL", None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -6,9 +6,7 @@ from hypothesis import HealthCheck, settings
 
 #: Hypothesis settings of the engine's property tests: reproducible and quick (the whole engine
 #: suite stays within seconds). Applied per test so the project's other tests keep their own.
-PROPERTY = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
-)
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
 def factor_returns(n: int, t: int, *, sectors: int = 5, seed: int = 0, drift: float = 3e-4) -> np.ndarray:

@@ -96,9 +96,7 @@ def test_return_stats_closed_form():
     tail = x[-30:]
     np.testing.assert_allclose(stats.mean, tail.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(stats.volatility, tail.std(axis=0, ddof=1) * np.sqrt(252), rtol=1e-12)
-    np.testing.assert_allclose(
-        stats.sharpe, np.sqrt(252) * tail.mean(axis=0) / tail.std(axis=0, ddof=1), rtol=1e-10
-    )
+    np.testing.assert_allclose(stats.sharpe, np.sqrt(252) * tail.mean(axis=0) / tail.std(axis=0, ddof=1), rtol=1e-10)
     assert (stats.count == 30).all()
 
 

@@ -58,9 +58,7 @@ def test_total_risk_scales_down_and_leaves_cash():
     w = np.array([0.5, 0.5])
     before = ex_ante_volatility(cov, w)
     assert before == pytest.approx(np.sqrt(0.5e-3 * 252))
-    res = apply_limits(
-        w, codes("a", "b"), max_single_strategy=1.0, max_sector=1.0, max_total_risk=0.1, covariance=cov
-    )
+    res = apply_limits(w, codes("a", "b"), max_single_strategy=1.0, max_sector=1.0, max_total_risk=0.1, covariance=cov)
     assert res.volatility == pytest.approx(0.1, rel=1e-12)
     np.testing.assert_allclose(res.weights, w * 0.1 / before)
     assert res.binding_limit.tolist() == ["total_risk", "total_risk"]

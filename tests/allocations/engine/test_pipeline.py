@@ -72,9 +72,7 @@ def test_hybrid_is_the_blend_of_risk_parity_and_momentum(panel):
     hybrid = allocate(returns, sectors, policy=policy)
     rp = allocate(returns, sectors, policy=AllocationPolicy(method="risk_parity", **LOOSE))
     mom = allocate(returns, sectors, policy=AllocationPolicy(method="momentum", **LOOSE))
-    np.testing.assert_allclose(
-        hybrid.target_weights, 0.25 * rp.target_weights + 0.75 * mom.target_weights, rtol=1e-9
-    )
+    np.testing.assert_allclose(hybrid.target_weights, 0.25 * rp.target_weights + 0.75 * mom.target_weights, rtol=1e-9)
 
 
 def test_signals_scale_every_strategy_of_the_sector_and_unknown_sectors_are_reported(panel):
@@ -122,9 +120,7 @@ def test_strategies_without_history_or_variance_keep_their_weight(panel):
     returns[:, 2] = np.nan  # new, never observed
     current = np.zeros(40)
     current[[0, 1]] = [0.05, 0.02]
-    res = allocate(
-        returns, sectors, policy=AllocationPolicy(method="equal_weight", **LOOSE), current_weights=current
-    )
+    res = allocate(returns, sectors, policy=AllocationPolicy(method="equal_weight", **LOOSE), current_weights=current)
     assert res.flags[:4].tolist() == ["insufficient history", "zero variance", "insufficient history", ""]
     np.testing.assert_allclose(res.target_weights[:3], [0.05, 0.02, 0.0])
     np.testing.assert_allclose(res.target_weights[3:], 0.93 / 37)
@@ -147,9 +143,7 @@ def test_total_risk_limit_is_recorded(panel):
     res = allocate(
         returns * 5,
         sectors,
-        policy=AllocationPolicy(
-            method="equal_weight", max_single_strategy=1.0, max_sector=1.0, max_total_risk=0.1
-        ),
+        policy=AllocationPolicy(method="equal_weight", max_single_strategy=1.0, max_sector=1.0, max_total_risk=0.1),
     )
     assert res.explanation["ex_ante_volatility"] == pytest.approx(0.1, rel=1e-9)
     assert set(res.binding_limit.tolist()) == {"total_risk"}

@@ -28,9 +28,7 @@ def test_small_change_applies_at_once():
 
 
 def test_force_applies_at_once():
-    s = plan_transition(
-        [1.0, 0.0], [0.0, 1.0], period_days=5, max_daily_change=0.1, min_change=0.05, force=True
-    )
+    s = plan_transition([1.0, 0.0], [0.0, 1.0], period_days=5, max_daily_change=0.1, min_change=0.05, force=True)
     np.testing.assert_array_equal(s, [[0.0, 1.0]])
 
 
@@ -40,9 +38,7 @@ def test_large_moves_need_more_steps_than_the_period_and_the_first_step_is_bound
     assert steps_of([0.0, 0.7], s).max() <= 0.1 + 1e-12
 
 
-@pytest.mark.parametrize(
-    ("move", "cap", "steps"), [(0.3, 0.1, 3), (0.7, 0.1, 7), (0.9, 0.3, 3), (0.6, 0.2, 3)]
-)
+@pytest.mark.parametrize(("move", "cap", "steps"), [(0.3, 0.1, 3), (0.7, 0.1, 7), (0.9, 0.3, 3), (0.6, 0.2, 3)])
 def test_exactly_divisible_moves_do_not_add_a_step(move, cap, steps):
     s = plan_transition([0.0, move], [move, 0.0], period_days=1, max_daily_change=cap, min_change=0.0)
     assert s.shape[0] == steps

@@ -21,11 +21,7 @@ pytestmark = pytest.mark.django_db
 def _good_rows(codes, days=5, seed=3):
     rng = np.random.default_rng(seed)
     start = dt.date(2024, 1, 1)
-    return [
-        (start + dt.timedelta(days=d), code, float(rng.normal(0, 0.01)))
-        for code in codes
-        for d in range(days)
-    ]
+    return [(start + dt.timedelta(days=d), code, float(rng.normal(0, 0.01))) for code in codes for d in range(days)]
 
 
 def _write(tmp_path, rows, *, header="date,strategy,return", name="returns.csv"):
@@ -33,9 +29,7 @@ def _write(tmp_path, rows, *, header="date,strategy,return", name="returns.csv")
     with open(path, "w", newline="", encoding="utf-8") as handle:
         handle.write(header + "\n")
         for day, code, value in rows:
-            handle.write(
-                f"{day},{code},{value!r}\n" if isinstance(value, float) else f"{day},{code},{value}\n"
-            )
+            handle.write(f"{day},{code},{value!r}\n" if isinstance(value, float) else f"{day},{code},{value}\n")
     return str(path)
 
 
@@ -56,8 +50,7 @@ def test_good_file_imports_the_files_values(tmp_path, portfolio, strategies):
     # Read the file back with the csv module, independently of the service's parser.
     with open(tmp_path / "returns.csv", newline="") as handle:
         expected = {
-            (r["strategy"], dt.date.fromisoformat(r["date"])): float(r["return"])
-            for r in csv.DictReader(handle)
+            (r["strategy"], dt.date.fromisoformat(r["date"])): float(r["return"]) for r in csv.DictReader(handle)
         }
     assert _stored() == expected
     assert len(expected) == 15
@@ -105,9 +98,7 @@ BAD_CASES = [
 
 
 @pytest.mark.parametrize("label, code, raw, message", BAD_CASES, ids=[c[0] for c in BAD_CASES])
-def test_a_bad_row_rejects_the_whole_file_citing_its_line(
-    tmp_path, portfolio, strategies, label, code, raw, message
-):
+def test_a_bad_row_rejects_the_whole_file_citing_its_line(tmp_path, portfolio, strategies, label, code, raw, message):
     day = dt.date(2024, 1, 2)
     StrategyReturn.objects.create(strategy=strategies["tech-a"], date=day, value=0.005)
     before = _stored()

@@ -88,9 +88,7 @@ def test_payload_survives_the_database_round_trip(portfolio, actor):
         audit_append(
             portfolio=portfolio,
             actor=actor,
-            record=AuditRecord(
-                kind="data_import", payload={"b": Decimal("1.5"), "a": [1, "x"], "when": None}
-            ),
+            record=AuditRecord(kind="data_import", payload={"b": Decimal("1.5"), "a": [1, "x"], "when": None}),
         )
     stored = AuditEntry.objects.get()
     assert stored.entry_hash == _independent_hash(stored)

@@ -62,9 +62,7 @@ def test_creates_both_portfolios_with_strategies_and_returns(seeded):
     assert Strategy.objects.filter(portfolio=demo_b).count() > 0
     sectors = set(Strategy.objects.filter(portfolio=seeded).values_list("sector__code", flat=True))
     assert len(sectors) == 8
-    dates = sorted(
-        set(StrategyReturn.objects.filter(strategy__portfolio=seeded).values_list("date", flat=True))
-    )
+    dates = sorted(set(StrategyReturn.objects.filter(strategy__portfolio=seeded).values_list("date", flat=True)))
     assert len(dates) == N_DAYS
     assert all(d.weekday() < 5 for d in dates)
     assert dates[-1] < timezone.localdate()
@@ -129,9 +127,7 @@ def test_running_it_again_changes_nothing(seeded):
 
 
 def test_synthetic_returns_have_sector_structure(seeded):
-    rows = StrategyReturn.objects.filter(strategy__portfolio=seeded).values_list(
-        "strategy_id", "date", "value"
-    )
+    rows = StrategyReturn.objects.filter(strategy__portfolio=seeded).values_list("strategy_id", "date", "value")
     strategy_ids = sorted({r[0] for r in rows})
     dates = sorted({r[1] for r in rows})
     matrix = np.full((len(dates), len(strategy_ids)), np.nan)
@@ -191,9 +187,7 @@ def test_seed_demo_command_with_another_portfolio(settings):
     assert audit_verify().ok
 
 
-@pytest.mark.parametrize(
-    "args, message", [(["--strategies", "0"], "--strategies"), (["--days", "1"], "--days")]
-)
+@pytest.mark.parametrize("args, message", [(["--strategies", "0"], "--strategies"), (["--days", "1"], "--days")])
 def test_seed_demo_command_refuses_bad_sizes(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("seed_demo", *args)

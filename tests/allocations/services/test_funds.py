@@ -26,18 +26,14 @@ def _state():
 
 
 def _summed_total(portfolio) -> Decimal:
-    return sum(
-        (f.amount for f in Fund.objects.all() if f.strategy.portfolio_id == portfolio.pk), Decimal("0")
-    )
+    return sum((f.amount for f in Fund.objects.all() if f.strategy.portfolio_id == portfolio.pk), Decimal("0"))
 
 
 def test_fund_set_writes_fund_and_one_audit_row(portfolio, strategies, actor, risk_user):
     fund_set(portfolio=portfolio, strategy="tech-a", amount="1000.00", actor=actor, reason="seed a")
     last_id_before = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
 
-    fund = fund_set(
-        portfolio=portfolio, strategy=strategies["tech-b"], amount=2500.5, actor=actor, reason="seed b"
-    )
+    fund = fund_set(portfolio=portfolio, strategy=strategies["tech-b"], amount=2500.5, actor=actor, reason="seed b")
 
     assert fund.amount == Decimal("2500.50")
     assert Fund.objects.get(strategy=strategies["tech-b"]).amount == Decimal("2500.50")
@@ -58,9 +54,7 @@ def test_fund_set_writes_fund_and_one_audit_row(portfolio, strategies, actor, ri
 def test_fund_set_changing_an_amount_records_old_and_new(portfolio, strategies, actor):
     fund_set(portfolio=portfolio, strategy="tech-a", amount="100", actor=actor)
     fund_set(portfolio=portfolio, strategy="ener-a", amount="300", actor=actor)
-    fund_set(
-        portfolio=portfolio, strategy="tech-a", amount="250.25", actor=Actor.system("rebalance"), reason="up"
-    )
+    fund_set(portfolio=portfolio, strategy="tech-a", amount="250.25", actor=Actor.system("rebalance"), reason="up")
 
     last = AuditEntry.objects.order_by("-id").first()
     assert (last.old_amount, last.new_amount) == (Decimal("100.00"), Decimal("250.25"))

@@ -194,9 +194,7 @@ def _write(tmp_path, text: str):
 
 
 def test_load_policy_command_makes_a_version_from_the_file(tmp_path, portfolio, actor):
-    policy_create_version(
-        portfolio=portfolio, actor=actor, changes={"max_total_risk": 0.5, "method": "momentum"}
-    )
+    policy_create_version(portfolio=portfolio, actor=actor, changes={"max_total_risk": 0.5, "method": "momentum"})
     out = StringIO()
     call_command("load_policy", _write(tmp_path, SPEC_YAML), portfolio=portfolio.slug, stdout=out)
     policy = policy_current(portfolio=portfolio)

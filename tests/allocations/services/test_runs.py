@@ -1,4 +1,5 @@
 """The rebalance service: from returns to a run, its schedule, funds moved and audited."""
+
 from __future__ import annotations
 
 import threading
@@ -221,10 +222,14 @@ def test_idempotency_key_returns_the_first_run(demo, users):
         ({"allocation_method": "astrology"}, "allocation_method"),
         ({"sector_signals": [{"sector": "nowhere", "action": "BUY", "confidence": 0.5}]}, "sector_signals[0].sector"),
         ({"sector_signals": [{"sector": "energy", "action": "SHORT", "confidence": 0.5}]}, "sector_signals[0].action"),
-        ({"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": 1.5}]},
-         "sector_signals[0].confidence"),
-        ({"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": float("nan")}]},
-         "sector_signals[0].confidence"),
+        (
+            {"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": 1.5}]},
+            "sector_signals[0].confidence",
+        ),
+        (
+            {"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": float("nan")}]},
+            "sector_signals[0].confidence",
+        ),
         ({"strategy_performance": {"ghost": {"sharpe": 1.0}}}, "strategy_performance.ghost"),
         ({"strategy_performance": {"tech-0001": {"volatility": 0}}}, "strategy_performance.tech-0001.volatility"),
     ],
@@ -242,10 +247,18 @@ def test_bad_requests_name_the_field_and_write_nothing(demo, users, request_kwar
 def test_sector_signals_of_the_request_move_weight_into_the_sector(demo, users):
     actor = Actor.of_user(users["pm"])
     _set_policy(demo, method="momentum")
-    base = allocation_run_create(portfolio=demo, actor=actor, request=RebalanceRequest(dry_run=True,
-                                 sector_signals=[{"sector": "energy", "action": "HOLD", "confidence": 1}]))
-    bought = allocation_run_create(portfolio=demo, actor=actor, request=RebalanceRequest(dry_run=True,
-                                   sector_signals=[{"sector": "energy", "action": "BUY", "confidence": 1}]))
+    base = allocation_run_create(
+        portfolio=demo,
+        actor=actor,
+        request=RebalanceRequest(
+            dry_run=True, sector_signals=[{"sector": "energy", "action": "HOLD", "confidence": 1}]
+        ),
+    )
+    bought = allocation_run_create(
+        portfolio=demo,
+        actor=actor,
+        request=RebalanceRequest(dry_run=True, sector_signals=[{"sector": "energy", "action": "BUY", "confidence": 1}]),
+    )
     energy = [c for c, s in base.explanation["strategies"].items() if s["sector"] == "energy"]
     assert energy
 
@@ -273,8 +286,11 @@ def test_two_concurrent_rebalances_never_both_write_at_once():
     def rebalance(method: str):
         try:
             barrier.wait()
-            allocation_run_create(portfolio=demo, actor=Actor.of_user(pm),
-                                  request=RebalanceRequest(total_equity=EQUITY, allocation_method=method))
+            allocation_run_create(
+                portfolio=demo,
+                actor=Actor.of_user(pm),
+                request=RebalanceRequest(total_equity=EQUITY, allocation_method=method),
+            )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
