@@ -14,8 +14,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocations.api.schema import ApiAutoSchema
-from allocations.api.throttles import LoginRateThrottle
+from capital_allocation.api_schema import ApiAutoSchema
+from capital_allocation.throttles import LoginRateThrottle
 
 
 class TokenCreateApi(APIView):

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from allocations.views import health
+from capital_allocation.health import health
 
 admin.site.site_header = "Capital Allocation Engine"
 admin.site.site_title = "Capital Allocation Engine"

@@ -109,7 +109,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "allocations.api.exceptions.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["allocations.api.throttles.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["capital_allocation.throttles.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "writes": env_str("API_WRITE_RATE", "60/min"),  # per user, unsafe methods only
         "login": env_str("API_LOGIN_RATE", "30/min"),  # token requests per client address

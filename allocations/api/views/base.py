@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from allocations.api.pagination import ApiPagination
 from allocations.api.permissions import VIEW, portfolio_for
-from allocations.api.schema import ApiAutoSchema
+from capital_allocation.api_schema import ApiAutoSchema
 
 
 class Api(APIView):

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from allocations.api.pagination import ApiPagination
 from allocations.api.permissions import portfolio_for
-from allocations.api.schema import ApiAutoSchema
+from capital_allocation.api_schema import ApiAutoSchema
 from allocations.api.serializers import MoneyField
 from allocations.models import Portfolio
 from allocations.selectors import portfolio_list_for_user

@@ -1,4 +1,4 @@
-"""Plain Django views: the health check."""
+"""``/health/``: the database and the broker answer, or the operator sees which one does not."""
 
 from django.conf import settings
 from django.db import connection

@@ -59,12 +59,12 @@ def test_health_503_names_the_broker_when_it_is_down(client, broken_broker):
 
 
 def test_health_503_names_the_database_when_it_fails(client, monkeypatch):
-    from allocations import views
+    from capital_allocation import health
 
     def broken_cursor(*args, **kwargs):
         raise RuntimeError("db is down")
 
-    monkeypatch.setattr(views.connection, "cursor", broken_cursor)
+    monkeypatch.setattr(health.connection, "cursor", broken_cursor)
     response = client.get("/health/")
     body = response.json()
     assert response.status_code == 503
