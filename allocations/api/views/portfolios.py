@@ -9,10 +9,10 @@ from rest_framework.response import Response
 
 from allocations.api.pagination import ApiPagination
 from allocations.api.permissions import portfolio_for
-from capital_allocation.api_schema import ApiAutoSchema
 from allocations.api.serializers import MoneyField
 from allocations.models import Portfolio
 from allocations.selectors import portfolio_list_for_user
+from capital_allocation.api_schema import ApiAutoSchema
 
 from .base import Api
 
