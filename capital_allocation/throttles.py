@@ -2,6 +2,10 @@
 
 Rates live in ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` and are read at request time, so a
 test can lower them with ``override_settings``.
+
+An anonymous client is its peer address (``REMOTE_ADDR``). ``X-Forwarded-For`` is written by the
+client, so it counts only through the ``NUM_PROXIES`` trusted proxies in front of the service
+(``TRUSTED_PROXY_COUNT``, 0 by default): rotating the header does not buy more attempts.
 """
 
 from __future__ import annotations
@@ -12,7 +16,22 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-class WriteRateThrottle(UserRateThrottle):
+class PeerAddressMixin:
+    def get_ident(self, request):
+        """The peer address, or the address the outermost trusted proxy appended to ``X-Forwarded-For``.
+
+        DRF trusts the whole header when ``NUM_PROXIES`` is unset; here unset means no proxy.
+        """
+        num_proxies = api_settings.NUM_PROXIES or 0
+        remote_addr = request.META.get("REMOTE_ADDR")
+        forwarded_for = request.headers.get("x-forwarded-for")
+        if num_proxies == 0 or not forwarded_for:
+            return remote_addr
+        addresses = forwarded_for.split(",")
+        return addresses[-min(num_proxies, len(addresses))].strip()
+
+
+class WriteRateThrottle(PeerAddressMixin, UserRateThrottle):
     """``writes``: POST, PUT, PATCH and DELETE per user (per address when anonymous)."""
 
     scope = "writes"
@@ -26,7 +45,7 @@ class WriteRateThrottle(UserRateThrottle):
         return super().allow_request(request, view)
 
 
-class LoginRateThrottle(AnonRateThrottle):
+class LoginRateThrottle(PeerAddressMixin, AnonRateThrottle):
     """``login``: token requests per client address, against password guessing."""
 
     scope = "login"

@@ -114,6 +114,9 @@ REST_FRAMEWORK = {
         "writes": env_str("API_WRITE_RATE", "60/min"),  # per user, unsafe methods only
         "login": env_str("API_LOGIN_RATE", "30/min"),  # token requests per client address
     },
+    # Proxies in front of the service whose X-Forwarded-For entry is trusted; with 0 the
+    # throttles key anonymous clients on the peer address (the header is the client's to forge).
+    "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 SPECTACULAR_SETTINGS = {

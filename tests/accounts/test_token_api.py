@@ -111,3 +111,28 @@ def test_login_attempts_are_throttled_per_address(viewer, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     statuses = [login(password="wrong").status_code for _ in range(4)]
     assert statuses == [400, 400, 400, 429]
+
+
+def _login_from(forwarded_for: str, password: str = "wrong"):
+    client = APIClient(REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR=forwarded_for)
+    return client.post(TOKEN_URL, {"username": "ana", "password": password}, format="json")
+
+
+def test_rotating_x_forwarded_for_does_not_reset_the_login_limit(viewer, settings):
+    """The header is the client's to write: without a trusted proxy the limit keys on the peer address."""
+    rates = {"writes": "60/min", "login": "3/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    statuses = [_login_from(f"198.51.100.{n}").status_code for n in range(4)]
+    assert statuses == [400, 400, 400, 429]
+    assert _login_from("198.51.100.99", password="s3cret-pass").status_code == 429
+    assert not AuthToken.objects.exists()
+
+
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_limit(viewer, settings):
+    """With ``TRUSTED_PROXY_COUNT=1`` the address the proxy appended is the client's."""
+    rates = {"writes": "60/min", "login": "2/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates, "NUM_PROXIES": 1}
+    # The client wrote 10.0.0.1 itself; the proxy appended the address it saw.
+    first = [_login_from(f"10.0.0.{n}, 198.51.100.1").status_code for n in range(3)]
+    assert first == [400, 400, 429]
+    assert _login_from("198.51.100.2").status_code == 400

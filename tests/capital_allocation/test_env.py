@@ -184,3 +184,48 @@ def test_production_settings_pass_the_deploy_check_without_warnings():
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def _setting(module: str, expression: str, **environ) -> subprocess.CompletedProcess:
+    """``expression`` evaluated on ``django.conf.settings`` under ``module``, in a fresh process."""
+    code = f"import django; django.setup(); from django.conf import settings; print(repr({expression}))"
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}}
+    base.pop("CELERY_BROKER_URL", None)
+    base.pop("TRUSTED_PROXY_COUNT", None)
+    production = {"SECRET_KEY": _good_secret(), "ALLOWED_HOSTS": "cae.example.com"} if "production" in module else {}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, **production, "DJANGO_SETTINGS_MODULE": module, **environ},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+SETTINGS_MODULES = [
+    "capital_allocation.settings.base",
+    "capital_allocation.settings.test",
+    "capital_allocation.settings.production",
+]
+
+
+@pytest.mark.parametrize("module", SETTINGS_MODULES)
+def test_no_proxy_is_trusted_by_default(module):
+    result = _setting(module, 'settings.REST_FRAMEWORK["NUM_PROXIES"]')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("module", SETTINGS_MODULES)
+def test_trusted_proxy_count_sets_num_proxies(module):
+    result = _setting(module, 'settings.REST_FRAMEWORK["NUM_PROXIES"]', TRUSTED_PROXY_COUNT="2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
+
+
+@pytest.mark.parametrize("raw", ["-1", "one"])
+def test_bad_trusted_proxy_count_names_it(raw):
+    result = _setting("capital_allocation.settings.base", "settings.DEBUG", TRUSTED_PROXY_COUNT=raw)
+    assert result.returncode != 0
+    assert "TRUSTED_PROXY_COUNT: " in result.stderr
