@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## run: web (http://127.0.0.1:8000), Celery worker and beat, on SQLite and an embedded broker unless
-## DATABASE_URL / CELERY_BROKER_URL say otherwise; migrates and seeds the demo data first.
+## DATABASE_URL / CELERY_BROKER_URL say otherwise; migrates and seeds the demo data first. Local settings
+## with DEBUG on, both named here: without them the settings default to DEBUG off and the servers to production.
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-true} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho --procfile Procfile start
+	export DJANGO_SETTINGS_MODULE="$${DJANGO_SETTINGS_MODULE:-capital_allocation.settings.base}" && \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py seed_demo && \
+	DEBUG="$${DEBUG:-true}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho --procfile Procfile start
 
 ## test: the suite on SQLite and the embedded broker; with CI=true also on PostgreSQL and Redis.
 test: install lint

@@ -4,7 +4,9 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "capital_allocation.settings.base")
+# A server or worker started without DJANGO_SETTINGS_MODULE gets the production settings (no insecure
+# defaults); `make run` and the Procfile name the local settings explicitly.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "capital_allocation.settings.production")
 
 app = Celery("capital_allocation")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -56,8 +56,10 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
-def env_list(name: str, default: list[str]) -> list[str]:
+def env_list(name: str, default: list[str], *, required: bool = False) -> list[str]:
     raw = os.environ.get(name)
+    if required and not raw:
+        raise ImproperlyConfigured(f"{name}: this environment variable is required")
     if raw is None:
         return default
     items = [item.strip() for item in raw.split(",") if item.strip()]

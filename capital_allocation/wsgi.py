@@ -2,5 +2,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "capital_allocation.settings.base")
+# A server or worker started without DJANGO_SETTINGS_MODULE gets the production settings (no insecure
+# defaults); `make run` and the Procfile name the local settings explicitly.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "capital_allocation.settings.production")
 application = get_wsgi_application()

@@ -1,4 +1,4 @@
-"""Settings for running on one machine: SQLite and an embedded broker unless told otherwise.
+"""Settings for running on one machine: SQLite and an embedded broker unless told otherwise; DEBUG off.
 
 Everything that varies between machines comes from ``capital_allocation.env``.
 """
@@ -15,7 +15,7 @@ from capital_allocation.env import (
     env_str,
 )
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)  # `make run` sets DEBUG=true for local use
 SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-do-not-use-in-production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 

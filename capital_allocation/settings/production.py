@@ -1,4 +1,4 @@
-"""Production settings: no insecure defaults, HTTPS only. ``SECRET_KEY`` must be set."""
+"""Production settings: no insecure defaults, HTTPS only. ``SECRET_KEY`` and ``ALLOWED_HOSTS`` must be set."""
 
 from capital_allocation.env import env_bool, env_int, env_list, env_str
 
@@ -10,7 +10,7 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("SECRET_KEY: must be at least 50 characters with 5 or more distinct ones")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [], required=True)  # empty would refuse every request
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import string
 import subprocess
@@ -53,6 +54,14 @@ def test_env_list(monkeypatch):
     monkeypatch.setenv("ALLOWED_HOSTS", " , ")
     with pytest.raises(ImproperlyConfigured, match="^ALLOWED_HOSTS"):
         env.env_list("ALLOWED_HOSTS", ["x"])
+
+
+def test_required_list_names_the_variable(monkeypatch):
+    monkeypatch.delenv("ALLOWED_HOSTS", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="^ALLOWED_HOSTS: this environment variable is required"):
+        env.env_list("ALLOWED_HOSTS", [], required=True)
+    monkeypatch.setenv("ALLOWED_HOSTS", "cae.example.com")
+    assert env.env_list("ALLOWED_HOSTS", [], required=True) == ["cae.example.com"]
 
 
 def test_required_string_names_the_variable(monkeypatch):
@@ -229,3 +238,104 @@ def test_bad_trusted_proxy_count_names_it(raw):
     result = _setting("capital_allocation.settings.base", "settings.DEBUG", TRUSTED_PROXY_COUNT=raw)
     assert result.returncode != 0
     assert "TRUSTED_PROXY_COUNT: " in result.stderr
+
+
+# --- debug off unless asked for; servers default to production ------------------------------------
+
+
+@pytest.mark.parametrize("module", SETTINGS_MODULES)
+def test_debug_is_off_by_default(module):
+    result = _setting(module, "settings.DEBUG")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_debug_true_turns_it_on_for_local_use():
+    result = _setting("capital_allocation.settings.base", "settings.DEBUG", DEBUG="true")
+    assert result.stdout.strip() == "True", result.stderr
+
+
+@pytest.mark.parametrize(
+    "entry_point",
+    [
+        "import capital_allocation.wsgi",
+        "import capital_allocation.asgi",
+        "from capital_allocation.celery import app; app.loader.import_default_modules()",
+    ],
+)
+def test_servers_and_the_celery_app_default_to_the_production_settings(entry_point):
+    """As cookiecutter-django does: only ``manage.py`` and ``make run`` pick the local settings."""
+    environ = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG", "DATABASE_URL"}}
+    environ.pop("CELERY_BROKER_URL", None)
+    code = f"{entry_point}; from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**environ, "SECRET_KEY": _good_secret(), "ALLOWED_HOSTS": "cae.example.com"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["capital_allocation.settings.production", "False"]
+
+
+def test_production_without_allowed_hosts_stops_naming_it():
+    result = _manage(
+        "check", DJANGO_SETTINGS_MODULE="capital_allocation.settings.production", SECRET_KEY=_good_secret()
+    )
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS: this environment variable is required" in result.stderr
+
+
+# --- `make run` and the Procfile run the local settings -------------------------------------------
+
+
+def _procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def _as_a_quick_command(command: str) -> str:
+    """The Procfile command with its long-running part swapped for one that loads the settings and exits."""
+    command = re.sub(r"manage\.py runserver .*$", "manage.py check", command)
+    return re.sub(r" (worker|beat) .*$", " report", command)
+
+
+def test_the_procfile_names_web_worker_and_beat():
+    assert set(_procfile()) == {"web", "worker", "beat"}
+
+
+@pytest.mark.parametrize("process", ["web", "worker", "beat"])
+def test_each_procfile_process_starts_on_the_local_settings(process):
+    """Nothing set but what ``make run`` sets (DEBUG): no SECRET_KEY, no DJANGO_SETTINGS_MODULE."""
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL"}
+    }
+    environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
+    result = subprocess.run(
+        ["sh", "-c", _as_a_quick_command(_procfile()[process])],
+        cwd=ROOT,
+        env={**environ, "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    if process != "web":  # Celery's report lists the Django settings it loaded
+        assert "SETTINGS_MODULE: 'capital_allocation.settings.base'" in result.stdout.splitlines()
+        assert "DEBUG: True" in result.stdout.splitlines()
+
+
+def test_make_run_sets_the_local_settings_and_debug_for_every_command():
+    result = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    recipe = result.stdout
+    assert 'DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-capital_allocation.settings.base}"' in recipe
+    assert "export DJANGO_SETTINGS_MODULE" in recipe
+    assert 'DEBUG="${DEBUG:-true}"' in recipe
+    export_at = recipe.index("export DJANGO_SETTINGS_MODULE")
+    for command in ("manage.py migrate", "manage.py seed_demo", "honcho"):
+        assert recipe.index(command) > export_at, command
