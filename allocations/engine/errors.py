@@ -33,8 +33,9 @@ class InsufficientDataError(EngineError):
 
 
 class RiskParityError(EngineError):
-    """The risk-parity solver did not reach the requested accuracy.
+    r"""The risk-parity solver did not reach the requested accuracy.
 
-    :func:`~allocations.engine.allocate` catches it and falls back to inverse volatility,
-    recording the fallback in the explanation.
+    :func:`~allocations.engine.allocate` catches it and falls back to budgeted inverse
+    volatility (:math:`w_i \propto \sqrt{b_i}/\sigma_i`, so risk budgets still count),
+    recording the fallback in ``explanation["fallbacks"]``.
     """

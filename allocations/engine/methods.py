@@ -17,6 +17,7 @@ from .policy import AllocationPolicy, SectorSignal
 __all__ = [
     "equal_weight",
     "inverse_volatility",
+    "budgeted_inverse_volatility",
     "sharpe_weights",
     "performance_weighted",
     "sector_multipliers",
@@ -53,6 +54,17 @@ def inverse_volatility(volatility: np.ndarray) -> np.ndarray:
     if not np.isfinite(volatility).all() or (volatility <= 0).any():
         raise InvalidInputError("inverse_volatility: volatilities must be finite and strictly positive")
     return _normalise(1.0 / volatility)
+
+
+def budgeted_inverse_volatility(volatility: np.ndarray, budgets: np.ndarray | None = None) -> np.ndarray:
+    r""":math:`w_i \propto \sqrt{b_i} / \sigma_i`: risk budgeting's exact answer for uncorrelated
+    strategies (:math:`RC_i = w_i^2\sigma_i^2 \propto b_i`), plain inverse volatility for equal
+    budgets. The fallback when the risk-parity solve fails, so the budgets still count.
+    """
+    weights = inverse_volatility(volatility)
+    if budgets is None:
+        return weights
+    return _normalise(weights * np.sqrt(np.asarray(budgets, dtype=float)))
 
 
 def sharpe_weights(sharpe: np.ndarray) -> np.ndarray:

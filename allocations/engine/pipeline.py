@@ -35,6 +35,7 @@ from .estimators import TRADING_DAYS, estimate_covariance, return_stats
 from .limits import LIMIT_NAMES, apply_limits
 from .methods import (
     apply_signals,
+    budgeted_inverse_volatility,
     decay_smoothing,
     equal_weight,
     inverse_volatility,
@@ -362,8 +363,9 @@ def allocate(
                 "cg_iterations": solution.cg_iterations,
             }
         except RiskParityError as exc:
-            rp = inverse_volatility(np.sqrt(covariance.diagonal()))
-            fallbacks.append(f"risk_parity -> inverse_volatility ({exc})")
+            b = None if budget_arr is None else budget_arr[index]
+            rp = budgeted_inverse_volatility(np.sqrt(covariance.diagonal()), b)
+            fallbacks.append(f"risk_parity -> inverse_volatility{'' if b is None else ' with budgets'} ({exc})")
 
     method = policy.method
     if method == "equal_weight":

@@ -22,9 +22,16 @@ volatilities; :math:`y = x / D`) with budgets scaled to :math:`\min_i b_i = 1`, 
 is solved by conjugate gradients preconditioned with ``diag(H)``, using only products
 :math:`Cv`: no factorisation, ``O(N²)`` per product for a dense matrix and ``O(TN)`` for a
 :class:`~allocations.engine.estimators.FactorCovariance`. The CG tolerance follows the
-current error (inexact Newton), so convergence stays quadratic. Far from the solution a
-full step is tried first and, if it leaves the domain or does not decrease ``f``, the
-self-concordant damped step :math:`1/(1+\lambda)` (``λ`` the Newton decrement) is taken.
+current error (inexact Newton), so convergence stays quadratic.
+
+Globalisation: the start is budget-aware (the best point of the rays
+:math:`x \propto \beta^p`, ``p`` in {1/2, 3/4, 1}, each scaled optimally), and every Newton
+direction ``d`` is followed by an exact line search on the convex one-dimensional function
+:math:`s \mapsto f(x + s d)` inside the domain :math:`x + s d > 0`, which costs one extra
+product ``Cd`` and no further products. Budget ratios up to 1e4 converge at N = 5,000 in
+10-50 Newton iterations (the former fixed 100 iterations with a self-concordant damped step
+stalled). Near the rounding floor of float64 products (ill-conditioned budgets), the final
+accuracy check of a factor covariance is made in extended precision.
 """
 
 from __future__ import annotations
@@ -75,6 +82,13 @@ def risk_contributions(covariance, weights: np.ndarray) -> np.ndarray:
     op, _ = _as_operator(covariance)
     weights = np.asarray(weights, dtype=float)
     return weights * op.matvec(weights)
+
+
+def _extended_matvec(op: FactorCovariance, v: np.ndarray) -> np.ndarray:
+    """``Σv`` in extended precision (``np.longdouble``) for the final accuracy check."""
+    f = op.factors.astype(np.longdouble)
+    v = v.astype(np.longdouble)
+    return f.T @ (f @ v) + op.ridge.astype(np.longdouble) * v
 
 
 def _normalise_budgets(budgets, n: int) -> np.ndarray:
@@ -133,7 +147,57 @@ def _pcg(apply_h, rhs: np.ndarray, precond: np.ndarray, rtol: float, maxiter: in
     return d, maxiter
 
 
-def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 100) -> RiskParitySolution:
+def _best_ray(corr, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Budget-aware start: the best point of the rays :math:`x \propto \beta^p`, p in {1/2, 3/4, 1}.
+
+    On a ray ``f`` is minimised at :math:`t^2 = \sum\beta / x^\top C x`; ``p = 1/2`` is exact for
+    uncorrelated strategies, ``p = 1`` the limit of strongly correlated ones.
+    """
+    best = None
+    for p in (0.5, 0.75, 1.0):
+        x = beta**p
+        cx = corr(x)
+        quad = x @ cx
+        if not quad > 0:
+            raise RiskParityError("risk parity: the covariance is not positive definite (x'Σx <= 0 for x > 0)")
+        t = np.sqrt(beta.sum() / quad)
+        x, cx = x * t, cx * t
+        f = 0.5 * (x @ cx) - beta @ np.log(x)
+        if best is None or f < best[2]:
+            best = (x, cx, f)
+    return best[0], best[1]
+
+
+def _line_search(x: np.ndarray, d: np.ndarray, beta: np.ndarray, a1: float, a2: float) -> float:
+    r"""Exact line search: the minimiser over ``0 < s < s_max`` of
+    :math:`\varphi(s) = f(x + s d) = \tfrac12 x^\top Cx + s\,a_1 + \tfrac{s^2}{2} a_2 - \sum_i \beta_i\log(x_i + s d_i)`
+    with :math:`a_1 = d^\top Cx`, :math:`a_2 = d^\top C d` (no product with ``C`` needed), by a
+    safeguarded one-dimensional Newton method on :math:`\varphi'` (convex, so the bracket
+    ``[lo, hi]`` with :math:`\varphi'(lo) < 0 < \varphi'(hi)` shrinks to the root).
+    """
+    r = d / x
+    neg = r < 0
+    hi = float(1.0 / np.max(-r[neg])) if neg.any() else np.inf  # x + s d > 0 for s < hi
+    lo = 0.0
+    s = 1.0 if hi > 1.0 else 0.5 * hi
+    for _ in range(100):
+        q = r / (1.0 + s * r)
+        g1 = a1 + s * a2 - beta @ q
+        if g1 > 0:
+            hi = s
+        else:
+            lo = s
+        g2 = a2 + beta @ (q * q)
+        s_new = s - g1 / g2 if g2 > 0 else np.inf
+        if not lo < s_new < hi:
+            s_new = 0.5 * (lo + hi) if np.isfinite(hi) else 2.0 * max(s, 1.0)
+        if abs(s_new - s) <= 1e-12 * s:
+            return s_new
+        s = s_new
+    return s
+
+
+def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 500) -> RiskParitySolution:
     """Solve risk budgeting and report diagnostics; see :func:`risk_parity_weights`."""
     op, n = _as_operator(covariance)
     b = _normalise_budgets(budgets, n)
@@ -151,61 +215,59 @@ def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter:
     def corr(v: np.ndarray) -> np.ndarray:
         return op.matvec(v * inv_sd) * inv_sd
 
-    beta = b / b.min()  # budgets >= 1 make f self-concordant
-    x = np.sqrt(beta)
-    cx = corr(x)
-    quad = x @ cx
-    if not quad > 0:
-        raise RiskParityError("risk parity: the covariance is not positive definite (x'Σx <= 0 for x > 0)")
-    t = np.sqrt(beta.sum() / quad)  # best start on the ray through sqrt(b)
-    x *= t
-    cx *= t
+    def finish(x_: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        y = x_ * inv_sd
+        w_ = y / y.sum()
+        rc_ = w_ * op.matvec(w_)
+        err_ = _budget_error(rc_, b)
+        if tol < err_ <= 100.0 * tol and isinstance(op, FactorCovariance):
+            # near the rounding floor of float64 products (ill-conditioned budgets): check in
+            # extended precision, O(TN) once
+            rc_ = (w_ * _extended_matvec(op, w_)).astype(float)
+            err_ = _budget_error(rc_, b)
+        return w_, rc_, err_
 
-    def objective(x_: np.ndarray, cx_: np.ndarray) -> float:
-        return 0.5 * (x_ @ cx_) - beta @ np.log(x_)
-
-    cg_total = 0
+    beta = b / b.min()  # budgets >= 1: f is self-concordant (the scale does not change Newton's steps)
+    x, cx = _best_ray(corr, beta)
+    cg_total = newton = 0
     maxiter_cg = max(50, min(n, 1000))
     err = _budget_error(x * cx, b)
-    newton = 0
-    while err > 0.5 * tol and newton < max_iter:
+    # Converged in the solver's coordinates (err <= tol / 2), the weights are checked in the
+    # caller's; rounding can leave them slightly above tol on ill-conditioned matrices, so a few
+    # more Newton steps polish the iterate and the best weights seen are kept.
+    best: tuple[np.ndarray, np.ndarray, float] | None = None
+    polish = 0
+    while True:
+        if err <= 0.5 * tol:
+            candidate = finish(x)
+            if best is None or candidate[2] < best[2]:
+                best = candidate
+        if best is not None:
+            if best[2] <= tol or polish >= 5:
+                break
+            polish += 1
+        if newton >= max_iter:
+            break
         newton += 1
         grad = cx - beta / x
         curv = beta / (x * x)
-        precond = 1.0 + curv  # diag(C) = 1
 
         def apply_h(v: np.ndarray, curv=curv) -> np.ndarray:
             return corr(v) + curv * v
 
-        d, k = _pcg(apply_h, -grad, precond, rtol=min(0.1, err), maxiter=maxiter_cg)
+        d, k = _pcg(apply_h, -grad, 1.0 + curv, rtol=min(0.1, max(err, 1e-3 * tol)), maxiter=maxiter_cg)
         cg_total += k
-        decrement = np.sqrt(max(-(grad @ d), 0.0))
-        if decrement < 0.25:
-            step = 1.0
-            x_new = x + d
-            if (x_new <= 0).any():
-                step = 1.0 / (1.0 + decrement)
-                x_new = x + step * d
-            cx_new = corr(x_new)
-        else:
-            x_new = x + d
-            cx_new = None
-            if (x_new > 0).all():
-                cx_new = corr(x_new)
-                if objective(x_new, cx_new) > objective(x, cx) + 1e-4 * (grad @ d):
-                    cx_new = None
-            if cx_new is None:  # damped step, inside the domain by self-concordance
-                x_new = x + d / (1.0 + decrement)
-                cx_new = corr(x_new)
+        cd = corr(d)
+        step = _line_search(x, d, beta, float(d @ cx), float(d @ cd))
+        x_new = x + step * d
         if not np.isfinite(x_new).all() or (x_new <= 0).any():
             raise RiskParityError("risk parity: Newton iterate left the positive orthant")
-        x, cx = x_new, cx_new
+        x = x_new
+        # the cheap update C(x + s d) = Cx + s Cd accumulates rounding; recompute near the end
+        cx = cx + step * cd if err > 1e-6 else corr(x)
         err = _budget_error(x * cx, b)
 
-    y = x * inv_sd
-    w = y / y.sum()
-    rc = w * op.matvec(w)
-    err = _budget_error(rc, b)
+    w, rc, err = best if best is not None else finish(x)
     if not err <= tol:
         raise RiskParityError(
             f"risk parity did not converge: max relative risk-contribution error {err:.3e} > tol {tol:.1e} "
@@ -214,7 +276,7 @@ def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter:
     return RiskParitySolution(w, rc, err, newton, cg_total)
 
 
-def risk_parity_weights(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
+def risk_parity_weights(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 500) -> np.ndarray:
     r"""Long-only, fully invested equal-risk-contribution (or risk-budgeting) weights.
 
     Parameters
@@ -248,7 +310,7 @@ class RiskParity:
     """Estimator-style risk parity: ``RiskParity().fit(covariance)`` sets ``weights_``,
     ``risk_contributions_``, ``error_``, ``n_iter_`` and returns ``self``."""
 
-    def __init__(self, budgets=None, *, tol: float = 1e-10, max_iter: int = 100) -> None:
+    def __init__(self, budgets=None, *, tol: float = 1e-10, max_iter: int = 500) -> None:
         self.budgets = budgets
         self.tol = tol
         self.max_iter = max_iter

@@ -294,3 +294,29 @@ def test_properties_over_random_panels(n, t, method, cap, sector_cap, risk_cap, 
     steps = np.abs(np.diff(np.vstack([current, res.schedule]), axis=0))
     if res.schedule.shape[0] > 1:
         assert steps.max() <= policy.max_daily_change + 1e-12
+
+
+def test_issue_9_risk_budgets_1_to_100_are_respected_without_fallback():
+    n = 2000
+    returns = factor_returns(n, 252, seed=1)
+    budgets = np.where(np.arange(n) < n // 2, 1.0, 0.01)
+    policy = AllocationPolicy(method="risk_parity", covariance_estimator="ledoit_wolf", **LOOSE)
+    res = allocate(returns, [f"S{i % 5}" for i in range(n)], policy=policy, budgets=budgets)
+    assert res.explanation["fallbacks"] == []
+    rc = res.risk_contributions
+    assert rc[: n // 2].sum() / rc[n // 2 :].sum() == pytest.approx(100.0, rel=1e-8)
+
+
+def test_issue_9_a_failed_risk_parity_falls_back_with_the_budgets(panel, monkeypatch):
+    returns, sectors = panel
+
+    def fail(*args, **kwargs):
+        raise RiskParityError("did not converge (test)")
+
+    monkeypatch.setattr(pipeline_module, "solve_risk_parity", fail)
+    budgets = np.where(np.arange(40) < 20, 1.0, 0.01)
+    res = allocate(returns, sectors, policy=AllocationPolicy(method="risk_parity", **LOOSE), budgets=budgets)
+    assert res.explanation["fallbacks"][0].startswith("risk_parity -> inverse_volatility with budgets")
+    vol = np.sqrt(np.diag(estimate_covariance(returns).covariance.dense()))
+    expected = np.sqrt(budgets) / vol
+    np.testing.assert_allclose(res.target_weights, expected / expected.sum(), rtol=1e-12)

@@ -12,6 +12,7 @@ from allocations.engine import (
     RiskParityError,
     estimate_covariance,
     risk_parity_weights,
+    solve_risk_parity,
 )
 
 from .conftest import PROPERTY, factor_returns
@@ -153,3 +154,36 @@ def test_indefinite_matrix_is_reported():
     cov = np.array([[1.0, -2.0], [-2.0, 1.0]])  # eigenvalues 3 and -1; no positive ERC point
     with pytest.raises(RiskParityError, match="positive"):
         risk_parity_weights(cov)
+
+
+def budget_error(cov, w, b):
+    rc = w * (cov @ w)
+    return np.abs(rc / rc.sum() / (b / b.sum()) - 1).max()
+
+
+def test_issue_9_budgets_1_to_100_at_n_2000_converge():
+    """Issue 9, defect 1: the fixed 100 Newton iterations stopped at an error of 1.7e2."""
+    n = 2000
+    est = estimate_covariance(factor_returns(n, 252, seed=1), estimator="ledoit_wolf")
+    budgets = np.where(np.arange(n) < n // 2, 1.0, 0.01)
+    w = risk_parity_weights(est.covariance, budgets)
+    rc = w * est.covariance.matvec(w)
+    assert budget_error(est.covariance, w, budgets) <= 1e-10
+    assert rc[: n // 2].sum() / rc[n // 2 :].sum() == pytest.approx(100.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("pattern", ["halves", "alternating", "uniform"])
+def test_issue_9_budget_ratios_up_to_1e4_converge_at_n_5000(pattern):
+    n = 5000
+    est = estimate_covariance(factor_returns(n, 252, seed=1), estimator="ledoit_wolf")
+    index = np.arange(n)
+    budgets = {
+        "halves": np.where(index < n // 2, 1.0, 1e-4),
+        "alternating": np.where(index % 2 == 0, 1.0, 1e-4),
+        "uniform": np.random.default_rng(0).uniform(1.0, 1e4, n),
+    }[pattern]
+    sol = solve_risk_parity(est.covariance, budgets)
+    assert sol.error <= 1e-10
+    assert (sol.weights > 0).all() and sol.weights.sum() == pytest.approx(1.0, abs=1e-12)
+    # independent check on the dense matrix (float64 products: rounding near 1e-10 on these budgets)
+    assert budget_error(est.covariance.dense(), sol.weights, budgets) <= 1e-8
