@@ -16,10 +16,10 @@ from django.utils.html import format_html, format_html_join
 
 from . import models
 from .errors import DomainError
-from .selectors import portfolio_list_for_user
+from .selectors.core import portfolio_list_for_user
 from .services.actors import Actor
+from .services.approvals import allocation_run_approve, allocation_run_reject
 from .services.policies import EDITABLE_FIELDS, policy_create_version
-from .services.runs import allocation_run_approve, allocation_run_reject
 from .services.schedules import transition_schedule_cancel
 
 

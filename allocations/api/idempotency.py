@@ -17,19 +17,29 @@ import hashlib
 import json
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
 from django.http.request import RawPostDataException
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from allocations.models import IdempotencyRecord
+from allocations.selectors.core import idempotency_record_get
+from allocations.services.idempotency import idempotency_claim, idempotency_complete, idempotency_release
 
 HEADER = "Idempotency-Key"
 ABANDONED_AFTER = timedelta(minutes=10)  # far longer than any request may take
 MAX_KEY_LENGTH = 200
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A retry with the same key and body gets the first response; another body gets 422.",
+)
 
 
 class IdempotencyKeyReused(APIException):
@@ -78,19 +88,12 @@ def request_fingerprint(request) -> str:
 
 def _claim(request, key: str, fingerprint: str) -> tuple[IdempotencyRecord | None, Response | None]:
     """Insert the claim, or return the response owed to a retry."""
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(
-                user=request.user,
-                key=key,
-                method=request.method,
-                path=request.path[:500],
-                request_hash=fingerprint,
-            )
+    record = idempotency_claim(
+        user=request.user, key=key, method=request.method, path=request.path, request_hash=fingerprint
+    )
+    if record is not None:
         return record, None
-    except IntegrityError:
-        pass
-    existing = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+    existing = idempotency_record_get(user=request.user, key=key)
     if existing is None:  # the first request failed and released the key between our two queries
         return _claim(request, key, fingerprint)
     if existing.request_hash != fingerprint:
@@ -101,7 +104,7 @@ def _claim(request, key: str, fingerprint: str) -> tuple[IdempotencyRecord | Non
         if existing.created_at < timezone.now() - ABANDONED_AFTER:
             # The process that claimed it died mid-request (its transaction rolled back, so
             # nothing of the request was kept): release the claim and run the retry.
-            IdempotencyRecord.objects.filter(pk=existing.pk, status_code__isnull=True).delete()
+            idempotency_release(record_id=existing.pk, only_unfinished=True)
             return _claim(request, key, fingerprint)
         raise IdempotencyKeyInFlight()
     replay = Response(existing.response_body, status=existing.status_code)
@@ -124,13 +127,13 @@ def idempotent(handler):
         try:
             response = handler(view, request, *args, **kwargs)
         except BaseException:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            idempotency_release(record_id=record.pk)
             raise
         if response.status_code >= 400:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            idempotency_release(record_id=record.pk)
             return response
         body = json.loads(JSONRenderer().render(response.data) or b"null")
-        IdempotencyRecord.objects.filter(pk=record.pk).update(status_code=response.status_code, response_body=body)
+        idempotency_complete(record_id=record.pk, status_code=response.status_code, body=body)
         return response
 
     return wrapper

@@ -6,9 +6,13 @@ user cannot view it (or it does not exist), 403 when the user can view it but la
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from knox.auth import TokenAuthentication
+
 from accounts import roles
 from allocations.models import Portfolio
-from allocations.selectors import portfolio_get_for_user
+from allocations.selectors.core import portfolio_for_user, user_may
 from allocations.services.actors import Actor
 
 VIEW = roles.VIEW
@@ -19,15 +23,20 @@ APPROVE = roles.APPROVE
 
 
 def portfolio_for(request, slug: str, perm: str = VIEW) -> Portfolio:
+    """Raises ``Http404`` when the portfolio is missing or not viewable, ``PermissionDenied``
+    when it is viewable but ``perm`` (a codename) is not granted on it."""
     cache = request.__dict__.setdefault("_portfolio_cache", {})
     if (slug, perm) not in cache:
-        cache[(slug, perm)] = portfolio_get_for_user(user=request.user, slug=slug, perm=perm)
+        portfolio = portfolio_for_user(user=request.user, slug=slug)
+        if portfolio is None:
+            raise Http404(f"no portfolio {slug!r}")
+        if not user_may(user=request.user, perm=perm, portfolio=portfolio):
+            raise PermissionDenied(f"you may not {perm.replace('_', ' ')} on portfolio {slug!r}")
+        cache[(slug, perm)] = portfolio
     return cache[(slug, perm)]
 
 
 def actor_of(request) -> Actor:
     """The acting user, labelled with how they came in (token or session)."""
-    from knox.auth import TokenAuthentication
-
     via = "token" if isinstance(request.successful_authenticator, TokenAuthentication) else "session"
     return Actor.of_user(request.user, via=via)

@@ -14,6 +14,7 @@ from allocations.models import AuditEntry, Portfolio
 
 from .actors import Actor
 from .bulk import bulk_insert
+from .locks import portfolio_lock
 
 BULK_THRESHOLD = 20  # from this many rows on, stream them (COPY on PostgreSQL) instead of building models
 
@@ -35,7 +36,7 @@ class AuditRecord:
 
 def _lock_chain_tail(portfolio: Portfolio) -> str:
     """Lock the portfolio row (the chain's mutex) and return the hash of its last audit row."""
-    Portfolio.objects.select_for_update().filter(pk=portfolio.pk).values_list("pk", flat=True).get()
+    portfolio_lock(portfolio.pk)
     last = (
         AuditEntry.objects.filter(portfolio_id=portfolio.pk)
         .order_by("-id")

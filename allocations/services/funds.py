@@ -19,6 +19,7 @@ from allocations.models import AuditEntry, Fund, Portfolio, Strategy
 from .actors import Actor
 from .audit import AuditRecord, audit_append_many
 from .bulk import bulk_insert
+from .locks import portfolio_lock
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1e17")  # what a DecimalField(20, 2) holds
@@ -76,7 +77,7 @@ def funds_set_many(
     is the portfolio's total right after that row's change, as if the changes were made one by one.
     """
     with transaction.atomic():
-        Portfolio.objects.select_for_update().filter(pk=portfolio.pk).values_list("pk", flat=True).get()
+        portfolio_lock(portfolio.pk)
         current = dict(
             Fund.objects.select_for_update()
             .filter(strategy_id__in=list(amounts), strategy__portfolio=portfolio)

@@ -12,6 +12,7 @@ from allocations.models import AllocationPolicy, AuditEntry, CovarianceEstimator
 
 from .actors import Actor
 from .audit import AuditRecord, audit_append
+from .locks import portfolio_lock
 
 # field -> (low, high, low is open); a value must be finite and inside the range.
 FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
@@ -133,7 +134,7 @@ def policy_create_version(
     """Make a new policy version from the current one (or the defaults) with ``changes`` applied."""
     clean = policy_validate_changes(changes or {})
     with transaction.atomic():
-        Portfolio.objects.select_for_update().filter(pk=portfolio.pk).values_list("pk", flat=True).get()
+        portfolio_lock(portfolio.pk)
         current = AllocationPolicy.objects.filter(portfolio=portfolio).order_by("-version").first()
         base = {name: getattr(current, name) for name in EDITABLE_FIELDS} if current else {}
         fields = {**base, **clean}

@@ -1,33 +1,28 @@
 """Transition schedules: planned steps from the current funds to a run's target, applied one by one.
 
 Step 1 is applied with the run (or its approval); later steps fall on the following business
-days and are applied by ``transition_steps_apply_due`` (the beat task). Applying a step is
+days and are applied by the beat task ``allocations.tasks.apply_due_transition_steps``. Applying a step is
 idempotent: it locks the step and acts only while it is still pending.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal
+from datetime import date
+from decimal import Decimal
 
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from allocations import engine
+from allocations import adapters
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule, TransitionStep
+from allocations.selectors.panels import fund_amounts
 
-from . import inputs
 from .actors import Actor
 from .audit import AuditRecord, audit_append
 from .funds import funds_set_many
-
-CENT = Decimal("0.01")
-
-
-def amounts_for_weights(weights: np.ndarray, equity: Decimal) -> list[Decimal]:
-    """amount_i = w_i x equity, rounded down to the cent so the amounts never exceed the equity."""
-    return [(Decimal(repr(float(w))) * equity).quantize(CENT, rounding=ROUND_DOWN) for w in weights]
+from .locks import portfolio_lock
 
 
 def _apply_weights(
@@ -41,7 +36,7 @@ def _apply_weights(
     actor: Actor,
 ) -> None:
     """Move the funds of the strategies whose weight changes in this step; audit each move."""
-    new_amounts = amounts_for_weights(weights, run.total_equity)
+    new_amounts = adapters.amounts_for_weights(weights, run.total_equity)
     # A strategy retired since the schedule was planned keeps its zero fund.
     retired = set(
         Strategy.objects.filter(pk__in=[int(s) for s in universe_ids], status=Strategy.Status.RETIRED).values_list(
@@ -97,10 +92,12 @@ def schedule_create_and_apply_first(
     current: np.ndarray,
     amounts: dict[int, Decimal],
     actor: Actor,
+    today: date,
 ) -> TransitionSchedule:
-    """Write the schedule of ``run`` (one row of ``steps`` per business day) and apply step 1."""
+    """Write the schedule of ``run`` (one row of ``steps`` per business day from ``today``, the
+    portfolio's local date) and apply step 1."""
     schedule = TransitionSchedule.objects.create(run=run, portfolio=run.portfolio)
-    days = inputs.business_days_from(timezone.localdate(), steps.shape[0])
+    days = adapters.business_days_from(today, steps.shape[0])
     ids = [str(int(i)) for i in universe_ids]
     rows = TransitionStep.objects.bulk_create(
         [
@@ -130,38 +127,13 @@ def _close(schedule: TransitionSchedule, status: str, *, by=None, reason: str = 
     schedule.save(update_fields=["status", "closed_at", "closed_by", "close_reason"])
 
 
-def plan_from_current_funds(*, run: AllocationRun):
-    """Re-plan an approved run from the funds as they are now to its stored target."""
-    lines = list(run.lines.order_by("strategy_id").values_list("strategy_id", "target_weight"))
-    universe_ids = np.array([sid for sid, _ in lines], dtype=np.int64)
-    target = np.array([w for _, w in lines], dtype=float)
-    amounts = inputs.fund_amounts(portfolio=run.portfolio)
-    total = float(sum(amounts.values(), Decimal("0")))
-    basis = max(float(run.total_equity), total)
-    current = np.array([float(amounts.get(int(s), 0)) for s in universe_ids]) / basis
-    return universe_ids, plan_for_run(run, current, target), current, amounts
-
-
-def plan_for_run(run: AllocationRun, current: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The transition steps from ``current`` to ``target`` under the run's policy version."""
-    policy = run.policy
-    return engine.plan_transition(
-        current,
-        target,
-        period_days=policy.transition_period_days,
-        max_daily_change=policy.max_daily_change,
-        min_change=policy.min_change_threshold,
-        force=run.force_rebalance,
-    )
-
-
 def transition_step_apply(*, step_id: int, actor: Actor) -> bool:
     """Apply one pending step of an active schedule; False if it was already applied or closed."""
     with transaction.atomic():
         step = TransitionStep.objects.select_related("schedule__run").filter(pk=step_id).first()
         if step is None:
             return False
-        Portfolio.objects.select_for_update().filter(pk=step.schedule.portfolio_id).values_list("pk", flat=True).get()
+        portfolio_lock(step.schedule.portfolio_id)
         step = TransitionStep.objects.select_for_update().select_related("schedule__run__portfolio").get(pk=step_id)
         schedule = step.schedule
         if step.status != TransitionStep.Status.PENDING or schedule.status != TransitionSchedule.Status.ACTIVE:
@@ -182,7 +154,7 @@ def transition_step_apply(*, step_id: int, actor: Actor) -> bool:
             universe_ids=np.array([int(i) for i in ids]),
             weights=weights,
             previous=prev,
-            amounts=inputs.fund_amounts(portfolio=schedule.portfolio),
+            amounts=fund_amounts(portfolio=schedule.portfolio),
             actor=actor,
         )
         if not schedule.steps.filter(status=TransitionStep.Status.PENDING).exists():
@@ -207,7 +179,7 @@ def transition_schedule_cancel(*, schedule: TransitionSchedule, actor: Actor, re
     if not reason or not str(reason).strip():
         raise DomainError("a reason is required to cancel a schedule", field="reason")
     with transaction.atomic():
-        Portfolio.objects.select_for_update().filter(pk=schedule.portfolio_id).values_list("pk", flat=True).get()
+        portfolio_lock(schedule.portfolio_id)
         schedule = TransitionSchedule.objects.select_for_update().get(pk=schedule.pk)
         if schedule.status != TransitionSchedule.Status.ACTIVE:
             raise ConflictError(f"schedule {schedule.pk} is {schedule.status}, not active", field="status")

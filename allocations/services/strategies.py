@@ -20,6 +20,7 @@ from allocations.models import AuditEntry, Fund, Portfolio, Sector, Strategy
 from .actors import Actor
 from .audit import AuditRecord, audit_append
 from .funds import funds_set_many
+from .locks import portfolio_lock
 
 CODE_PATTERN = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 EDITABLE = ("name", "sector", "asset_class", "risk_budget", "status")
@@ -100,7 +101,7 @@ def strategy_create(
         raise DomainError(f"code must be 1 to 64 letters, digits, '-' or '_'; got {code!r}", field="code")
     fields = _clean({"name": name, "sector": sector, "asset_class": asset_class, "risk_budget": risk_budget})
     with transaction.atomic():
-        Portfolio.objects.select_for_update().filter(pk=portfolio.pk).values_list("pk", flat=True).get()
+        portfolio_lock(portfolio.pk)
         if Strategy.objects.filter(portfolio=portfolio, code=code).exists():
             raise DomainError(f"portfolio {portfolio.slug!r} already has a strategy {code!r}", field="code")
         strategy = Strategy.objects.create(portfolio=portfolio, code=code, **fields)
@@ -121,7 +122,7 @@ def strategy_update(*, strategy: Strategy, actor: Actor, changes: dict[str, Any]
     """Change a strategy's name, sector, asset class, risk budget or status (active / paused)."""
     clean = _clean(changes)
     with transaction.atomic():
-        Portfolio.objects.select_for_update().filter(pk=strategy.portfolio_id).values_list("pk", flat=True).get()
+        portfolio_lock(strategy.portfolio_id)
         strategy = Strategy.objects.select_for_update().select_related("sector", "portfolio").get(pk=strategy.pk)
         if strategy.status == Strategy.Status.RETIRED:
             raise ConflictError(f"strategy {strategy.code!r} is retired and cannot be changed", field="status")
@@ -150,7 +151,7 @@ def strategy_update(*, strategy: Strategy, actor: Actor, changes: dict[str, Any]
 def strategy_retire(*, strategy: Strategy, actor: Actor, reason: str = "") -> Strategy:
     """Retire a strategy: status ``retired`` and its fund set to 0 (audited as a fund change)."""
     with transaction.atomic():
-        Portfolio.objects.select_for_update().filter(pk=strategy.portfolio_id).values_list("pk", flat=True).get()
+        portfolio_lock(strategy.portfolio_id)
         strategy = Strategy.objects.select_for_update().select_related("portfolio").get(pk=strategy.pk)
         if strategy.status == Strategy.Status.RETIRED:
             raise ConflictError(f"strategy {strategy.code!r} is already retired", field="status")

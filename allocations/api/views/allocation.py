@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from allocations import engine
-from allocations.api.idempotency import idempotent
+from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import MANAGE_POLICY, REBALANCE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import (
     FiniteFloatField,
@@ -17,21 +17,13 @@ from allocations.api.serializers import (
     WeightMapField,
     finite_or_none,
 )
-from allocations.api_performance import portfolio_performance
-from allocations.selectors import fund_changes_recent, fund_list, fund_total_capital, policy_current
+from allocations.selectors.core import fund_changes_recent, fund_list, fund_total_capital, policy_current
+from allocations.selectors.performance import portfolio_performance
 from allocations.services.policies import policy_set_method
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 
 from .base import Api
 from .policy import PolicyOutputSerializer
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="A retry with the same key and body gets the first response; another body gets 422.",
-)
 
 
 class FundChangeSerializer(serializers.Serializer):

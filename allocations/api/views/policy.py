@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from allocations.api.permissions import MANAGE_POLICY, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
 from allocations.models import CovarianceEstimator, Method
-from allocations.selectors import policy_current
+from allocations.selectors.core import policy_current
 from allocations.services.policies import CHOICES, FLOAT_RANGES, INT_MINIMUMS, policy_create_version
 
 from .base import Api

@@ -12,15 +12,14 @@ from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from allocations.api.idempotency import idempotent
+from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.parsers import CSVTextParser, StrictJSONParser
 from allocations.api.permissions import INGEST, actor_of, portfolio_for
 from allocations.errors import DomainError
 from allocations.models import StrategyReturn
-from allocations.selectors import strategy_return_list
+from allocations.selectors.core import strategy_return_list
 from allocations.services.ingestion import ReturnRow, returns_import, returns_rows_from_text
 
-from .allocation import IDEMPOTENCY_HEADER
 from .base import Api, PortfolioScopedListApi
 
 MAX_ROWS = 500_000

@@ -9,14 +9,15 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from allocations.api.filters import UtcDateTimeFilter
-from allocations.api.idempotency import idempotent
+from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import MoneyField, StrictInputSerializer, WeightMapField, finite_or_none
 from allocations.models import AllocationRun
-from allocations.selectors import run_get, run_lines, run_list
-from allocations.services.runs import allocation_run_approve, allocation_run_outcome, allocation_run_reject
+from allocations.selectors.core import portfolio_today, run_get, run_lines, run_list
+from allocations.selectors.runs import run_outcome
+from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 
-from .allocation import IDEMPOTENCY_HEADER, RebalanceOutputSerializer
+from .allocation import RebalanceOutputSerializer
 from .base import Api, PortfolioScopedListApi
 
 
@@ -100,7 +101,7 @@ class RunDetailApi(Api):
 
         portfolio = portfolio_for(request, slug, VIEW)
         run = _run_or_404(portfolio, allocation_id)
-        outcome = allocation_run_outcome(run=run).to_response()
+        outcome = run_outcome(run=run, today=portfolio_today(portfolio)).to_response()
         data = {
             **RunOutputSerializer(run).data,
             "lines": RunLineSerializer(run_lines(run=run), many=True).data,

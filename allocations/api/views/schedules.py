@@ -9,14 +9,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from allocations.api.idempotency import idempotent
+from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import StrictInputSerializer, WeightMapField
 from allocations.models import TransitionSchedule, TransitionStep
-from allocations.selectors import schedule_get, schedule_list, strategy_codes_by_id
+from allocations.selectors.core import schedule_get, schedule_list, strategy_codes_by_id
 from allocations.services.schedules import transition_schedule_cancel
 
-from .allocation import IDEMPOTENCY_HEADER
 from .base import Api, PortfolioScopedListApi
 
 

@@ -8,14 +8,13 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from allocations.api.filters import UtcDateTimeFilter
-from allocations.api.idempotency import idempotent
+from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import INGEST, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
 from allocations.models import SectorSignal
-from allocations.selectors import signal_list
+from allocations.selectors.core import signal_list
 from allocations.services.signals import signal_create
 
-from .allocation import IDEMPOTENCY_HEADER
 from .base import Api, PortfolioScopedListApi
 
 

@@ -8,14 +8,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from allocations.api.idempotency import idempotent
+from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import MANAGE_POLICY, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
 from allocations.models import Strategy
-from allocations.selectors import strategy_get, strategy_list_with_funds
+from allocations.selectors.core import strategy_get, strategy_list_with_funds
 from allocations.services import strategies as strategy_services
 
-from .allocation import IDEMPOTENCY_HEADER
 from .base import Api, PortfolioScopedListApi
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from allocations.models import Portfolio
-from allocations.selectors import audit_verify
+from allocations.selectors.core import audit_verify
 
 
 class Command(BaseCommand):

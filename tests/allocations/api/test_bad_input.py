@@ -47,6 +47,34 @@ def test_non_finite_numbers_in_raw_json_are_400_naming_the_field(client_as, demo
 @pytest.mark.parametrize(
     ("body", "field"),
     [
+        ({"total_equity": "NaN"}, "total_equity"),
+        ({"total_equity": "Infinity"}, "total_equity"),
+        ({"total_equity": 0}, "total_equity"),
+        ({"total_equity": -5}, "total_equity"),
+        ({"total_equity": "lots"}, "total_equity"),
+        ({"allocation_method": "astrology"}, "allocation_method"),
+        ({"sector_signals": [{"sector": "energy", "action": "SHORT", "confidence": 0.5}]}, "sector_signals[0].action"),
+        (
+            {"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": 1.5}]},
+            "sector_signals[0].confidence",
+        ),
+        ({"strategy_performance": {"tech-0001": {"volatility": 0}}}, "strategy_performance.tech-0001.volatility"),
+    ],
+)
+def test_rebalance_shape_errors_name_the_field(client_as, demo, body, field):
+    """Moved from the service's tests: the serializer is the one boundary for shape and type."""
+    response = client_as("pm").post(REBALANCE, body, format="json")
+    assert response.status_code == 400, response.content
+    errors = response.json()
+    for part in field.replace("[", ".").replace("]", "").split("."):  # nested: {"sector_signals": {"0": ...}}
+        errors = errors[part] if part in errors else errors[next(k for k in errors if k.startswith(part))]
+    assert errors
+    assert not AllocationRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
         ({"total_equity": -1000}, "total_equity"),
         ({"total_equity": 0}, "total_equity"),
         ({"total_equity": "0.00"}, "total_equity"),

@@ -8,7 +8,7 @@ import pytest
 from django.apps import apps
 
 from allocations.models import AllocationRun, AuditEntry, Fund, IdempotencyRecord
-from allocations.selectors import audit_verify
+from allocations.selectors.core import audit_verify
 
 from .conftest import set_policy
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 
 from allocations.audit_chain import GENESIS_HASH
 from allocations.models import AuditEntry, AuditTrailIsAppendOnly
-from allocations.selectors import audit_verify
+from allocations.selectors.core import audit_verify
 from allocations.services.audit import AuditRecord, audit_append
 from allocations.services.funds import fund_set
 from tests.factories import StrategyFactory

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from allocations import selectors
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Fund, Strategy
+from allocations.selectors import core as selectors
 from allocations.services.actors import Actor
 from allocations.services.funds import fund_adjust, fund_set
 from tests.factories import StrategyFactory

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from allocations.errors import DomainError
 from allocations.models import AllocationPolicy, AuditEntry
-from allocations.selectors import audit_verify, policy_current
+from allocations.selectors.core import audit_verify, policy_current
 from allocations.services.policies import policy_create_version, policy_from_yaml, policy_set_method
 
 pytestmark = pytest.mark.django_db

@@ -1,18 +1,29 @@
-"""Reads of the allocation domain. Views, tasks and services read through these."""
+"""Core reads: portfolios, policies, strategies, funds, runs, schedules, the audit trail.
+
+Every function returns model instances, querysets (joins set up front) or plain values and
+raises no HTTP error: a missing row is ``None``; the API decides what that means.
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
 
+from allocations.adapters import local_date
 from allocations.audit_chain import GENESIS_HASH, chain_hash, entry_canonical
 from allocations.models import (
+    AllocationLine,
     AllocationPolicy,
     AllocationRun,
     AuditEntry,
     Fund,
+    IdempotencyRecord,
     Portfolio,
     Sector,
     SectorSignal,
@@ -20,10 +31,6 @@ from allocations.models import (
     StrategyReturn,
     TransitionSchedule,
 )
-
-
-def portfolio_get(*, slug: str) -> Portfolio:
-    return Portfolio.objects.get(slug=slug)
 
 
 def policy_current(*, portfolio: Portfolio) -> AllocationPolicy | None:
@@ -95,8 +102,6 @@ def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
 
 def portfolio_list_for_user(*, user) -> QuerySet[Portfolio]:
     """The portfolios ``user`` may view (a superuser: all)."""
-    from guardian.shortcuts import get_objects_for_user
-
     if user is None or not user.is_authenticated or not user.is_active:
         return Portfolio.objects.none()
     return get_objects_for_user(
@@ -104,31 +109,14 @@ def portfolio_list_for_user(*, user) -> QuerySet[Portfolio]:
     ).order_by("slug")
 
 
-def portfolio_get_for_user(*, user, slug: str, perm: str | None = None) -> Portfolio:
-    """The portfolio ``slug`` if ``user`` may view it and, given ``perm`` (a codename), act on it.
-
-    Raises ``Http404`` when the portfolio is missing or not viewable, ``PermissionDenied`` when
-    it is viewable but ``perm`` is not granted on it.
-    """
-    from django.core.exceptions import PermissionDenied
-    from django.http import Http404
-
-    portfolio = portfolio_list_for_user(user=user).filter(slug=slug).first()
-    if portfolio is None:
-        raise Http404(f"no portfolio {slug!r}")
-    if perm and perm != "view_portfolio" and not user.has_perm(f"allocations.{perm}", portfolio):
-        raise PermissionDenied(f"you may not {perm.replace('_', ' ')} on portfolio {slug!r}")
-    return portfolio
+def portfolio_for_user(*, user, slug: str) -> Portfolio | None:
+    """The portfolio ``slug`` if ``user`` may view it; None when it is missing or not viewable."""
+    return portfolio_list_for_user(user=user).filter(slug=slug).first()
 
 
-def sector_codes() -> set[str]:
-
-    return set(Sector.objects.values_list("code", flat=True))
-
-
-def sector_get(*, code: str):
-
-    return Sector.objects.filter(code=code).first()
+def user_may(*, user, perm: str, portfolio: Portfolio) -> bool:
+    """Whether ``user`` holds ``perm`` (a codename of ``allocations``) on ``portfolio``."""
+    return perm == "view_portfolio" or user.has_perm(f"allocations.{perm}", portfolio)
 
 
 def strategy_get(*, portfolio: Portfolio, code: str) -> Strategy | None:
@@ -139,8 +127,7 @@ def strategy_list_with_funds(*, portfolio: Portfolio) -> QuerySet[Strategy]:
     return strategy_list(portfolio=portfolio).select_related("fund")
 
 
-def strategy_return_list(*, portfolio: Portfolio):
-
+def strategy_return_list(*, portfolio: Portfolio) -> QuerySet[StrategyReturn]:
     return (
         StrategyReturn.objects.filter(strategy__portfolio=portfolio)
         .select_related("strategy")
@@ -148,13 +135,11 @@ def strategy_return_list(*, portfolio: Portfolio):
     )
 
 
-def signal_list(*, portfolio: Portfolio):
-
+def signal_list(*, portfolio: Portfolio) -> QuerySet[SectorSignal]:
     return SectorSignal.objects.filter(portfolio=portfolio).select_related("sector").order_by("-as_of", "-id")
 
 
-def run_list(*, portfolio: Portfolio):
-
+def run_list(*, portfolio: Portfolio) -> QuerySet[AllocationRun]:
     return (
         AllocationRun.objects.filter(portfolio=portfolio)
         .select_related("policy", "requested_by", "decided_by")
@@ -162,10 +147,8 @@ def run_list(*, portfolio: Portfolio):
     )
 
 
-def run_get(*, portfolio: Portfolio, public_id: str):
+def run_get(*, portfolio: Portfolio, public_id: str) -> AllocationRun | None:
     """The run of ``portfolio`` with this allocation id, or None (also for a malformed id)."""
-    import uuid
-
     try:
         key = uuid.UUID(str(public_id))
     except ValueError:
@@ -173,12 +156,11 @@ def run_get(*, portfolio: Portfolio, public_id: str):
     return run_list(portfolio=portfolio).filter(public_id=key).first()
 
 
-def run_lines(*, run):
+def run_lines(*, run: AllocationRun) -> QuerySet[AllocationLine]:
     return run.lines.select_related("strategy").order_by("strategy__code")
 
 
-def schedule_list(*, portfolio: Portfolio):
-
+def schedule_list(*, portfolio: Portfolio) -> QuerySet[TransitionSchedule]:
     return (
         TransitionSchedule.objects.filter(portfolio=portfolio)
         .select_related("run", "closed_by")
@@ -186,7 +168,7 @@ def schedule_list(*, portfolio: Portfolio):
     )
 
 
-def schedule_get(*, portfolio: Portfolio, schedule_id: int):
+def schedule_get(*, portfolio: Portfolio, schedule_id: int) -> TransitionSchedule | None:
     return schedule_list(portfolio=portfolio).prefetch_related("steps").filter(pk=schedule_id).first()
 
 
@@ -204,3 +186,18 @@ def audit_list(*, portfolio: Portfolio) -> QuerySet[AuditEntry]:
 
 def fund_changes_recent(*, portfolio: Portfolio, limit: int = 10) -> list[AuditEntry]:
     return list(audit_list(portfolio=portfolio).filter(kind=AuditEntry.Kind.FUND_CHANGE)[:limit])
+
+
+def sector_codes() -> set[str]:
+    """The codes of every sector."""
+    return set(Sector.objects.values_list("code", flat=True))
+
+
+def portfolio_today(portfolio: Portfolio) -> date:
+    """Today's date in the portfolio's time zone (steps fall on its business days)."""
+    return local_date(timezone.now(), portfolio.timezone)
+
+
+def idempotency_record_get(*, user, key: str) -> IdempotencyRecord | None:
+    """The claim or stored response of ``user``'s idempotency key, if any."""
+    return IdempotencyRecord.objects.filter(user=user, key=key).first()

@@ -1,4 +1,4 @@
-"""Reads behind ``GET .../allocation/performance``: realised performance, risk and sector exposures.
+"""Realised performance, risk and sector exposures of a portfolio (``GET .../allocation/performance``).
 
 All arithmetic is numpy over arrays built from a handful of queries:
 
@@ -8,13 +8,11 @@ All arithmetic is numpy over arrays built from a handful of queries:
   stored daily returns (a missing return counts as 0). It starts on the first day capital was
   allocated.
 - **current_allocation_backtest**: today's weights held over the last 252 return dates.
-- metrics of a return series ``r`` of length ``n``: total return ``Π(1 + r_t) − 1``; annualised
-  volatility ``s·√252`` with ``s`` the sample standard deviation; Sharpe ``√252·mean(r)/s``
-  (none when ``s = 0`` or ``n < 2``); max drawdown ``max_t (1 − V_t / max_{u≤t} V_u)`` with
-  ``V_0 = 1`` and ``V_t = Π_{u≤t}(1 + r_u)``, a positive fraction.
+- metrics of a return series: ``allocations.engine.measures`` (total return, annualised
+  volatility, Sharpe, max drawdown).
 - **risk**: ex-ante volatility ``√(252 wᵀΣw)`` of the current weights with the policy's
-  covariance estimator and window (``allocations.engine``), effective number of strategies
-  ``1 / Σ p_i²`` with ``p = w / Σw``, the largest weight, cash ``1 − Σw``.
+  covariance estimator and window, effective number of strategies ``1 / Σ p_i²`` with
+  ``p = w / Σw``, the largest weight, cash ``1 − Σw``.
 - **sector_exposures**: the funds of each sector's strategies divided by the total EQUITY.
 """
 
@@ -26,66 +24,46 @@ import numpy as np
 from django.utils import timezone
 
 from allocations import engine
-from allocations.models import AuditEntry, Fund, Portfolio, Strategy, StrategyReturn
-from allocations.selectors import policy_current
+from allocations.engine import measures
+from allocations.models import AllocationPolicy, AuditEntry, Portfolio, Strategy
+
+from .core import policy_current
+from .panels import fund_amounts, returns_panel, window_start
 
 BACKTEST_DAYS = 252
-TRADING_DAYS = 252
 
 
 def path_metrics(returns: np.ndarray, dates: list[date]) -> dict:
     """Total return, annualised volatility, max drawdown and Sharpe of a daily return series."""
     returns = np.asarray(returns, dtype=float)
     n = returns.size
-    out = {
-        "days": int(n),
-        "start": dates[0] if n else None,
-        "end": dates[-1] if n else None,
-        "total_return": None,
-        "annualised_volatility": None,
-        "max_drawdown": None,
-        "sharpe": None,
-    }
     if n == 0:
-        return out
-    value = np.concatenate([[1.0], np.cumprod(1.0 + returns)])
-    out["total_return"] = float(value[-1] - 1.0)
-    out["max_drawdown"] = float(np.max(1.0 - value / np.maximum.accumulate(value)))
-    if n >= 2:
-        std = float(np.std(returns, ddof=1))
-        out["annualised_volatility"] = std * np.sqrt(TRADING_DAYS)
-        if std > 0:
-            out["sharpe"] = float(np.sqrt(TRADING_DAYS) * returns.mean() / std)
-    return out
+        return {
+            "days": 0,
+            "start": None,
+            "end": None,
+            "total_return": None,
+            "annualised_volatility": None,
+            "max_drawdown": None,
+            "sharpe": None,
+        }
+    return {
+        "days": int(n),
+        "start": dates[0],
+        "end": dates[-1],
+        "total_return": measures.total_return(returns),
+        "annualised_volatility": measures.annualised_volatility(returns),
+        "max_drawdown": measures.max_drawdown(returns),
+        "sharpe": measures.sharpe_ratio(returns),
+    }
 
 
-def _returns_panel(ids: list[int], since: date | None) -> tuple[list[date], np.ndarray]:
-    """Daily returns (T x N, NaN where missing) of strategies ``ids`` from ``since`` on."""
-    rows = StrategyReturn.objects.filter(strategy_id__in=ids)
-    if since is not None:
-        rows = rows.filter(date__gte=since)
-    triples = list(rows.values_list("strategy_id", "date", "value"))
-    if not triples:
-        return [], np.empty((0, len(ids)))
-    strategy_ids, days, values = zip(*triples, strict=True)
-    dates = sorted(set(days))
-    row_of = {d: t for t, d in enumerate(dates)}
-    col_of = {sid: j for j, sid in enumerate(ids)}
-    panel = np.full((len(dates), len(ids)), np.nan)
-    panel[
-        np.fromiter((row_of[d] for d in days), int, len(days)),
-        np.fromiter((col_of[s] for s in strategy_ids), int, len(days)),
-    ] = np.asarray(values, dtype=float)
-    return dates, panel
-
-
-def _amounts_in_force(portfolio: Portfolio, ids: list[int], dates: list[date]) -> np.ndarray:
+def _amounts_in_force(portfolio: Portfolio, ids: np.ndarray, dates: list[date]) -> np.ndarray:
     """(T x N) amount of each strategy at the start of each date, from the fund-change audit rows."""
-    col_of = {sid: j for j, sid in enumerate(ids)}
     ordinals = np.array([d.toordinal() for d in dates], dtype=np.int64)
     latest: dict[tuple[int, int], float] = {}
     changes = (
-        AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE, strategy_id__in=ids)
+        AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE, strategy_id__in=ids.tolist())
         .order_by("id")
         .values_list("created_at", "strategy_id", "new_amount")
     )
@@ -93,8 +71,8 @@ def _amounts_in_force(portfolio: Portfolio, ids: list[int], dates: list[date]) -
         # A change made on day d first earns the return of the next return date after d.
         day = timezone.localtime(created_at).date().toordinal()
         t = int(np.searchsorted(ordinals, day, side="right"))
-        latest[(t, col_of[strategy_id])] = float(new_amount or 0)
-    amounts = np.full((len(dates) + 1, len(ids)), np.nan)
+        latest[(t, int(np.searchsorted(ids, strategy_id)))] = float(new_amount or 0)
+    amounts = np.full((len(dates) + 1, ids.size), np.nan)
     if latest:
         keys = np.array(list(latest), dtype=int)
         amounts[keys[:, 0], keys[:, 1]] = np.fromiter(latest.values(), float, len(latest))
@@ -105,7 +83,7 @@ def _amounts_in_force(portfolio: Portfolio, ids: list[int], dates: list[date]) -
     return np.nan_to_num(filled, nan=0.0)[: len(dates)]
 
 
-def _history(portfolio, ids, dates, panel, equity) -> dict:
+def _history(portfolio: Portfolio, ids: np.ndarray, dates: list[date], panel: np.ndarray, equity: float) -> dict:
     if not dates:
         return path_metrics(np.empty(0), [])
     amounts = _amounts_in_force(portfolio, ids, dates)
@@ -120,7 +98,7 @@ def _history(portfolio, ids, dates, panel, equity) -> dict:
     return path_metrics(returns, dates[start:])
 
 
-def _risk(portfolio, codes, ids, weights, policy) -> dict:
+def _risk(codes: list[str], ids: np.ndarray, weights: np.ndarray, policy: AllocationPolicy | None) -> dict:
     estimator = policy.covariance_estimator if policy else "ledoit_wolf"
     window = policy.covariance_lookback if policy else BACKTEST_DAYS
     invested = float(weights.sum())
@@ -139,9 +117,7 @@ def _risk(portfolio, codes, ids, weights, policy) -> dict:
     held = np.flatnonzero(weights > 0)
     if held.size == 0:
         return risk
-    recent = StrategyReturn.objects.filter(strategy_id__in=[ids[j] for j in held])
-    last_dates = list(recent.values_list("date", flat=True).distinct().order_by("-date")[:window])
-    dates, panel = _returns_panel([ids[j] for j in held], min(last_dates) if last_dates else None)
+    dates, panel = returns_panel(ids=ids[held], window=window, today=timezone.localdate())
     observed = (~np.isnan(panel)).sum(axis=0) if dates else np.zeros(held.size, dtype=int)
     usable = observed >= 2
     risk["strategies_without_history"] = [codes[held[j]] for j in np.flatnonzero(~usable)]
@@ -151,15 +127,23 @@ def _risk(portfolio, codes, ids, weights, policy) -> dict:
     return risk
 
 
+def _sector_exposures(sectors: np.ndarray, amounts: np.ndarray, equity: float) -> dict[str, float]:
+    if not sectors.size:
+        return {}
+    names, inverse = np.unique(sectors, return_inverse=True)
+    totals = np.bincount(inverse, weights=amounts, minlength=names.size)
+    return {str(name): float(total / equity) if equity > 0 else 0.0 for name, total in zip(names, totals, strict=True)}
+
+
 def portfolio_performance(*, portfolio: Portfolio) -> dict:
     strategies = list(
         Strategy.objects.filter(portfolio=portfolio).order_by("id").values_list("id", "code", "sector__code")
     )
-    ids = [s[0] for s in strategies]
+    ids = np.array([s[0] for s in strategies], dtype=np.int64)
     codes = [s[1] for s in strategies]
     sectors = np.array([s[2] for s in strategies], dtype=object)
-    funds = dict(Fund.objects.filter(strategy__portfolio=portfolio).values_list("strategy_id", "amount"))
-    amounts = np.array([float(funds.get(sid, 0)) for sid in ids], dtype=float)
+    funds = fund_amounts(portfolio=portfolio)
+    amounts = np.array([float(funds.get(int(sid), 0)) for sid in ids], dtype=float)
     equity = float(portfolio.total_equity)
     weights = amounts / equity if equity > 0 else np.zeros_like(amounts)
 
@@ -169,21 +153,15 @@ def portfolio_performance(*, portfolio: Portfolio) -> dict:
         .values_list("created_at", flat=True)
         .first()
     )
-    backtest_dates = list(
-        StrategyReturn.objects.filter(strategy__portfolio=portfolio)
-        .values_list("date", flat=True)
-        .distinct()
-        .order_by("-date")[:BACKTEST_DAYS]
-    )
     starts = [
         d
         for d in (
-            backtest_dates[-1] if backtest_dates else None,
+            window_start(ids=ids.tolist(), window=BACKTEST_DAYS) if ids.size else None,
             timezone.localtime(first_change).date() if first_change else None,
         )
         if d is not None
     ]
-    dates, panel = _returns_panel(ids, min(starts)) if ids and starts else ([], np.empty((0, len(ids))))
+    dates, panel = returns_panel(ids=ids, since=min(starts)) if ids.size and starts else ([], np.empty((0, ids.size)))
 
     history = _history(portfolio, ids, dates, panel, equity)
     if dates:
@@ -192,21 +170,12 @@ def portfolio_performance(*, portfolio: Portfolio) -> dict:
     else:
         backtest = path_metrics(np.empty(0), [])
 
-    if sectors.size:
-        names, inverse = np.unique(sectors, return_inverse=True)
-        totals = np.bincount(inverse, weights=amounts, minlength=names.size)
-        exposures = {
-            str(name): float(total / equity) if equity > 0 else 0.0 for name, total in zip(names, totals, strict=True)
-        }
-    else:
-        exposures = {}
-
     return {
         "portfolio": portfolio.slug,
         "timestamp": timezone.now(),
         "total_equity": portfolio.total_equity,
         "history": history,
         "current_allocation_backtest": backtest,
-        "risk": _risk(portfolio, codes, ids, weights, policy_current(portfolio=portfolio)),
-        "sector_exposures": exposures,
+        "risk": _risk(codes, ids, weights, policy_current(portfolio=portfolio)),
+        "sector_exposures": _sector_exposures(sectors, amounts, equity),
     }

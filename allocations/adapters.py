@@ -1,0 +1,151 @@
+"""Pure conversions between rows and the engine's arrays: no queries, no writes.
+
+The services load rows through the selectors, turn them into arrays here, call the engine and
+turn its arrays back into amounts and dated steps here. Everything is a function of its
+arguments, so it is tested without a database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from allocations import engine
+
+CENT = Decimal("0.01")
+
+#: policy row field -> engine ``AllocationPolicy`` field, for the fields whose names differ.
+ENGINE_FIELD_OF_ROW_FIELD: dict[str, str] = {
+    "lookback_period": "lookback",
+    "signal_decay_factor": "signal_decay",
+    "max_single_strategy_exposure": "max_single_strategy",
+    "max_sector_exposure": "max_sector",
+    "min_change_threshold": "min_change",
+}
+#: policy row fields passed to the engine under the same name.
+ENGINE_FIELDS_SAME_NAME: tuple[str, ...] = (
+    "method",
+    "hybrid_blend",
+    "covariance_lookback",
+    "covariance_estimator",
+    "momentum_factor",
+    "buy_multiplier",
+    "sell_multiplier",
+    "max_total_risk",
+    "transition_period_days",
+    "max_daily_change",
+)
+
+
+def engine_policy(policy_row, *, method: str | None = None) -> engine.AllocationPolicy:
+    """The engine's policy from a stored policy version (``method`` overrides the row's)."""
+    values = {name: getattr(policy_row, name) for name in ENGINE_FIELDS_SAME_NAME}
+    values.update(
+        {engine_name: getattr(policy_row, row_name) for row_name, engine_name in ENGINE_FIELD_OF_ROW_FIELD.items()}
+    )
+    if method:
+        values["method"] = method
+    return engine.AllocationPolicy(**values)
+
+
+def plan_for_policy(policy_row, current: np.ndarray, target: np.ndarray, *, force: bool) -> np.ndarray:
+    """The transition steps (steps x N) from ``current`` to ``target`` under a stored policy version."""
+    return engine.plan_transition(
+        current,
+        target,
+        period_days=policy_row.transition_period_days,
+        max_daily_change=policy_row.max_daily_change,
+        min_change=policy_row.min_change_threshold,
+        force=force,
+    )
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The portfolio's time zone; an unknown name falls back to UTC (the model's default)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_date(moment: datetime, zone_name: str) -> date:
+    """The calendar date of ``moment`` (an aware datetime) in the time zone ``zone_name``."""
+    return moment.astimezone(zone_of(zone_name)).date()
+
+
+def business_days_from(start: date, count: int) -> list[date]:
+    """``count`` weekdays (Monday to Friday) starting at ``start``, or at the next weekday."""
+    days, day = [], start
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def amounts_for_weights(weights: Iterable[float], equity: Decimal) -> list[Decimal]:
+    """amount_i = w_i x equity, rounded down to the cent so the amounts never exceed the equity."""
+    return [(Decimal(repr(float(w))) * equity).quantize(CENT, rounding=ROUND_DOWN) for w in weights]
+
+
+def weights_of_amounts(ids: np.ndarray, amounts: dict[int, Decimal], equity: Decimal) -> tuple[np.ndarray, float]:
+    """Funds as fractions of equity, in the order of ``ids``, and the basis used.
+
+    If the funds add up to more than the equity (the equity was lowered), weights are taken of
+    the funds' total instead, so they still sum to at most 1.
+    """
+    vector = np.array([float(amounts.get(int(i), 0)) for i in ids], dtype=float)
+    total = float(sum(amounts.values(), Decimal("0")))
+    basis = max(float(equity), total)
+    if basis <= 0:
+        return np.zeros(len(ids)), float(equity)
+    return vector / basis, basis
+
+
+def by_code(codes: Sequence[str], weights: Iterable[float]) -> dict[str, float]:
+    """``{code: weight}`` in the order of ``codes``."""
+    return {code: float(w) for code, w in zip(codes, weights, strict=True)}
+
+
+def planned_steps(codes: Sequence[str], plan: np.ndarray, days: Sequence[date]) -> list[dict]:
+    """The answer's rows for steps not written yet (a dry run, a run waiting for approval)."""
+    return [
+        {"step": k + 1, "due_date": day.isoformat(), "status": "planned", "weights": by_code(codes, row)}
+        for k, (day, row) in enumerate(zip(days, plan, strict=True))
+    ]
+
+
+def inputs_digest(*parts) -> str:
+    """SHA-256 over a run's inputs (arrays by their bytes, the rest by ``repr``)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(repr(part).encode())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
+def run_explanation(result: engine.AllocationResult, codes: Sequence[str], sectors: Sequence[str], extra: dict) -> dict:
+    """The run's explanation: the engine's run-level facts, ``extra``, and every stage per strategy."""
+    plain = result.to_dict()
+    stages = plain["stages"]
+    per = plain["strategies"]
+    strategies = {
+        code: {
+            "sector": sectors[j],
+            **{stage: values[j] for stage, values in stages.items()},
+            "risk_contribution": per["risk_contribution"][j],
+            "binding_limit": per["binding_limit"][j],
+            "binding_amount": per["binding_amount"][j],
+            "flags": [per["flags"][j]] if per["flags"][j] else [],
+        }
+        for j, code in enumerate(codes)
+    }
+    return {**plain["explanation"], **extra, "strategies": strategies}

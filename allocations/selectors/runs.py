@@ -1,0 +1,76 @@
+"""A stored run as the rebalance answered it: its outcome and, while it waits, the steps it plans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from allocations import adapters
+from allocations.models import AllocationRun, TransitionSchedule
+
+
+@dataclass
+class RebalanceOutcome:
+    """What a rebalance decided: the specification's AllocationResponse plus the explanation."""
+
+    run: AllocationRun | None
+    allocation_id: str
+    status: str
+    current_allocation: dict[str, float]
+    target_allocation: dict[str, float]
+    transition_schedule: list[dict]
+    explanation: dict = field(default_factory=dict)
+    replayed: bool = False
+
+    def to_response(self) -> dict:
+        return {
+            "allocation_id": self.allocation_id,
+            "status": self.status,
+            "current_allocation": self.current_allocation,
+            "target_allocation": self.target_allocation,
+            "transition_schedule": self.transition_schedule,
+            "explanation": self.explanation,
+        }
+
+
+def run_outcome(*, run: AllocationRun, today: date) -> RebalanceOutcome:
+    """The outcome of a stored run, as the rebalance answered it (and as retries replay it).
+
+    ``today`` is the portfolio's local date: a run waiting for approval answers the steps it
+    would take from then on (approval re-plans from the funds as they are at that moment).
+    """
+    lines = list(run.lines.select_related("strategy").order_by("strategy_id"))
+    codes = {line.strategy_id: line.strategy.code for line in lines}
+    schedule = TransitionSchedule.objects.filter(run=run).first()
+    if schedule is not None:
+        steps = [
+            {
+                "step": step.index,
+                "due_date": step.due_date.isoformat(),
+                "status": step.status,
+                "weights": {codes.get(int(sid), sid): w for sid, w in step.weights.items()},
+            }
+            for step in schedule.steps.order_by("index")
+        ]
+    elif run.status == AllocationRun.Status.PENDING_APPROVAL:
+        plan = adapters.plan_for_policy(
+            run.policy,
+            np.array([line.current_weight for line in lines]),
+            np.array([line.target_weight for line in lines]),
+            force=run.force_rebalance,
+        )
+        ordered = [codes[line.strategy_id] for line in lines]
+        steps = adapters.planned_steps(ordered, plan, adapters.business_days_from(today, plan.shape[0]))
+    else:
+        steps = []
+    return RebalanceOutcome(
+        run=run,
+        allocation_id=str(run.public_id),
+        status=run.status,
+        current_allocation={codes[line.strategy_id]: line.current_weight for line in lines},
+        target_allocation={codes[line.strategy_id]: line.target_weight for line in lines},
+        transition_schedule=steps,
+        explanation=run.explanation,
+    )

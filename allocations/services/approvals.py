@@ -1,0 +1,93 @@
+"""Four eyes: a run waiting for approval is approved by a risk officer other than its requester
+(planned from the funds as they are then, step 1 applied) or rejected with a reason (no fund moves).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from allocations import adapters
+from allocations.errors import ConflictError, DomainError
+from allocations.models import AllocationRun, AuditEntry
+from allocations.selectors.core import portfolio_today
+from allocations.selectors.panels import fund_amounts
+
+from .actors import Actor
+from .audit import AuditRecord, audit_append
+from .locks import portfolio_lock
+from .schedules import schedule_create_and_apply_first, schedule_supersede_active
+
+
+def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str = "") -> AllocationRun:
+    """A second risk officer approves a run: it is planned from the funds as they are now and step 1 applied."""
+    with transaction.atomic():
+        run = _decide(run, actor, AllocationRun.Status.APPLIED, reason)
+        portfolio = run.portfolio
+        lines = list(run.lines.order_by("strategy_id").values_list("strategy_id", "target_weight"))
+        ids = np.array([sid for sid, _ in lines], dtype=np.int64)
+        target = np.array([w for _, w in lines], dtype=float)
+        amounts = fund_amounts(portfolio=portfolio)
+        current, _ = adapters.weights_of_amounts(ids, amounts, run.total_equity)
+        steps = adapters.plan_for_policy(run.policy, current, target, force=run.force_rebalance)
+        audit_append(
+            portfolio=portfolio,
+            actor=actor,
+            record=AuditRecord(
+                kind=AuditEntry.Kind.RUN_APPROVED,
+                run_id=run.pk,
+                reason=reason,
+                payload={"allocation_id": str(run.public_id), "steps": int(steps.shape[0])},
+            ),
+        )
+        schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)
+        schedule_create_and_apply_first(
+            run=run,
+            universe_ids=ids,
+            steps=steps,
+            current=current,
+            amounts=amounts,
+            actor=actor,
+            today=portfolio_today(portfolio),
+        )
+    return run
+
+
+def allocation_run_reject(*, run: AllocationRun, actor: Actor, reason: str) -> AllocationRun:
+    """Reject a run waiting for approval; no fund moves."""
+    if not reason or not str(reason).strip():
+        raise DomainError("a reason is required to reject a run", field="reason")
+    with transaction.atomic():
+        run = _decide(run, actor, AllocationRun.Status.REJECTED, reason)
+        audit_append(
+            portfolio=run.portfolio,
+            actor=actor,
+            record=AuditRecord(
+                kind=AuditEntry.Kind.RUN_REJECTED,
+                run_id=run.pk,
+                reason=reason,
+                payload={"allocation_id": str(run.public_id)},
+            ),
+        )
+    return run
+
+
+def _decide(run: AllocationRun, actor: Actor, status: str, reason: str) -> AllocationRun:
+    """Lock the portfolio and the run, check it still waits and that ``actor`` may decide; record the decision."""
+    portfolio_lock(run.portfolio_id)
+    run = AllocationRun.objects.select_for_update().select_related("portfolio", "policy").get(pk=run.pk)
+    if run.status != AllocationRun.Status.PENDING_APPROVAL:
+        raise ConflictError(f"run {run.public_id} is {run.status}, not pending approval", field="status")
+    if status == AllocationRun.Status.APPLIED and (
+        actor.user is None or (run.requested_by_id is not None and actor.user.pk == run.requested_by_id)
+    ):
+        raise ConflictError(
+            "four eyes: the run must be approved by someone other than its requester", field="approved_by"
+        )
+    run.status = status
+    run.decided_by = actor.user
+    run.decided_at = timezone.now()
+    run.decision_reason = reason
+    run.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    return run

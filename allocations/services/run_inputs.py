@@ -1,0 +1,158 @@
+"""What a rebalance decides from: the request (already shaped by its serializer) and the rows.
+
+The serializers own shape and type (a finite number, a known action, a confidence in [0, 1]);
+here are the business rules only: the portfolio has a policy and strategies, a signalled sector
+exists, an overridden strategy is in the universe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.utils import timezone
+
+from allocations import adapters
+from allocations.errors import DomainError
+from allocations.models import AllocationPolicy, AllocationRun, Portfolio
+from allocations.selectors.core import policy_current, portfolio_today, sector_codes
+from allocations.selectors.panels import (
+    Universe,
+    fund_amounts,
+    latest_signals,
+    previous_momentum,
+    universe_load,
+    universe_panel,
+)
+
+from .funds import MAX_AMOUNT
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class RebalanceRequest:
+    """The specification's AllocationRequest, plus ``dry_run`` and the idempotency key.
+
+    Values are typed (a serializer or the caller has checked them): ``total_equity`` a positive
+    Decimal or None (the portfolio's); ``sector_signals`` mappings with ``sector``, ``action``
+    (BUY/SELL/HOLD) and ``confidence`` in [0, 1]; ``strategy_performance`` strategy code ->
+    ``{"sharpe": float, "volatility": float > 0}`` (either may be missing).
+    """
+
+    total_equity: Decimal | None = None
+    sector_signals: list[dict] | None = None
+    strategy_performance: dict[str, dict[str, float]] | None = None
+    force_rebalance: bool = False
+    allocation_method: str | None = None
+    dry_run: bool = False
+    idempotency_key: str | None = None
+    trigger: str = AllocationRun.Trigger.API
+    run_date: date | None = None  # for scheduled runs (one per portfolio per day)
+
+
+@dataclass
+class RunInputs:
+    """Everything the engine is called with, and what the run records about where it came from."""
+
+    policy: AllocationPolicy
+    method: str
+    equity: Decimal
+    today: date
+    universe: Universe
+    dates: list[date]
+    panel: np.ndarray
+    amounts: dict[int, Decimal]
+    current: np.ndarray
+    weight_basis: float
+    previous: np.ndarray | None
+    signals: list[dict] = field(default_factory=list)
+    sharpe_override: np.ndarray | None = None
+    volatility_override: np.ndarray | None = None
+
+
+def run_inputs_load(*, portfolio: Portfolio, request: RebalanceRequest) -> RunInputs:
+    """Read the policy, universe, returns panel, funds and signals a rebalance of ``portfolio`` uses."""
+    policy = policy_current(portfolio=portfolio)
+    if policy is None:
+        raise DomainError(f"portfolio {portfolio.slug!r} has no allocation policy yet", field="policy")
+    equity = _equity(request.total_equity, portfolio)
+    universe = universe_load(portfolio=portfolio)
+    if len(universe) == 0:
+        raise DomainError(f"portfolio {portfolio.slug!r} has no active strategies", field="strategies")
+    now = timezone.now()
+    stored = latest_signals(portfolio=portfolio, since=now - timedelta(days=policy.signal_window_days))
+    signals = _merge_signals(stored, request.sector_signals)
+    sharpe_override, volatility_override = _overrides(request.strategy_performance, universe)
+    today = portfolio_today(portfolio)
+    dates, panel = universe_panel(
+        universe=universe, window=max(policy.lookback_period, policy.covariance_lookback), today=today
+    )
+    amounts = fund_amounts(portfolio=portfolio)
+    current, basis = adapters.weights_of_amounts(universe.ids, amounts, equity)
+    return RunInputs(
+        policy=policy,
+        method=request.allocation_method or policy.method,
+        equity=equity,
+        today=today,
+        universe=universe,
+        dates=dates,
+        panel=panel,
+        amounts=amounts,
+        current=current,
+        weight_basis=basis,
+        previous=previous_momentum(portfolio=portfolio, universe=universe),
+        signals=signals,
+        sharpe_override=sharpe_override,
+        volatility_override=volatility_override,
+    )
+
+
+def _equity(requested: Decimal | None, portfolio: Portfolio) -> Decimal:
+    equity = portfolio.total_equity if requested is None else Decimal(requested)
+    if equity <= 0:
+        raise DomainError(f"total_equity must be greater than 0, got {equity}", field="total_equity")
+    if equity >= MAX_AMOUNT:
+        raise DomainError(f"total_equity is too large: {equity}", field="total_equity")
+    return equity.quantize(CENT)
+
+
+def _merge_signals(stored: dict[str, dict], requested: list[dict] | None) -> list[dict]:
+    """The stored latest signal of each sector, overridden per sector by the request's."""
+    merged = dict(stored)
+    if requested:
+        known = sector_codes()
+        for i, signal in enumerate(requested):
+            sector = signal["sector"]
+            if sector not in known:
+                where = f"sector_signals[{i}].sector"
+                raise DomainError(f"{where}: unknown sector {sector!r}", field=where)
+            merged[sector] = {
+                "sector": sector,
+                "action": signal["action"],
+                "confidence": float(signal.get("confidence", 1.0)),
+                "source": "request",
+            }
+    return list(merged.values())
+
+
+def _overrides(
+    performance: dict[str, dict[str, float]] | None, universe: Universe
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per-strategy Sharpe and volatility given with the request (NaN: use the returns)."""
+    if not performance:
+        return None, None
+    column = {code: j for j, code in enumerate(universe.codes)}
+    sharpe = np.full(len(universe), np.nan)
+    volatility = np.full(len(universe), np.nan)
+    for code, metrics in performance.items():
+        if code not in column:
+            where = f"strategy_performance.{code}"
+            raise DomainError(f"{where}: unknown or retired strategy {code!r}", field=where)
+        if metrics.get("sharpe") is not None:
+            sharpe[column[code]] = float(metrics["sharpe"])
+        if metrics.get("volatility") is not None:
+            volatility[column[code]] = float(metrics["volatility"])
+    return sharpe, volatility

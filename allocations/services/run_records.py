@@ -1,0 +1,120 @@
+"""Writing a decided run: the run row, one line per strategy, its audit row and, when applied,
+the transition schedule with step 1 carried out. Called inside the rebalance's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from allocations import adapters, engine
+from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio
+
+from .actors import Actor
+from .audit import AuditRecord, audit_append
+from .bulk import bulk_insert
+from .run_inputs import RebalanceRequest, RunInputs
+from .schedules import schedule_create_and_apply_first, schedule_supersede_active
+
+
+@dataclass(frozen=True)
+class RunDecision:
+    status: str
+    turnover: float
+    needs_approval: bool
+    digest: str
+    explanation: dict
+
+
+def allocation_run_record(
+    *,
+    portfolio: Portfolio,
+    actor: Actor,
+    request: RebalanceRequest,
+    inputs: RunInputs,
+    result: engine.AllocationResult,
+    decision: RunDecision,
+) -> AllocationRun:
+    """Persist the run; an applied run supersedes the active schedule and moves step 1's funds."""
+    explanation = decision.explanation
+    run = AllocationRun.objects.create(
+        portfolio=portfolio,
+        policy=inputs.policy,
+        method=inputs.method,
+        trigger=request.trigger,
+        requested_by=actor.user,
+        requested_via=actor.label[:100],
+        run_date=request.run_date,
+        idempotency_key=request.idempotency_key or None,
+        inputs_digest=decision.digest,
+        total_equity=inputs.equity,
+        force_rebalance=bool(request.force_rebalance),
+        status=decision.status,
+        turnover=min(decision.turnover, 2.0),
+        cash_weight=min(max(float(result.cash), 0.0), 1.0),
+        ex_ante_volatility=explanation["ex_ante_volatility"],
+        effective_strategies=explanation["effective_number_of_strategies"],
+        explanation=explanation,
+    )
+    _write_lines(run=run, inputs=inputs, result=result)
+    audit_append(
+        portfolio=portfolio,
+        actor=actor,
+        record=AuditRecord(
+            kind=AuditEntry.Kind.RUN_CREATED,
+            run_id=run.pk,
+            reason=f"rebalance requested ({request.trigger})",
+            payload={
+                "allocation_id": str(run.public_id),
+                "method": inputs.method,
+                "status": decision.status,
+                "turnover": round(decision.turnover, 12),
+                "equity": str(inputs.equity),
+                "inputs_digest": decision.digest,
+            },
+        ),
+    )
+    if decision.status == AllocationRun.Status.APPLIED:
+        schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)
+        schedule_create_and_apply_first(
+            run=run,
+            universe_ids=inputs.universe.ids,
+            steps=result.schedule,
+            current=inputs.current,
+            amounts=inputs.amounts,
+            actor=actor,
+            today=inputs.today,
+        )
+    return run
+
+
+def _write_lines(*, run: AllocationRun, inputs: RunInputs, result: engine.AllocationResult) -> None:
+    ids = inputs.universe.ids
+    target_amounts = adapters.amounts_for_weights(result.target_weights, inputs.equity)
+    momentum = np.where(np.isnan(result.momentum_weights), None, result.momentum_weights).tolist()
+    risk = np.nan_to_num(result.risk_contributions, nan=0.0).tolist()
+    current = np.clip(inputs.current, 0.0, 1.0).tolist()
+    target = np.clip(result.target_weights, 0.0, 1.0).tolist()
+    base, signal, smoothed = (a.tolist() for a in (result.base_weights, result.signal_weights, result.smoothed_weights))
+    excess = result.binding_amount.tolist()
+    bulk_insert(
+        AllocationLine,
+        [
+            {
+                "run_id": run.pk,
+                "strategy_id": int(ids[j]),
+                "current_weight": current[j],
+                "base_weight": base[j],
+                "signal_weight": signal[j],
+                "smoothed_weight": smoothed[j],
+                "target_weight": target[j],
+                "target_amount": target_amounts[j],
+                "momentum_weight": momentum[j],
+                "risk_contribution": risk[j],
+                "binding_limit": str(result.binding_limit[j]),
+                "limit_excess": excess[j],
+                "flags": [str(result.flags[j])] if result.flags[j] else [],
+            }
+            for j in range(len(ids))
+        ],
+    )
