@@ -42,7 +42,16 @@ from .methods import (
     sharpe_weights,
 )
 from .pipeline import STAGES, AllocationResult, allocate
-from .policy import ACTIONS, COVARIANCE_ESTIMATORS, METHODS, AllocationPolicy, SectorSignal
+from .policy import (
+    ACTIONS,
+    COVARIANCE_ESTIMATORS,
+    MAX_TRANSITION_STEPS,
+    METHODS,
+    POLICY_BOUNDS,
+    AllocationPolicy,
+    Bounds,
+    SectorSignal,
+)
 from .risk_parity import (
     RiskParity,
     RiskParitySolution,
@@ -50,13 +59,14 @@ from .risk_parity import (
     risk_parity_weights,
     solve_risk_parity,
 )
-from .transition import plan_transition, transition_steps
+from .transition import plan_transition, transition_step_count, transition_steps
 
 __all__ = [
     # entry points
     "allocate",
     "risk_parity_weights",
     "plan_transition",
+    "transition_step_count",
     # value objects
     "AllocationPolicy",
     "SectorSignal",
@@ -64,6 +74,9 @@ __all__ = [
     "METHODS",
     "COVARIANCE_ESTIMATORS",
     "ACTIONS",
+    "MAX_TRANSITION_STEPS",
+    "Bounds",
+    "POLICY_BOUNDS",
     "STAGES",
     "LIMIT_NAMES",
     "TRADING_DAYS",

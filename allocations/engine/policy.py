@@ -14,7 +14,21 @@ from typing import Any
 
 from .errors import InvalidInputError, InvalidPolicyError
 
-__all__ = ["METHODS", "COVARIANCE_ESTIMATORS", "ACTIONS", "AllocationPolicy", "SectorSignal"]
+__all__ = [
+    "METHODS",
+    "COVARIANCE_ESTIMATORS",
+    "ACTIONS",
+    "MAX_TRANSITION_STEPS",
+    "Bounds",
+    "POLICY_BOUNDS",
+    "AllocationPolicy",
+    "SectorSignal",
+]
+
+#: Largest number of transition steps a plan may have (one business year). The policy's
+#: bounds keep the worst case within it: ``max(transition_period_days, ceil(1 / max_daily_change))``
+#: is at most 260 when ``transition_period_days <= 260`` and ``max_daily_change >= 1/260``.
+MAX_TRANSITION_STEPS = 260
 
 #: Allocation methods understood by :func:`~allocations.engine.allocate`.
 METHODS: tuple[str, ...] = (
@@ -41,6 +55,70 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _number(value: float, kind: type) -> str:
+    return str(int(value)) if kind is int else f"{value:.6g}"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The allowed range of one numeric policy field.
+
+    Parameters
+    ----------
+    kind : {int, float}
+    low, high : float
+        Inclusive bounds (``high`` always, ``low`` unless ``low_open``).
+    low_open : bool
+        True when ``low`` itself is not allowed: ``(low, high]``.
+
+    The one declaration of the policy's ranges (:data:`POLICY_BOUNDS`): the serializers, the
+    YAML validation, the admin form and the model's check constraints are generated from it.
+    """
+
+    kind: type
+    low: float
+    high: float
+    low_open: bool = False
+
+    def contains(self, value: Any) -> bool:
+        """A finite real (not a bool), an integer for ``int`` fields, within the bounds."""
+        if self.kind is int:
+            if not _is_int(value):
+                return False
+        elif not _is_real(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        return bool(above and value <= self.high)
+
+    def describe(self) -> str:
+        """Interval notation, e.g. ``"(0, 1]"``, ``"[2, 100000]"``, ``"[0.00384615, 1]"``."""
+        left = "(" if self.low_open else "["
+        return f"{left}{_number(self.low, self.kind)}, {_number(self.high, self.kind)}]"
+
+
+_UNIT = Bounds(float, 0.0, 1.0)
+_POSITIVE_FRACTION = Bounds(float, 0.0, 1.0, low_open=True)
+
+#: Range of every numeric :class:`AllocationPolicy` field, keyed by the field name.
+POLICY_BOUNDS: dict[str, Bounds] = {
+    "hybrid_blend": _UNIT,
+    "lookback": Bounds(int, 2, 100_000),
+    "covariance_lookback": Bounds(int, 2, 100_000),
+    "ewma_halflife": Bounds(float, 0.0, 100_000.0, low_open=True),
+    "momentum_factor": _UNIT,
+    "signal_decay": _UNIT,
+    "buy_multiplier": _UNIT,
+    "sell_multiplier": _UNIT,
+    "max_single_strategy": _POSITIVE_FRACTION,
+    "max_sector": _POSITIVE_FRACTION,
+    "max_total_risk": _POSITIVE_FRACTION,
+    "transition_period_days": Bounds(int, 1, MAX_TRANSITION_STEPS),
+    "max_daily_change": Bounds(float, 1.0 / MAX_TRANSITION_STEPS, 1.0),
+    "min_change": _UNIT,
+    "stale_after_days": Bounds(int, 1, 100_000),
+}
+
+
 @dataclass(frozen=True)
 class AllocationPolicy:
     """Parameters of one allocation run (defaults are the specification's YAML).
@@ -51,14 +129,14 @@ class AllocationPolicy:
         One of :data:`METHODS`.
     hybrid_blend : float in [0, 1]
         Weight of ``risk_parity`` in ``hybrid``; ``momentum`` gets ``1 - hybrid_blend``.
-    lookback : int >= 2
+    lookback : int in [2, 100000]
         Observations per strategy for mean, volatility and Sharpe.
-    covariance_lookback : int >= 2
+    covariance_lookback : int in [2, 100000]
         Rows of the returns panel used for the covariance (capped at the panel length).
     covariance_estimator : str
         One of :data:`COVARIANCE_ESTIMATORS`; ``"ledoit_wolf"`` is positive definite even
         when strategies outnumber days.
-    ewma_halflife : float > 0
+    ewma_halflife : float in (0, 100000]
         Half-life in days of the ``"ewma"`` estimator's weights, ``a_t ∝ 2^{-age_t / h}``.
         The default 63 days (about a quarter) keeps a 252-day window informative; the
         RiskMetrics daily choice λ = 0.94 would be a half-life of about 11 days.
@@ -73,12 +151,18 @@ class AllocationPolicy:
         Caps in fractions of total equity.
     max_total_risk : float in (0, 1]
         Cap on the ex-ante annualised volatility ``sqrt(252 wᵀΣw)``.
-    transition_period_days : int >= 1
+    transition_period_days : int in [1, 260]
         Minimum number of transition steps.
-    max_daily_change : float in (0, 1]
+    max_daily_change : float in [1/260, 1]
         No step moves any strategy by more than this.
-    min_change : float >= 0
+    min_change : float in [0, 1]
         Below this turnover ``Σ|w* - w0|`` the target applies at once.
+    stale_after_days : int in [1, 100000]
+        A strategy whose last return is more than this many business days old is held and
+        flagged ``"stale"``.
+
+    The ranges are :data:`POLICY_BOUNDS`; with them no plan exceeds
+    :data:`MAX_TRANSITION_STEPS` steps.
     """
 
     method: str = "hybrid"
@@ -97,6 +181,7 @@ class AllocationPolicy:
     transition_period_days: int = 5
     max_daily_change: float = 0.1
     min_change: float = 0.05
+    stale_after_days: int = 10
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -106,26 +191,11 @@ class AllocationPolicy:
                 f"policy.covariance_estimator: unknown estimator {self.covariance_estimator!r}; "
                 f"expected one of {COVARIANCE_ESTIMATORS}"
             )
-        for name in ("lookback", "covariance_lookback"):
+        for name, bounds in POLICY_BOUNDS.items():
             value = getattr(self, name)
-            if not _is_int(value) or value < 2:
-                raise InvalidPolicyError(f"policy.{name} must be an integer >= 2, got {value!r}")
-        if not _is_int(self.transition_period_days) or self.transition_period_days < 1:
-            raise InvalidPolicyError(
-                f"policy.transition_period_days must be an integer >= 1, got {self.transition_period_days!r}"
-            )
-        for name in ("hybrid_blend", "momentum_factor", "signal_decay", "buy_multiplier", "sell_multiplier"):
-            value = getattr(self, name)
-            if not _is_real(value) or not 0.0 <= value <= 1.0:
-                raise InvalidPolicyError(f"policy.{name} must be in [0, 1], got {value!r}")
-        for name in ("max_single_strategy", "max_sector", "max_total_risk", "max_daily_change"):
-            value = getattr(self, name)
-            if not _is_real(value) or not 0.0 < value <= 1.0:
-                raise InvalidPolicyError(f"policy.{name} must be in (0, 1], got {value!r}")
-        if not _is_real(self.ewma_halflife) or self.ewma_halflife <= 0:
-            raise InvalidPolicyError(f"policy.ewma_halflife must be > 0, got {self.ewma_halflife!r}")
-        if not _is_real(self.min_change) or self.min_change < 0:
-            raise InvalidPolicyError(f"policy.min_change must be >= 0, got {self.min_change!r}")
+            if not bounds.contains(value):
+                kind = "an integer" if bounds.kind is int else "a number"
+                raise InvalidPolicyError(f"policy.{name} must be {kind} in {bounds.describe()}, got {value!r}")
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> AllocationPolicy:

@@ -8,9 +8,13 @@ With :math:`\Delta = w^* - w^0` and turnover :math:`D = \sum_i |\Delta_i|`:
   assigned the target exactly. Every step, the first included, moves each strategy by
   :math:`|\Delta_i| / n \le` ``max_daily_change``.
 
-The ceiling is taken on the ratio minus a relative epsilon, so an exactly divisible
-ratio that rounds up (``0.3 / 0.1 = 3.0000000000000004``) does not add a step; the step is
-then checked against the cap and one step is added if rounding made it larger.
+The step count is computed in closed form, :math:`\lceil x - 10^{-9} \rceil` with
+:math:`x = \max_i|\Delta_i| / \text{max\_daily\_change}`, so an exactly divisible ratio that
+rounds up (``0.3 / 0.1 = 3.0000000000000004``) does not add a step; a step then exceeds the
+cap by at most ``1e-9`` of it. The count is checked against
+:data:`~allocations.engine.policy.MAX_TRANSITION_STEPS` **before** anything is allocated: a
+larger plan is an :class:`~allocations.engine.errors.InvalidPolicyError` (with the policy's
+bounds, ``max_daily_change >= 1/260`` and ``transition_period_days <= 260``, it never is).
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import numbers
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, InvalidPolicyError
+from .policy import MAX_TRANSITION_STEPS
 
-__all__ = ["plan_transition", "transition_steps"]
+__all__ = ["plan_transition", "transition_step_count", "transition_steps", "MAX_TRANSITION_STEPS"]
 
-_EPS = 1e-12
+_ROUND_OFF = 1e-9
 
 
 def _weights(name: str, value) -> np.ndarray:
@@ -39,11 +44,74 @@ def _weights(name: str, value) -> np.ndarray:
 
 
 def transition_steps(max_move: float, *, period_days: int, max_daily_change: float) -> int:
-    """Number of equal steps ``max(period_days, ceil(max_move / max_daily_change))``."""
-    needed = math.ceil(max_move / max_daily_change * (1.0 - _EPS)) if max_move > 0 else 1
-    while needed > 0 and max_move / needed > max_daily_change:
-        needed += 1
-    return max(period_days, needed)
+    r"""Number of equal steps :math:`\max(\text{period}, \lceil m / c - 10^{-9}\rceil)` for the
+    largest move ``m`` and the cap ``c``, at least 1.
+
+    Raises
+    ------
+    InvalidPolicyError
+        More than :data:`MAX_TRANSITION_STEPS` steps (checked before any ceiling is taken,
+        so ``c = 1e-300`` cannot overflow or loop).
+    """
+    if period_days > MAX_TRANSITION_STEPS:
+        raise InvalidPolicyError(
+            f"policy.transition_period_days: {period_days} steps exceed the limit of {MAX_TRANSITION_STEPS}"
+        )
+    ratio = max_move / max_daily_change - _ROUND_OFF if max_move > 0 else 0.0
+    if not ratio <= MAX_TRANSITION_STEPS:  # also NaN and inf
+        raise InvalidPolicyError(
+            f"policy.max_daily_change: a move of {max_move:.6g} in steps of at most {max_daily_change:.6g} "
+            f"needs more than {MAX_TRANSITION_STEPS} steps"
+        )
+    return max(int(period_days), math.ceil(ratio), 1)
+
+
+def _validate(current, target, period_days, max_daily_change, min_change) -> tuple[np.ndarray, np.ndarray]:
+    w0 = _weights("current", current)
+    w1 = _weights("target", target)
+    if w0.shape != w1.shape:
+        raise InvalidInputError(f"current and target must have the same shape, got {w0.shape} and {w1.shape}")
+    if not isinstance(period_days, numbers.Integral) or isinstance(period_days, bool) or period_days < 1:
+        raise InvalidInputError(f"period_days must be an integer >= 1, got {period_days!r}")
+    if not (
+        isinstance(max_daily_change, numbers.Real) and math.isfinite(max_daily_change) and 0.0 < max_daily_change <= 1.0
+    ):
+        raise InvalidInputError(f"max_daily_change must be in (0, 1], got {max_daily_change!r}")
+    if not (isinstance(min_change, numbers.Real) and math.isfinite(min_change) and min_change >= 0.0):
+        raise InvalidInputError(f"min_change must be a finite number >= 0, got {min_change!r}")
+    return w0, w1
+
+
+def _count(w0: np.ndarray, w1: np.ndarray, period_days, max_daily_change, min_change, force: bool) -> int:
+    moves = np.abs(w1 - w0)
+    if force or w0.size == 0 or moves.sum() < min_change:
+        return 1
+    return transition_steps(float(moves.max()), period_days=int(period_days), max_daily_change=float(max_daily_change))
+
+
+def transition_step_count(
+    current,
+    target,
+    *,
+    period_days: int,
+    max_daily_change: float,
+    min_change: float,
+    force: bool = False,
+) -> int:
+    r"""Number of steps :func:`plan_transition` would plan, in closed form, allocating nothing.
+
+    1 for ``force`` or a turnover :math:`\sum_i|w^*_i - w^0_i|` below ``min_change``;
+    otherwise :math:`\max(\text{period}, \lceil \max_i|w^*_i - w^0_i| / \text{max\_daily\_change} - 10^{-9}\rceil)`.
+
+    Raises
+    ------
+    InvalidInputError
+        Malformed weights or arguments.
+    InvalidPolicyError
+        More than :data:`MAX_TRANSITION_STEPS` steps.
+    """
+    w0, w1 = _validate(current, target, period_days, max_daily_change, min_change)
+    return _count(w0, w1, period_days, max_daily_change, min_change, force)
 
 
 def plan_transition(
@@ -74,25 +142,18 @@ def plan_transition(
     -------
     ndarray, shape (steps, N)
         Row ``k`` is the weights after step ``k + 1``; the last row equals ``target``.
-    """
-    w0 = _weights("current", current)
-    w1 = _weights("target", target)
-    if w0.shape != w1.shape:
-        raise InvalidInputError(f"current and target must have the same shape, got {w0.shape} and {w1.shape}")
-    if not isinstance(period_days, numbers.Integral) or isinstance(period_days, bool) or period_days < 1:
-        raise InvalidInputError(f"period_days must be an integer >= 1, got {period_days!r}")
-    if not (
-        isinstance(max_daily_change, numbers.Real) and math.isfinite(max_daily_change) and 0.0 < max_daily_change <= 1.0
-    ):
-        raise InvalidInputError(f"max_daily_change must be in (0, 1], got {max_daily_change!r}")
-    if not (isinstance(min_change, numbers.Real) and math.isfinite(min_change) and min_change >= 0.0):
-        raise InvalidInputError(f"min_change must be a finite number >= 0, got {min_change!r}")
 
-    delta = w1 - w0
-    moves = np.abs(delta)
-    if force or w0.size == 0 or moves.sum() < min_change:
+    Raises
+    ------
+    InvalidInputError
+        Malformed weights or arguments.
+    InvalidPolicyError
+        The plan would exceed :data:`MAX_TRANSITION_STEPS` steps (nothing is allocated).
+    """
+    w0, w1 = _validate(current, target, period_days, max_daily_change, min_change)
+    n = _count(w0, w1, period_days, max_daily_change, min_change, force)  # bounded before allocating
+    if n == 1:
         return w1[None, :].copy()
-    n = transition_steps(float(moves.max()), period_days=int(period_days), max_daily_change=float(max_daily_change))
     progress = np.arange(1, n + 1, dtype=float)[:, None] / n
     schedule = (1.0 - progress) * w0 + progress * w1
     schedule[-1] = w1

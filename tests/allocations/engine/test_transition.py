@@ -5,7 +5,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from allocations.engine import InvalidInputError, plan_transition
+from allocations.engine import (
+    MAX_TRANSITION_STEPS,
+    InvalidInputError,
+    InvalidPolicyError,
+    plan_transition,
+    transition_step_count,
+)
 
 from .conftest import PROPERTY
 
@@ -50,7 +56,7 @@ def test_exactly_divisible_moves_do_not_add_a_step(move, cap, steps):
     n=st.integers(1, 30),
     seed=st.integers(0, 2**32 - 1),
     period=st.integers(1, 10),
-    cap=st.floats(0.001, 1.0),
+    cap=st.floats(1 / 260, 1.0),  # the policy's bound: at most 260 steps
     min_change=st.floats(0.0, 0.5),
 )
 def test_steps_are_bounded_and_land_on_the_target(n, seed, period, cap, min_change):
@@ -94,3 +100,48 @@ def test_bad_inputs(kwargs, match):
     } | kwargs
     with pytest.raises(InvalidInputError, match=match):
         plan_transition(args.pop("current"), args.pop("target"), **args)
+
+
+@pytest.mark.parametrize("cap", [1e-4, 1e-9, 1e-300, 5e-324])
+def test_issue_9_tiny_max_daily_change_is_refused_before_allocating(cap):
+    """Issue 9, defect 2: 1e-4 at N = 5,000 planned 10,000 steps (800 MB); 1e-300 never returned."""
+    current = np.zeros(5000)
+    target = np.full(5000, 1 / 5000)
+    target[0] += 0.1
+    target /= target.sum()
+    kwargs = {"period_days": 5, "max_daily_change": cap, "min_change": 0.05}
+    with pytest.raises(InvalidPolicyError, match="max_daily_change"):
+        transition_step_count(current, target, **kwargs)
+    with pytest.raises(InvalidPolicyError, match="max_daily_change"):
+        plan_transition(current, target, **kwargs)
+
+
+def test_issue_9_a_huge_period_is_refused():
+    with pytest.raises(InvalidPolicyError, match="transition_period_days"):
+        plan_transition([1.0, 0.0], [0.5, 0.5], period_days=10**9, max_daily_change=0.1, min_change=0.05)
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "kwargs", "steps"),
+    [
+        ([1.0, 0.0], [0.5, 0.5], {"period_days": 5, "max_daily_change": 0.1, "min_change": 0.05}, 5),
+        ([0.0, 0.7], [0.7, 0.0], {"period_days": 2, "max_daily_change": 0.1, "min_change": 0.05}, 7),
+        ([0.0, 0.3], [0.3, 0.0], {"period_days": 1, "max_daily_change": 0.1, "min_change": 0.0}, 3),
+        ([0.5, 0.5], [0.52, 0.48], {"period_days": 5, "max_daily_change": 0.1, "min_change": 0.05}, 1),
+        ([1.0, 0.0], [0.0, 1.0], {"period_days": 5, "max_daily_change": 0.1, "min_change": 0.05, "force": True}, 1),
+        ([1.0, 0.0], [0.0, 1.0], {"period_days": 1, "max_daily_change": 1 / 260, "min_change": 0.0}, 260),
+        ([0.0, 0.0], [0.0, 0.0], {"period_days": 260, "max_daily_change": 1 / 260, "min_change": 0.0}, 260),
+    ],
+)
+def test_step_count_in_closed_form_matches_the_plan(current, target, kwargs, steps):
+    assert transition_step_count(current, target, **kwargs) == steps
+    schedule = plan_transition(current, target, **kwargs)
+    assert schedule.shape == (steps, 2)
+    np.testing.assert_array_equal(schedule[-1], target)
+    if steps > 1:
+        assert steps_of(current, schedule).max() <= kwargs["max_daily_change"] * (1 + 1e-9)
+
+
+def test_the_worst_case_of_the_policy_bounds_is_the_limit():
+    n = transition_step_count([1.0], [0.0], period_days=1, max_daily_change=1 / MAX_TRANSITION_STEPS, min_change=0)
+    assert n == MAX_TRANSITION_STEPS == 260
