@@ -1,21 +1,28 @@
-"""``POST /api/v1/auth/token/``: username and password in, an expiring token out.
+"""API tokens: ``POST /api/v1/auth/token/`` (username and password in, an expiring token out),
+``POST /api/v1/auth/logout/`` (revoke this token) and ``POST /api/v1/auth/logout-all/`` (revoke
+every token of the user).
 
 Tokens are django-rest-knox's: stored hashed, one per client (each login makes another),
 valid for ``REST_KNOX["TOKEN_TTL"]`` (10 hours by default). Send ``Authorization: Token <token>``.
+A password change or a deactivated account revokes every token of the user (``accounts.signals``).
 """
 
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_out
 from drf_spectacular.utils import extend_schema
+from knox.auth import TokenAuthentication
 from knox.models import AuthToken
-from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from capital_allocation.api_schema import ApiAutoSchema
 from capital_allocation.throttles import LoginRateThrottle
+
+from .services import token_revoke, user_tokens_revoke
 
 
 class TokenCreateApi(APIView):
@@ -49,3 +56,32 @@ class TokenCreateApi(APIView):
         return Response(
             self.OutputSerializer({"token": token, "expiry": instance.expiry, "username": user.get_username()}).data
         )
+
+
+class TokenDeleteApi(APIView):
+    """Revoke the token this request carries (a logout): it answers 401 from now on."""
+
+    # Only a token names what to revoke; a browser session has none (and would need CSRF).
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    schema = ApiAutoSchema()
+
+    @extend_schema(request=None, responses={204: None}, summary="Revoke this token")
+    def post(self, request):
+        token_revoke(token=request.auth)
+        user_logged_out.send(sender=type(request.user), request=request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenDeleteAllApi(APIView):
+    """Revoke every token of the user this token belongs to (a logout everywhere), this one included."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    schema = ApiAutoSchema()
+
+    @extend_schema(request=None, responses={204: None}, summary="Revoke every token of the user")
+    def post(self, request):
+        user_tokens_revoke(user=request.user)
+        user_logged_out.send(sender=type(request.user), request=request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

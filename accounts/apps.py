@@ -5,3 +5,6 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
     verbose_name = "Accounts and roles"
+
+    def ready(self):
+        from . import signals  # noqa: F401 - connects the token revocation receiver

@@ -1,4 +1,4 @@
-"""Writes of the accounts app: roles (groups) and per-portfolio grants."""
+"""Writes of the accounts app: roles (groups), per-portfolio grants and API token revocation."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from guardian.shortcuts import assign_perm
+from knox.models import AuthToken
 
 from . import roles
 
@@ -51,3 +52,20 @@ def portfolio_grant(*, user, portfolio, role: str) -> None:
     """Give ``user`` the permissions of ``role`` on one portfolio (guardian object permissions)."""
     for codename in roles.PORTFOLIO_PERMISSIONS[role]:
         assign_perm(f"allocations.{codename}", user, portfolio)
+
+
+def token_revoke(*, token: AuthToken) -> None:
+    """Revoke one API token (a logout): requests carrying it answer 401 from now on."""
+    with transaction.atomic():
+        token.delete()
+
+
+def user_tokens_revoke(*, user) -> int:
+    """Revoke every API token of ``user``; the number revoked.
+
+    Called on a logout of all sessions, and (``accounts.signals``) when the user's password changes
+    or the user is deactivated.
+    """
+    with transaction.atomic():
+        deleted, _ = AuthToken.objects.filter(user=user).delete()
+    return deleted
