@@ -109,3 +109,106 @@ def test_bad_limits():
         apply_limits(np.ones(2) / 2, codes("a", "b"), max_single_strategy=0.5, max_sector=1.5)
     with pytest.raises(InvalidInputError, match="non-negative"):
         apply_limits(np.array([-0.1, 0.5]), codes("a", "b"), max_single_strategy=0.5, max_sector=0.5)
+
+
+def test_issue_9_both_caps_at_once_by_proportional_water_filling():
+    """Issue 9, defect 3: scaling the whole sector after clipping gave (.167, .083, .2)."""
+    res = apply_limits(np.array([0.5, 0.1, 0.4]), codes("a", "a", "b"), max_single_strategy=0.2, max_sector=0.25)
+    np.testing.assert_allclose(res.weights, [0.2, 0.05, 0.2], atol=1e-15)
+    assert res.cash == pytest.approx(0.55)
+    assert res.binding_limit.tolist() == ["strategy", "sector", "strategy"]
+
+
+def test_freed_weight_goes_to_room_in_proportion_to_weight_across_sectors():
+    # sector x is capped at .4 (scale 2/3); y and z receive .2 in proportion 2:1; nobody passes .35
+    w = np.array([0.3, 0.3, 0.2, 0.1, 0.1])
+    res = apply_limits(w, codes("x", "x", "y", "z", "z"), max_single_strategy=0.35, max_sector=0.4)
+    np.testing.assert_allclose(res.weights, [0.2, 0.2, 0.3, 0.15, 0.15], atol=1e-15)
+    np.testing.assert_allclose(res.received, [0, 0, 0.1, 0.05, 0.05], atol=1e-15)
+
+
+def test_issue_9_a_held_strategy_is_cut_only_as_far_as_a_limit_requires():
+    """Issue 9, defect 4: a held .40 was cut to .23 by a cap without saying so."""
+    w = np.array([0.4, 0.3, 0.3])
+    receive = np.array([False, True, True])
+    # the sector cap .5 can be met by cutting the other member of the sector: the held one keeps .4
+    res = apply_limits(w, codes("a", "a", "b"), max_single_strategy=1.0, max_sector=0.5, can_receive=receive)
+    np.testing.assert_allclose(res.weights, [0.4, 0.1, 0.5], atol=1e-15)
+    assert res.binding_limit.tolist() == ["", "sector", ""]
+    # a strategy cap below the held weight cuts it exactly to the cap, and names the limit
+    res = apply_limits(w, codes("a", "b", "c"), max_single_strategy=0.35, max_sector=1.0, can_receive=receive)
+    np.testing.assert_allclose(res.weights, [0.35, 0.325, 0.325], atol=1e-15)
+    assert res.binding_limit[0] == "strategy" and res.binding_amount[0] == pytest.approx(0.05)
+    # held weight alone above its sector's cap: the held strategy is cut to the cap, the rest gets 0
+    res = apply_limits(w, codes("a", "a", "b"), max_single_strategy=1.0, max_sector=0.3, can_receive=receive)
+    np.testing.assert_allclose(res.weights, [0.3, 0.0, 0.3], atol=1e-15)
+    assert res.binding_limit.tolist() == ["sector", "sector", ""]
+
+
+def test_issue_9_total_risk_on_the_whole_book_cuts_held_strategies_last():
+    cov = np.diag([1e-3, 1e-3, 1e-3])  # annualised volatility 0.50 each, uncorrelated
+    w = np.array([0.5, 0.25, 0.25])
+    held = np.array([False, True, True])
+    # without the held strategies 0.5 * 0.5 = 0.25 would be under 0.3; the whole book is ~0.306
+    res = apply_limits(
+        w,
+        codes("a", "b", "c"),
+        max_single_strategy=1.0,
+        max_sector=1.0,
+        max_total_risk=0.3,
+        covariance=cov,
+        can_receive=~held,
+    )
+    assert res.volatility == pytest.approx(0.3, rel=1e-12)
+    np.testing.assert_allclose(res.weights[1:], 0.25)
+    assert res.binding_limit.tolist() == ["total_risk", "", ""]
+    # the held strategies alone above the limit: the others go to 0, the held ones scale
+    res = apply_limits(
+        w,
+        codes("a", "b", "c"),
+        max_single_strategy=1.0,
+        max_sector=1.0,
+        max_total_risk=0.1,
+        covariance=cov,
+        can_receive=~held,
+    )
+    assert res.volatility == pytest.approx(0.1, rel=1e-12)
+    assert res.weights[0] == 0.0
+    np.testing.assert_allclose(res.weights[1], res.weights[2])
+
+
+@PROPERTY
+@given(
+    n=st.integers(1, 60),
+    n_sectors=st.integers(1, 8),
+    cap=st.floats(0.01, 1.0),
+    sector_cap=st.floats(0.01, 1.0),
+    risk_cap=st.floats(0.01, 1.0),
+    held_share=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_caps_hold_for_the_whole_book_with_held_strategies(n, n_sectors, cap, sector_cap, risk_cap, held_share, seed):
+    rng = np.random.default_rng(seed)
+    w = rng.dirichlet(np.full(n, 0.3)) * rng.uniform(0, 1)
+    held = rng.random(n) < held_share
+    sector_codes = rng.integers(0, n_sectors, n)
+    a = rng.standard_normal((n + 2, n)) * 0.02
+    cov = a.T @ a / (n + 2)
+    res = apply_limits(
+        w,
+        sector_codes,
+        max_single_strategy=cap,
+        max_sector=sector_cap,
+        max_total_risk=risk_cap,
+        covariance=cov,
+        can_receive=~held,
+    )
+    out = res.weights
+    assert np.isfinite(out).all() and (out >= 0).all() and out.sum() <= w.sum() + 1e-12
+    assert out.max(initial=0) <= cap + 1e-9
+    assert np.bincount(sector_codes, weights=out).max() <= sector_cap + 1e-9
+    assert ex_ante_volatility(cov, out) <= risk_cap + 1e-9
+    # held strategies never grow, and are only cut with a limit named
+    assert (out[held] <= w[held] + 1e-15).all()
+    cut = held & (out < w - 1e-12)
+    assert (res.binding_limit[cut] != "").all()
