@@ -41,7 +41,7 @@ METHODS: tuple[str, ...] = (
 )
 
 #: Covariance estimators understood by :func:`~allocations.engine.estimators.estimate_covariance`.
-COVARIANCE_ESTIMATORS: tuple[str, ...] = ("ledoit_wolf", "sample", "ewma")
+COVARIANCE_ESTIMATORS: tuple[str, ...] = ("ledoit_wolf_correlation", "ledoit_wolf", "sample", "ewma")
 
 #: Sector signal actions.
 ACTIONS: tuple[str, ...] = ("BUY", "SELL", "HOLD")
@@ -134,8 +134,10 @@ class AllocationPolicy:
     covariance_lookback : int in [2, 100000]
         Rows of the returns panel used for the covariance (capped at the panel length).
     covariance_estimator : str
-        One of :data:`COVARIANCE_ESTIMATORS`; ``"ledoit_wolf"`` is positive definite even
-        when strategies outnumber days.
+        One of :data:`COVARIANCE_ESTIMATORS`. The default ``"ledoit_wolf_correlation"`` keeps
+        each strategy's own variance and shrinks the correlations; it and ``"ledoit_wolf"``
+        (toward a scaled identity, which pulls every variance to the average) are positive
+        definite even when strategies outnumber days.
     ewma_halflife : float in (0, 100000]
         Half-life in days of the ``"ewma"`` estimator's weights, ``a_t ∝ 2^{-age_t / h}``.
         The default 63 days (about a quarter) keeps a 252-day window informative; the
@@ -169,7 +171,7 @@ class AllocationPolicy:
     hybrid_blend: float = 0.5
     lookback: int = 30
     covariance_lookback: int = 252
-    covariance_estimator: str = "ledoit_wolf"
+    covariance_estimator: str = "ledoit_wolf_correlation"
     ewma_halflife: float = 63.0
     momentum_factor: float = 0.3
     signal_decay: float = 0.95

@@ -11,6 +11,7 @@ from allocations.engine import (
     ewma_covariance,
     ledoit_wolf,
     return_stats,
+    risk_parity_weights,
     sample_covariance,
 )
 
@@ -117,3 +118,57 @@ def test_covariance_bad_inputs():
         estimate_covariance(np.zeros((5, 2)), estimator="shrunk")
     with pytest.raises(InvalidInputError, match="two observations"):
         estimate_covariance(np.array([[0.1, np.nan], [0.2, np.nan], [0.3, 0.1]]))
+
+
+def two_and_twenty_percent_panel(t=252, seed=0):
+    """Ten uncorrelated strategies of 2% annualised volatility among forty of 20%."""
+    rng = np.random.default_rng(seed)
+    vol = np.r_[np.full(10, 0.02), np.full(40, 0.20)] / np.sqrt(252)
+    return rng.standard_normal((t, 50)) * vol
+
+
+def test_issue_9_default_covariance_keeps_a_low_volatility():
+    """Issue 9, defect 6: shrinking toward a scaled identity made a 2%-vol strategy look like 11.7%."""
+    returns = two_and_twenty_percent_panel()
+    est = estimate_covariance(returns)
+    assert est.estimator == "ledoit_wolf_correlation"
+    vol = np.sqrt(est.covariance.diagonal() * 252)
+    np.testing.assert_allclose(vol, np.std(returns, axis=0, ddof=1) * np.sqrt(252), rtol=1e-12)
+    assert vol[:10] == pytest.approx(np.full(10, 0.02), rel=0.15)
+    # risk parity on it is close to inverse volatility (true for uncorrelated strategies): 0.71 on the ten
+    w = risk_parity_weights(est.covariance)
+    inverse_vol = (1 / vol) / (1 / vol).sum()
+    assert w[:10].sum() == pytest.approx(inverse_vol[:10].sum(), abs=0.02)
+    assert w[:10].sum() == pytest.approx(0.71, abs=0.03)
+    # the former default, still available by name, pulls the low volatilities up
+    old = estimate_covariance(returns, estimator="ledoit_wolf")
+    assert np.sqrt(old.covariance.diagonal()[:10] * 252).min() > 0.05
+
+
+def test_ledoit_wolf_correlation_matches_its_formula_and_is_positive_definite_when_n_exceeds_t():
+    x = factor_returns(120, 30, seed=11)
+    est = estimate_covariance(x, estimator="ledoit_wolf_correlation")
+    xc = x - x.mean(axis=0)
+    sd_pop = np.sqrt((xc**2).mean(axis=0))
+    z = xc / sd_pop
+    corr = z.T @ z / 30
+    # the Ledoit-Wolf intensity of the standardised returns, from the paper's formula
+    _, rho = ledoit_wolf_reference(z)
+    assert est.shrinkage == pytest.approx(rho, rel=1e-10) and 0 < rho < 1
+    s = np.std(x, axis=0, ddof=1)
+    expected = ((1 - rho) * corr + rho * np.eye(120)) * np.outer(s, s)
+    dense = est.covariance.dense()
+    np.testing.assert_allclose(dense, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    np.testing.assert_allclose(np.diag(dense), s**2, rtol=1e-12)
+    assert np.linalg.eigvalsh(dense).min() > 0
+
+
+def test_ledoit_wolf_correlation_with_late_starters_and_a_constant_column():
+    x = factor_returns(20, 60, seed=12)
+    x[:25, 3] = np.nan
+    x[:, 5] = 0.001
+    est = estimate_covariance(x, estimator="ledoit_wolf_correlation")
+    diag = est.covariance.diagonal()
+    assert diag[5] <= 1e-30  # rounding of the mean only; the pipeline's floor flags it
+    np.testing.assert_allclose(diag[3], np.nanvar(x[:, 3], ddof=1), rtol=1e-12)
+    assert np.isfinite(est.covariance.dense()).all()

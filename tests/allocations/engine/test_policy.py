@@ -16,7 +16,8 @@ def test_defaults_are_the_specifications():
     )
     assert (p.max_single_strategy, p.max_sector, p.max_total_risk) == (0.2, 0.3, 0.8)
     assert (p.transition_period_days, p.max_daily_change, p.min_change) == (5, 0.1, 0.05)
-    assert p.covariance_estimator == "ledoit_wolf"
+    assert p.covariance_estimator == "ledoit_wolf_correlation"  # issue 9: keeps each strategy's own variance
+    assert p.stale_after_days == 10
     assert set(METHODS) >= {"equal_weight", "risk_parity", "performance_weighted", "momentum", "hybrid"}
 
 
