@@ -16,38 +16,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from allocations import engine
+from allocations.policy_fields import POLICY_FIELDS
 
 CENT = Decimal("0.01")
-
-#: policy row field -> engine ``AllocationPolicy`` field, for the fields whose names differ.
-ENGINE_FIELD_OF_ROW_FIELD: dict[str, str] = {
-    "lookback_period": "lookback",
-    "signal_decay_factor": "signal_decay",
-    "max_single_strategy_exposure": "max_single_strategy",
-    "max_sector_exposure": "max_sector",
-    "min_change_threshold": "min_change",
-}
-#: policy row fields passed to the engine under the same name.
-ENGINE_FIELDS_SAME_NAME: tuple[str, ...] = (
-    "method",
-    "hybrid_blend",
-    "covariance_lookback",
-    "covariance_estimator",
-    "momentum_factor",
-    "buy_multiplier",
-    "sell_multiplier",
-    "max_total_risk",
-    "transition_period_days",
-    "max_daily_change",
-)
 
 
 def engine_policy(policy_row, *, method: str | None = None) -> engine.AllocationPolicy:
     """The engine's policy from a stored policy version (``method`` overrides the row's)."""
-    values = {name: getattr(policy_row, name) for name in ENGINE_FIELDS_SAME_NAME}
-    values.update(
-        {engine_name: getattr(policy_row, row_name) for row_name, engine_name in ENGINE_FIELD_OF_ROW_FIELD.items()}
-    )
+    values = {f.engine_name: getattr(policy_row, f.name) for f in POLICY_FIELDS.values() if f.engine_name}
     if method:
         values["method"] = method
     return engine.AllocationPolicy(**values)

@@ -10,17 +10,31 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Sum
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from . import models
 from .errors import DomainError
+from .policy_fields import EDITABLE_FIELDS, POLICY_FIELDS, PolicyField
 from .selectors.core import portfolio_list_for_user
 from .services.actors import Actor
 from .services.approvals import allocation_run_approve, allocation_run_reject
-from .services.policies import EDITABLE_FIELDS, policy_create_version
+from .services.policies import policy_create_version
 from .services.schedules import transition_schedule_cancel
+
+
+def _policy_validator(declared: PolicyField):
+    """The admin form's check of one field, from the one declaration of the policy's ranges."""
+
+    def validate(value):
+        try:
+            declared.validate(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    return validate
 
 
 def _actor(request) -> Actor:
@@ -242,6 +256,12 @@ class AllocationPolicyAdmin(PortfolioScopedAdmin):
             form.base_fields["reason"].required = True
             form.base_fields["reason"].help_text = "Why the policy changes (kept in the audit trail)."
             form.base_fields["reason"].initial = ""
+        for name, declared in POLICY_FIELDS.items():
+            form_field = form.base_fields.get(name)
+            if form_field is not None and declared.bounds is not None:
+                form_field.validators.append(_policy_validator(declared))
+                form_field.widget.attrs.update({"min": declared.bounds.low, "max": declared.bounds.high})
+                form_field.help_text = f"{form_field.help_text} Allowed: {declared.bounds.describe()}.".strip()
         return form
 
     def save_model(self, request, obj, form, change):

@@ -14,6 +14,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from allocations import engine
+from allocations.policy_fields import ESTIMATOR_LABELS, METHOD_LABELS, POLICY_FIELDS
+
 MONEY = {"max_digits": 20, "decimal_places": 2}
 
 
@@ -22,19 +25,23 @@ def _between(field: str, low: float, high: float, *, low_open: bool = False) -> 
     return lower & Q(**{f"{field}__lte": high})
 
 
-class Method(models.TextChoices):
-    EQUAL_WEIGHT = "equal_weight", "Equal weight"
-    INVERSE_VOLATILITY = "inverse_volatility", "Inverse volatility"
-    RISK_PARITY = "risk_parity", "Risk parity (equal risk contribution)"
-    PERFORMANCE_WEIGHTED = "performance_weighted", "Performance weighted"
-    MOMENTUM = "momentum", "Momentum (sector signals)"
-    HYBRID = "hybrid", "Hybrid (risk parity + momentum)"
+# The choices come from the engine's lists, so a method or estimator exists in one place only.
+Method = models.TextChoices("Method", [(m.upper(), (m, METHOD_LABELS.get(m, m))) for m in engine.METHODS])
+CovarianceEstimator = models.TextChoices(
+    "CovarianceEstimator", [(e.upper(), (e, ESTIMATOR_LABELS.get(e, e))) for e in engine.COVARIANCE_ESTIMATORS]
+)
 
 
-class CovarianceEstimator(models.TextChoices):
-    SAMPLE = "sample", "Sample"
-    LEDOIT_WOLF = "ledoit_wolf", "Ledoit-Wolf shrinkage"
-    EWMA = "ewma", "Exponentially weighted"
+def _policy_range_constraints() -> list[models.CheckConstraint]:
+    """One check constraint per bounded field of ``POLICY_FIELDS`` (the one declaration of the ranges)."""
+    return [
+        models.CheckConstraint(
+            condition=_between(f.name, f.bounds.low, f.bounds.high, low_open=f.bounds.low_open),
+            name=f"policy_{f.name}_range",
+        )
+        for f in POLICY_FIELDS.values()
+        if f.bounds is not None
+    ]
 
 
 class Portfolio(models.Model):
@@ -164,11 +171,14 @@ class AllocationPolicy(models.Model):
     lookback_period = models.PositiveIntegerField(default=30)
     covariance_lookback = models.PositiveIntegerField(default=252)
     covariance_estimator = models.CharField(
-        max_length=16, choices=CovarianceEstimator.choices, default=CovarianceEstimator.LEDOIT_WOLF
+        max_length=32, choices=CovarianceEstimator.choices, default=engine.AllocationPolicy.covariance_estimator
     )
     momentum_factor = models.FloatField(default=0.3)
     signal_decay_factor = models.FloatField(default=0.95)
     signal_window_days = models.PositiveIntegerField(default=5)
+    stale_after_days = models.PositiveIntegerField(
+        default=10, help_text="Business days without a return after which a strategy is held and flagged stale."
+    )
     buy_multiplier = models.FloatField(default=0.3)
     sell_multiplier = models.FloatField(default=0.2)
     max_single_strategy_exposure = models.FloatField(default=0.2)
@@ -194,34 +204,7 @@ class AllocationPolicy(models.Model):
                 condition=Q(covariance_estimator__in=[c.value for c in CovarianceEstimator]),
                 name="policy_estimator_valid",
             ),
-            models.CheckConstraint(condition=_between("hybrid_blend", 0, 1), name="policy_blend_0_1"),
-            models.CheckConstraint(condition=_between("momentum_factor", 0, 1), name="policy_momentum_0_1"),
-            models.CheckConstraint(condition=_between("signal_decay_factor", 0, 1), name="policy_decay_0_1"),
-            models.CheckConstraint(condition=_between("buy_multiplier", 0, 1), name="policy_buy_0_1"),
-            models.CheckConstraint(condition=_between("sell_multiplier", 0, 1), name="policy_sell_0_1"),
-            models.CheckConstraint(
-                condition=_between("force_rebalance_threshold", 0, 1), name="policy_force_threshold_0_1"
-            ),
-            models.CheckConstraint(condition=_between("approval_threshold", 0, 2), name="policy_approval_0_2"),
-            models.CheckConstraint(condition=_between("min_change_threshold", 0, 1), name="policy_min_change_0_1"),
-            models.CheckConstraint(
-                condition=_between("max_single_strategy_exposure", 0, 1, low_open=True),
-                name="policy_max_strategy_in_0_1",
-            ),
-            models.CheckConstraint(
-                condition=_between("max_sector_exposure", 0, 1, low_open=True), name="policy_max_sector_in_0_1"
-            ),
-            models.CheckConstraint(
-                condition=_between("max_total_risk", 0, 1, low_open=True), name="policy_max_risk_in_0_1"
-            ),
-            models.CheckConstraint(
-                condition=_between("max_daily_change", 0, 1, low_open=True), name="policy_max_daily_in_0_1"
-            ),
-            models.CheckConstraint(condition=Q(lookback_period__gte=2), name="policy_lookback_at_least_2"),
-            models.CheckConstraint(condition=Q(covariance_lookback__gte=2), name="policy_cov_lookback_at_least_2"),
-            models.CheckConstraint(
-                condition=Q(transition_period_days__gte=1), name="policy_transition_period_positive"
-            ),
+            *_policy_range_constraints(),
         ]
 
     def __str__(self) -> str:

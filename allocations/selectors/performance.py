@@ -99,7 +99,7 @@ def _history(portfolio: Portfolio, ids: np.ndarray, dates: list[date], panel: np
 
 
 def _risk(codes: list[str], ids: np.ndarray, weights: np.ndarray, policy: AllocationPolicy | None) -> dict:
-    estimator = policy.covariance_estimator if policy else "ledoit_wolf"
+    estimator = policy.covariance_estimator if policy else engine.AllocationPolicy.covariance_estimator
     window = policy.covariance_lookback if policy else BACKTEST_DAYS
     invested = float(weights.sum())
     largest = int(np.argmax(weights)) if weights.size else None

@@ -61,7 +61,20 @@ def test_signal_action_outside_choices_is_refused():
     assert_refused(lambda: SectorSignalFactory(action="WAIT"))
 
 
-LIMIT_FIELDS = ["max_single_strategy_exposure", "max_sector_exposure", "max_total_risk", "max_daily_change"]
+LIMIT_FIELDS = ["max_single_strategy_exposure", "max_sector_exposure", "max_total_risk"]
+
+
+@pytest.mark.parametrize("good", [1 / 260, 0.2, 1.0])
+def test_max_daily_change_inside_the_plan_bound_is_stored(good):
+    policy = AllocationPolicyFactory(max_daily_change=good)
+    assert AllocationPolicy.objects.get(pk=policy.pk).max_daily_change == good
+
+
+@pytest.mark.parametrize("bad", [1e-300, 1e-12, 1e-6, 0.0, 1.5])
+def test_max_daily_change_that_would_plan_more_than_260_steps_is_refused(bad):
+    """Issue 8 item 1: 1e-300 hung the planner while it held the portfolio lock."""
+    portfolio = PortfolioFactory()
+    assert_refused(lambda: AllocationPolicyFactory(portfolio=portfolio, max_daily_change=bad))
 
 
 @pytest.mark.parametrize("field", LIMIT_FIELDS)

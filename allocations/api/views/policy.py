@@ -9,9 +9,9 @@ from rest_framework.response import Response
 
 from allocations.api.permissions import MANAGE_POLICY, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
-from allocations.models import CovarianceEstimator, Method
+from allocations.policy_fields import POLICY_FIELDS, PolicyField
 from allocations.selectors.core import policy_current
-from allocations.services.policies import CHOICES, FLOAT_RANGES, INT_MINIMUMS, policy_create_version
+from allocations.services.policies import policy_create_version
 
 from .base import Api
 
@@ -30,6 +30,7 @@ class PolicyOutputSerializer(serializers.Serializer):
     momentum_factor = serializers.FloatField()
     signal_decay_factor = serializers.FloatField()
     signal_window_days = serializers.IntegerField()
+    stale_after_days = serializers.IntegerField()
     buy_multiplier = serializers.FloatField()
     sell_multiplier = serializers.FloatField()
     max_single_strategy_exposure = serializers.FloatField()
@@ -43,18 +44,31 @@ class PolicyOutputSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+def _exclusive_minimum(low: float):
+    def check(value):
+        if value <= low:
+            raise serializers.ValidationError(f"must be greater than {low:g}")
+
+    return check
+
+
+def _policy_input_field(field: PolicyField) -> serializers.Field:
+    """A serializer field from the one declaration of the policy's fields (``POLICY_FIELDS``)."""
+    if field.choices is not None:
+        return serializers.ChoiceField(choices=list(field.choices), required=False)
+    if field.is_time:
+        return serializers.RegexField(
+            r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", required=False, help_text="HH:MM or HH:MM:SS"
+        )
+    bounds = field.bounds
+    if bounds.kind is int:
+        return serializers.IntegerField(required=False, min_value=bounds.low, max_value=bounds.high)
+    validators = [_exclusive_minimum(bounds.low)] if bounds.low_open else []
+    return FiniteFloatField(required=False, min_value=bounds.low, max_value=bounds.high, validators=validators)
+
+
 def _policy_input_fields() -> dict:
-    fields = {}
-    for name, (low, high, _open) in FLOAT_RANGES.items():
-        fields[name] = FiniteFloatField(required=False, min_value=low, max_value=high)
-    for name, minimum in INT_MINIMUMS.items():
-        fields[name] = serializers.IntegerField(required=False, min_value=minimum, max_value=100_000)
-    fields["method"] = serializers.ChoiceField(choices=Method.values, required=False)
-    fields["covariance_estimator"] = serializers.ChoiceField(choices=CovarianceEstimator.values, required=False)
-    fields["rebalance_frequency"] = serializers.ChoiceField(choices=CHOICES["rebalance_frequency"], required=False)
-    fields["rebalance_time"] = serializers.RegexField(
-        r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", required=False, help_text="HH:MM or HH:MM:SS"
-    )
+    fields = {name: _policy_input_field(field) for name, field in POLICY_FIELDS.items()}
     fields["reason"] = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     return fields
 
