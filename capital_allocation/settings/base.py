@@ -119,6 +119,12 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
+# File parts of a multipart body are held to the same limit (Django's applies to form fields only).
+FILE_UPLOAD_HANDLERS = [
+    "capital_allocation.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Capital Allocation Engine API",
     "DESCRIPTION": "Allocations, rebalances, transition schedules and the audit trail, per portfolio.",
