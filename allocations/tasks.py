@@ -12,12 +12,6 @@ from allocations.services.schedules import transition_step_apply, transition_ste
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="allocations.apply_transition_step", bind=True, max_retries=5, default_retry_delay=30, acks_late=True)
-def apply_transition_step(self, step_id: int) -> bool:
-    """Apply one due step; a second delivery finds it applied and does nothing."""
-    return transition_step_apply(step_id=step_id, actor=Actor.system("beat:transition-steps"))
-
-
 @shared_task(name="allocations.apply_due_transition_steps")
 def apply_due_transition_steps() -> int:
     """Apply every due step of the active schedules, in order; returns how many were applied."""

@@ -201,3 +201,7 @@ def portfolio_today(portfolio: Portfolio) -> date:
 def idempotency_record_get(*, user, key: str) -> IdempotencyRecord | None:
     """The claim or stored response of ``user``'s idempotency key, if any."""
     return IdempotencyRecord.objects.filter(user=user, key=key).first()
+
+
+def sector_get(*, code: str) -> Sector | None:
+    return Sector.objects.filter(code=code).first()

@@ -11,7 +11,8 @@ from allocations.models import AllocationPolicy, Portfolio, TransitionSchedule, 
 from allocations.services.actors import Actor
 from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
-from allocations.tasks import apply_due_transition_steps, apply_transition_step
+from allocations.services.schedules import transition_step_apply
+from allocations.tasks import apply_due_transition_steps
 
 
 @pytest.fixture
@@ -38,4 +39,5 @@ def test_due_steps_apply_once_in_order(schedule):
     assert apply_due_transition_steps() == 0
     schedule.refresh_from_db()
     assert schedule.status == TransitionSchedule.Status.COMPLETED
-    assert apply_transition_step(steps[-1].pk) is False  # a redelivered message changes nothing
+    # a step applied again (a redelivered sweep, a second beat) changes nothing
+    assert transition_step_apply(step_id=steps[-1].pk, actor=Actor.system("test")) is False

@@ -1,0 +1,41 @@
+"""The audit trail and the idempotency records: read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from allocations import models
+
+from .base import GrantedPortfolioFilter, ReadOnlyAdmin
+
+
+@admin.register(models.AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "portfolio",
+        "kind",
+        "strategy",
+        "old_amount",
+        "new_amount",
+        "total_capital",
+        "actor_label",
+        "reason",
+    ]
+    list_filter = [GrantedPortfolioFilter, "kind", "created_at", "actor_label"]
+    search_fields = ["actor_label", "reason", "strategy__code"]
+    date_hierarchy = "created_at"
+    list_select_related = ["portfolio", "strategy"]
+    show_full_result_count = False
+
+
+@admin.register(models.IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "key", "method", "path", "status_code"]
+    readonly_fields = [f.name for f in models.IdempotencyRecord._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
