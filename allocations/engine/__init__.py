@@ -1,4 +1,4 @@
-"""Pure-numpy allocation engine: estimators, allocation methods, limits, transition planner.
+"""Pure-numpy allocation engine: estimators, allocation methods, limits, transition planner, measures.
 
 No Django import: arrays and engine dataclasses in, dataclasses out. See
 ``ARCHITECTURE.md`` §5 for the formulas; every module's docstrings carry them too.
@@ -28,12 +28,22 @@ from .estimators import (
     return_stats,
     sample_covariance,
 )
+from .hrp import hrp_order, hrp_weights
 from .limits import LIMIT_NAMES, LimitResult, apply_limits, ex_ante_volatility
+from .measures import (
+    annualised_volatility,
+    effective_number,
+    max_drawdown,
+    sharpe_ratio,
+    total_return,
+    value_path,
+)
 from .methods import (
     EqualWeight,
     InverseVolatility,
     PerformanceWeighted,
     apply_signals,
+    budgeted_inverse_volatility,
     decay_smoothing,
     equal_weight,
     inverse_volatility,
@@ -41,7 +51,7 @@ from .methods import (
     sector_multipliers,
     sharpe_weights,
 )
-from .pipeline import STAGES, AllocationResult, allocate
+from .pipeline import allocate
 from .policy import (
     ACTIONS,
     COVARIANCE_ESTIMATORS,
@@ -52,6 +62,8 @@ from .policy import (
     Bounds,
     SectorSignal,
 )
+from .registry import METHOD_REGISTRY
+from .result import FLAGS, STAGES, AllocationResult
 from .risk_parity import (
     RiskParity,
     RiskParitySolution,
@@ -78,6 +90,8 @@ __all__ = [
     "Bounds",
     "POLICY_BOUNDS",
     "STAGES",
+    "FLAGS",
+    "METHOD_REGISTRY",
     "LIMIT_NAMES",
     "TRADING_DAYS",
     # errors
@@ -99,6 +113,7 @@ __all__ = [
     # methods
     "equal_weight",
     "inverse_volatility",
+    "budgeted_inverse_volatility",
     "sharpe_weights",
     "performance_weighted",
     "sector_multipliers",
@@ -111,6 +126,15 @@ __all__ = [
     "RiskParitySolution",
     "solve_risk_parity",
     "risk_contributions",
+    "hrp_weights",
+    "hrp_order",
+    # measures
+    "value_path",
+    "total_return",
+    "max_drawdown",
+    "annualised_volatility",
+    "sharpe_ratio",
+    "effective_number",
     # limits and transition
     "LimitResult",
     "apply_limits",

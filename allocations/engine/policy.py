@@ -38,6 +38,7 @@ METHODS: tuple[str, ...] = (
     "performance_weighted",
     "momentum",
     "hybrid",
+    "hrp",
 )
 
 #: Covariance estimators understood by :func:`~allocations.engine.estimators.estimate_covariance`.

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import allocations.engine.pipeline as pipeline_module
+import allocations.engine.registry as registry_module
 from allocations.engine import (
     METHODS,
     AllocationPolicy,
@@ -124,7 +124,10 @@ def test_strategies_without_history_or_variance_keep_their_weight(panel):
     assert res.flags[:4].tolist() == ["insufficient history", "zero variance", "insufficient history", ""]
     np.testing.assert_allclose(res.target_weights[:3], [0.05, 0.02, 0.0])
     np.testing.assert_allclose(res.target_weights[3:], 0.93 / 37)
-    assert np.isnan(res.momentum_weights[:3]).all() and np.isnan(res.risk_contributions[:3]).all()
+    assert np.isnan(res.momentum_weights[:3]).all()
+    # issue 9: risk is measured on the whole book; only a strategy never observed has no covariance row
+    assert np.isfinite(res.risk_contributions[:2]).all() and np.isnan(res.risk_contributions[2])
+    assert res.explanation["risk_unknown"] == {"strategies": 1, "weight": 0.0}
     assert res.explanation["insufficient_history"] == 2 and res.explanation["zero_variance"] == 1
     assert not np.isnan(res.target_weights).any()
 
@@ -156,7 +159,7 @@ def test_risk_parity_failure_falls_back_to_inverse_volatility(panel, monkeypatch
     def fail(*args, **kwargs):
         raise RiskParityError("did not converge (test)")
 
-    monkeypatch.setattr(pipeline_module, "solve_risk_parity", fail)
+    monkeypatch.setattr(registry_module, "solve_risk_parity", fail)
     res = allocate(returns, sectors, policy=AllocationPolicy(method="risk_parity", **LOOSE))
     assert res.explanation["fallbacks"][0].startswith("risk_parity -> inverse_volatility")
     # the fallback weights are 1/vol with the covariance's own volatilities
@@ -313,7 +316,7 @@ def test_issue_9_a_failed_risk_parity_falls_back_with_the_budgets(panel, monkeyp
     def fail(*args, **kwargs):
         raise RiskParityError("did not converge (test)")
 
-    monkeypatch.setattr(pipeline_module, "solve_risk_parity", fail)
+    monkeypatch.setattr(registry_module, "solve_risk_parity", fail)
     budgets = np.where(np.arange(40) < 20, 1.0, 0.01)
     res = allocate(returns, sectors, policy=AllocationPolicy(method="risk_parity", **LOOSE), budgets=budgets)
     assert res.explanation["fallbacks"][0].startswith("risk_parity -> inverse_volatility with budgets")
