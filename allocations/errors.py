@@ -22,3 +22,7 @@ class DomainError(ValueError):
 
 class ConflictError(DomainError):
     """The request is valid but clashes with the current state (a run already decided, a lock held)."""
+
+
+class PortfolioBusyError(ConflictError):
+    """Another change of the same portfolio held its lock past the lock timeout: retry later."""

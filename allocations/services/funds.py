@@ -74,7 +74,8 @@ def funds_set_many(
     """Set the funds of many strategies (by strategy id) at once; one audit row per changed fund.
 
     Amounts must already be validated money (``to_money``). Each audit row's ``total_capital``
-    is the portfolio's total right after that row's change, as if the changes were made one by one.
+    is the portfolio's total right after that row's change, as if the changes were made one by one;
+    decreases come first, so no row shows more capital than the book ends with or started with.
     """
     with transaction.atomic():
         portfolio_lock(portfolio.pk)
@@ -85,7 +86,8 @@ def funds_set_many(
         )
         total = _total_capital(portfolio)
         to_create, to_update, records = [], [], []
-        for strategy_id, new_amount in amounts.items():
+        decreases_first = sorted(amounts.items(), key=lambda item: item[1] - current.get(item[0], Decimal("0")))
+        for strategy_id, new_amount in decreases_first:
             old_amount = current.get(strategy_id)
             if old_amount == new_amount:
                 continue

@@ -152,6 +152,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo")
 HEALTH_BROKER_TIMEOUT = env_int("HEALTH_BROKER_TIMEOUT", 2, minimum=1)
+# How long a change waits for another change of the same portfolio to commit (PostgreSQL
+# lock_timeout) before answering 409 "busy, retry", instead of queueing forever behind it.
+PORTFOLIO_LOCK_TIMEOUT_MS = env_int("PORTFOLIO_LOCK_TIMEOUT_MS", 15_000, minimum=1)
 
 LOGGING = {
     "version": 1,

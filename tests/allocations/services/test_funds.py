@@ -11,7 +11,7 @@ from allocations.errors import DomainError
 from allocations.models import AuditEntry, Fund, Strategy
 from allocations.selectors import core as selectors
 from allocations.services.actors import Actor
-from allocations.services.funds import fund_adjust, fund_set
+from allocations.services.funds import fund_adjust, fund_set, funds_set_many
 from tests.factories import StrategyFactory
 
 pytestmark = pytest.mark.django_db
@@ -220,3 +220,23 @@ def test_every_fund_change_keeps_the_chain_verifiable(portfolio, strategies, act
         fund_set(portfolio=portfolio, strategy=code, amount=100 * (i + 1), actor=actor)
     result = selectors.audit_verify(portfolio=portfolio)
     assert result.ok and result.checked == 4
+
+
+def test_a_multi_fund_change_applies_decreases_first_so_no_row_shows_more_capital(portfolio, strategies, actor):
+    """Issue 8 item 14: a step applied increases before decreases, and the audit trail's running
+    total capital read 10,097,492.47 on a 10,000,000 book."""
+    ids = {code: s.pk for code, s in strategies.items()}
+    funds_set_many(
+        portfolio=portfolio,
+        amounts={ids["tech-a"]: Decimal("600.00"), ids["tech-b"]: Decimal("400.00")},
+        actor=actor,
+    )
+    # move 300 from tech-a to ener-a, the increase listed first
+    rows = funds_set_many(
+        portfolio=portfolio,
+        amounts={ids["ener-a"]: Decimal("300.00"), ids["tech-a"]: Decimal("300.00")},
+        actor=actor,
+    )
+    assert [row.strategy_id for row in rows] == [ids["tech-a"], ids["ener-a"]]
+    assert max(row.total_capital for row in rows) == Decimal("1000.00")
+    assert rows[-1].total_capital == _summed_total(portfolio) == Decimal("1000.00")
