@@ -9,6 +9,7 @@ an unfunded one, a window shorter than the history, cash, and a portfolio withou
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import statistics
 from decimal import Decimal
@@ -85,18 +86,16 @@ COV_WINDOW = 5
 
 
 def hand_metrics(series: list[float]) -> dict:
-    value, peak, drawdown = 1.0, 1.0, 0.0
-    for r in series:
-        value *= 1 + r
-        peak = max(peak, value)
-        drawdown = max(drawdown, 1 - value / peak)
-    sd = statistics.stdev(series)
+    """Metrics of a return series from its value path and running peak, with the statistics module."""
+    values = list(itertools.accumulate(series, lambda v, r: v * (1 + r), initial=1.0))
+    peaks = itertools.accumulate(values, max)
+    spread = statistics.stdev(series)
     return {
         "days": len(series),
-        "total_return": value - 1,
-        "annualised_volatility": sd * math.sqrt(252),
-        "max_drawdown": drawdown,
-        "sharpe": statistics.fmean(series) / sd * math.sqrt(252) if sd > 0 else None,
+        "total_return": values[-1] - 1,
+        "annualised_volatility": spread * math.sqrt(252),
+        "max_drawdown": max(1 - v / p for v, p in zip(values, peaks, strict=True)),
+        "sharpe": math.sqrt(252) * statistics.fmean(series) / spread if spread > 0 else None,
     }
 
 
