@@ -233,6 +233,7 @@ class RunStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     APPLIED = "applied", "Applied"
     NO_OP = "no_op", "No change needed"
+    SUPERSEDED = "superseded", "Superseded by a newer pending run"
     FAILED = "failed", "Failed"
 
 
@@ -284,9 +285,9 @@ class AllocationRun(models.Model):
         indexes = [models.Index(fields=["portfolio", "-created_at"], name="run_portfolio_recent_idx")]
         constraints = [
             models.UniqueConstraint(
-                fields=["portfolio", "idempotency_key"],
+                fields=["portfolio", "requested_by", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
-                name="run_idempotency_key_unique",
+                name="run_idempotency_key_unique_per_requester",
             ),
             models.UniqueConstraint(
                 fields=["portfolio", "run_date"],
@@ -383,11 +384,54 @@ class TransitionStep(models.Model):
         ]
 
 
+class EquityChange(models.Model):
+    """A risk officer's decision to change a portfolio's equity (four eyes above the approval threshold)."""
+
+    class Status(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", "Pending approval"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded by a newer request"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="equity_changes")
+    old_equity = models.DecimalField(**MONEY)
+    new_equity = models.DecimalField(**MONEY)
+    reason = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(new_equity__gt=0), name="equity_change_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending_approval", "applied", "rejected", "superseded"]),
+                name="equity_change_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["portfolio"],
+                condition=Q(status="pending_approval"),
+                name="equity_change_one_pending_per_portfolio",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio_id}: {self.old_equity} -> {self.new_equity} ({self.status})"
+
+
 class AuditKind(models.TextChoices):
     FUND_CHANGE = "fund_change", "Fund change"
     RUN_CREATED = "run_created", "Run created"
     RUN_APPROVED = "run_approved", "Run approved"
     RUN_REJECTED = "run_rejected", "Run rejected"
+    RUN_SUPERSEDED = "run_superseded", "Pending run superseded"
+    EQUITY_CHANGE = "equity_change", "Equity change"
     POLICY_CHANGE = "policy_change", "Policy change"
     METHOD_CHANGE = "method_change", "Method change"
     SCHEDULE_CANCELLED = "schedule_cancelled", "Schedule cancelled"

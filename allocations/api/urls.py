@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema
 
 from accounts.api import TokenCreateApi
 
-from .views import allocation, audit, policy, portfolios, returns, runs, schedules, signals, strategies
+from .views import allocation, audit, equity, policy, portfolios, returns, runs, schedules, signals, strategies
 
 
 def _with_slash_alias(route: str, view, name: str) -> list:
@@ -44,6 +44,9 @@ portfolio_patterns = [
     path("schedules/<int:schedule_id>/", schedules.ScheduleDetailApi.as_view(), name="schedule-detail"),
     path("schedules/<int:schedule_id>/cancel/", schedules.ScheduleCancelApi.as_view(), name="schedule-cancel"),
     path("policy/", policy.PolicyApi.as_view(), name="policy"),
+    path("equity/", equity.EquityChangeCollectionApi.as_view(), name="equity-list"),
+    path("equity/<int:change_id>/approve/", equity.EquityChangeApproveApi.as_view(), name="equity-approve"),
+    path("equity/<int:change_id>/reject/", equity.EquityChangeRejectApi.as_view(), name="equity-reject"),
     path("audit/", audit.AuditListApi.as_view(), name="audit-list"),
     path("audit/export.csv", audit.AuditExportApi.as_view(), name="audit-export"),
 ]

@@ -22,6 +22,7 @@ from allocations.models import (
     AllocationPolicy,
     AllocationRun,
     AuditEntry,
+    EquityChange,
     Fund,
     IdempotencyRecord,
     Portfolio,
@@ -156,6 +157,13 @@ def run_get(*, portfolio: Portfolio, public_id: str) -> AllocationRun | None:
     return run_list(portfolio=portfolio).filter(public_id=key).first()
 
 
+def run_for_idempotency_key(*, portfolio: Portfolio, key: str, user, label: str) -> AllocationRun | None:
+    """The run of ``portfolio`` that this requester (a user, or else an actor label) made with ``key``."""
+    runs = AllocationRun.objects.filter(portfolio=portfolio, idempotency_key=key)
+    runs = runs.filter(requested_by=user) if user is not None else runs.filter(requested_by=None, requested_via=label)
+    return runs.first()
+
+
 def run_lines(*, run: AllocationRun) -> QuerySet[AllocationLine]:
     return run.lines.select_related("strategy").order_by("strategy__code")
 
@@ -205,3 +213,15 @@ def idempotency_record_get(*, user, key: str) -> IdempotencyRecord | None:
 
 def sector_get(*, code: str) -> Sector | None:
     return Sector.objects.filter(code=code).first()
+
+
+def equity_change_list(*, portfolio: Portfolio) -> QuerySet[EquityChange]:
+    return (
+        EquityChange.objects.filter(portfolio=portfolio)
+        .select_related("requested_by", "decided_by")
+        .order_by("-requested_at", "-id")
+    )
+
+
+def equity_change_get(*, portfolio: Portfolio, change_id: int) -> EquityChange | None:
+    return equity_change_list(portfolio=portfolio).filter(pk=change_id).first()

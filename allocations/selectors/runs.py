@@ -16,17 +16,19 @@ class RebalanceOutcome:
     """What a rebalance decided: the specification's AllocationResponse plus the explanation."""
 
     run: AllocationRun | None
-    allocation_id: str
+    allocation_id: str | None  # None for a dry run: nothing was stored
     status: str
     current_allocation: dict[str, float]
     target_allocation: dict[str, float]
     transition_schedule: list[dict]
     explanation: dict = field(default_factory=dict)
     replayed: bool = False
+    dry_run: bool = False
 
     def to_response(self) -> dict:
         return {
             "allocation_id": self.allocation_id,
+            "dry_run": self.dry_run,
             "status": self.status,
             "current_allocation": self.current_allocation,
             "target_allocation": self.target_allocation,

@@ -27,6 +27,8 @@ from allocations.selectors.panels import (
     universe_panel,
 )
 
+from .actors import Actor
+from .equity import may_decide_equity
 from .funds import MAX_AMOUNT
 
 CENT = Decimal("0.01")
@@ -73,12 +75,12 @@ class RunInputs:
     volatility_override: np.ndarray | None = None
 
 
-def run_inputs_load(*, portfolio: Portfolio, request: RebalanceRequest) -> RunInputs:
+def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceRequest) -> RunInputs:
     """Read the policy, universe, returns panel, funds and signals a rebalance of ``portfolio`` uses."""
     policy = policy_current(portfolio=portfolio)
     if policy is None:
         raise DomainError(f"portfolio {portfolio.slug!r} has no allocation policy yet", field="policy")
-    equity = _equity(request.total_equity, portfolio)
+    equity = _equity(request.total_equity, portfolio, actor, dry_run=request.dry_run)
     universe = universe_load(portfolio=portfolio)
     if len(universe) == 0:
         raise DomainError(f"portfolio {portfolio.slug!r} has no active strategies", field="strategies")
@@ -110,7 +112,19 @@ def run_inputs_load(*, portfolio: Portfolio, request: RebalanceRequest) -> RunIn
     )
 
 
-def _equity(requested: Decimal | None, portfolio: Portfolio) -> Decimal:
+def _equity(requested: Decimal | None, portfolio: Portfolio, actor: Actor, *, dry_run: bool) -> Decimal:
+    """The portfolio's recorded equity; another one only in a dry run (a what-if) or from a risk officer.
+
+    The equity is changed by its own audited decision (``services.equity``), never as a side
+    effect of a rebalance request: funds are fractions of it.
+    """
+    differs = requested is not None and Decimal(requested) != portfolio.total_equity
+    if differs and not dry_run and not may_decide_equity(actor, portfolio):
+        raise DomainError(
+            f"total_equity {requested} differs from the portfolio's recorded equity {portfolio.total_equity}; "
+            "a risk officer changes the equity (POST .../equity/), then rebalance without it",
+            field="total_equity",
+        )
     equity = portfolio.total_equity if requested is None else Decimal(requested)
     if equity <= 0:
         raise DomainError(f"total_equity must be greater than 0, got {equity}", field="total_equity")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from django.utils import timezone
 
 from allocations import adapters, engine
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio
@@ -35,8 +36,10 @@ def allocation_run_record(
     result: engine.AllocationResult,
     decision: RunDecision,
 ) -> AllocationRun:
-    """Persist the run; an applied run supersedes the active schedule and moves step 1's funds."""
+    """Persist the run; an applied run supersedes the active schedule and moves step 1's funds, a
+    pending one supersedes the run that waited before it (at most one run waits for approval)."""
     explanation = decision.explanation
+    waiting = list(AllocationRun.objects.filter(portfolio=portfolio, status=AllocationRun.Status.PENDING_APPROVAL))
     run = AllocationRun.objects.create(
         portfolio=portfolio,
         policy=inputs.policy,
@@ -74,6 +77,8 @@ def allocation_run_record(
             },
         ),
     )
+    if decision.status == AllocationRun.Status.PENDING_APPROVAL:
+        _supersede_pending(waiting, by_run=run, actor=actor)
     if decision.status == AllocationRun.Status.APPLIED:
         schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)
         schedule_create_and_apply_first(
@@ -86,6 +91,24 @@ def allocation_run_record(
             today=inputs.today,
         )
     return run
+
+
+def _supersede_pending(runs: list[AllocationRun], *, by_run: AllocationRun, actor: Actor) -> None:
+    for run in runs:
+        run.status = AllocationRun.Status.SUPERSEDED
+        run.decided_at = timezone.now()
+        run.decision_reason = f"superseded by run {by_run.public_id}"
+        run.save(update_fields=["status", "decided_at", "decision_reason"])
+        audit_append(
+            portfolio=by_run.portfolio,
+            actor=actor,
+            record=AuditRecord(
+                kind=AuditEntry.Kind.RUN_SUPERSEDED,
+                run_id=run.pk,
+                reason=run.decision_reason,
+                payload={"allocation_id": str(run.public_id), "superseded_by": str(by_run.public_id)},
+            ),
+        )
 
 
 def _write_lines(*, run: AllocationRun, inputs: RunInputs, result: engine.AllocationResult) -> None:

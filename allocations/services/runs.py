@@ -13,15 +13,13 @@ officer other than the requester (``services.approvals``).
 
 from __future__ import annotations
 
-import uuid
-
 import numpy as np
 from django.db import transaction
 
 from allocations import adapters, engine
 from allocations.errors import DomainError
 from allocations.models import AllocationRun, Portfolio
-from allocations.selectors.core import portfolio_today
+from allocations.selectors.core import portfolio_today, run_for_idempotency_key
 from allocations.selectors.runs import RebalanceOutcome, run_outcome
 
 from .actors import Actor
@@ -41,10 +39,10 @@ def allocation_run_create(*, portfolio: Portfolio, actor: Actor, request: Rebala
     with transaction.atomic():
         if not request.dry_run:  # a dry run reads one consistent snapshot and takes no lock
             portfolio = portfolio_lock(portfolio.pk)
-            replay = _replay(portfolio, request.idempotency_key)
+            replay = _replay(portfolio, actor, request.idempotency_key)
             if replay is not None:
                 return replay
-        inputs = run_inputs_load(portfolio=portfolio, request=request)
+        inputs = run_inputs_load(portfolio=portfolio, actor=actor, request=request)
         result = _allocate(inputs, request)
         decision = _decide(inputs, result, request)
         if request.dry_run:
@@ -55,11 +53,15 @@ def allocation_run_create(*, portfolio: Portfolio, actor: Actor, request: Rebala
         return run_outcome(run=run, today=inputs.today)
 
 
-def _replay(portfolio: Portfolio, key: str | None) -> RebalanceOutcome | None:
-    """The run already made with this idempotency key, answered again."""
+def _replay(portfolio: Portfolio, actor: Actor, key: str | None) -> RebalanceOutcome | None:
+    """The run this requester already made with this idempotency key, answered again.
+
+    Keys are scoped to the requester (and the portfolio), as payment APIs scope them: another
+    user's run is never answered for my key.
+    """
     if not key:
         return None
-    existing = AllocationRun.objects.filter(portfolio=portfolio, idempotency_key=key).first()
+    existing = run_for_idempotency_key(portfolio=portfolio, key=key, user=actor.user, label=actor.label)
     if existing is None:
         return None
     outcome = run_outcome(run=existing, today=portfolio_today(portfolio))
@@ -143,7 +145,8 @@ def _dry_run_outcome(inputs: RunInputs, result: engine.AllocationResult, decisio
     days = adapters.business_days_from(inputs.today, result.schedule.shape[0])
     return RebalanceOutcome(
         run=None,
-        allocation_id=str(uuid.uuid4()),
+        allocation_id=None,
+        dry_run=True,
         status=AllocationRun.Status.COMPUTED,
         current_allocation=adapters.by_code(codes, inputs.current),
         target_allocation=adapters.by_code(codes, result.target_weights),

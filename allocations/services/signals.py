@@ -19,6 +19,7 @@ from allocations.selectors.core import sector_get
 from .actors import Actor
 from .audit import AuditRecord, audit_append
 
+
 def signal_create(
     *,
     portfolio: Portfolio,

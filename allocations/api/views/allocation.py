@@ -76,7 +76,10 @@ class RebalanceOutputSerializer(serializers.Serializer):
         status = serializers.CharField()
         weights = WeightMapField()
 
-    allocation_id = serializers.UUIDField()
+    allocation_id = serializers.UUIDField(
+        allow_null=True, help_text="The stored run's id; null for a dry run, which stores nothing."
+    )
+    dry_run = serializers.BooleanField(help_text="True when nothing was stored (computed only).")
     status = serializers.CharField()
     current_allocation = WeightMapField(help_text="strategy code -> weight of equity before the run.")
     target_allocation = WeightMapField(help_text="strategy code -> target weight of equity.")
@@ -148,7 +151,10 @@ class AllocationRebalanceApi(Api):
         )
         created = outcome.run is not None and not getattr(outcome, "replayed", False)
         body = finite_or_none(AllocationRebalanceApi.OutputSerializer(outcome.to_response()).data)
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        response = Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        if outcome.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
 
 class MetricsSerializer(serializers.Serializer):

@@ -53,6 +53,8 @@ ENDPOINTS = [
     ("get", P + "/policy/", None, VIEW, 200),
     ("put", P + "/policy/", {"max_total_risk": 0.7}, MANAGE, 200),
     ("patch", P + "/policy/", {"lookback_period": 20}, MANAGE, 200),
+    ("get", P + "/equity/", None, VIEW, 200),
+    ("post", P + "/equity/", {"total_equity": "10500000.00", "reason": "inflow"}, MANAGE, 201),
     ("get", P + "/audit/", None, VIEW, 200),
     ("get", P + "/audit/?format=csv", None, VIEW, 200),
     ("get", P + "/audit/export.csv", None, VIEW, 200),

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 
-from allocations.models import AllocationRun, AuditEntry, Fund, IdempotencyRecord
+from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, Fund, IdempotencyRecord
 from allocations.selectors.core import audit_verify
 
 from .conftest import set_policy
@@ -15,6 +15,7 @@ from .conftest import set_policy
 REBALANCE = "/api/v1/portfolios/demo/allocation/rebalance"
 RESPONSE_KEYS = {
     "allocation_id",
+    "dry_run",
     "status",
     "current_allocation",
     "target_allocation",
@@ -55,6 +56,16 @@ def test_a_dry_run_answers_everything_and_writes_nothing(client_as, demo):
     assert counts() == without_key
 
 
+def test_a_dry_run_says_so_and_carries_no_id_that_looks_stored(client_as, demo):
+    """Issue 8 item 18: a dry run answered an allocation_id that exists nowhere."""
+    dry = client_as("pm").post(REBALANCE, {"dry_run": True}, format="json").json()
+    assert dry["dry_run"] is True and dry["allocation_id"] is None
+    AllocationPolicy.objects.filter(portfolio=demo).update(approval_threshold=2.0)
+    real = client_as("pm").post(REBALANCE, {}, format="json").json()
+    assert real["dry_run"] is False
+    assert AllocationRun.objects.get(public_id=real["allocation_id"]).status == "applied"
+
+
 def test_a_rebalance_creates_one_run_moves_funds_and_is_audited(client_as, demo):
     set_policy(demo, approval_threshold=2.0)
     before = funds(demo)
@@ -74,12 +85,12 @@ def test_a_rebalance_creates_one_run_moves_funds_and_is_audited(client_as, demo)
 
 
 def test_the_same_idempotency_key_replays_the_first_answer_and_makes_one_run(client_as, demo):
-    payload = {"allocation_method": "equal_weight", "total_equity": "1000000.00"}
+    payload = {"allocation_method": "equal_weight", "force_rebalance": False}
     first = client_as("pm").post(REBALANCE, payload, format="json", HTTP_IDEMPOTENCY_KEY="abc-123")
     # the same body with another key order and spacing is the same request
     retry = client_as("pm").post(
         REBALANCE,
-        '{"total_equity": "1000000.00",   "allocation_method": "equal_weight"}',
+        '{"force_rebalance": false,   "allocation_method": "equal_weight"}',
         content_type="application/json",
         HTTP_IDEMPOTENCY_KEY="abc-123",
     )
@@ -106,6 +117,19 @@ def test_keys_belong_to_their_user(client_as, demo):
     )
     other = client_as("integration").post(REBALANCE, {"dry_run": False}, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert other.status_code == 201
+
+
+def test_another_users_run_is_never_answered_for_my_key(client_as, demo):
+    """Issue 8 item 3: a second user sending the first user's key got the first user's run (200)."""
+    AllocationPolicy.objects.filter(portfolio=demo).update(approval_threshold=2.0)
+    body = {"allocation_method": "equal_weight"}
+    mine = client_as("pm").post(REBALANCE, body, format="json", HTTP_IDEMPOTENCY_KEY="shared-key")
+    theirs = client_as("integration").post(REBALANCE, body, format="json", HTTP_IDEMPOTENCY_KEY="shared-key")
+    assert mine.status_code == theirs.status_code == 201
+    assert theirs.json()["allocation_id"] != mine.json()["allocation_id"]
+    assert "Idempotent-Replayed" not in theirs
+    runs = AllocationRun.objects.filter(portfolio=demo, idempotency_key="shared-key")
+    assert sorted(runs.values_list("requested_by__username", flat=True)) == ["integration", "pm"]
 
 
 def test_a_failed_request_releases_its_key(client_as, demo):
