@@ -136,7 +136,7 @@ def _levels(w: np.ndarray, caps: np.ndarray, groups: np.ndarray, targets: np.nda
         j = hits[at]
         capped_before = in_c[j] - cv[j]
         free_before = total_w[j] - in_w[j] + wv[j]
-        levels[grp] = (targets[grp] - capped_before) / free_before
+        levels[grp] = np.maximum((targets[grp] - capped_before) / free_before, 0.0)  # rounding
     return levels
 
 

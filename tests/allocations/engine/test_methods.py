@@ -94,3 +94,10 @@ def test_decay_smoothing_blends_strategies_in_both_runs_only():
 def test_bad_inputs(call, match):
     with pytest.raises(InvalidInputError, match=match):
         call()
+
+
+def test_every_policy_method_has_a_registry_entry():
+    from allocations.engine import METHOD_REGISTRY, METHODS
+
+    assert set(METHOD_REGISTRY) == set(METHODS)
+    assert "hrp" in METHODS

@@ -258,13 +258,18 @@ def test_bad_input_gives_typed_errors(panel, change, error, match):
     sector_cap=st.floats(0.02, 1.0),
     risk_cap=st.floats(0.01, 1.0),
     seed=st.integers(0, 2**32 - 1),
-    estimator=st.sampled_from(["ledoit_wolf", "sample", "ewma"]),
+    estimator=st.sampled_from(["ledoit_wolf_correlation", "ledoit_wolf", "sample", "ewma"]),
 )
 def test_properties_over_random_panels(n, t, method, cap, sector_cap, risk_cap, seed, estimator):
+    """Hard limits hold for the whole book, held (late, stale, constant) strategies included."""
     rng = np.random.default_rng(seed)
     returns = factor_returns(n, t, seed=seed % 1000, sectors=3)
     starts = rng.integers(0, t, n) * (rng.random(n) < 0.3)
     returns[np.arange(t)[:, None] < starts] = np.nan
+    constant = rng.random(n) < 0.1
+    returns[:, constant] = 0.001
+    stale = rng.random(n) < 0.15
+    returns[-15:, stale] = np.nan
     sectors = [f"S{c}" for c in rng.integers(0, 4, n)]
     current = rng.dirichlet(np.ones(n)) * rng.uniform(0, 1)
     policy = AllocationPolicy(
@@ -275,21 +280,23 @@ def test_properties_over_random_panels(n, t, method, cap, sector_cap, risk_cap, 
         covariance_estimator=estimator,
     )
     signals = [SectorSignal(f"S{i}", rng.choice(["BUY", "SELL", "HOLD"]), rng.uniform()) for i in range(3)]
+    observed = (~np.isnan(returns)).sum(axis=0)
     try:
         res = allocate(returns, sectors, policy=policy, current_weights=current, signals=signals)
     except InsufficientDataError:
-        assert (t - starts < 30).all()
+        assert ((observed < 30) | stale | constant).all()
         return
     w = res.target_weights
     assert np.isfinite(w).all() and (w >= 0).all() and w.sum() <= 1 + 1e-9
     held = res.flags != ""
-    assert w[~held].max(initial=0) <= cap + 1e-9
+    assert set(res.flags[held]) <= {"insufficient history", "stale", "zero variance"}
+    assert (res.flags[stale & (observed >= 30)] == "stale").all()
+    assert w.max(initial=0) <= cap + 1e-9
     assert (w[held] <= current[held] + 1e-12).all()
+    cut = held & (w < current - 1e-12)
+    assert (res.binding_limit[cut] != "").all()
     codes = np.unique(sectors, return_inverse=True)[1]
-    sector_totals = np.bincount(codes, weights=w)
-    assert (
-        sector_totals <= np.maximum(sector_cap, np.bincount(codes, weights=np.where(held, current, 0))) + 1e-9
-    ).all()
+    assert np.bincount(codes, weights=w).max() <= sector_cap + 1e-9
     assert res.explanation["ex_ante_volatility"] <= risk_cap + 1e-9
     for stage in res.stages.values():
         assert np.isfinite(stage).all()
@@ -323,3 +330,95 @@ def test_issue_9_a_failed_risk_parity_falls_back_with_the_budgets(panel, monkeyp
     vol = np.sqrt(np.diag(estimate_covariance(returns).covariance.dense()))
     expected = np.sqrt(budgets) / vol
     np.testing.assert_allclose(res.target_weights, expected / expected.sum(), rtol=1e-12)
+
+
+def held_book(seed=21):
+    """Ten strategies in two sectors; strategy 0 started 20 days ago (insufficient history)."""
+    returns = factor_returns(10, 120, seed=seed, sectors=2)
+    returns[:-20, 0] = np.nan
+    returns[-20:, 0] *= 4  # and is volatile
+    sectors = ["A"] * 5 + ["B"] * 5
+    current = np.zeros(10)
+    current[0] = 0.40
+    return returns, sectors, current
+
+
+def test_issue_9_a_held_strategy_keeps_its_weight_when_the_sector_cap_can_be_met_otherwise():
+    """Issue 9, defect 4: a strategy held for lack of history was cut from .40 to .23 by a cap."""
+    returns, sectors, current = held_book()
+    policy = AllocationPolicy(method="equal_weight", max_single_strategy=1.0, max_sector=0.5, max_total_risk=1.0)
+    res = allocate(returns, sectors, policy=policy, current_weights=current)
+    assert res.flags[0] == "insufficient history"
+    assert res.target_weights[0] == pytest.approx(0.40, abs=1e-15)
+    assert res.binding_limit[0] == ""
+    totals = np.bincount(np.arange(10) // 5, weights=res.target_weights)
+    assert totals.max() <= 0.5 + 1e-9
+    # a strategy cap below its weight cuts it exactly to the cap, and says so
+    policy = AllocationPolicy(method="equal_weight", max_single_strategy=0.3, max_sector=1.0, max_total_risk=1.0)
+    res = allocate(returns, sectors, policy=policy, current_weights=current)
+    assert res.target_weights[0] == pytest.approx(0.30, abs=1e-15)
+    assert res.binding_limit[0] == "strategy" and res.binding_amount[0] == pytest.approx(0.10)
+
+
+def test_issue_9_ex_ante_volatility_is_measured_on_the_whole_book():
+    """Issue 9, defect 4: the volatility cap left out a held 50% position (5% reported, 16% real)."""
+    returns, sectors, current = held_book()
+    current[0] = 0.5
+    policy = AllocationPolicy(method="equal_weight", max_single_strategy=1.0, max_sector=1.0, max_total_risk=0.05)
+    res = allocate(returns, sectors, policy=policy, current_weights=current)
+    cov = estimate_covariance(returns[-252:]).covariance.dense()
+    w = res.target_weights
+    book_volatility = np.sqrt(w @ cov @ w * 252)
+    assert res.explanation["ex_ante_volatility"] == pytest.approx(book_volatility, rel=1e-10)
+    assert book_volatility <= 0.05 + 1e-9
+    assert res.risk_contributions[0] > 0
+
+
+def test_issue_9_near_zero_variance_is_zero_variance():
+    """Issue 9, defect 5: 1e-4 ± 1e-13 a day got a Sharpe ratio of 1.3e10 and all the performance weight."""
+    returns = factor_returns(20, 60, seed=8)
+    returns[:, 4] = 1e-4 + 1e-13 * np.random.default_rng(0).standard_normal(60)
+    current = np.full(20, 0.04)
+    res = allocate(
+        returns,
+        [f"S{i % 4}" for i in range(20)],
+        policy=AllocationPolicy(method="performance_weighted", **LOOSE),
+        current_weights=current,
+    )
+    assert res.flags[4] == "zero variance"
+    assert res.target_weights[4] == pytest.approx(0.04)
+    assert res.explanation["zero_variance"] == 1
+    assert res.target_weights.max() < 0.5
+
+
+def test_issue_9_stale_strategies_are_held_and_flagged():
+    """Issue 9, defect 7: a strategy without returns for 60 days was still scored on them."""
+    returns = factor_returns(20, 200, seed=9)
+    returns[-60:, 3] = np.nan  # no return for 60 days
+    returns[:-60, 3] += 0.01  # and a great Sharpe ratio before
+    current = np.full(20, 0.03)
+    sectors = [f"S{i % 4}" for i in range(20)]
+    policy = AllocationPolicy(method="performance_weighted", **LOOSE)
+    res = allocate(returns, sectors, policy=policy, current_weights=current)
+    assert res.flags[3] == "stale" and res.explanation["stale"] == 1
+    assert res.target_weights[3] == pytest.approx(0.03)
+    assert np.isfinite(res.risk_contributions[3])  # its last known returns still give it a risk
+    # age_days from the services overrides the trailing-NaN count
+    fresh = np.zeros(20)
+    res = allocate(returns[:-60], sectors, policy=policy, current_weights=current, age_days=fresh)
+    assert res.flags[3] == ""
+    age = np.zeros(20)
+    age[5] = 11
+    res = allocate(returns[:-60], sectors, policy=policy, current_weights=current, age_days=age)
+    assert res.flags[5] == "stale" and res.flags[3] == ""
+    res = allocate(returns[:-60], sectors, policy=AllocationPolicy(stale_after_days=11, **LOOSE), age_days=age)
+    assert res.flags[5] == ""
+
+
+def test_issue_9_risk_parity_on_the_default_covariance_keeps_low_volatilities():
+    """Issue 9, defect 6: 0.28 of the book on ten 2%-vol strategies of fifty where 0.71 is right."""
+    rng = np.random.default_rng(0)
+    vol = np.r_[np.full(10, 0.02), np.full(40, 0.20)] / np.sqrt(252)
+    returns = rng.standard_normal((252, 50)) * vol
+    res = allocate(returns, ["S"] * 50, policy=AllocationPolicy(method="risk_parity", **LOOSE))
+    assert res.target_weights[:10].sum() == pytest.approx(0.71, abs=0.03)
