@@ -12,50 +12,24 @@ from django.db import connection
 
 from accounts import roles
 from accounts.services import portfolio_grant, user_ensure
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import DomainError
 from allocations.models import (
-    AllocationPolicy,
     AllocationRun,
     AuditEntry,
-    Fund,
     Portfolio,
     TransitionSchedule,
     TransitionStep,
 )
 from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
-from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
-from allocations.services.schedules import transition_schedule_cancel, transition_step_apply
 
-EQUITY = Decimal("10000000.00")
+from .conftest import EQUITY, funds_of, set_policy
 
 
 def _counts() -> dict[str, int]:
     return {m.__name__: m.objects.count() for m in apps.get_app_config("allocations").get_models()}
-
-
-def _funds(portfolio) -> dict[str, Decimal]:
-    return dict(Fund.objects.filter(strategy__portfolio=portfolio).values_list("strategy__code", "amount"))
-
-
-def _set_policy(portfolio, **fields):
-    AllocationPolicy.objects.filter(portfolio=portfolio).update(**fields)
-
-
-@pytest.fixture
-def demo(db):
-    demo_seed(strategies=16, days=80, seed=3)
-    return Portfolio.objects.get(slug="demo")
-
-
-@pytest.fixture
-def users(demo):
-    from django.contrib.auth import get_user_model
-
-    User = get_user_model()
-    return {name: User.objects.get(username=name) for name in ("pm", "risk", "risk2")}
 
 
 def test_dry_run_computes_everything_and_writes_nothing(demo, users):
@@ -73,8 +47,8 @@ def test_dry_run_computes_everything_and_writes_nothing(demo, users):
 
 
 def test_applied_run_moves_funds_by_step_one_and_audits_each_move(demo, users):
-    _set_policy(demo, approval_threshold=2.0)
-    before = _funds(demo)
+    set_policy(demo, approval_threshold=2.0)
+    before = funds_of(demo)
     outcome = allocation_run_create(
         portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
     )
@@ -82,7 +56,7 @@ def test_applied_run_moves_funds_by_step_one_and_audits_each_move(demo, users):
     run = outcome.run
     first = outcome.transition_schedule[0]
     assert first["status"] == TransitionStep.Status.APPLIED
-    after = _funds(demo)
+    after = funds_of(demo)
     moved = {code for code in after if after[code] != before[code]}
     for code in moved:
         expected = (Decimal(repr(first["weights"][code])) * EQUITY).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
@@ -96,110 +70,8 @@ def test_applied_run_moves_funds_by_step_one_and_audits_each_move(demo, users):
     assert run.lines.count() == 16
 
 
-def test_pending_run_waits_for_a_second_risk_officer(demo, users):
-    _set_policy(demo, approval_threshold=0.0)
-    before = _funds(demo)
-    outcome = allocation_run_create(
-        portfolio=demo, actor=Actor.of_user(users["risk"]), request=RebalanceRequest(total_equity=EQUITY)
-    )
-    run = outcome.run
-    assert run.status == AllocationRun.Status.PENDING_APPROVAL
-    assert _funds(demo) == before
-    planned = outcome.transition_schedule
-    assert planned and all(step["status"] == "planned" for step in planned)
-    assert planned[-1]["weights"] == pytest.approx(outcome.target_allocation, abs=1e-15)
-    with pytest.raises(ConflictError):
-        allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]))
-    run.refresh_from_db()
-    assert run.status == AllocationRun.Status.PENDING_APPROVAL and _funds(demo) == before
-
-    approved = allocation_run_approve(run=run, actor=Actor.of_user(users["risk2"]), reason="checked")
-    assert approved.status == AllocationRun.Status.APPLIED and approved.decided_by == users["risk2"]
-    assert _funds(demo) != before
-    assert AuditEntry.objects.filter(run=run, kind=AuditEntry.Kind.RUN_APPROVED, actor=users["risk2"]).exists()
-    with pytest.raises(ConflictError):
-        allocation_run_approve(run=run, actor=Actor.of_user(users["risk2"]))
-
-
-def test_rejected_run_leaves_funds_untouched(demo, users):
-    _set_policy(demo, approval_threshold=0.0)
-    before = _funds(demo)
-    run = allocation_run_create(
-        portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
-    ).run
-    with pytest.raises(DomainError) as err:
-        allocation_run_reject(run=run, actor=Actor.of_user(users["risk"]), reason=" ")
-    assert err.value.field == "reason"
-    rejected = allocation_run_reject(run=run, actor=Actor.of_user(users["risk"]), reason="too much turnover")
-    assert rejected.status == AllocationRun.Status.REJECTED
-    assert _funds(demo) == before
-    assert not TransitionSchedule.objects.filter(run=run).exists()
-    entry = AuditEntry.objects.get(run=run, kind=AuditEntry.Kind.RUN_REJECTED)
-    assert entry.reason == "too much turnover" and entry.actor == users["risk"]
-
-
-def test_every_step_applies_once_bounded_and_lands_on_the_target(demo, users):
-    _set_policy(demo, approval_threshold=2.0, max_daily_change=0.02, min_change_threshold=0.0)
-    outcome = allocation_run_create(
-        portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
-    )
-    schedule = TransitionSchedule.objects.get(run=outcome.run)
-    steps = list(schedule.steps.order_by("index"))
-    assert len(steps) >= 5
-    actor = Actor.system("test")
-    for step in steps[1:]:
-        assert transition_step_apply(step_id=step.pk, actor=actor) is True
-        snapshot = _funds(demo)
-        assert transition_step_apply(step_id=step.pk, actor=actor) is False  # a second delivery does nothing
-        assert _funds(demo) == snapshot
-    schedule.refresh_from_db()
-    assert schedule.status == TransitionSchedule.Status.COMPLETED
-    funds = _funds(demo)
-    for code, weight in outcome.target_allocation.items():
-        assert abs(float(funds[code]) - weight * float(EQUITY)) <= 0.01
-    cap = Decimal("0.02") * EQUITY + Decimal("0.01")
-    for row in AuditEntry.objects.filter(run=outcome.run, kind=AuditEntry.Kind.FUND_CHANGE):
-        assert abs(row.new_amount - row.old_amount) <= cap
-    assert audit_verify().ok
-
-
-def test_a_new_run_supersedes_the_steps_left(demo, users):
-    _set_policy(demo, approval_threshold=2.0, max_daily_change=0.02, min_change_threshold=0.0)
-    first = allocation_run_create(
-        portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
-    ).run
-    second = allocation_run_create(
-        portfolio=demo,
-        actor=Actor.of_user(users["pm"]),
-        request=RebalanceRequest(total_equity=EQUITY, allocation_method="equal_weight"),
-    ).run
-    old = TransitionSchedule.objects.get(run=first)
-    assert old.status == TransitionSchedule.Status.SUPERSEDED
-    assert not old.steps.filter(status=TransitionStep.Status.PENDING).exists()
-    assert TransitionSchedule.objects.get(run=second).status in ("active", "completed")
-    assert TransitionSchedule.objects.filter(portfolio=demo, status="active").count() <= 1
-
-
-def test_cancel_stops_the_schedule_and_keeps_funds(demo, users):
-    _set_policy(demo, approval_threshold=2.0, max_daily_change=0.02, min_change_threshold=0.0)
-    run = allocation_run_create(
-        portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
-    ).run
-    schedule = TransitionSchedule.objects.get(run=run)
-    before = _funds(demo)
-    transition_schedule_cancel(schedule=schedule, actor=Actor.of_user(users["risk"]), reason="market closed")
-    schedule.refresh_from_db()
-    assert schedule.status == TransitionSchedule.Status.CANCELLED
-    assert _funds(demo) == before
-    pending = schedule.steps.exclude(index=1)
-    assert all(s.status == TransitionStep.Status.CANCELLED for s in pending)
-    assert transition_step_apply(step_id=pending.first().pk, actor=Actor.system("t")) is False
-    with pytest.raises(ConflictError):
-        transition_schedule_cancel(schedule=schedule, actor=Actor.of_user(users["risk"]), reason="again")
-
-
 def test_idempotency_key_returns_the_first_run(demo, users):
-    _set_policy(demo, approval_threshold=2.0)
+    set_policy(demo, approval_threshold=2.0)
     actor = Actor.of_user(users["pm"])
     one = allocation_run_create(portfolio=demo, actor=actor, request=RebalanceRequest(idempotency_key="abc-1"))
     two = allocation_run_create(portfolio=demo, actor=actor, request=RebalanceRequest(idempotency_key="abc-1"))
@@ -230,7 +102,7 @@ def test_bad_requests_name_the_field_and_write_nothing(demo, users, request_kwar
 
 def test_sector_signals_of_the_request_move_weight_into_the_sector(demo, users):
     actor = Actor.of_user(users["pm"])
-    _set_policy(demo, method="momentum")
+    set_policy(demo, method="momentum")
     base = allocation_run_create(
         portfolio=demo,
         actor=actor,
@@ -261,7 +133,7 @@ def test_sector_signals_of_the_request_move_weight_into_the_sector(demo, users):
 def test_two_concurrent_rebalances_never_both_write_at_once():
     demo_seed(strategies=16, days=80, seed=5)
     demo = Portfolio.objects.get(slug="demo")
-    _set_policy(demo, approval_threshold=2.0)
+    set_policy(demo, approval_threshold=2.0)
     pm, _ = user_ensure(username="pm", role=roles.PORTFOLIO_MANAGER, password="x")
     portfolio_grant(user=pm, portfolio=demo, role=roles.PORTFOLIO_MANAGER)
     barrier = threading.Barrier(2)
@@ -294,21 +166,4 @@ def test_two_concurrent_rebalances_never_both_write_at_once():
     second_current = dict(runs[1].lines.values_list("strategy_id", "current_weight"))
     for sid, weight in first_step.items():
         assert second_current[int(sid)] == pytest.approx(weight, abs=2e-9)
-    assert audit_verify().ok
-
-
-def test_a_strategy_retired_mid_schedule_gets_no_capital_back(demo, users):
-    from allocations.services.strategies import strategy_retire
-
-    _set_policy(demo, approval_threshold=2.0, max_daily_change=0.02, min_change_threshold=0.0)
-    outcome = allocation_run_create(
-        portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
-    )
-    schedule = TransitionSchedule.objects.get(run=outcome.run)
-    growing = max(outcome.target_allocation, key=lambda c: outcome.target_allocation[c] - outcome.current_allocation[c])
-    strategy = demo.strategies.get(code=growing)
-    strategy_retire(strategy=strategy, actor=Actor.of_user(users["risk"]), reason="closed")
-    for step in schedule.steps.filter(status=TransitionStep.Status.PENDING).order_by("index"):
-        transition_step_apply(step_id=step.pk, actor=Actor.system("test"))
-    assert Fund.objects.get(strategy=strategy).amount == 0
     assert audit_verify().ok
