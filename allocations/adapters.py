@@ -125,3 +125,18 @@ def run_explanation(result: engine.AllocationResult, codes: Sequence[str], secto
         for j, code in enumerate(codes)
     }
     return {**plain["explanation"], **extra, "strategies": strategies}
+
+
+def business_days_since_last_return(dates: Sequence[date], panel: np.ndarray, today: date) -> np.ndarray:
+    """Per column of ``panel`` (T x N, rows ``dates``), the business days strictly between its last
+    return and ``today``: the days whose return is missing (a column without any counts from before
+    the first date). The engine holds a strategy whose count exceeds the policy's ``stale_after_days``.
+    """
+    n = panel.shape[1] if panel.ndim == 2 else 0
+    if not len(dates) or n == 0:
+        return np.zeros(n)
+    observed = ~np.isnan(panel)
+    last_row = len(dates) - 1 - np.argmax(observed[::-1], axis=0)
+    days = np.array(dates, dtype="datetime64[D]")
+    last = np.where(observed.any(axis=0), days[last_row], days[0] - np.timedelta64(1, "D"))
+    return np.maximum(np.busday_count(last + np.timedelta64(1, "D"), np.datetime64(today, "D")), 0).astype(float)

@@ -67,6 +67,7 @@ class RunInputs:
     dates: list[date]
     panel: np.ndarray
     amounts: dict[int, Decimal]
+    age_days: np.ndarray  # (N,) business days since each strategy's last return (stale above the policy's)
     current: np.ndarray
     weight_basis: float
     previous: np.ndarray | None
@@ -103,6 +104,7 @@ def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceReq
         dates=dates,
         panel=panel,
         amounts=amounts,
+        age_days=adapters.business_days_since_last_return(dates, panel, today),
         current=current,
         weight_basis=basis,
         previous=previous_momentum(portfolio=portfolio, universe=universe),

@@ -82,6 +82,7 @@ def _allocate(inputs: RunInputs, request: RebalanceRequest) -> engine.Allocation
             force_rebalance=bool(request.force_rebalance),
             sharpe_override=inputs.sharpe_override,
             volatility_override=inputs.volatility_override,
+            age_days=inputs.age_days,
         )
     except engine.InsufficientDataError as exc:
         raise DomainError(str(exc), field="returns") from None
