@@ -1,0 +1,201 @@
+"""allocations/services/ingestion.py called directly: all rows or none, errors by line, upsert counts,
+and the audit row written in the same transaction as the returns.
+
+``manage.py import_returns`` (tests/allocations/management/test_import_returns.py) covers the
+file's path through the command; these call the service with rows and text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from allocations.errors import DomainError
+from allocations.models import AuditEntry, StrategyReturn
+from allocations.selectors.core import audit_verify
+from allocations.services.ingestion import (
+    MAX_REPORTED_ERRORS,
+    ImportSummary,
+    ReturnRow,
+    returns_import,
+    returns_rows_from_text,
+)
+from tests.factories import StrategyFactory
+
+DAY = dt.date(2024, 3, 4)
+
+
+def stored() -> dict[tuple[str, dt.date], float]:
+    return {(r.strategy.code, r.date): r.value for r in StrategyReturn.objects.select_related("strategy")}
+
+
+def imports(portfolio):
+    return AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.DATA_IMPORT)
+
+
+def rows_of(records) -> list[ReturnRow]:
+    """Rows as an API would pass them: line = position in the list, typed values."""
+    return [ReturnRow(line, day, code, value) for line, (day, code, value) in enumerate(records, start=1)]
+
+
+def test_rows_from_a_list_are_stored_exactly_and_summarised(portfolio, strategies, actor):
+    rng = np.random.default_rng(8)
+    records = [
+        (DAY + dt.timedelta(days=d), code, float(rng.normal(0, 0.02)))
+        for code in ("tech-a", "ener-a")
+        for d in range(4)
+    ]
+    summary = returns_import(portfolio=portfolio, rows=rows_of(records), actor=actor, source="feed")
+    assert summary == ImportSummary(
+        rows=8, created=8, updated=0, strategies=2, first_date=DAY, last_date=DAY + dt.timedelta(days=3)
+    )
+    assert stored() == {(code, day): value for day, code, value in records}
+    entry = imports(portfolio).get()
+    assert entry.reason == "returns import from feed" and entry.actor == actor.user
+    assert entry.payload == {
+        "rows": 8,
+        "created": 8,
+        "updated": 0,
+        "strategies": 2,
+        "first_date": "2024-03-04",
+        "last_date": "2024-03-07",
+    }
+    assert audit_verify().ok
+
+
+def test_a_second_import_replaces_known_days_and_counts_them(portfolio, strategies, actor):
+    returns_import(
+        portfolio=portfolio,
+        rows=rows_of([(DAY, "tech-a", 0.01), (DAY, "tech-b", 0.02), (DAY + dt.timedelta(days=1), "tech-a", 0.03)]),
+        actor=actor,
+    )
+    summary = returns_import(
+        portfolio=portfolio,
+        rows=rows_of(
+            [
+                (DAY, "tech-a", -0.01),  # known: replaced
+                (DAY + dt.timedelta(days=1), "tech-a", 0.03),  # known, same value: counted as updated
+                (DAY + dt.timedelta(days=1), "tech-b", 0.04),  # new
+                (DAY + dt.timedelta(days=2), "ener-a", 0.05),  # new
+            ]
+        ),
+        actor=actor,
+    )
+    assert (summary.created, summary.updated, summary.rows, summary.strategies) == (2, 2, 4, 3)
+    assert stored() == {
+        ("tech-a", DAY): -0.01,
+        ("tech-b", DAY): 0.02,  # not in the second import: kept
+        ("tech-a", DAY + dt.timedelta(days=1)): 0.03,
+        ("tech-b", DAY + dt.timedelta(days=1)): 0.04,
+        ("ener-a", DAY + dt.timedelta(days=2)): 0.05,
+    }
+    assert [e.payload["created"] for e in imports(portfolio).order_by("id")] == [3, 2]
+    assert [e.payload["updated"] for e in imports(portfolio).order_by("id")] == [0, 2]
+
+
+def test_a_known_day_outside_the_new_rows_is_not_counted_as_updated(portfolio, strategies, actor):
+    """``updated`` counts the (strategy, date) pairs of this import that existed, not others in its date range."""
+    returns_import(
+        portfolio=portfolio,
+        rows=rows_of([(DAY + dt.timedelta(days=1), "tech-b", 0.02)]),
+        actor=actor,
+    )
+    summary = returns_import(
+        portfolio=portfolio,
+        rows=rows_of([(DAY, "tech-a", 0.01), (DAY + dt.timedelta(days=2), "tech-b", 0.03)]),
+        actor=actor,
+    )
+    assert (summary.created, summary.updated) == (2, 0)
+
+
+def test_bad_rows_reject_everything_and_each_is_cited_by_line(portfolio, other_portfolio, strategies, actor):
+    StrategyFactory(portfolio=other_portfolio, code="theirs")
+    text = "\n".join(
+        [
+            "date,strategy,return",
+            "2024-03-04,tech-a,0.01",  # line 2: good
+            "2024-03-04,theirs,0.01",  # line 3: another portfolio's strategy
+            "2024-03-05,tech-a,-1",  # line 4: -100 %
+            "",  # line 5: blank, skipped but counted
+            "2024-02-30,tech-b,0.02",  # line 6: no such date
+            "2024-03-04,tech-a,0.05",  # line 7: the same (strategy, date) as line 2
+            "2024-03-06,ener-a,nan",  # line 8: not finite
+            "2024-03-06,ener-a",  # line 9: two columns
+            "2024-03-07,ener-a,0.01",  # line 10: good
+        ]
+    )
+    rows = returns_rows_from_text(text)
+    with pytest.raises(DomainError) as err:
+        returns_import(portfolio=portfolio, rows=rows, actor=actor)
+    errors = err.value.errors
+    assert [e.split(":", 1)[0] for e in errors] == ["line 3", "line 4", "line 6", "line 7", "line 8", "line 9"]
+    assert "unknown strategy 'theirs'" in errors[0]
+    assert "-100 %" in errors[1]
+    assert "'2024-02-30' is not a date" in errors[2]
+    assert "already given on line 2" in errors[3]
+    assert "not finite" in errors[4]
+    assert "expected 3 columns, got 2" in errors[5]
+    assert err.value.field == "line 3"
+    assert str(err.value).startswith("6 invalid row(s); nothing was imported. line 3:")
+    assert StrategyReturn.objects.count() == 0 and not imports(portfolio).exists()
+
+
+def test_one_row_with_several_problems_names_them_all(portfolio, strategies, actor):
+    with pytest.raises(DomainError) as err:
+        returns_import(portfolio=portfolio, rows=[ReturnRow(14, "yesterday", "ghost", "lots")], actor=actor)
+    assert err.value.errors == [
+        "line 14: date 'yesterday' is not a date (YYYY-MM-DD); unknown strategy 'ghost'; return 'lots' is not a number"
+    ]
+    assert err.value.field == "line 14"
+
+
+def test_errors_stop_after_the_reporting_limit(portfolio, strategies, actor):
+    rows = [ReturnRow(k, DAY, "tech-a", "x") for k in range(1, 51)]
+    with pytest.raises(DomainError) as err:
+        returns_import(portfolio=portfolio, rows=rows, actor=actor)
+    assert len(err.value.errors) == MAX_REPORTED_ERRORS
+    assert err.value.errors[-1].startswith(f"line {MAX_REPORTED_ERRORS}:")
+    assert str(err.value).startswith(f"{MAX_REPORTED_ERRORS}+ invalid row(s)")
+
+
+def test_one_bad_row_after_many_good_ones_writes_nothing(portfolio, strategies, actor):
+    records = [(DAY + dt.timedelta(days=d), "tech-a", 0.001) for d in range(500)]
+    rows = rows_of(records) + [ReturnRow(501, DAY, "tech-b", True)]  # a boolean is not a return
+    with pytest.raises(DomainError) as err:
+        returns_import(portfolio=portfolio, rows=rows, actor=actor)
+    assert len(err.value.errors) == 1 and err.value.errors[0].startswith("line 501: ")
+    assert StrategyReturn.objects.count() == 0
+
+
+def test_no_rows_is_refused(portfolio, strategies, actor):
+    with pytest.raises(DomainError) as err:
+        returns_import(portfolio=portfolio, rows=[], actor=actor)
+    assert err.value.field == "rows"
+    with pytest.raises(DomainError) as err:
+        returns_rows_from_text("")
+    assert err.value.field == "file"
+    with pytest.raises(DomainError) as err:
+        returns_rows_from_text("day,code,value\n2024-03-04,tech-a,0.1\n")
+    assert err.value.field == "line 1"
+
+
+def test_the_audit_row_is_written_in_the_same_transaction(portfolio, strategies, actor):
+    """If the audit row cannot be written, the returns are not stored either."""
+    rows = rows_of([(DAY, "tech-a", 0.01), (DAY, "tech-b", 0.02)])
+    with mock.patch("allocations.services.ingestion.audit_append", side_effect=RuntimeError("audit down")):
+        with pytest.raises(RuntimeError, match="audit down"):
+            returns_import(portfolio=portfolio, rows=rows, actor=actor)
+    assert StrategyReturn.objects.count() == 0 and not imports(portfolio).exists()
+    returns_import(portfolio=portfolio, rows=rows, actor=actor)
+    assert StrategyReturn.objects.count() == 2 and imports(portfolio).count() == 1
+
+
+def test_a_replaced_value_rolls_back_with_the_audit(portfolio, strategies, actor):
+    returns_import(portfolio=portfolio, rows=rows_of([(DAY, "tech-a", 0.01)]), actor=actor)
+    with mock.patch("allocations.services.ingestion.audit_append", side_effect=RuntimeError("audit down")):
+        with pytest.raises(RuntimeError):
+            returns_import(portfolio=portfolio, rows=rows_of([(DAY, "tech-a", 0.5)]), actor=actor)
+    assert stored() == {("tech-a", DAY): 0.01}
