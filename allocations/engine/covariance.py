@@ -252,8 +252,9 @@ def estimate_covariance(
     if complete:
         x = block - block.mean(axis=0)
     else:
-        mean = np.where(observed, block, 0.0).sum(axis=0) / counts
-        x = np.where(observed, block - mean, 0.0)
+        x = np.where(observed, block, 0.0)
+        mean = x.sum(axis=0) / counts
+        np.subtract(x, mean, out=x, where=observed)  # unobserved entries stay 0
     if estimator == "sample":
         if not complete:
             x *= np.sqrt((rows - 1) / (counts - 1.0))
@@ -277,9 +278,9 @@ def _ledoit_wolf_correlation(x: np.ndarray, counts: np.ndarray, rows: int) -> Co
     x *= np.where(varying, np.sqrt(rows / np.where(varying, squares, 1.0)), 0.0)  # z_i'z_i / W = 1
     z = x if varying.all() else x[:, varying]
     shrinkage, _ = _ledoit_wolf_shrinkage(z) if z.shape[1] else (0.0, 1.0)
-    factors = x * (np.sqrt((1.0 - shrinkage) / rows) * sd)
+    x *= np.sqrt((1.0 - shrinkage) / rows) * sd  # the factors, in place
     ridge = shrinkage * sd**2
-    return CovarianceEstimate(FactorCovariance(factors, ridge), "ledoit_wolf_correlation", rows, shrinkage, counts)
+    return CovarianceEstimate(FactorCovariance(x, ridge), "ledoit_wolf_correlation", rows, shrinkage, counts)
 
 
 def sample_covariance(returns: np.ndarray) -> np.ndarray:

@@ -79,10 +79,14 @@ def _signals(signals) -> list[SectorSignal]:
 def trailing_missing(returns: np.ndarray) -> np.ndarray:
     """Rows with no observation at the end of each column (``T`` for a column never observed), shape (N,)."""
     t, n = returns.shape
+    age = np.zeros(n)
     if t == 0:
-        return np.zeros(n)
-    observed = ~np.isnan(returns[::-1])
-    return np.where(observed.any(axis=0), observed.argmax(axis=0), t).astype(float)
+        return age
+    late = np.flatnonzero(np.isnan(returns[-1]))  # only these columns can have an age > 0
+    if late.size:
+        observed = ~np.isnan(returns[::-1, late])
+        age[late] = np.where(observed.any(axis=0), observed.argmax(axis=0), t)
+    return age
 
 
 def _sectors(sectors, n: int) -> np.ndarray:
