@@ -1,13 +1,25 @@
 """The hash chain of the audit trail, as pure functions.
 
-``entry_hash = sha256(canonical + prev_hash)`` where ``canonical`` is the row's content as JSON
-with sorted keys and no whitespace. Changing any stored field of a row changes its hash; removing
-or reordering rows breaks the ``prev_hash`` links. Both are what ``verify_audit`` looks for.
+``entry_hash = HMAC-SHA256(key, canonical + prev_hash)`` where ``canonical`` is the row's content
+as JSON with sorted keys and no whitespace and ``key`` is ``settings.AUDIT_HMAC_KEY``, a secret
+the database does not hold. Changing any stored field of a row changes its hash, and without the
+key nobody can compute the new one; removing or reordering rows breaks the ``prev_hash`` links.
+
+Two schemes, by position in a portfolio's chain:
+
+- scheme 1 (``legacy_chain_hash``): plain ``sha256(canonical + prev_hash)``, the rows written
+  before migration 0007. They are left as they are (an audit trail is not rewritten; hashes
+  already exported stay valid) and the chain head counts them in ``legacy_count``.
+- scheme 2 (``ChainHasher``): the keyed hash above, every row since.
+
+The chain head (``AuditChainHead``, outside the audit table) holds each portfolio's row count and
+last hash, signed by ``head_signature`` with the same key, so a removed tail row shows too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -58,8 +70,38 @@ def canonical_content(
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def chain_hash(canonical: str, prev_hash: str) -> str:
+def audit_key() -> bytes:
+    """The HMAC key of the audit trail, read at call time (``settings.AUDIT_HMAC_KEY``)."""
+    from django.conf import settings
+
+    return settings.AUDIT_HMAC_KEY.encode("utf-8")
+
+
+def legacy_chain_hash(canonical: str, prev_hash: str) -> str:
+    """Scheme 1: the unkeyed hash of the rows written before migration 0007."""
     return hashlib.sha256((canonical + prev_hash).encode("utf-8")).hexdigest()
+
+
+class ChainHasher:
+    """Scheme 2: HMAC-SHA256 under one key. The key schedule is done once; each row copies it."""
+
+    def __init__(self, key: bytes):
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def __call__(self, canonical: str, prev_hash: str) -> str:
+        mac = self._keyed.copy()
+        mac.update((canonical + prev_hash).encode("utf-8"))
+        return mac.hexdigest()
+
+
+def chain_hash(canonical: str, prev_hash: str, key: bytes) -> str:
+    return ChainHasher(key)(canonical, prev_hash)
+
+
+def head_signature(key: bytes, *, portfolio_id: int, count: int, last_hash: str, legacy_count: int) -> str:
+    """HMAC of a chain head's state: the owner who can rewrite the head row cannot sign a rolled-back one."""
+    message = f"audit-chain-head:{portfolio_id}:{count}:{legacy_count}:{last_hash}"
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def entry_canonical(entry) -> str:

@@ -510,6 +510,45 @@ class AuditEntry(models.Model):
         raise AuditTrailIsAppendOnly("audit entries cannot be deleted")
 
 
+class AuditChainHeadQuerySet(models.QuerySet):
+    def delete(self):
+        raise AuditTrailIsAppendOnly("audit chain heads cannot be deleted")
+
+
+class AuditChainHead(models.Model):
+    """Where a portfolio's audit chain ends, kept outside the audit table.
+
+    Written in the transaction of every append (``services.audit``): the chain has ``count`` rows
+    and the last one's hash is ``last_hash``. ``verify_audit`` compares the table with it, so rows
+    removed from the end show; ``signature`` (HMAC of the head under ``AUDIT_HMAC_KEY``) shows a
+    head moved back by hand. The chain's first ``legacy_count`` rows were hashed with plain sha256
+    (written before migration 0007); every later row with HMAC-SHA256.
+    """
+
+    portfolio = models.OneToOneField(
+        Portfolio, on_delete=models.PROTECT, primary_key=True, related_name="audit_chain_head"
+    )
+    count = models.PositiveBigIntegerField(help_text="Rows in the portfolio's audit chain.")
+    last_hash = models.CharField(max_length=64, help_text="entry_hash of the chain's last row.")
+    legacy_count = models.PositiveBigIntegerField(
+        default=0, help_text="Leading rows hashed with plain sha256 (before migration 0007)."
+    )
+    signature = models.CharField(max_length=64, help_text="HMAC-SHA256 of the head under AUDIT_HMAC_KEY.")
+
+    objects = AuditChainHeadQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(legacy_count__lte=models.F("count")), name="audit_head_legacy_in_count"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio_id}: {self.count} rows"
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsAppendOnly("audit chain heads cannot be deleted")
+
+
 class IdempotencyRecord(models.Model):
     """The first response to a POST carrying an ``Idempotency-Key``, replayed to its retries.
 

@@ -31,6 +31,14 @@ def env_str(name: str, default: str | None = None, *, required: bool = False) ->
     return value
 
 
+def env_secret(name: str, default: str | None = None, *, required: bool = False, min_length: int = 1) -> str | None:
+    """A key: like ``env_str``, and a value that is set must be at least ``min_length`` characters."""
+    value = env_str(name, default, required=required)
+    if value is not None and value != default and len(value) < min_length:
+        raise ImproperlyConfigured(f"{name}: must be at least {min_length} characters, got {len(value)}")
+    return value
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:

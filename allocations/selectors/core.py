@@ -16,11 +16,19 @@ from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from allocations.adapters import local_date
-from allocations.audit_chain import GENESIS_HASH, chain_hash, entry_canonical
+from allocations.audit_chain import (
+    GENESIS_HASH,
+    ChainHasher,
+    audit_key,
+    entry_canonical,
+    head_signature,
+    legacy_chain_hash,
+)
 from allocations.models import (
     AllocationLine,
     AllocationPolicy,
     AllocationRun,
+    AuditChainHead,
     AuditEntry,
     EquityChange,
     Fund,
@@ -62,36 +70,91 @@ def fund_weights(*, portfolio: Portfolio) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class AuditVerification:
+    """The outcome of ``audit_verify``: ``first_bad`` names a row; a chain-head problem names ``portfolio_id`` only."""
+
     checked: int
     first_bad: AuditEntry | None = None
     problem: str = ""
+    portfolio_id: int | None = None
 
     @property
     def ok(self) -> bool:
-        return self.first_bad is None
+        return not self.problem
+
+
+def _head_problem(head: AuditChainHead, key: bytes) -> str:
+    signature = head_signature(
+        key, portfolio_id=head.portfolio_id, count=head.count, last_hash=head.last_hash, legacy_count=head.legacy_count
+    )
+    if signature != head.signature:
+        return (
+            f"the chain head's signature does not match its {head.count} rows / hash {head.last_hash} "
+            "(the head was altered, or AUDIT_HMAC_KEY is not the key the trail was written with)"
+        )
+    return ""
+
+
+def _tail_problem(head: AuditChainHead, rows: int, last_hash: str) -> str:
+    if rows < head.count:
+        return (
+            f"the chain head says {head.count} rows / hash {head.last_hash}, the table has {rows} "
+            "(rows were removed from the end)"
+        )
+    if last_hash != head.last_hash:
+        return (
+            f"the chain head says {head.count} rows / hash {head.last_hash}, the table's last row has hash {last_hash}"
+        )
+    return ""
 
 
 def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
-    """Recompute every portfolio's hash chain; report the first row that does not match.
+    """Recompute every portfolio's hash chain and compare it with its chain head; report the first problem.
 
-    A row fails when its stored ``prev_hash`` is not its predecessor's hash (a row was removed
-    or inserted) or when its content no longer hashes to ``entry_hash`` (a row was altered).
+    A row fails when its stored ``prev_hash`` is not its predecessor's hash (a row was removed or
+    inserted), when its content no longer hashes to ``entry_hash`` under ``AUDIT_HMAC_KEY`` (a row
+    was altered; the first ``legacy_count`` rows of a chain use the plain sha256 of before
+    migration 0007), or when it lies beyond the chain head. A chain fails as a whole when its head
+    is missing or its signature is wrong, or when the table ends before the head says (its last
+    rows were removed).
     """
+    key = audit_key()
+    keyed_hash = ChainHasher(key)
+    heads = AuditChainHead.objects.all()
     entries = AuditEntry.objects.order_by("portfolio_id", "id")
     if portfolio is not None:
-        entries = entries.filter(portfolio=portfolio)
+        heads, entries = heads.filter(portfolio=portfolio), entries.filter(portfolio=portfolio)
+    heads = {head.portfolio_id: head for head in heads}
     checked = 0
-    current_portfolio, expected_prev = None, GENESIS_HASH
+    current_portfolio, head, rows, expected_prev = None, None, 0, GENESIS_HASH
     for entry in entries.iterator(chunk_size=2000):
         if entry.portfolio_id != current_portfolio:
-            current_portfolio, expected_prev = entry.portfolio_id, GENESIS_HASH
+            if head is not None and (problem := _tail_problem(head, rows, expected_prev)):
+                return AuditVerification(checked, None, problem, current_portfolio)
+            current_portfolio, rows, expected_prev = entry.portfolio_id, 0, GENESIS_HASH
+            head = heads.pop(current_portfolio, None)
+            if head is None:
+                problem = "no chain head records this portfolio's audit rows (the head was removed)"
+                return AuditVerification(checked, None, problem, current_portfolio)
+            if problem := _head_problem(head, key):
+                return AuditVerification(checked, None, problem, current_portfolio)
         checked += 1
+        rows += 1
         if entry.prev_hash != expected_prev:
             problem = "its predecessor's hash does not match (a row was removed or inserted)"
-            return AuditVerification(checked, entry, problem)
-        if chain_hash(entry_canonical(entry), entry.prev_hash) != entry.entry_hash:
-            return AuditVerification(checked, entry, "its content does not match its hash (the row was altered)")
+            return AuditVerification(checked, entry, problem, current_portfolio)
+        hash_of = legacy_chain_hash if rows <= head.legacy_count else keyed_hash
+        if hash_of(entry_canonical(entry), entry.prev_hash) != entry.entry_hash:
+            problem = "its content does not match its hash (the row was altered)"
+            return AuditVerification(checked, entry, problem, current_portfolio)
+        if rows > head.count:
+            problem = f"it lies beyond the chain head's {head.count} rows (appended without moving the head)"
+            return AuditVerification(checked, entry, problem, current_portfolio)
         expected_prev = entry.entry_hash
+    if head is not None and (problem := _tail_problem(head, rows, expected_prev)):
+        return AuditVerification(checked, None, problem, current_portfolio)
+    for portfolio_id, orphan in sorted(heads.items()):  # heads whose rows are all gone
+        if problem := _head_problem(orphan, key) or _tail_problem(orphan, 0, GENESIS_HASH):
+            return AuditVerification(checked, None, problem, portfolio_id)
     return AuditVerification(checked)
 
 

@@ -1,4 +1,8 @@
-"""Appending to the audit trail. Callers are already inside ``transaction.atomic``."""
+"""Appending to the audit trail. Callers are already inside ``transaction.atomic``.
+
+Every append moves the portfolio's chain head (``AuditChainHead``: row count, last hash, signature)
+in the same transaction, and reads the chain's tail from it rather than from the audit table.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,15 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from allocations.audit_chain import GENESIS_HASH, canonical_content, chain_hash, normalise_payload
-from allocations.models import AuditEntry, Portfolio
+from allocations.audit_chain import (
+    GENESIS_HASH,
+    ChainHasher,
+    audit_key,
+    canonical_content,
+    head_signature,
+    normalise_payload,
+)
+from allocations.models import AuditChainHead, AuditEntry, Portfolio
 
 from .actors import Actor
 from .bulk import bulk_insert
@@ -34,20 +45,40 @@ class AuditRecord:
     payload: dict = field(default_factory=dict)
 
 
-def _lock_chain_tail(portfolio: Portfolio) -> str:
-    """Lock the portfolio row (the chain's mutex) and return the hash of its last audit row."""
+class AuditChainBroken(RuntimeError):
+    """The portfolio has audit rows but no chain head: someone removed it. Nothing is appended."""
+
+
+def _lock_chain_tail(portfolio: Portfolio) -> AuditChainHead | None:
+    """Lock the portfolio row (the chain's mutex) and return its chain head (``None`` before the first row)."""
     portfolio_lock(portfolio.pk)
-    last = (
-        AuditEntry.objects.filter(portfolio_id=portfolio.pk)
-        .order_by("-id")
-        .values_list("entry_hash", flat=True)
-        .first()
+    head = AuditChainHead.objects.select_for_update().filter(portfolio_id=portfolio.pk).first()
+    if head is None and AuditEntry.objects.filter(portfolio_id=portfolio.pk).exists():
+        raise AuditChainBroken(
+            f"portfolio {portfolio.pk} has audit rows but no chain head; run `manage.py verify_audit`"
+        )
+    return head
+
+
+def _move_head(head: AuditChainHead | None, *, portfolio: Portfolio, added: int, last_hash: str, key: bytes) -> None:
+    if head is None:
+        head = AuditChainHead(portfolio_id=portfolio.pk, count=0, legacy_count=0)
+        creating = True
+    else:
+        creating = False
+    head.count += added
+    head.last_hash = last_hash
+    head.signature = head_signature(
+        key, portfolio_id=portfolio.pk, count=head.count, last_hash=last_hash, legacy_count=head.legacy_count
     )
-    return last or GENESIS_HASH
+    if creating:
+        head.save(force_insert=True)
+    else:
+        head.save(update_fields=["count", "last_hash", "signature"])
 
 
 def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[AuditRecord]) -> list[AuditEntry]:
-    """Chain ``records`` onto the portfolio's trail and insert them in one statement.
+    """Chain ``records`` onto the portfolio's trail and insert them in one statement; move the chain head.
 
     Returns the new rows for small batches; large ones are streamed and return ``[]``.
     """
@@ -55,7 +86,10 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit rows must be appended inside the transaction that makes the change")
-    prev_hash = _lock_chain_tail(portfolio)
+    head = _lock_chain_tail(portfolio)
+    prev_hash = GENESIS_HASH if head is None else head.last_hash
+    key = audit_key()
+    hasher = ChainHasher(key)
     now = timezone.now()
     rows = []
     for record in records:
@@ -75,10 +109,11 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
             "reason": record.reason,
             "payload": payload,
         }
-        entry_hash = chain_hash(canonical_content(**row), prev_hash)
+        entry_hash = hasher(canonical_content(**row), prev_hash)
         row["prev_hash"], row["entry_hash"] = prev_hash, entry_hash
         rows.append(row)
         prev_hash = entry_hash
+    _move_head(head, portfolio=portfolio, added=len(rows), last_hash=prev_hash, key=key)
     if len(rows) >= BULK_THRESHOLD:
         bulk_insert(AuditEntry, rows)  # rows go in list order, so ids follow the chain
         return []

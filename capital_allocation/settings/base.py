@@ -12,12 +12,16 @@ from capital_allocation.env import (
     env_database,
     env_int,
     env_list,
+    env_secret,
     env_str,
 )
 
 DEBUG = env_bool("DEBUG", False)  # `make run` sets DEBUG=true for local use
 SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-do-not-use-in-production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+# The audit trail's HMAC key (allocations.audit_chain): a secret the database does not hold, so a
+# row rewritten by the tables' owner cannot get a valid hash. Changing it fails verify_audit.
+AUDIT_HMAC_KEY = env_secret("AUDIT_HMAC_KEY", "insecure-development-audit-key-do-not-use-in-production", min_length=32)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,6 +1,9 @@
-"""Production settings: no insecure defaults, HTTPS only. ``SECRET_KEY`` and ``ALLOWED_HOSTS`` must be set."""
+"""Production settings: no insecure defaults, HTTPS only.
 
-from capital_allocation.env import env_bool, env_int, env_list, env_str
+``SECRET_KEY``, ``AUDIT_HMAC_KEY`` and ``ALLOWED_HOSTS`` must be set.
+"""
+
+from capital_allocation.env import env_bool, env_int, env_list, env_secret, env_str
 
 from .base import *  # noqa: F403
 
@@ -11,6 +14,7 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
 
     raise ImproperlyConfigured("SECRET_KEY: must be at least 50 characters with 5 or more distinct ones")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [], required=True)  # empty would refuse every request
+AUDIT_HMAC_KEY = env_secret("AUDIT_HMAC_KEY", required=True, min_length=32)  # the audit trail's key, not in the DB
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -5,7 +5,10 @@ from allocations.selectors.core import audit_verify
 
 
 class Command(BaseCommand):
-    help = "Recompute the audit trail's hash chain; exit non-zero naming the first altered row."
+    help = (
+        "Recompute the audit trail's keyed hash chain (AUDIT_HMAC_KEY) and compare each portfolio's chain "
+        "with its chain head; exit non-zero naming the first altered row, or the chain whose end was removed."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--portfolio", help="check one portfolio (default: all)")
@@ -19,6 +22,12 @@ class Command(BaseCommand):
         result = audit_verify(portfolio=portfolio)
         if not result.ok:
             row = result.first_bad
+            if row is None:
+                slug = Portfolio.objects.filter(pk=result.portfolio_id).values_list("slug", flat=True).first()
+                raise CommandError(
+                    f"audit trail broken for portfolio {slug} (id {result.portfolio_id}): {result.problem}; "
+                    f"{result.checked} rows checked"
+                )
             raise CommandError(
                 f"audit trail broken at row {row.pk} (portfolio {row.portfolio_id}, {row.kind}, "
                 f"{row.created_at.isoformat()}): {result.problem}; {result.checked - 1} rows before it are intact"
