@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import roles
 from accounts.services import portfolio_grant, roles_ensure, user_ensure
-from allocations.models import Portfolio, Sector, SectorSignal, Strategy, StrategyReturn
+from allocations.errors import DomainError
+from allocations.models import AllocationRun, Portfolio, Sector, Strategy, StrategyReturn
+from allocations.selectors.core import run_list, schedule_list
 
 from .actors import Actor
+from .approvals import allocation_run_approve, allocation_run_reject
 from .funds import CENT, funds_set_many
-from .policies import policy_create_version
+from .policies import policy_create_version, policy_set_method
+from .run_inputs import RebalanceRequest
+from .runs import allocation_run_create
+from .schedules import transition_schedule_cancel, transition_step_apply, transition_steps_due
+from .signals import signal_create
 
 SECTORS = [
     ("technology", "Technology"),
@@ -38,6 +50,10 @@ DEMO_USERS = [
 ]
 DEMO_SIGNALS = (("technology", "BUY", 0.8), ("energy", "SELL", 0.6), ("healthcare", "HOLD", 0.5))
 ACTOR = Actor.command("seed_demo")
+BEAT = Actor.system("beat:daily-rebalance")
+STEPS = Actor.system("beat:transition-steps")
+HISTORY_DAYS = 120  # business days of daily runs behind the demo portfolio (``seed_demo``'s default)
+MIN_LOOKBACK = 60  # returns kept before the history starts, so its first run has a full window
 
 
 @dataclass
@@ -77,8 +93,15 @@ def synthetic_returns(n_strategies: int, n_days: int, sector_of: np.ndarray, see
     return np.clip(returns, -0.5, 0.5)
 
 
-def _seed_portfolio(*, slug: str, name: str, n_strategies: int, n_days: int, seed: int, equity: Decimal) -> str:
-    """Create one demo portfolio unless it already has strategies; returns what was done."""
+def _seed_portfolio(
+    *, slug: str, name: str, n_strategies: int, n_days: int, seed: int, equity: Decimal, history_days: int = 0
+) -> str:
+    """Create one demo portfolio unless it already has strategies; returns what was done.
+
+    With ``history_days`` the last that many business days are lived through (``_live_history``):
+    the returns of each day arrive that evening and the daily rebalance runs, all through the services.
+    """
+    history_days = max(0, min(history_days, n_days - MIN_LOOKBACK))
     with transaction.atomic():
         portfolio, _ = Portfolio.objects.get_or_create(
             slug=slug, defaults={"name": name, "total_equity": equity, "base_currency": "USD"}
@@ -101,42 +124,162 @@ def _seed_portfolio(*, slug: str, name: str, n_strategies: int, n_days: int, see
         )
         if not all(s.pk for s in strategies):  # databases without RETURNING
             strategies = list(Strategy.objects.filter(portfolio=portfolio).order_by("id"))
+        ids = [s.pk for s in strategies]
         days = business_days(timezone.localdate() - timedelta(days=1), n_days)
         values = synthetic_returns(n_strategies, n_days, sector_of, seed)
-        StrategyReturn.objects.bulk_create(
-            (
-                StrategyReturn(strategy_id=strategy.pk, date=day, value=float(values[t, j]))
-                for j, strategy in enumerate(strategies)
-                for t, day in enumerate(days)
-            ),
-            batch_size=5000,
-        )
-        now = timezone.now()
-        for code, action, confidence in DEMO_SIGNALS:
-            SectorSignal.objects.create(
-                portfolio=portfolio,
-                sector=Sector.objects.get(code=code),
-                action=action,
-                confidence=confidence,
-                as_of=now,
-                source="seed_demo",
-            )
-        policy_create_version(portfolio=portfolio, actor=ACTOR, reason="initial policy (specification defaults)")
+        before = n_days - history_days
+        _returns_create(ids, days[:before], values[:before])
+        start = days[before] if history_days else timezone.localdate()
         each = (equity / n_strategies).quantize(CENT)
-        funds_set_many(
-            portfolio=portfolio,
-            amounts={s.pk: each for s in strategies},
-            actor=ACTOR,
-            reason="initial demo allocation: equal weights",
+        with _clock(portfolio, start, time(8, 0)):
+            for code, action, confidence in DEMO_SIGNALS:
+                signal_create(
+                    portfolio=portfolio,
+                    actor=ACTOR,
+                    sector=code,
+                    action=action,
+                    confidence=confidence,
+                    source="seed_demo",
+                )
+            policy_create_version(portfolio=portfolio, actor=ACTOR, reason="initial policy (specification defaults)")
+            funds_set_many(
+                portfolio=portfolio,
+                amounts={s.pk: each for s in strategies},
+                actor=ACTOR,
+                reason="initial demo allocation: equal weights",
+            )
+        if history_days:
+            _live_history(portfolio, ids, days[before:], values[before:], seed)
+    done = f"created: {n_strategies} strategies, {n_days} days of returns, funds of {each} each"
+    return done + (f", {history_days} business days of daily runs" if history_days else "")
+
+
+def _returns_create(ids: list[int], days: list[date], values: np.ndarray) -> None:
+    StrategyReturn.objects.bulk_create(
+        (
+            StrategyReturn(strategy_id=sid, date=day, value=float(values[t, j]))
+            for j, sid in enumerate(ids)
+            for t, day in enumerate(days)
+        ),
+        batch_size=5000,
+    )
+
+
+@contextmanager
+def _clock(portfolio: Portfolio, day: date, at: time) -> Iterator[None]:
+    """Every ``timezone.now()`` (row timestamps, audit rows, "today" of the services) reads ``day`` at ``at``.
+
+    The history is written by the same services as live traffic, in the order it would have
+    happened; only the clock is set back, so the audit chain, the runs' dates and the
+    performance history agree with one another.
+    """
+    moment = datetime.combine(day, at, tzinfo=ZoneInfo(portfolio.timezone))
+    with mock.patch("django.utils.timezone.now", return_value=moment):
+        yield
+
+
+def _live_history(portfolio: Portfolio, ids: list[int], days: list[date], values: np.ndarray, seed: int) -> None:
+    """Live ``days`` one by one: due steps at 09:30, returns at 18:00, the daily rebalance at 18:30.
+
+    Along the way the risk officers change the method twice, signals change every few weeks, a
+    portfolio manager's large rebalance is rejected, another approved by a second officer, and a
+    schedule is cancelled: every kind of event the dashboard shows.
+    """
+    rng = np.random.default_rng(seed + 100)
+    users = {user.username: user for user in get_user_model().objects.filter(username__in=["risk", "risk2", "pm"])}
+    risk = Actor.of_user(users["risk"], via="web") if "risk" in users else ACTOR
+    risk2 = Actor.of_user(users["risk2"], via="web") if "risk2" in users else ACTOR
+    pm = Actor.of_user(users["pm"], via="web") if "pm" in users else ACTOR
+    n = len(days)
+    methods = {n // 3: ("inverse_volatility", risk), (2 * n) // 3: ("hybrid", risk2)}
+    cancelled = False
+    for t, day in enumerate(days):
+        with _clock(portfolio, day, time(9, 0)):  # last evening's run waiting for four eyes: a risk officer decides
+            waiting = run_list(portfolio=portfolio).filter(status=AllocationRun.Status.PENDING_APPROVAL).first()
+            if waiting is not None:
+                allocation_run_approve(run=waiting, actor=(risk, risk2)[t % 2], reason="demo: daily review")
+        with _clock(portfolio, day, time(9, 30)):
+            for step_id in transition_steps_due(today=day):
+                transition_step_apply(step_id=step_id, actor=STEPS)
+            if t in methods:
+                method, actor = methods[t]
+                policy_set_method(portfolio=portfolio, method=method, actor=actor, reason=f"demo: switch to {method}")
+            if t % 15 == 7:
+                for code, _ in rng.choice(SECTORS, size=2, replace=False):
+                    action = str(rng.choice(["BUY", "SELL", "HOLD"]))
+                    confidence = round(float(rng.uniform(0.3, 0.95)), 2)
+                    signal_create(
+                        portfolio=portfolio,
+                        actor=ACTOR,
+                        sector=code,
+                        action=action,
+                        confidence=confidence,
+                        source="demo",
+                    )
+        with _clock(portfolio, day, time(18, 0)):
+            _returns_create(ids, [day], values[t : t + 1])
+        with _clock(portfolio, day, time(18, 30)):
+            _daily_run(portfolio, day)
+        if t in (n // 2, n - 10, n - 1):  # a manager's large request: rejected, approved, and one left waiting
+            with _clock(portfolio, day, time(19, 0)):
+                run = _manager_request(portfolio, pm)
+            if run is not None and t != n - 1:
+                with _clock(portfolio, day, time(19, 30)):
+                    if t == n // 2:
+                        allocation_run_reject(run=run, actor=risk, reason="demo: too much turnover before month end")
+                    else:
+                        allocation_run_approve(run=run, actor=risk2, reason="demo: checked the moves")
+        if t >= n - 20 and not cancelled:
+            active = schedule_list(portfolio=portfolio).filter(status="active").first()
+            if active is not None:
+                cancelled = True
+                with _clock(portfolio, day, time(19, 45)):
+                    transition_schedule_cancel(schedule=active, actor=risk, reason="demo: paused during the audit")
+
+
+def _daily_run(portfolio: Portfolio, day: date) -> None:
+    request = RebalanceRequest(trigger=AllocationRun.Trigger.SCHEDULE, run_date=day)
+    try:
+        allocation_run_create(portfolio=portfolio, actor=BEAT, request=request)
+    except DomainError:  # a day the engine refuses is a failed day in real life too; the next one runs
+        pass
+
+
+def _manager_request(portfolio: Portfolio, pm: Actor) -> AllocationRun | None:
+    """A rebalance by another method whose turnover is large enough to wait for approval, if any is."""
+    for method in ("equal_weight", "momentum", "performance_weighted", "inverse_volatility"):
+        preview = allocation_run_create(
+            portfolio=portfolio, actor=pm, request=RebalanceRequest(allocation_method=method, dry_run=True)
         )
-    return f"created: {n_strategies} strategies, {n_days} days of returns, funds of {each} each"
+        if preview.explanation.get("would_need_approval"):
+            outcome = allocation_run_create(
+                portfolio=portfolio,
+                actor=pm,
+                request=RebalanceRequest(allocation_method=method, trigger=AllocationRun.Trigger.DASHBOARD),
+            )
+            return outcome.run
+    return None
 
 
 def demo_seed(
-    *, slug: str = "demo", strategies: int = 40, days: int = 504, seed: int = 7, password: str = "demo"
+    *,
+    slug: str = "demo",
+    strategies: int = 40,
+    days: int = 504,
+    seed: int = 7,
+    password: str = "demo",
+    history_days: int = 0,
 ) -> SeedReport:
-    """Seed the demo portfolio(s) and users. Running it again changes nothing."""
+    """Seed the demo portfolio(s) and users. Running it again changes nothing.
+
+    ``history_days`` business days of daily runs, applied steps and decisions end yesterday
+    (``seed_demo`` asks for ``HISTORY_DAYS``; at most ``days - 60``, so the first run has returns to use).
+    """
     report = SeedReport()
+    roles_ensure()
+    users = [
+        (username, role, *user_ensure(username=username, role=role, password=password)) for username, role in DEMO_USERS
+    ]
     report.portfolios[slug] = _seed_portfolio(
         slug=slug,
         name=f"{slug.title()} portfolio",
@@ -144,6 +287,7 @@ def demo_seed(
         n_days=days,
         seed=seed,
         equity=Decimal("10000000.00"),
+        history_days=history_days if slug == "demo" else 0,
     )
     if slug != "demo-b":
         report.portfolios["demo-b"] = _seed_portfolio(
@@ -154,10 +298,8 @@ def demo_seed(
             seed=seed + 1,
             equity=Decimal("5000000.00"),
         )
-    roles_ensure()
     demo = Portfolio.objects.filter(slug="demo").first()
-    for username, role in DEMO_USERS:
-        user, created = user_ensure(username=username, role=role, password=password)
+    for username, role, user, created in users:
         if demo is not None and role != roles.ADMINISTRATOR:
             portfolio_grant(user=user, portfolio=demo, role=role)
         report.users.append((username, role, created))

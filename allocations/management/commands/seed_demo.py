@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from allocations.services.demo import demo_seed
+from allocations.services.demo import HISTORY_DAYS, demo_seed
 
 
 class Command(BaseCommand):
@@ -11,6 +11,12 @@ class Command(BaseCommand):
         parser.add_argument("--portfolio", default="demo", help="slug of the portfolio to seed (default: demo)")
         parser.add_argument("--strategies", type=int, default=40, help="number of strategies (default: 40)")
         parser.add_argument("--days", type=int, default=504, help="business days of returns (default: 504, 2 years)")
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=HISTORY_DAYS,
+            help=f"business days of daily runs ending yesterday, for the dashboard (default: {HISTORY_DAYS}; 0: none)",
+        )
         parser.add_argument("--seed", type=int, default=7, help="random seed of the synthetic returns (default: 7)")
 
     def handle(self, *args, **options):
@@ -23,6 +29,7 @@ class Command(BaseCommand):
             strategies=options["strategies"],
             days=options["days"],
             seed=options["seed"],
+            history_days=max(0, options["history_days"]),
             password=settings.DEMO_PASSWORD,
         )
         for slug, outcome in report.portfolios.items():
