@@ -122,8 +122,11 @@ def test_bad_broker_url_names_celery_broker_url(monkeypatch, raw):
 # --- the settings modules in a real process ---------------------------------------------------------
 
 
+_NOT_INHERITED = {"SECRET_KEY", "AUDIT_HMAC_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}
+
+
 def _manage(*args, **environ):
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}}
+    base = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     base.pop("CELERY_BROKER_URL", None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -189,6 +192,7 @@ def test_production_settings_pass_the_deploy_check_without_warnings():
         "WARNING",
         DJANGO_SETTINGS_MODULE="capital_allocation.settings.production",
         SECRET_KEY=_good_secret(),
+        AUDIT_HMAC_KEY=_good_secret(),
         ALLOWED_HOSTS="cae.example.com",
     )
     assert result.returncode == 0, result.stderr + result.stdout
@@ -198,10 +202,14 @@ def test_production_settings_pass_the_deploy_check_without_warnings():
 def _setting(module: str, expression: str, **environ) -> subprocess.CompletedProcess:
     """``expression`` evaluated on ``django.conf.settings`` under ``module``, in a fresh process."""
     code = f"import django; django.setup(); from django.conf import settings; print(repr({expression}))"
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}}
+    base = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     base.pop("CELERY_BROKER_URL", None)
     base.pop("TRUSTED_PROXY_COUNT", None)
-    production = {"SECRET_KEY": _good_secret(), "ALLOWED_HOSTS": "cae.example.com"} if "production" in module else {}
+    production = (
+        {"SECRET_KEY": _good_secret(), "AUDIT_HMAC_KEY": _good_secret(), "ALLOWED_HOSTS": "cae.example.com"}
+        if "production" in module
+        else {}
+    )
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -271,7 +279,12 @@ def test_servers_and_the_celery_app_default_to_the_production_settings(entry_poi
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**environ, "SECRET_KEY": _good_secret(), "ALLOWED_HOSTS": "cae.example.com"},
+        env={
+            **environ,
+            "SECRET_KEY": _good_secret(),
+            "AUDIT_HMAC_KEY": _good_secret(),
+            "ALLOWED_HOSTS": "cae.example.com",
+        },
         capture_output=True,
         text=True,
         timeout=120,
