@@ -4,16 +4,21 @@ Run from the project root with the ``bench`` extra installed::
 
     python bench/engine.py                 # full run (N up to 10,000; a few minutes with the cvxpy libraries)
     python bench/engine.py --quick         # N <= 1,000 and fewer repeats
+    python bench/engine.py --engine-only   # the engine's own figures and targets (about a minute)
 
-Prints three tables:
+Prints:
 
 1. ``allocate()`` per stage (validate, estimate, weights, limits, explain, transition) and in
    total, median of ``--repeats`` runs, with the peak traced memory (tracemalloc) of one run,
    for N = 100, 1,000, 5,000, 10,000 strategies with T = 252 days and N = 1,000 with T = 30.
-2. Risk-parity solvers on the same covariance: ours (dense matrix and factor form) against
+2. Risk budgets: the solve with budgets 1 : 100 (half the strategies each) against equal
+   budgets on the same N = 2,000 covariance, time ratio and accuracy.
+3. ``hrp`` at N = 1,000: the weights alone and ``allocate(method="hrp")``.
+4. Risk-parity solvers on the same covariance: ours (dense matrix and factor form) against
    Riskfolio-Lib, skfolio and riskparityportfolio's C++ coordinate descent, with the time
    ratio and the accuracy ``max_i |RC_i / mean(RC) - 1|``.
-3. Ledoit-Wolf: ours against ``sklearn.covariance.ledoit_wolf``.
+5. Ledoit-Wolf: ours against ``sklearn.covariance.ledoit_wolf``.
+6. The targets of ARCHITECTURE §8 / issue 9 with the measured figure and "ok" or "MISSED".
 
 A library that is not installed is reported as "not installed"; the rest still runs.
 """
@@ -47,9 +52,13 @@ from allocations.engine import (  # noqa: E402
     SectorSignal,
     allocate,
     estimate_covariance,
+    hrp_weights,
     ledoit_wolf,
     solve_risk_parity,
 )
+
+#: Figures of this run checked against the targets at the end: name -> (measured, target, unit).
+RESULTS: dict[str, tuple[float, float, str]] = {}
 
 SECTORS = 20
 
@@ -102,8 +111,12 @@ def blas_info() -> str:
 
 
 def scale_table(sizes, repeats: int) -> None:
-    policy = AllocationPolicy()  # hybrid, Ledoit-Wolf, default limits
-    print("\n## allocate(), all stages (hybrid, Ledoit-Wolf), median of", repeats, "runs; times in ms\n")
+    policy = AllocationPolicy()  # hybrid, the default covariance estimator, default limits
+    print(
+        f"\n## allocate(), all stages (hybrid, {policy.covariance_estimator}), median of",
+        repeats,
+        "runs; times in ms\n",
+    )
     stages = ("validate", "estimate", "weights", "limits", "explain", "transition")
     header = ["N", "T", *stages, "total", "peak traced MB", "peak RSS MB", "RP newton/CG", "RP error"]
     print("| " + " | ".join(header) + " |")
@@ -140,6 +153,59 @@ def scale_table(sizes, repeats: int) -> None:
             f"{rp.get('error', float('nan')):.1e}",
         ]
         print("| " + " | ".join(row) + " |")
+        if t == 252 and n in (1000, 10000):
+            target = 10.0 if n == 1000 else 100.0
+            RESULTS[f"allocate N = {n:,}, T = 252"] = (statistics.median(totals) * 1e3, target, "ms")
+
+
+def budgets_table(repeats: int, n: int = 2000) -> None:
+    print(f"\n## Risk budgets 1 : 100 against equal budgets, N = {n:,}, T = 252, factor form; median of", repeats)
+    print()
+    returns, _ = make_returns(n, 252, seed=n)
+    cov = estimate_covariance(returns).covariance
+    cases = {
+        "equal": np.ones(n),
+        "1 : 100 (halves)": np.where(np.arange(n) < n // 2, 1.0, 0.01),
+        "1 : 100 (alternating)": np.where(np.arange(n) % 2 == 0, 1.0, 0.01),
+    }
+    print("| budgets | time ms | ratio to equal | Newton / CG | max_i abs(RC_i / b_i / sum RC - 1) |")
+    print("|---|---|---|---|---|")
+    base = None
+    for label, b in cases.items():
+        solve_risk_parity(cov, b)  # warm-up
+        elapsed, sol = median_time(lambda b=b: solve_risk_parity(cov, b), max(repeats, 7))
+        base = elapsed if base is None else base
+        print(
+            f"| {label} | {elapsed * 1e3:.2f} | {elapsed / base:.2f} | "
+            f"{sol.newton_iterations} / {sol.cg_iterations} | {sol.error:.1e} |"
+        )
+        if label != "equal":
+            RESULTS[f"budgets {label} / equal, N = {n:,}"] = (elapsed / base, 3.0, "x")
+
+
+def hrp_table(repeats: int, n: int = 1000) -> None:
+    print(f"\n## hrp, N = {n:,}, T = 252; median of", max(repeats, 7), "runs\n")
+    returns, sectors = make_returns(n, 252, seed=n + 1)
+    cov = estimate_covariance(returns).covariance
+    hrp_weights(cov)  # warm-up (scipy imports)
+    weights, _ = median_time(lambda: hrp_weights(cov), max(repeats, 7))
+    policy = AllocationPolicy(method="hrp")
+    allocate(returns, sectors, policy=policy)
+    total, _ = median_time(lambda: allocate(returns, sectors, policy=policy), max(repeats, 7))
+    print("| what | time ms |")
+    print("|---|---|")
+    print(f"| hrp_weights (clustering, ordering, bisection) | {weights * 1e3:.2f} |")
+    print(f"| allocate(method='hrp'), all stages | {total * 1e3:.2f} |")
+    RESULTS[f"hrp weights, N = {n:,}"] = (weights * 1e3, 50.0, "ms")
+
+
+def targets_table() -> None:
+    print("\n## Targets\n")
+    print("| figure | measured | target | |")
+    print("|---|---|---|---|")
+    for name, (value, target, unit) in RESULTS.items():
+        verdict = "ok" if value <= target else "MISSED"
+        print(f"| {name} | {value:.2f} {unit} | <= {target:g} {unit} | {verdict} |")
 
 
 # --- risk-parity solvers -----------------------------------------------------------------------------
@@ -311,6 +377,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="N <= 1,000, fewer repeats")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--engine-only", action="store_true", help="allocate(), budgets, hrp and the targets; no other libraries"
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODULE", "COV_NPY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -350,8 +419,14 @@ def main() -> None:
         else [(100, 252), (1000, 252), (5000, 252), (10000, 252), (1000, 30)]
     )
     scale_table(scale, repeats)
+    budgets_table(repeats)
+    hrp_table(repeats)
+    if args.engine_only:
+        targets_table()
+        return
     solver_table([100, 1000] if args.quick else [100, 300, 1000], repeats, slow_repeats=1 if args.quick else 3)
     ledoit_wolf_table([(1000, 252), (1000, 30)] if args.quick else [(1000, 252), (1000, 30), (5000, 252)], repeats)
+    targets_table()
 
 
 if __name__ == "__main__":

@@ -32,15 +32,30 @@ __all__ = ["hrp_weights", "hrp_order"]
 
 
 def _correlation(covariance) -> tuple[np.ndarray, np.ndarray]:
-    """Dense correlation matrix (N, N) and the variances (N,)."""
-    dense = covariance.dense() if isinstance(covariance, FactorCovariance) else np.asarray(covariance, dtype=float)
+    r"""Dense correlation matrix (N, N) and the variances (N,).
+
+    For a factor covariance the factors are scaled first,
+    :math:`C = (FD^{-1})^\top (FD^{-1}) + \operatorname{diag}(d/\sigma^2)`: one symmetric
+    product, no pass over an N x N matrix to rescale it.
+    """
+    if isinstance(covariance, FactorCovariance):
+        variances = covariance.diagonal()
+        if not np.isfinite(covariance.factors).all() or not np.isfinite(variances).all() or (variances <= 0).any():
+            raise InvalidInputError("covariance must be finite with a strictly positive diagonal")
+        inv_sd = 1.0 / np.sqrt(variances)
+        scaled = covariance.factors * inv_sd
+        corr = scaled.T @ scaled
+        corr[np.diag_indices_from(corr)] += covariance.ridge * inv_sd * inv_sd
+        return corr, variances
+    dense = np.asarray(covariance, dtype=float)
     if dense.ndim != 2 or dense.shape[0] != dense.shape[1] or dense.shape[0] == 0:
         raise InvalidInputError(f"covariance must be a non-empty square matrix, got shape {dense.shape}")
     variances = np.diagonal(dense).copy()
     if not np.isfinite(dense).all() or (variances <= 0).any():
         raise InvalidInputError("covariance must be finite with a strictly positive diagonal")
     inv_sd = 1.0 / np.sqrt(variances)
-    corr = dense * inv_sd[:, None] * inv_sd[None, :]
+    corr = dense * inv_sd[:, None]
+    corr *= inv_sd[None, :]
     return corr, variances
 
 
@@ -53,24 +68,25 @@ def hrp_order(covariance) -> np.ndarray:
     n = corr.shape[0]
     if n < 3:
         return np.arange(n)
-    distance = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, 1.0))
-    np.fill_diagonal(distance, 0.0)
-    distance = 0.5 * (distance + distance.T)
-    return leaves_list(linkage(squareform(distance, checks=False), method="single"))
+    # condensed upper triangle only: d = sqrt((1 - rho) / 2), clipped to [0, 1] against rounding
+    condensed = squareform(corr, checks=False)
+    np.subtract(1.0, condensed, out=condensed)
+    np.clip(condensed, 0.0, 2.0, out=condensed)
+    np.sqrt(condensed * 0.5, out=condensed)
+    return leaves_list(linkage(condensed, method="single"))
 
 
-def _half_variances(covariance, order: np.ndarray, v: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Variance :math:`v_c^\\top \\Sigma_{cc} v_c` of every contiguous range ``[starts[k], starts[k+1])``
-    of the ordered strategies, with ``v`` (in that order) zero outside nothing: block-diagonal."""
-    if isinstance(covariance, FactorCovariance):
-        f = covariance.factors[:, order] * v
-        sums = np.add.reduceat(f, starts, axis=1)
-        return np.einsum("tk,tk->k", sums, sums) + np.add.reduceat(covariance.ridge[order] * v * v, starts)
-    dense = np.asarray(covariance, dtype=float)[np.ix_(order, order)]
-    block = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, order.size]))
-    row_sums = np.add.reduceat(dense * v, starts, axis=1)  # (N, K): Σ_j∈k Σ_ij v_j
-    own = row_sums[np.arange(order.size), block] * v
-    return np.add.reduceat(own, starts)
+def _piece_variances(sorted_cov, v: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    r"""Variance :math:`v_c^\top \Sigma_{cc} v_c` of every contiguous piece ``[starts[k], starts[k+1])``
+    of the ordered strategies (a block-diagonal quadratic form); ``sorted_cov`` is
+    ``(factors, ridge)`` or a dense matrix, both in the quasi-diagonal order."""
+    if isinstance(sorted_cov, tuple):
+        factors, ridge = sorted_cov
+        sums = np.add.reduceat(factors * v, starts, axis=1)
+        return np.einsum("tk,tk->k", sums, sums) + np.add.reduceat(ridge * v * v, starts)
+    piece = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, v.size]))
+    row_sums = np.add.reduceat(sorted_cov * v, starts, axis=1)  # (N, K): Σ_j∈k Σ_ij v_j
+    return np.add.reduceat(row_sums[np.arange(v.size), piece] * v, starts)
 
 
 def hrp_weights(covariance, budgets=None) -> np.ndarray:
@@ -89,7 +105,13 @@ def hrp_weights(covariance, budgets=None) -> np.ndarray:
     """
     order = hrp_order(covariance)
     n = order.size
-    variances = covariance.diagonal() if isinstance(covariance, FactorCovariance) else np.diag(covariance)
+    if isinstance(covariance, FactorCovariance):
+        variances = covariance.diagonal()
+        sorted_cov = (covariance.factors[:, order], covariance.ridge[order])
+    else:
+        dense = np.asarray(covariance, dtype=float)
+        variances = np.diagonal(dense)
+        sorted_cov = dense[np.ix_(order, order)]
     b = np.ones(n) if budgets is None else np.asarray(budgets, dtype=float)
     if b.shape != (n,) or not np.isfinite(b).all() or (b <= 0).any():
         raise InvalidInputError("budgets must be finite, strictly positive, one per strategy")
@@ -102,19 +124,19 @@ def hrp_weights(covariance, budgets=None) -> np.ndarray:
         split = lengths > 1
         if not split.any():
             break
-        lo, length = bounds[split], lengths[split]
-        mid = lo + length // 2
-        halves = np.column_stack([length // 2, length - length // 2]).ravel()  # left, right of each range
-        covered = np.flatnonzero(np.repeat(split, lengths))  # positions in ranges being split
-        local_starts = np.r_[0, np.cumsum(halves)[:-1]]
-        half = np.repeat(np.arange(halves.size), halves)
-        # inverse-variance portfolio within every half, its variance and budget
-        v = ivp[covered] / np.add.reduceat(ivp[covered], local_starts)[half]
-        var = _half_variances(covariance, order[covered], v, local_starts)
-        ratio = np.add.reduceat(b[covered], local_starts) / halves / var  # mean budget over variance
-        alpha = ratio[0::2] / (ratio[0::2] + ratio[1::2])
-        w[covered] *= np.column_stack([alpha, 1.0 - alpha]).ravel()[half]
-        bounds = np.sort(np.r_[bounds, mid])
+        # pieces: both halves of every range being split, and the single strategies as they are
+        starts = np.sort(np.r_[bounds, bounds[split] + lengths[split] // 2])
+        sizes = np.diff(np.r_[starts, n])
+        piece = np.repeat(np.arange(starts.size), sizes)
+        v = ivp / np.add.reduceat(ivp, starts)[piece]  # inverse-variance portfolio of every piece
+        ratio = np.add.reduceat(b, starts) / sizes / _piece_variances(sorted_cov, v, starts)
+        left = np.searchsorted(starts, bounds[split])
+        alpha = ratio[left] / (ratio[left] + ratio[left + 1])
+        factor = np.ones(starts.size)
+        factor[left] = alpha
+        factor[left + 1] = 1.0 - alpha
+        w *= factor[piece]
+        bounds = starts
     out = np.empty(n)
     out[order] = w
     return out / out.sum()
