@@ -601,3 +601,34 @@ def test_the_migration_in_a_real_process(tmp_path):
     )
     manage("shell", "-c", append)
     assert "7 rows" in manage("verify_audit")
+
+
+def test_a_row_added_without_moving_the_head_is_named(trail, portfolio, actor):
+    """Even with the key, a row inserted behind the service's back lies beyond the chain head."""
+    from django.utils import timezone
+
+    entry = AuditEntry(
+        portfolio=portfolio,
+        kind="data_import",
+        created_at=timezone.now(),
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        reason="slipped in",
+        payload={},
+        prev_hash=trail[-1].entry_hash,
+    )
+    entry.entry_hash = _keyed_hash(entry)
+    AuditEntry.objects.bulk_create([entry])
+    result = audit_verify(portfolio=portfolio)
+    assert not result.ok
+    assert result.first_bad.reason == "slipped in"
+    assert "beyond the chain head's 5 rows" in result.problem
+
+
+def test_appending_to_a_chain_whose_head_was_removed_is_refused(trail, portfolio, actor):
+    from allocations.services.audit import AuditChainBroken
+
+    _behind_the_triggers_back(f"DELETE FROM {HEAD_TABLE} WHERE portfolio_id = %s", [portfolio.pk])
+    with pytest.raises(AuditChainBroken, match="no chain head"), transaction.atomic():
+        audit_append(portfolio=portfolio, actor=actor, record=AuditRecord(kind="data_import", reason="after"))
+    assert AuditEntry.objects.filter(portfolio=portfolio).count() == 5
