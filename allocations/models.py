@@ -568,3 +568,13 @@ class IdempotencyRecord(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+
+# The tables of the scheduled jobs (outbox, job executions) live beside this module.
+from allocations.models_jobs import (  # noqa: E402, F401
+    DeliveryAttempt,
+    JobExecution,
+    OutboxEvent,
+    WebhookDelivery,
+    WebhookEndpoint,
+)

@@ -23,6 +23,7 @@ from .actors import Actor
 from .audit import AuditRecord, audit_append
 from .funds import funds_set_many
 from .locks import portfolio_lock
+from .outbox import outbox_step_applied, outbox_target_approved
 
 
 def _apply_weights(
@@ -60,6 +61,8 @@ def _apply_weights(
     step.applied_at = timezone.now()
     step.applied_by = actor.label[:150]
     step.save(update_fields=["status", "applied_at", "applied_by"])
+    # the order-execution system hears of it from the outbox, written in this same transaction
+    outbox_step_applied(run=run, step=step, universe_ids=universe_ids, weights=weights, amounts=new_amounts)
 
 
 def schedule_supersede_active(*, portfolio: Portfolio, actor: Actor, by_run: AllocationRun) -> None:
@@ -111,6 +114,9 @@ def schedule_create_and_apply_first(
         ]
     )
     first = rows[0] if rows[0].pk else schedule.steps.get(index=1)
+    outbox_target_approved(
+        run=run, schedule_id=schedule.pk, universe_ids=universe_ids, target=steps[-1], steps_total=steps.shape[0]
+    )
     _apply_weights(
         run=run, step=first, universe_ids=universe_ids, weights=steps[0], previous=current, amounts=amounts, actor=actor
     )

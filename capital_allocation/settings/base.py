@@ -153,6 +153,28 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A message taken by a worker that died (acks_late) is handed out again after the visibility
+    # timeout: Redis's default is an hour, ours minutes. Every task runs far shorter than it, and
+    # is safe to run twice; the unacked messages are looked for every 10 s.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=1),
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = 3  # a publish to a broker that is down fails in seconds, not minutes
+
+# The outbox to order execution (allocations.services.outbox): tries per delivery before the dead
+# letter, the exponential backoff between them, and how long a receiver may take to answer.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# /health/ calls beat late when no periodic task was sent for this long, and the daily rebalance
+# late when its sweep (every 5 minutes) has not finished for this long.
+HEALTH_BEAT_LATE_SECONDS = env_int("HEALTH_BEAT_LATE_SECONDS", 600, minimum=1)
+HEALTH_REBALANCE_LATE_SECONDS = env_int("HEALTH_REBALANCE_LATE_SECONDS", 1800, minimum=1)
 
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo")
 HEALTH_BROKER_TIMEOUT = env_int("HEALTH_BROKER_TIMEOUT", 2, minimum=1)

@@ -1,0 +1,290 @@
+"""The outbox to order execution: allocation changes written with the funds, delivered to webhooks.
+
+An applied step and an approved target each write one ``OutboxEvent`` in the transaction that
+moves the funds (``services.schedules`` calls here), and one ``WebhookDelivery`` per active
+endpoint of the portfolio. After commit a task (``allocations.deliver_webhooks``) POSTs the
+event; beat's sweep retries what is due. Delivery is at least once: the body carries the event's
+stable ``id`` (also in ``X-CAE-Event-Id``) so the receiver drops duplicates, and
+``X-CAE-Signature: sha256=<hex>`` is HMAC-SHA256 of the exact body under the endpoint's secret.
+
+A failed try (no answer, or not 2xx) waits ``WEBHOOK_RETRY_BASE_SECONDS x 2^(try - 1)`` (at most
+``WEBHOOK_RETRY_MAX_SECONDS``); after ``WEBHOOK_MAX_ATTEMPTS`` tries the delivery is dead (the
+dead letter), until a risk officer redelivers it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from allocations import adapters
+from allocations.errors import DomainError
+from allocations.models import AllocationRun, Portfolio, TransitionStep
+from allocations.models_jobs import DeliveryAttempt, OutboxEvent, WebhookDelivery, WebhookEndpoint
+from allocations.selectors.core import strategy_codes_by_id
+from allocations.selectors.jobs import deliveries_due, endpoint_ids_active
+
+from .actors import Actor
+from .enqueue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "allocations.deliver_webhooks"
+SIGNATURE_HEADER = "X-CAE-Signature"
+EVENT_ID_HEADER = "X-CAE-Event-Id"
+MAX_ERROR = 2000
+
+
+# --- writing events (inside the transaction that moves the funds) ----------------------------
+
+
+def outbox_event_write(
+    *, portfolio: Portfolio, kind: str, run: AllocationRun, step: TransitionStep | None = None, payload: dict
+) -> OutboxEvent:
+    """Record one allocation change and a pending delivery to each active endpoint; deliver after commit."""
+    event = OutboxEvent.objects.create(portfolio=portfolio, kind=kind, run=run, step=step, payload=payload)
+    endpoints = endpoint_ids_active(portfolio_id=portfolio.pk)
+    if endpoints:
+        now = timezone.now()
+        WebhookDelivery.objects.bulk_create(
+            [WebhookDelivery(event=event, endpoint_id=pk, next_attempt_at=now) for pk in endpoints]
+        )
+        enqueue_on_commit(DELIVER_TASK, event.pk)
+    return event
+
+
+def outbox_target_approved(
+    *, run: AllocationRun, schedule_id: int, universe_ids: np.ndarray, target: np.ndarray, steps_total: int
+) -> OutboxEvent:
+    """The event of a run whose target is approved (applied at once, or by a second risk officer)."""
+    codes = strategy_codes_by_id(portfolio=run.portfolio)
+    amounts = adapters.amounts_for_weights(target, run.total_equity)
+    names = [codes.get(int(i), str(int(i))) for i in universe_ids]
+    payload = {
+        "allocation_id": str(run.public_id),
+        "schedule_id": schedule_id,
+        "steps_total": steps_total,
+        "equity": str(run.total_equity),
+        "target_weights": {code: float(w) for code, w in zip(names, target, strict=True)},
+        "target_amounts": {code: str(a) for code, a in zip(names, amounts, strict=True)},
+    }
+    return outbox_event_write(portfolio=run.portfolio, kind=OutboxEvent.Kind.TARGET_APPROVED, run=run, payload=payload)
+
+
+def outbox_step_applied(
+    *, run: AllocationRun, step: TransitionStep, universe_ids: np.ndarray, weights: np.ndarray, amounts: list[Decimal]
+) -> OutboxEvent:
+    """The event of an applied step: every strategy's weight and amount after it (the state to reach)."""
+    codes = strategy_codes_by_id(portfolio=run.portfolio)
+    names = [codes.get(int(i), str(int(i))) for i in universe_ids]
+    payload = {
+        "allocation_id": str(run.public_id),
+        "schedule_id": step.schedule_id,
+        "step": step.index,
+        "steps_total": TransitionStep.objects.filter(schedule_id=step.schedule_id).count(),
+        "due_date": step.due_date.isoformat(),
+        "applied_at": step.applied_at.isoformat() if step.applied_at else None,
+        "equity": str(run.total_equity),
+        "weights": {code: float(w) for code, w in zip(names, weights, strict=True)},
+        "amounts": {code: str(a) for code, a in zip(names, amounts, strict=True)},
+    }
+    return outbox_event_write(
+        portfolio=run.portfolio, kind=OutboxEvent.Kind.STEP_APPLIED, run=run, step=step, payload=payload
+    )
+
+
+def event_body(event: OutboxEvent) -> bytes:
+    """The bytes POSTed for ``event``: the same on every try, so the signature and the id are stable."""
+    document = {
+        "id": str(event.public_id),
+        "type": event.kind,
+        "created_at": event.created_at.isoformat(),
+        "portfolio": event.portfolio.slug,
+        "data": event.payload,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """``sha256=`` and the hex HMAC-SHA256 of ``body`` under ``secret`` (the receiver recomputes it)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# --- endpoints ---------------------------------------------------------------------------------
+
+
+def _checked_url(url: str) -> str:
+    url = (url or "").strip()
+    if not url.startswith(("http://", "https://")):
+        raise DomainError("url must start with http:// or https://", field="url")
+    return url
+
+
+def webhook_endpoint_create(*, portfolio: Portfolio, url: str, actor: Actor, description: str = "") -> WebhookEndpoint:
+    """A new endpoint with a fresh random secret (shown to its creator; it signs every delivery)."""
+    url = _checked_url(url)
+    with transaction.atomic():
+        if WebhookEndpoint.objects.filter(portfolio=portfolio, url=url).exists():
+            raise DomainError(f"portfolio {portfolio.slug!r} already sends to {url}", field="url")
+        return WebhookEndpoint.objects.create(
+            portfolio=portfolio,
+            url=url,
+            description=description,
+            secret=secrets.token_hex(32),
+            created_by=actor.user,
+        )
+
+
+def webhook_endpoint_update(
+    *, endpoint: WebhookEndpoint, url: str | None = None, description: str | None = None, is_active: bool | None = None
+) -> WebhookEndpoint:
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if url is not None:
+            endpoint.url = _checked_url(url)
+        if description is not None:
+            endpoint.description = description
+        if is_active is not None:
+            endpoint.is_active = is_active
+        endpoint.save(update_fields=["url", "description", "is_active"])
+        return endpoint
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new secret: deliveries from now on are signed with it."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.secret = secrets.token_hex(32)
+        endpoint.save(update_fields=["secret"])
+        return endpoint
+
+
+# --- delivering --------------------------------------------------------------------------------
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """The wait after failed try number ``attempt`` (1-based): base x 2^(attempt - 1), capped."""
+    seconds = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0)
+    return timedelta(seconds=min(seconds, settings.WEBHOOK_RETRY_MAX_SECONDS))
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+    """POST ``body``; the status code (None when nothing answered) and an error text ('' on 2xx)."""
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}: {exc.reason}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"{exc.__class__.__name__}: {reason}"
+
+
+def webhook_delivery_send(*, delivery_id: int) -> str:
+    """Try one due delivery once: ``delivered``, ``retrying``, ``dead`` or ``skipped`` (not due, or claimed).
+
+    The claim is a conditional update (pending and due -> leased for the timeout plus a margin),
+    so two workers holding the same message POST it once; a worker killed mid-POST leaves a lease
+    that expires, and the sweep tries again.
+    """
+    now = timezone.now()
+    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 30)
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + lease, attempts=F("attempts") + 1)
+    if not claimed:
+        return "skipped"
+    delivery = WebhookDelivery.objects.select_related("event__portfolio", "endpoint").get(pk=delivery_id)
+    endpoint, event = delivery.endpoint, delivery.event
+    body = event_body(event)
+    started = timezone.now()
+    clock = time.perf_counter()
+    if endpoint.is_active:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "capital-allocation-engine/webhooks",
+            EVENT_ID_HEADER: str(event.public_id),
+            "X-CAE-Event-Type": event.kind,
+            SIGNATURE_HEADER: webhook_signature(endpoint.secret, body),
+        }
+        code, error = _post(endpoint.url, body, headers)
+    else:
+        code, error = None, "endpoint is deactivated"
+    return _record_attempt(delivery, started=started, duration=time.perf_counter() - clock, code=code, error=error)
+
+
+def _record_attempt(
+    delivery: WebhookDelivery, *, started: datetime, duration: float, code: int | None, error: str
+) -> str:
+    succeeded = code is not None and 200 <= code < 300
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=DeliveryAttempt.objects.filter(delivery=delivery).count() + 1,
+            started_at=started,
+            duration_ms=duration * 1000.0,
+            status_code=code,
+            succeeded=succeeded,
+            error=error[:MAX_ERROR],
+        )
+        if succeeded:
+            delivery.status, delivery.delivered_at, delivery.last_error = WebhookDelivery.Status.DELIVERED, started, ""
+            outcome = "delivered"
+        elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            delivery.status, delivery.last_error = WebhookDelivery.Status.DEAD, error[:MAX_ERROR]
+            outcome = "dead"
+        else:
+            delivery.next_attempt_at = timezone.now() + retry_delay(delivery.attempts)
+            delivery.last_error = error[:MAX_ERROR]
+            outcome = "retrying"
+        delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at"])
+    if outcome != "delivered":
+        logger.warning("webhook delivery %s try %d: %s (%s)", delivery.pk, delivery.attempts, outcome, error)
+    return outcome
+
+
+def webhook_deliveries_send_due(*, event_id: int | None = None, limit: int = 200) -> dict[str, int]:
+    """Try every due delivery (of one event, or all), oldest first; how many ended each way."""
+    counts = {"delivered": 0, "retrying": 0, "dead": 0, "skipped": 0}
+    for delivery_id in deliveries_due(now=timezone.now(), event_id=event_id, limit=limit):
+        counts[webhook_delivery_send(delivery_id=delivery_id)] += 1
+    return counts
+
+
+def outbox_event_redeliver(*, event: OutboxEvent, actor: Actor) -> int:
+    """Send ``event`` again to every active endpoint of its portfolio (delivered and dead ones too).
+
+    The receiver sees the same event id and drops it if it already has it. Returns how many
+    deliveries were queued.
+    """
+    with transaction.atomic():
+        event = OutboxEvent.objects.select_for_update().get(pk=event.pk)
+        now = timezone.now()
+        active = endpoint_ids_active(portfolio_id=event.portfolio_id)
+        existing = set(event.deliveries.values_list("endpoint_id", flat=True))
+        WebhookDelivery.objects.bulk_create(
+            [WebhookDelivery(event=event, endpoint_id=pk, next_attempt_at=now) for pk in active if pk not in existing]
+        )
+        queued = event.deliveries.filter(endpoint_id__in=active).update(
+            status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=now, delivered_at=None
+        )
+        logger.info("outbox event %s redelivered by %s to %d endpoint(s)", event.public_id, actor.label, queued)
+        if queued:
+            enqueue_on_commit(DELIVER_TASK, event.pk)
+        return queued
