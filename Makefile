@@ -13,7 +13,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+## The dashboard's charting library: npm installs what package-lock.json pins, then it is copied into
+## static/vendor/ (git-ignored; nothing third-party is committed, nothing loads from a CDN).
+VENDOR := static/vendor/echarts.min.js
+$(VENDOR): package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p static/vendor
+	cp node_modules/echarts/dist/echarts.min.js node_modules/echarts/LICENSE static/vendor/
+	touch $(VENDOR)
+
+install: $(STAMP) $(VENDOR)
 
 ## run: web (http://127.0.0.1:8000), Celery worker and beat, on SQLite and an embedded broker unless
 ## DATABASE_URL / CELERY_BROKER_URL say otherwise; migrates and seeds the demo data first. Local settings

@@ -1,0 +1,43 @@
+"""The dashboard's forms: shape and type only; the services decide the rest (their errors land on a field)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from allocations import engine
+from allocations.errors import DomainError
+
+REASON = {"max_length": 2000, "widget": forms.TextInput(attrs={"size": 40})}
+
+
+class DomainErrorMixin:
+    def add_domain_error(self, error: DomainError) -> None:
+        """Show the service's message next to the field it names (else above the form)."""
+        field = error.field if error.field in self.fields else None
+        for message in error.errors:
+            self.add_error(field, message)
+
+
+class MethodForm(DomainErrorMixin, forms.Form):
+    method = forms.ChoiceField(choices=[(m, m) for m in engine.METHODS])
+    reason = forms.CharField(required=False, **REASON)
+
+
+class RebalanceForm(DomainErrorMixin, forms.Form):
+    allocation_method = forms.ChoiceField(
+        choices=[("", "the policy's")] + [(m, m) for m in engine.METHODS], required=False, label="Method"
+    )
+    force_rebalance = forms.BooleanField(required=False, label="Apply the target at once")
+    confirm = forms.CharField(required=False, widget=forms.HiddenInput)  # the preview's idempotency key
+
+
+class ApproveForm(DomainErrorMixin, forms.Form):
+    reason = forms.CharField(required=False, **REASON)
+
+
+class RejectForm(DomainErrorMixin, forms.Form):
+    reason = forms.CharField(required=True, **REASON)
+
+
+class CancelScheduleForm(DomainErrorMixin, forms.Form):
+    reason = forms.CharField(required=False, **REASON)  # the service requires it, in the API's words

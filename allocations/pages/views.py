@@ -1,0 +1,305 @@
+"""Dashboard pages: one per use case. Reads through selectors, writes through services.
+
+Every view gets its portfolio from ``_portfolio`` (404 when the user may not view it, 403 when
+they may view it but not act), exactly like the API's ``portfolio_for``: the role shown on the
+page is never trusted, a forged POST is refused before anything is read from it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import roles
+from allocations.errors import DomainError
+from allocations.models import AllocationRun, Portfolio
+from allocations.selectors import dashboard as board
+from allocations.selectors.core import (
+    portfolio_for_user,
+    run_get,
+    run_list,
+    schedule_get,
+    user_may,
+)
+from allocations.services.actors import Actor
+from allocations.services.approvals import allocation_run_approve, allocation_run_reject
+from allocations.services.policies import policy_set_method
+from allocations.services.runs import RebalanceRequest, allocation_run_create
+from allocations.services.schedules import transition_schedule_cancel
+
+from .forms import ApproveForm, CancelScheduleForm, MethodForm, RebalanceForm, RejectForm
+
+RUN_LINES_PER_PAGE = 50
+RUNS_PER_PAGE = 25
+PREVIEW_MOVES = 50
+
+
+def _portfolio(request, slug: str, perm: str = roles.VIEW) -> Portfolio:
+    portfolio = portfolio_for_user(user=request.user, slug=slug)
+    if portfolio is None:
+        raise Http404(f"no portfolio {slug!r}")
+    if not user_may(user=request.user, perm=perm, portfolio=portfolio):
+        raise PermissionDenied(f"you may not {perm.replace('_', ' ')} on portfolio {slug!r}")
+    return portfolio
+
+
+def _may(request, portfolio: Portfolio) -> dict[str, bool]:
+    user = request.user
+    return {
+        "rebalance": user_may(user=user, perm=roles.REBALANCE, portfolio=portfolio),
+        "manage_policy": user_may(user=user, perm=roles.MANAGE_POLICY, portfolio=portfolio),
+        "approve": user_may(user=user, perm=roles.APPROVE, portfolio=portfolio),
+    }
+
+
+def _actor(request) -> Actor:
+    return Actor.of_user(request.user, via="web")
+
+
+def _run_or_404(portfolio: Portfolio, allocation_id: str) -> AllocationRun:
+    run = run_get(portfolio=portfolio, public_id=allocation_id)
+    if run is None:
+        raise Http404(f"no run {allocation_id!r} in this portfolio")
+    return run
+
+
+def _control_error(request, portfolio: Portfolio, form, *, title: str, action: str, status: int = 400):
+    """The control again, with the service's (or the form's) errors next to the field."""
+    context = {"portfolio": portfolio, "form": form, "title": title, "action": action}
+    return render(request, "pages/control.html", context, status=status)
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def portfolio_list(request):
+    return render(
+        request, "pages/portfolio_list.html", {"portfolios": board.portfolio_overview_list(user=request.user)}
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request, slug):
+    portfolio = _portfolio(request, slug)
+    overview = board.portfolio_overview(portfolio=portfolio)
+    context = {
+        "portfolio": portfolio,
+        "overview": overview,
+        "may": _may(request, portfolio),
+        "pending_runs": run_list(portfolio=portfolio).filter(status=AllocationRun.Status.PENDING_APPROVAL),
+        "recent_runs": run_list(portfolio=portfolio)[:8],
+        "method_form": MethodForm(initial={"method": overview["method"]}),
+        "rebalance_form": RebalanceForm(),
+        "approve_form": ApproveForm(),
+        "reject_form": RejectForm(),
+        "cancel_form": CancelScheduleForm(),
+        "version": board.dashboard_version(portfolio=portfolio),
+    }
+    return render(request, "pages/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def run_index(request, slug):
+    portfolio = _portfolio(request, slug)
+    page = Paginator(run_list(portfolio=portfolio), RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "pages/run_list.html", {"portfolio": portfolio, "page": page})
+
+
+@login_required
+@require_GET
+def run_detail(request, slug, allocation_id):
+    portfolio = _portfolio(request, slug)
+    run = _run_or_404(portfolio, allocation_id)
+    page = Paginator(board.run_moves(run=run), RUN_LINES_PER_PAGE).get_page(request.GET.get("page"))
+    explanation = run.explanation or {}
+    context = {
+        "portfolio": portfolio,
+        "run": run,
+        "page": page,
+        "stages": board.run_stages(run=run, lines=page.object_list),
+        "explanation": explanation,
+        "signals_applied": explanation.get("signals_applied") or {},
+        "signals": explanation.get("signals") or [],
+        "fallbacks": explanation.get("fallbacks") or [],
+        "notes": explanation.get("notes") or [],
+        "trail": board.run_trail(run=run),
+        "may": _may(request, portfolio),
+        "approve_form": ApproveForm(),
+        "reject_form": RejectForm(),
+    }
+    return render(request, "pages/run_detail.html", context)
+
+
+# --- the charts' JSON (small views over the dashboard selectors) ---------------------------
+
+DATA = {
+    "summary": board.dashboard_summary,
+    "allocation": board.allocation_snapshot,
+    "history": board.allocation_history,
+    "risk": board.risk_panel,
+    "schedule": board.schedule_timeline,
+}
+
+
+@login_required
+@require_GET
+def dashboard_data(request, slug, part):
+    if part not in DATA:
+        raise Http404(f"no data {part!r}")
+    portfolio = _portfolio(request, slug)
+    response = JsonResponse(DATA[part](portfolio=portfolio))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- controls ------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def method_set(request, slug):
+    portfolio = _portfolio(request, slug, roles.MANAGE_POLICY)
+    form = MethodForm(request.POST)
+    if form.is_valid():
+        method = form.cleaned_data["method"]
+        try:
+            policy_set_method(
+                portfolio=portfolio,
+                method=method,
+                actor=_actor(request),
+                reason=form.cleaned_data["reason"] or f"method set to {method}",
+            )
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, f"Method set to {method}.")
+            return redirect("pages:dashboard", slug=slug)
+    return _control_error(
+        request, portfolio, form, title="Choose the method", action=reverse("pages:method", args=[slug])
+    )
+
+
+@login_required
+@require_POST
+def rebalance(request, slug):
+    """Without ``confirm``: a dry run, shown as the moves it would make. With it: the run itself."""
+    portfolio = _portfolio(request, slug, roles.REBALANCE)
+    form = RebalanceForm(request.POST)
+    action = reverse("pages:rebalance", args=[slug])
+    if not form.is_valid():
+        return _control_error(request, portfolio, form, title="Rebalance", action=action)
+    data = form.cleaned_data
+    key = data["confirm"] or None
+    try:
+        outcome = allocation_run_create(
+            portfolio=portfolio,
+            actor=_actor(request),
+            request=RebalanceRequest(
+                allocation_method=data["allocation_method"] or None,
+                force_rebalance=data["force_rebalance"],
+                dry_run=key is None,
+                idempotency_key=f"web:{key}" if key else None,
+                trigger=AllocationRun.Trigger.DASHBOARD,
+            ),
+        )
+    except DomainError as exc:
+        form.add_domain_error(exc)
+        return _control_error(request, portfolio, form, title="Rebalance", action=action)
+    if key is None:
+        return _preview(request, portfolio, form, outcome)
+    messages.success(request, f"Rebalance {outcome.status.replace('_', ' ')}.")
+    return redirect("pages:run", slug=slug, allocation_id=outcome.allocation_id)
+
+
+def _preview(request, portfolio, form, outcome):
+    current, target = outcome.current_allocation, outcome.target_allocation
+    moves = sorted(
+        (
+            {"code": c, "current": current.get(c, 0.0), "target": t, "move": t - current.get(c, 0.0)}
+            for c, t in target.items()
+        ),
+        key=lambda m: (-abs(m["move"]), m["code"]),
+    )
+    confirm = RebalanceForm(initial={**form.cleaned_data, "confirm": uuid.uuid4().hex})
+    for field in confirm.fields.values():  # confirm exactly what was previewed
+        field.widget = forms.HiddenInput()
+    context = {
+        "portfolio": portfolio,
+        "outcome": outcome,
+        "explanation": outcome.explanation,
+        "moves": moves[:PREVIEW_MOVES],
+        "more_moves": max(0, len(moves) - PREVIEW_MOVES),
+        "steps": outcome.transition_schedule,
+        "form": confirm,
+        "method": form.cleaned_data["allocation_method"] or outcome.explanation.get("method"),
+    }
+    return render(request, "pages/rebalance_preview.html", context)
+
+
+@login_required
+@require_POST
+def run_approve(request, slug, allocation_id):
+    portfolio = _portfolio(request, slug, roles.APPROVE)
+    run = _run_or_404(portfolio, allocation_id)
+    form = ApproveForm(request.POST)
+    if form.is_valid():
+        try:
+            allocation_run_approve(run=run, actor=_actor(request), reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, "Run approved: step 1 applied.")
+            return redirect("pages:run", slug=slug, allocation_id=allocation_id)
+    action = reverse("pages:run-approve", args=[slug, allocation_id])
+    return _control_error(request, portfolio, form, title=f"Approve run {run.public_id}", action=action)
+
+
+@login_required
+@require_POST
+def run_reject(request, slug, allocation_id):
+    portfolio = _portfolio(request, slug, roles.APPROVE)
+    run = _run_or_404(portfolio, allocation_id)
+    form = RejectForm(request.POST)
+    if form.is_valid():
+        try:
+            allocation_run_reject(run=run, actor=_actor(request), reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, "Run rejected: no fund moved.")
+            return redirect("pages:run", slug=slug, allocation_id=allocation_id)
+    action = reverse("pages:run-reject", args=[slug, allocation_id])
+    return _control_error(request, portfolio, form, title=f"Reject run {run.public_id}", action=action)
+
+
+@login_required
+@require_POST
+def schedule_cancel(request, slug, schedule_id):
+    portfolio = _portfolio(request, slug, roles.APPROVE)
+    schedule = schedule_get(portfolio=portfolio, schedule_id=schedule_id)
+    if schedule is None:
+        raise Http404(f"no schedule {schedule_id} in this portfolio")
+    form = CancelScheduleForm(request.POST)
+    if form.is_valid():
+        try:
+            transition_schedule_cancel(schedule=schedule, actor=_actor(request), reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, "Schedule cancelled: funds stay where they are.")
+            return redirect("pages:dashboard", slug=slug)
+    action = reverse("pages:schedule-cancel", args=[slug, schedule_id])
+    return _control_error(request, portfolio, form, title=f"Cancel schedule {schedule_id}", action=action)

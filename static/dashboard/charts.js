@@ -1,0 +1,191 @@
+/* The dashboard's charts: each is a pure function of its JSON (from /portfolios/{slug}/data/*.json)
+   returning an ECharts option. dashboard.js fetches the JSON and draws. */
+(function () {
+  "use strict";
+  var TOP = 30;
+  var pct = function (x, digits) { return x == null ? "—" : (x * 100).toFixed(digits == null ? 2 : digits) + "%"; };
+  var num = function (x, digits) { return x == null ? "—" : Number(x).toFixed(digits == null ? 2 : digits); };
+  var palette = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#84cc16", "#ec4899", "#64748b", "#f97316"];
+  var STEP_COLORS = { applied: "#10b981", pending: "#f59e0b", superseded: "#9ca3af", cancelled: "#ef4444" };
+
+  function empty(text) {
+    return { title: { text: text, left: "center", top: "middle", textStyle: { color: "#6b7280", fontSize: 13, fontWeight: "normal" } }, series: [] };
+  }
+
+  function sectorColors(codes) {
+    var out = {};
+    codes.slice().sort().forEach(function (c, i) { out[c] = palette[i % palette.length]; });
+    return out;
+  }
+
+  /* Treemap of current weights: the TOP largest strategies by sector, the rest as one "others" tile. */
+  function allocation(data) {
+    var held = data.strategies.filter(function (s) { return s.current > 0; })
+      .sort(function (a, b) { return b.current - a.current; });
+    if (!held.length) return empty("No capital allocated yet");
+    var colors = sectorColors(Array.from(new Set(data.strategies.map(function (s) { return s.sector; }))));
+    var tiles = held.slice(0, TOP).map(function (s) {
+      return { name: s.code, value: s.current, sector: s.sector, itemStyle: { color: colors[s.sector] } };
+    });
+    var rest = held.slice(TOP);
+    if (rest.length) {
+      tiles.push({
+        name: "others (" + rest.length + ")", value: rest.reduce(function (t, s) { return t + s.current; }, 0),
+        sector: "several", itemStyle: { color: "#cbd5e1" }
+      });
+    }
+    return {
+      tooltip: { formatter: function (p) { return p.name + " (" + p.data.sector + "): " + pct(p.value); } },
+      series: [{
+        type: "treemap", data: tiles, roam: false, nodeClick: false, breadcrumb: { show: false },
+        width: "100%", height: "100%", label: { formatter: function (p) { return p.name + "\n" + pct(p.value, 1); } }
+      }]
+    };
+  }
+
+  /* Current against target for the TOP largest moves (the latest run's target). */
+  function target(data) {
+    var rows = data.strategies.filter(function (s) { return s.target != null; });
+    if (!rows.length) return empty("No run has set a target yet");
+    rows.sort(function (a, b) { return Math.abs(b.target - b.current) - Math.abs(a.target - a.current) || b.target - a.target; });
+    rows = rows.slice(0, TOP).reverse();
+    return {
+      tooltip: { trigger: "axis", valueFormatter: function (v) { return pct(v, 3); } },
+      legend: { top: 0 },
+      grid: { left: 80, right: 20, top: 28, bottom: 24 },
+      xAxis: { type: "value", axisLabel: { formatter: function (v) { return pct(v, 1); } } },
+      yAxis: { type: "category", data: rows.map(function (s) { return s.code; }), axisLabel: { fontSize: 10 } },
+      series: [
+        { name: "current", type: "bar", data: rows.map(function (s) { return s.current; }), itemStyle: { color: "#94a3b8" } },
+        { name: "target", type: "bar", data: rows.map(function (s) { return s.target; }), itemStyle: { color: "#2563eb" } }
+      ]
+    };
+  }
+
+  /* Sectors against time; cells at or above the sector cap in red. */
+  function heatmap(data) {
+    if (!data.dates.length) return empty("No allocation history yet");
+    var cap = data.sector_cap, cells = [], top = 0;
+    data.sector_exposure.forEach(function (row, t) {
+      row.forEach(function (v, s) { cells.push([t, s, v]); if (v > top) top = v; });
+    });
+    var pieces = cap == null ? [{ min: 0 }] : [
+      { min: 0, max: cap * 0.5, color: "#dbeafe", label: "< " + pct(cap * 0.5, 0) },
+      { min: cap * 0.5, max: cap * 0.8, color: "#93c5fd", label: pct(cap * 0.5, 0) + " – " + pct(cap * 0.8, 0) },
+      { min: cap * 0.8, max: cap - 1e-9, color: "#2563eb", label: pct(cap * 0.8, 0) + " – " + pct(cap, 0) },
+      { min: cap - 1e-9, color: "#dc2626", label: "at or above the cap " + pct(cap, 0) }
+    ];
+    return {
+      tooltip: { formatter: function (p) { return data.dates[p.value[0]] + " " + data.sectors[p.value[1]] + ": " + pct(p.value[2]); } },
+      grid: { left: 90, right: 20, top: 10, bottom: 70 },
+      xAxis: { type: "category", data: data.dates, splitArea: { show: false }, axisLabel: { fontSize: 10 } },
+      yAxis: { type: "category", data: data.sectors },
+      visualMap: { type: "piecewise", pieces: pieces, orient: "horizontal", left: "center", bottom: 0, dimension: 2 },
+      series: [{ type: "heatmap", data: cells, progressive: 0, emphasis: { itemStyle: { borderColor: "#111", borderWidth: 1 } } }]
+    };
+  }
+
+  /* Weights over time: every sector (top panel, with the cap) and the largest strategies (bottom). */
+  function trends(data) {
+    if (!data.dates.length) return empty("No allocation history yet");
+    var sectorSeries = data.sectors.map(function (code, s) {
+      return { name: code, type: "line", showSymbol: false, xAxisIndex: 0, yAxisIndex: 0,
+        data: data.sector_exposure.map(function (row) { return row[s]; }) };
+    });
+    if (data.sector_cap != null && sectorSeries.length) {
+      sectorSeries[0].markLine = { silent: true, symbol: "none", lineStyle: { color: "#dc2626", type: "dashed" },
+        label: { formatter: "sector cap" }, data: [{ yAxis: data.sector_cap }] };
+    }
+    var strategySeries = data.strategies.map(function (s) {
+      return { name: s.code, type: "line", showSymbol: false, xAxisIndex: 1, yAxisIndex: 1, data: s.weights };
+    });
+    var axisPct = { formatter: function (v) { return pct(v, 0); } };
+    return {
+      tooltip: { trigger: "axis", valueFormatter: function (v) { return pct(v); } },
+      legend: { type: "scroll", top: 0 },
+      grid: [{ left: 50, right: 20, top: 48, height: "33%" }, { left: 50, right: 20, top: "58%", bottom: 24 }],
+      xAxis: [{ type: "category", data: data.dates, gridIndex: 0, axisLabel: { show: false } },
+              { type: "category", data: data.dates, gridIndex: 1, axisLabel: { fontSize: 10 } }],
+      yAxis: [{ type: "value", gridIndex: 0, name: "sectors", axisLabel: axisPct },
+              { type: "value", gridIndex: 1, name: "largest strategies", axisLabel: axisPct }],
+      series: sectorSeries.concat(strategySeries)
+    };
+  }
+
+  /* Each strategy's Sharpe (over the policy's lookback) against its weight, one colour per sector. */
+  function scatter(data) {
+    var bySector = {};
+    data.strategies.forEach(function (s) {
+      if (s.sharpe == null) return;
+      (bySector[s.sector] = bySector[s.sector] || []).push([s.current, s.sharpe, s.code, s["return"], s.volatility]);
+    });
+    var sectors = Object.keys(bySector).sort();
+    if (!sectors.length) return empty("No returns to measure yet");
+    var colors = sectorColors(sectors);
+    return {
+      tooltip: { formatter: function (p) { var v = p.value; return v[2] + " (" + p.seriesName + ")<br>weight " + pct(v[0], 3) + ", Sharpe " + num(v[1]) + "<br>return " + pct(v[3], 1) + ", volatility " + pct(v[4], 1); } },
+      legend: { type: "scroll", top: 0 },
+      grid: { left: 50, right: 20, top: 48, bottom: 40 },
+      xAxis: { type: "value", name: "weight", nameLocation: "middle", nameGap: 26, axisLabel: { formatter: function (v) { return pct(v, 1); } } },
+      yAxis: { type: "value", name: "Sharpe (" + data.lookback + " d)" },
+      series: sectors.map(function (code) {
+        return { name: code, type: "scatter", symbolSize: 7, data: bySector[code], itemStyle: { color: colors[code] }, large: bySector[code].length > 500 };
+      })
+    };
+  }
+
+  /* The largest risk contributions of the latest run's target. */
+  function risk(data) {
+    var rows = data.largest_risk_contributions.slice().reverse();
+    if (!rows.length) return empty("No run yet");
+    return {
+      tooltip: { trigger: "axis", valueFormatter: function (v) { return pct(v); } },
+      grid: { left: 80, right: 20, top: 10, bottom: 24 },
+      xAxis: { type: "value", axisLabel: { formatter: function (v) { return pct(v, 0); } } },
+      yAxis: { type: "category", data: rows.map(function (r) { return r.strategy; }), axisLabel: { fontSize: 10 } },
+      series: [{ name: "risk contribution", type: "bar", data: rows.map(function (r) { return r.risk_contribution; }), itemStyle: { color: "#8b5cf6" } }]
+    };
+  }
+
+  /* The latest schedule's steps on their due dates, coloured by status. */
+  function schedule(data) {
+    if (!data.steps.length) return empty("No transition schedule yet");
+    var points = data.steps.map(function (s) {
+      return { value: [s.due_date, 0, s.index, s.status, s.applied_at, s.applied_by], itemStyle: { color: STEP_COLORS[s.status] || "#64748b" } };
+    });
+    return {
+      tooltip: { formatter: function (p) { var v = p.value; return "step " + v[2] + " due " + v[0] + ": " + v[3] + (v[4] ? "<br>applied " + v[4].slice(0, 16) + " by " + v[5] : ""); } },
+      grid: { left: 30, right: 30, top: 40, bottom: 30 },
+      xAxis: { type: "category", data: data.steps.map(function (s) { return s.due_date; }) },
+      yAxis: { type: "value", show: false, min: -1, max: 1 },
+      series: [{
+        type: "scatter", symbolSize: 26, data: points.map(function (p, i) { return { value: [i, 0, p.value[2], p.value[3], p.value[4], p.value[5]], itemStyle: p.itemStyle }; }),
+        label: { show: true, position: "top", formatter: function (p) { return "step " + p.value[2] + "\n" + p.value[3]; } },
+        encode: { x: 0, y: 1 }
+      }]
+    };
+  }
+
+  /* Equity curve (value of the equity under the weights in force) and its drawdown. */
+  function equity(data) {
+    if (!data.dates.length) return empty("No realised history yet");
+    return {
+      tooltip: { trigger: "axis" },
+      grid: [{ left: 80, right: 20, top: 20, height: "55%" }, { left: 80, right: 20, top: "72%", bottom: 24 }],
+      xAxis: [{ type: "category", data: data.dates, gridIndex: 0, axisLabel: { show: false } },
+              { type: "category", data: data.dates, gridIndex: 1, axisLabel: { fontSize: 10 } }],
+      yAxis: [{ type: "value", scale: true, gridIndex: 0, name: "equity" },
+              { type: "value", gridIndex: 1, name: "drawdown", axisLabel: { formatter: function (v) { return pct(v, 0); } } }],
+      series: [
+        { name: "equity", type: "line", showSymbol: false, data: data.equity_curve, xAxisIndex: 0, yAxisIndex: 0, lineStyle: { color: "#2563eb" } },
+        { name: "drawdown", type: "line", showSymbol: false, data: data.drawdown, xAxisIndex: 1, yAxisIndex: 1,
+          areaStyle: { color: "#fecaca" }, lineStyle: { color: "#dc2626" }, tooltip: { valueFormatter: function (v) { return pct(v); } } }
+      ]
+    };
+  }
+
+  window.CAE = { pct: pct, num: num, charts: {
+    allocation: allocation, target: target, heatmap: heatmap, trends: trends,
+    scatter: scatter, risk: risk, schedule: schedule, equity: equity
+  } };
+})();
