@@ -28,7 +28,7 @@ from .estimators import (
     return_stats,
     sample_covariance,
 )
-from .hrp import hrp_order, hrp_weights
+from .hrp import HierarchicalRiskParity, hrp_order, hrp_weights
 from .limits import LIMIT_NAMES, LimitResult, apply_limits, ex_ante_volatility
 from .measures import (
     annualised_volatility,
@@ -128,6 +128,7 @@ __all__ = [
     "risk_contributions",
     "hrp_weights",
     "hrp_order",
+    "HierarchicalRiskParity",
     # measures
     "value_path",
     "total_return",

@@ -28,7 +28,7 @@ import numpy as np
 from .covariance import FactorCovariance
 from .errors import InvalidInputError
 
-__all__ = ["hrp_weights", "hrp_order"]
+__all__ = ["hrp_weights", "hrp_order", "HierarchicalRiskParity"]
 
 
 def _correlation(covariance) -> tuple[np.ndarray, np.ndarray]:
@@ -140,3 +140,16 @@ def hrp_weights(covariance, budgets=None) -> np.ndarray:
     out = np.empty(n)
     out[order] = w
     return out / out.sum()
+
+
+class HierarchicalRiskParity:
+    """Estimator-style HRP: ``HierarchicalRiskParity().fit(covariance)`` sets ``weights_`` and
+    ``order_`` (the quasi-diagonal order) and returns ``self``."""
+
+    def __init__(self, budgets=None) -> None:
+        self.budgets = budgets
+
+    def fit(self, covariance) -> HierarchicalRiskParity:
+        self.order_ = hrp_order(covariance)
+        self.weights_ = hrp_weights(covariance, self.budgets)
+        return self
