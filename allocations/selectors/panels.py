@@ -85,6 +85,8 @@ def returns_panel(
         strategy_ids, days, values = _rows_since(id_list, start)
         if np.unique(days).size < window:
             first = window_start(ids=id_list, window=window)
+            if first is not None and since is not None:
+                first = max(first, since)
             if first is not None and first < start:
                 strategy_ids, days, values = _rows_since(id_list, first)
     found = np.unique(days)

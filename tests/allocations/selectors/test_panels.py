@@ -373,3 +373,12 @@ def test_previous_momentum_of_a_run_without_momentum_is_none(portfolio, universe
     policy = AllocationPolicyFactory(portfolio=portfolio)
     make_run(portfolio, policy, "applied", {s["a"]: None, s["c"]: None})
     assert previous_momentum(portfolio=portfolio, universe=universe_load(portfolio=portfolio)) is None
+
+
+def test_window_and_since_together_never_answer_a_date_before_since(db):
+    """Found while writing these tests: the refetch for sparse data ignored ``since``."""
+    strategy = StrategyFactory()
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(20)]
+    StrategyReturn.objects.bulk_create([StrategyReturn(strategy=strategy, date=d, value=0.001) for d in days])
+    dates, panel = returns_panel(ids=[strategy.pk], window=10, since=dt.date(2024, 1, 16), today=dt.date(2026, 1, 1))
+    assert dates == days[15:] and panel.shape == (5, 1)
