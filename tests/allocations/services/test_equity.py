@@ -8,22 +8,18 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from allocations.errors import ConflictError, DomainError
-from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, EquityChange, Fund, Portfolio
+from allocations.models import AllocationRun, AuditEntry, EquityChange, Fund
 from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.equity import equity_change_approve, equity_change_reject, equity_change_request
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 
-EQUITY = Decimal("10000000.00")
+from .conftest import EQUITY, set_policy
 
 
-@pytest.fixture
-def demo(db):
-    demo_seed(strategies=10, days=60, seed=8)
-    portfolio = Portfolio.objects.get(slug="demo")
-    AllocationPolicy.objects.filter(portfolio=portfolio).update(approval_threshold=0.25)
-    return portfolio
+@pytest.fixture(autouse=True)
+def _threshold(demo):
+    set_policy(demo, approval_threshold=0.25)
 
 
 def actor(name: str) -> Actor:
@@ -75,7 +71,7 @@ def test_a_portfolio_manager_cannot_change_the_equity(demo):
 def test_funds_cannot_be_raised_above_equity_in_small_steps(demo):
     """Issue 8 item 8: a portfolio manager raised total_equity by 10% per rebalance (each under the
     approval threshold) and took funds from 10 M to 13 M on a 10 M portfolio."""
-    AllocationPolicy.objects.filter(portfolio=demo).update(approval_threshold=2.0)
+    set_policy(demo, approval_threshold=2.0)
     equity = EQUITY
     for _ in range(3):
         equity = equity * Decimal("1.1")

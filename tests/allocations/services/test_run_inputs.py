@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from allocations.models import AllocationPolicy, Portfolio, StrategyReturn
+from allocations.models import StrategyReturn
 from allocations.selectors.core import portfolio_today
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.run_inputs import RebalanceRequest, run_inputs_load
 from allocations.services.runs import allocation_run_create
 
-
-@pytest.fixture
-def demo(db):
-    demo_seed(strategies=10, days=80, seed=6)
-    return Portfolio.objects.get(slug="demo")
+from .conftest import set_policy
 
 
 def test_a_strategy_without_returns_for_longer_than_the_policy_allows_is_held_and_flagged_stale(demo):
     stale = demo.strategies.order_by("code").first()
     last_dates = sorted(StrategyReturn.objects.filter(strategy=stale).values_list("date", flat=True))
     StrategyReturn.objects.filter(strategy=stale, date__gt=last_dates[-25]).delete()  # 24 business days missing
-    AllocationPolicy.objects.filter(portfolio=demo).update(stale_after_days=10)
+    set_policy(demo, stale_after_days=10)
     actor = Actor.system("test")
     inputs = run_inputs_load(portfolio=demo, actor=actor, request=RebalanceRequest(dry_run=True))
     column = inputs.universe.codes.index(stale.code)
@@ -34,6 +29,6 @@ def test_a_strategy_without_returns_for_longer_than_the_policy_allows_is_held_an
     assert row["flags"] == ["stale"]
     assert outcome.target_allocation[stale.code] == pytest.approx(outcome.current_allocation[stale.code], abs=1e-12)
     # a looser policy scores it again
-    AllocationPolicy.objects.filter(portfolio=demo).update(stale_after_days=60)
+    set_policy(demo, stale_after_days=60)
     again = allocation_run_create(portfolio=demo, actor=actor, request=RebalanceRequest(dry_run=True))
     assert again.explanation["strategies"][stale.code]["flags"] == []

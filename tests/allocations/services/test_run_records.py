@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-
-from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, Portfolio
+from allocations.models import AllocationRun, AuditEntry
 from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 
-
-@pytest.fixture
-def demo(db):
-    demo_seed(strategies=12, days=60, seed=4)
-    portfolio = Portfolio.objects.get(slug="demo")
-    AllocationPolicy.objects.filter(portfolio=portfolio).update(approval_threshold=0.0)
-    return portfolio
+from .conftest import set_policy
 
 
-def test_a_new_pending_run_supersedes_the_older_pending_run(demo):
+def test_a_new_pending_run_supersedes_the_older_pending_run(demo, users):
     """Issue 8 item 15: five identical requests left five pending runs."""
-    from django.contrib.auth import get_user_model
-
-    pm = Actor.of_user(get_user_model().objects.get(username="pm"))
+    set_policy(demo, approval_threshold=0.0)
+    pm = Actor.of_user(users["pm"])
     runs = [allocation_run_create(portfolio=demo, actor=pm, request=RebalanceRequest()).run for _ in range(5)]
     statuses = [AllocationRun.objects.get(pk=run.pk).status for run in runs]
     assert statuses == [AllocationRun.Status.SUPERSEDED] * 4 + [AllocationRun.Status.PENDING_APPROVAL]
