@@ -1,0 +1,248 @@
+"""The dashboard's pages and controls through Django's test client: sign-in, the permission matrix
+(a forged POST is refused and changes nothing), forms with the service's errors next to the field,
+the preview-then-confirm rebalance, the approvals, the charts' JSON against the API's numbers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, TransitionSchedule
+from allocations.selectors.performance import portfolio_performance
+
+from .conftest import pending_run
+
+ROLES = ["admin", "risk", "risk2", "pm", "viewer", "integration"]
+
+
+def client_for(username: str) -> Client:
+    client = Client()
+    assert client.login(username=username, password="demo")
+    return client
+
+
+def state() -> tuple:
+    """Everything a control could change."""
+    return (
+        AuditEntry.objects.count(),
+        AllocationRun.objects.count(),
+        AllocationPolicy.objects.count(),
+        list(AllocationRun.objects.order_by("id").values_list("status", flat=True)),
+        list(TransitionSchedule.objects.order_by("id").values_list("status", flat=True)),
+    )
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_every_role_signs_in_at_accounts_login_and_sees_its_portfolios(demo, username):
+    client = Client()
+    response = client.post("/accounts/login/", {"username": username, "password": "demo"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    page = client.get("/").content.decode()
+    assert "/portfolios/demo/" in page
+    assert ("/portfolios/demo-b/" in page) == (username == "admin")  # the others are granted demo only
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/")["Location"].startswith("/accounts/login/")
+
+
+def test_a_wrong_password_is_refused_on_the_form(demo):
+    response = Client().post("/accounts/login/", {"username": "pm", "password": "nope"})
+    assert response.status_code == 200 and "errorlist" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/portfolios/demo/", "/portfolios/demo/data/summary.json", "/portfolios/demo/runs/"]
+)
+def test_anonymous_visitors_are_sent_to_sign_in(demo, url):
+    response = Client().get(url)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_portfolio_list_shows_equity_method_last_run_pending_and_schedule(demo):
+    page = client_for("viewer").get("/").content.decode()
+    run = AllocationRun.objects.filter(portfolio=demo).order_by("-created_at", "-id").first()
+    assert "10,000,000.00 USD" in page
+    assert AllocationPolicy.objects.filter(portfolio=demo).order_by("-version").first().method in page
+    assert str(run.public_id) in page and run.status in page
+
+
+def test_a_portfolio_not_granted_is_404_for_pages_data_and_controls(demo):
+    client = client_for("risk")
+    assert client.get("/portfolios/demo-b/").status_code == 404
+    assert client.get("/portfolios/demo-b/data/allocation.json").status_code == 404
+    before = state()
+    assert client.post("/portfolios/demo-b/method/", {"method": "equal_weight"}).status_code == 404
+    assert state() == before
+
+
+@pytest.mark.parametrize(
+    ("username", "controls"),
+    [
+        ("viewer", set()),
+        ("pm", {"rebalance-form"}),
+        ("integration", {"rebalance-form"}),
+        ("risk", {"rebalance-form", "method-form"}),
+    ],
+)
+def test_controls_shown_follow_the_role(demo, username, controls):
+    page = client_for(username).get("/portfolios/demo/").content.decode()
+    shown = set(re.findall(r'id="(rebalance-form|method-form|approve-form|reject-form)"', page))
+    assert shown == controls
+    assert ('id="controls"' in page) == bool(controls)
+
+
+def _control_posts(demo, run, schedule):
+    return [
+        ("method", "/portfolios/demo/method/", {"method": "equal_weight"}),
+        ("rebalance", "/portfolios/demo/rebalance/", {"allocation_method": "equal_weight", "confirm": "forged"}),
+        ("approve", f"/portfolios/demo/runs/{run.public_id}/approve/", {"reason": "x"}),
+        ("reject", f"/portfolios/demo/runs/{run.public_id}/reject/", {"reason": "x"}),
+        ("cancel", f"/portfolios/demo/schedules/{schedule.pk}/cancel/", {"reason": "x"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("username", "refused"),
+    [
+        ("viewer", {"method", "rebalance", "approve", "reject", "cancel"}),
+        ("pm", {"method", "approve", "reject", "cancel"}),
+        ("integration", {"method", "approve", "reject", "cancel"}),
+    ],
+)
+def test_a_forged_post_is_403_and_changes_nothing(demo, username, refused):
+    users = get_user_model().objects
+    run = pending_run(demo, users.get(username="risk2"))
+    schedule = TransitionSchedule.objects.filter(portfolio=demo).order_by("-id").first()
+    client = client_for(username)
+    for name, url, data in _control_posts(demo, run, schedule):
+        if name not in refused:
+            continue
+        before = state()
+        assert client.post(url, data).status_code == 403, name
+        assert state() == before, name
+
+
+def test_preview_writes_nothing_then_confirm_runs_once(demo):
+    client = client_for("pm")
+    before = state()
+    preview = client.post("/portfolios/demo/rebalance/", {"allocation_method": "equal_weight"})
+    page = preview.content.decode()
+    assert preview.status_code == 200 and "Rebalance preview" in page and 'id="preview-moves"' in page
+    assert state() == before
+    key = re.search(r'name="confirm" value="([0-9a-f]+)"', page).group(1)
+    form = {"allocation_method": "equal_weight", "force_rebalance": "", "confirm": key}
+    confirmed = client.post("/portfolios/demo/rebalance/", form)
+    run = AllocationRun.objects.order_by("-id").first()
+    assert confirmed.status_code == 302 and confirmed["Location"] == f"/portfolios/demo/runs/{run.public_id}/"
+    assert run.trigger == "dashboard" and run.requested_by.username == "pm" and run.method == "equal_weight"
+    assert client.post("/portfolios/demo/rebalance/", form)["Location"] == confirmed["Location"]  # a double submit
+    assert AllocationRun.objects.count() == before[1] + 1
+
+
+def test_a_service_error_is_shown_next_to_its_field(demo):
+    client = client_for("risk")
+    run = pending_run(demo, get_user_model().objects.get(username="pm"))
+    before = state()
+    response = client.post(f"/portfolios/demo/runs/{run.public_id}/reject/", {"reason": ""})
+    assert response.status_code == 400
+    assert re.search(
+        r'data-field="reason">.*?class="errorlist">This field is required', response.content.decode(), re.S
+    )
+    schedule = TransitionSchedule.objects.filter(portfolio=demo).order_by("-id").first()
+    response = client.post(f"/portfolios/demo/schedules/{schedule.pk}/cancel/", {"reason": " "})
+    assert response.status_code == 400
+    assert re.search(
+        r'data-field="reason">.*?a reason is required to cancel a schedule', response.content.decode(), re.S
+    )
+    response = client.post("/portfolios/demo/method/", {"method": "astrology"})
+    assert response.status_code == 400 and re.search(
+        r'data-field="method">.*?class="errorlist">', response.content.decode(), re.S
+    )
+    assert state() == before
+
+
+def test_four_eyes_the_requester_cannot_approve_a_second_officer_can(demo):
+    users = get_user_model().objects
+    run = pending_run(demo, users.get(username="risk"))
+    response = client_for("risk").post(f"/portfolios/demo/runs/{run.public_id}/approve/", {"reason": "mine"})
+    assert response.status_code == 400 and "four eyes" in response.content.decode()
+    run.refresh_from_db()
+    assert run.status == "pending_approval"
+    response = client_for("risk2").post(f"/portfolios/demo/runs/{run.public_id}/approve/", {"reason": "checked"})
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == "applied" and run.decided_by.username == "risk2" and run.decision_reason == "checked"
+
+
+def test_reject_and_cancel_and_method_from_the_page(demo):
+    client = client_for("risk")
+    run = pending_run(demo, get_user_model().objects.get(username="pm"))
+    assert client.post(f"/portfolios/demo/runs/{run.public_id}/reject/", {"reason": "too much"}).status_code == 302
+    run.refresh_from_db()
+    assert run.status == "rejected" and run.decision_reason == "too much"
+    version = AllocationPolicy.objects.filter(portfolio=demo).order_by("-version").first().version
+    assert client.post("/portfolios/demo/method/", {"method": "risk_parity", "reason": "calmer"}).status_code == 302
+    policy = AllocationPolicy.objects.filter(portfolio=demo).order_by("-version").first()
+    assert (policy.version, policy.method) == (version + 1, "risk_parity")
+    active = TransitionSchedule.objects.filter(portfolio=demo, status="active").first()
+    if active is not None:
+        assert client.post(f"/portfolios/demo/schedules/{active.pk}/cancel/", {"reason": "audit"}).status_code == 302
+        active.refresh_from_db()
+        assert active.status == "cancelled"
+
+
+def test_the_charts_json_agrees_with_the_api(demo):
+    client = client_for("viewer")
+    data = {
+        p: client.get(f"/portfolios/demo/data/{p}.json").json()
+        for p in ("summary", "allocation", "history", "risk", "schedule")
+    }
+    api = portfolio_performance(portfolio=demo)
+    history = data["history"]
+    assert history["metrics"]["days"] == api["history"]["days"] > 0
+    assert history["metrics"]["total_return"] == pytest.approx(api["history"]["total_return"], abs=1e-12)
+    assert history["equity_curve"][-1] == pytest.approx(
+        float(demo.total_equity) * (1 + api["history"]["total_return"]), abs=0.01
+    )
+    assert len(history["sector_exposure"]) == len(history["dates"]) and history["sector_cap"] == 0.3
+    assert data["risk"]["risk"]["effective_number_of_strategies"] == pytest.approx(
+        api["risk"]["effective_number_of_strategies"]
+    )
+    assert data["risk"]["risk"]["ex_ante_volatility"] == pytest.approx(api["risk"]["ex_ante_volatility"])
+    assert len(data["allocation"]["strategies"]) == 12
+    assert data["summary"]["version"] == AuditEntry.objects.filter(portfolio=demo).order_by("-id").first().pk
+    assert data["schedule"]["steps"] and data["schedule"]["schedule"]["status"] in (
+        "active",
+        "completed",
+        "superseded",
+        "cancelled",
+    )
+
+
+def test_the_run_page_shows_every_stage_largest_moves_first(demo):
+    run = AllocationRun.objects.filter(portfolio=demo, status="applied").order_by("-id").first()
+    page = client_for("viewer").get(f"/portfolios/demo/runs/{run.public_id}/").content.decode()
+    codes = re.findall(r'<tr data-strategy="([^"]+)">', page)
+    moves = {
+        line.strategy.code: abs(line.target_weight - line.current_weight)
+        for line in run.lines.select_related("strategy")
+    }
+    assert codes == sorted(moves, key=lambda c: (-moves[c], c))
+    first = run.explanation["strategies"][codes[0]]
+    for stage in ("base", "after_signals", "after_smoothing", "after_caps", "final"):
+        assert f'data-stage="{stage}">{first[stage]:.6f}' in page
+    assert "run_created" in page  # the trail
+
+
+def test_the_demo_history_is_audited_and_feeds_the_performance_endpoint(demo):
+    from allocations.selectors.core import audit_verify
+    from allocations.services.demo import demo_seed
+
+    assert audit_verify().ok
+    assert portfolio_performance(portfolio=demo)["history"]["days"] >= 5
+    assert AllocationRun.objects.filter(portfolio=demo, trigger="schedule").count() == 6
+    before = state()
+    demo_seed(strategies=12, days=70, seed=3, history_days=6)
+    assert state() == before
