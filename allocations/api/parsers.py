@@ -1,9 +1,13 @@
 """Request parsers that refuse what the domain cannot hold, before a view sees it.
 
-Python's ``json`` accepts ``NaN``, ``Infinity`` and turns ``1e400`` into ``inf``; none of them is
-a number any field of this API can take, so the JSON parser answers 400 naming the field
-instead. Every parser reads at most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes and answers 413 past it
-(DRF streams the body to the parser, so Django's own check does not apply).
+Python's ``json`` accepts ``NaN``, ``Infinity``, turns ``1e400`` into ``inf`` and keeps a
+400-digit integer that no float holds; none of them is a number any field of this API can take.
+It also decodes the escape ``"\\ud800"`` (a lone UTF-16 surrogate) to a string that is not
+Unicode text: it cannot be stored, logged or echoed back in an error without a
+``UnicodeEncodeError``. The JSON parser answers 400 naming the field for all of these, so no view,
+serializer or service ever sees them. Every parser reads at most ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+bytes and answers 413 past it (DRF streams the body to the parser, so Django's own check does not
+apply).
 """
 
 from __future__ import annotations
@@ -48,31 +52,78 @@ def _parse_float(text: str):
     return value if math.isfinite(value) else _NonFinite(text)
 
 
-def _non_finite_paths(value, path: str = "") -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    stack = [(path, value)]
+# Past this many digits an integer may not fit a float (1.8e308); below it every integer does.
+_FLOAT_SAFE_DIGITS = 308
+
+
+def _parse_int(text: str):
+    value = int(text)
+    if len(text) > _FLOAT_SAFE_DIGITS and not math.isfinite(_float_or_inf(value)):
+        return _NonFinite(f"{text[:12]}... ({len(text.lstrip('-'))} digits)")
+    return value
+
+
+def _float_or_inf(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _is_text(value: str) -> bool:
+    """False for a string holding a lone surrogate (valid JSON, not Unicode text)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(key) -> str:
+    """A key as it can be named in an error: a lone surrogate is shown as its escape."""
+    key = str(key)
+    return key if _is_text(key) else key.encode("utf-8", "backslashreplace").decode("ascii")
+
+
+def _unacceptable_paths(value) -> dict[str, str]:
+    """``{path: reason}`` for every non-finite number and every string (or key) that is not text."""
+    found: dict[str, str] = {}
+    stack = [("", value)]
     while stack:
         where, item = stack.pop()
         if isinstance(item, _NonFinite):
-            found.append((where or "non_field_errors", item.text))
+            found[where or "non_field_errors"] = f"{item.text} is not a finite number"
+        elif isinstance(item, str):
+            if not _is_text(item):
+                found[where or "non_field_errors"] = NOT_TEXT
         elif isinstance(item, dict):
-            stack.extend((f"{where}.{key}" if where else str(key), child) for key, child in item.items())
+            for key, child in item.items():
+                path = f"{where}.{_shown(key)}" if where else _shown(key)
+                if not _is_text(key):
+                    found[path] = NOT_TEXT
+                stack.append((path, child))
         elif isinstance(item, list):
             stack.extend((f"{where}[{index}]", child) for index, child in enumerate(item))
-    return sorted(found)
+    return dict(sorted(found.items()))
+
+
+NOT_TEXT = "holds a lone surrogate (an escape such as \\ud800): not valid Unicode text"
 
 
 def loads_finite(raw: bytes | str):
-    """``json.loads`` raising ``ValidationError`` {field: [...]} for NaN, ±Infinity, overflowing numbers."""
+    """``json.loads`` raising ``ValidationError`` {field: [...]} for NaN, ±Infinity, numbers past a
+    float's range, and strings or keys that are not Unicode text."""
     try:
-        data = json.loads(raw, parse_constant=_NonFinite, parse_float=_parse_float)
+        data = json.loads(raw, parse_constant=_NonFinite, parse_float=_parse_float, parse_int=_parse_int)
     except RecursionError:
         raise ParseError("JSON parse error - the document is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer too long to convert
         raise ParseError(f"JSON parse error - {exc}") from None
-    bad = _non_finite_paths(data)
+    bad = _unacceptable_paths(data)
     if bad:
-        raise ValidationError({where: [f"{text} is not a finite number"] for where, text in bad})
+        raise ValidationError({where: [reason] for where, reason in bad.items()})
     return data
 
 

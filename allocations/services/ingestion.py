@@ -65,6 +65,15 @@ def returns_rows_from_text(text: str) -> list[ReturnRow]:
     return returns_rows_from_csv(io.StringIO(text, newline=""))
 
 
+def _short(raw: object) -> str:
+    """The raw value for an error message, cut short (a JSON number may have thousands of digits)."""
+    try:
+        text = repr(raw)
+    except ValueError:  # an int past sys.get_int_max_str_digits()
+        return f"<an integer of {raw.bit_length()} bits>"
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
 def _parse_value(raw: object) -> float | str:
     """The return as a float, or the reason it is not one."""
     if isinstance(raw, str) and raw.startswith("<"):
@@ -74,7 +83,9 @@ def _parse_value(raw: object) -> float | str:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        return f"return {raw!r} is not a number"
+        return f"return {_short(raw)} is not a number"
+    except OverflowError:  # an integer past a float's range (JSON allows any number of digits)
+        return f"return {_short(raw)} is not finite"
     if not math.isfinite(value):
         return f"return {raw!r} is not finite"
     if value <= -1:

@@ -275,3 +275,107 @@ def test_writes_are_throttled_per_user_and_reads_are_not(client_as, demo, settin
     assert pm.get(BASE + "/allocation/current").status_code == 200  # reads are not counted
     # another user has their own budget
     assert client_as("integration").post(REBALANCE, {"dry_run": True}, format="json").status_code == 200
+
+
+LONE_SURROGATE = "\\ud800"  # the JSON escape of a lone UTF-16 surrogate: it decodes to no Unicode text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "text", "field"),
+    [
+        ("post", REBALANCE, '{"allocation_method": "%s"}', "allocation_method"),
+        ("post", REBALANCE, '{"sector_signals": [{"sector": "energy", "action": "%s"}]}', "sector_signals[0].action"),
+        ("post", REBALANCE, '{"sector_signals": [{"sector": "%s", "action": "BUY"}]}', "sector_signals[0].sector"),
+        ("post", REBALANCE, '{"%s": 1}', "\\ud800"),  # the key, shown as its escape
+        ("post", REBALANCE, '{"strategy_performance": {"%s": {"sharpe": 1}}}', "strategy_performance.\\ud800"),
+        ("patch", BASE + "/policy/", '{"method": "%s"}', "method"),
+        ("patch", BASE + "/policy/", '{"covariance_estimator": "%s"}', "covariance_estimator"),
+        ("patch", BASE + "/policy/", '{"rebalance_frequency": "%s"}', "rebalance_frequency"),
+        ("patch", BASE + "/policy/", '{"reason": "%s"}', "reason"),
+        ("put", BASE + "/allocation/method/equal_weight", '{"reason": "%s"}', "reason"),
+        ("post", BASE + "/signals/", '{"sector": "energy", "action": "%s"}', "action"),
+        ("post", BASE + "/signals/", '{"sector": "energy", "action": "BUY", "source": "%s"}', "source"),
+        ("post", BASE + "/strategies/", '{"code": "ok-1", "name": "%s", "sector": "energy"}', "name"),
+        (
+            "post",
+            BASE + "/returns/",
+            '{"returns": [{"date": "2024-01-02", "strategy": "tech-0001", "return": 0.01}], "source": "%s"}',
+            "source",
+        ),
+        (
+            "post",
+            BASE + "/returns/",
+            '{"returns": [{"date": "2024-01-02", "strategy": "%s", "return": 0.01}]}',
+            "returns[0].strategy",
+        ),
+        ("post", "/api/v1/auth/token/", '{"username": "%s", "password": "x"}', "username"),
+    ],
+)
+def test_a_lone_surrogate_in_any_string_is_400_naming_the_field(client_as, demo, method, path, text, field):
+    """Issue 8 item 4: ``"\\ud800"`` is valid JSON but no text; echoing it in an error answered 500."""
+    before = AllocationRun.objects.count(), SectorSignal.objects.count(), StrategyReturn.objects.count()
+    response = getattr(client_as("risk"), method)(path, data=text % LONE_SURROGATE, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert field in response.json(), response.json()
+    assert "not valid Unicode text" in error_keys(response)
+    assert (AllocationRun.objects.count(), SectorSignal.objects.count(), StrategyReturn.objects.count()) == before
+
+
+def test_a_surrogate_pair_is_ordinary_text(client_as, demo):
+    """The escape of a character outside the BMP (here U+1F600) is two surrogates that make one character."""
+    text = '{"sector": "energy", "action": "BUY", "source": "feed \\ud83d\\ude00"}'
+    response = client_as("pm").post(BASE + "/signals/", data=text, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["source"] == "feed \U0001f600"
+
+
+HUGE_INTEGER = "1" + "0" * 400  # a valid JSON number no float holds
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "text", "field"),
+    [
+        (
+            "post",
+            BASE + "/returns/",
+            '{"returns": [{"date": "2024-01-02", "strategy": "tech-0001", "return": %s}]}',
+            "returns[0].return",
+        ),
+        (
+            "post",
+            BASE + "/returns/",
+            '{"returns": [{"date": "2024-01-02", "strategy": "tech-0001", "return": -%s}]}',
+            "returns[0].return",
+        ),
+        (
+            "post",
+            REBALANCE,
+            '{"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": %s}]}',
+            "sector_signals[0].confidence",
+        ),
+        ("post", REBALANCE, '{"total_equity": %s}', "total_equity"),
+        ("patch", BASE + "/policy/", '{"max_total_risk": %s}', "max_total_risk"),
+        ("patch", BASE + "/policy/", '{"lookback_period": %s}', "lookback_period"),
+    ],
+)
+def test_an_integer_too_large_for_a_float_is_400_naming_the_field(client_as, demo, method, path, text, field):
+    """Issue 8 item 4: a 400-digit ``return`` raised OverflowError converting it to float (500)."""
+    before = StrategyReturn.objects.count()
+    response = getattr(client_as("risk"), method)(path, data=text % HUGE_INTEGER, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert field in response.json(), response.json()
+    assert StrategyReturn.objects.count() == before
+    assert not AllocationRun.objects.exists()
+
+
+def test_the_ingestion_service_refuses_an_integer_too_large_for_a_float(demo):
+    """The service is called by the API, the CSV command and tests: it checks the conversion itself."""
+    from allocations.errors import DomainError
+    from allocations.services.actors import Actor
+    from allocations.services.ingestion import ReturnRow, returns_import
+
+    row = ReturnRow(line=2, date="2024-01-02", strategy="tech-0001", value=10**400)
+    with pytest.raises(DomainError) as caught:
+        returns_import(portfolio=demo, rows=[row], actor=Actor.system("test"), source="test")
+    assert caught.value.field == "line 2"
+    assert "not finite" in caught.value.message
