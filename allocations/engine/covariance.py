@@ -40,6 +40,10 @@ __all__ = [
 
 DEFAULT_ESTIMATOR = "ledoit_wolf_correlation"
 
+#: From this many strategies on, the default estimator's Ledoit-Wolf intensity uses a float32
+#: Gram matrix (see :func:`_ledoit_wolf_shrinkage`); the factors themselves stay float64.
+_SINGLE_PRECISION_GRAM_FROM = 2000
+
 
 class FactorCovariance:
     r"""A covariance matrix kept in factor form, :math:`\Sigma = F^\top F + \operatorname{diag}(d)`.
@@ -137,7 +141,7 @@ class CovarianceEstimate:
     observations: np.ndarray
 
 
-def _ledoit_wolf_shrinkage(x: np.ndarray) -> tuple[float, float]:
+def _ledoit_wolf_shrinkage(x: np.ndarray, *, single: bool = False) -> tuple[float, float]:
     r"""Ledoit-Wolf (2004) intensity for centred ``x`` of shape (n, p), as scikit-learn computes it.
 
     With :math:`S = x^\top x / n`, :math:`\mu = \operatorname{tr} S / p`,
@@ -149,7 +153,9 @@ def _ledoit_wolf_shrinkage(x: np.ndarray) -> tuple[float, float]:
 
     :math:`\sum_{ij}(x^{2\top}x^2)_{ij} = \sum_t \lVert x_t\rVert^4` costs O(np), and
     :math:`\lVert S\rVert_F = \lVert x x^\top\rVert_F / n` uses the smaller Gram matrix,
-    so the ``p x p`` matrix is never formed.
+    so the ``p x p`` matrix is never formed. ``single``: the Gram matrix in float32 (about
+    3x faster at p = 10,000; the intensity, itself an estimate with an error of order
+    :math:`1/\sqrt{n}`, moves by about 1e-7 relative).
 
     Returns
     -------
@@ -161,8 +167,9 @@ def _ledoit_wolf_shrinkage(x: np.ndarray) -> tuple[float, float]:
     mu = trace / p
     if p == 1:
         return 0.0, mu
-    gram = x @ x.T if n <= p else x.T @ x
-    delta_ = np.einsum("ij,ij->", gram, gram) / n**2  # ||S||_F^2
+    xg = x.astype(np.float32) if single else x
+    gram = xg @ xg.T if n <= p else xg.T @ xg
+    delta_ = float(np.einsum("ij,ij->", gram, gram, dtype=float)) / n**2  # ||S||_F^2
     beta_ = np.dot(row_sq, row_sq)
     beta = (beta_ / n - delta_) / (p * n)
     delta = (delta_ - 2.0 * mu * trace + p * mu**2) / p
@@ -277,7 +284,8 @@ def _ledoit_wolf_correlation(x: np.ndarray, counts: np.ndarray, rows: int) -> Co
     varying = squares > 0
     x *= np.where(varying, np.sqrt(rows / np.where(varying, squares, 1.0)), 0.0)  # z_i'z_i / W = 1
     z = x if varying.all() else x[:, varying]
-    shrinkage, _ = _ledoit_wolf_shrinkage(z) if z.shape[1] else (0.0, 1.0)
+    single = z.shape[1] >= _SINGLE_PRECISION_GRAM_FROM
+    shrinkage, _ = _ledoit_wolf_shrinkage(z, single=single) if z.shape[1] else (0.0, 1.0)
     x *= np.sqrt((1.0 - shrinkage) / rows) * sd  # the factors, in place
     ridge = shrinkage * sd**2
     return CovarianceEstimate(FactorCovariance(x, ridge), "ledoit_wolf_correlation", rows, shrinkage, counts)

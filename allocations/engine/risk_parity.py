@@ -239,7 +239,7 @@ def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter:
         # Hessian products in single precision: they only steer the Newton direction (the
         # gradient stays in double precision, so the accuracy reached is unchanged) and read
         # half the memory, which is what a product costs at this size.
-        factors32 = (op.factors * inv_sd).astype(np.float32)
+        factors32 = np.multiply(op.factors, inv_sd, dtype=np.float32)
         ridge_corr = op.ridge * inv_sd * inv_sd
 
         def corr_hessian(v: np.ndarray) -> np.ndarray:

@@ -172,3 +172,13 @@ def test_ledoit_wolf_correlation_with_late_starters_and_a_constant_column():
     assert diag[5] <= 1e-30  # rounding of the mean only; the pipeline's floor flags it
     np.testing.assert_allclose(diag[3], np.nanvar(x[:, 3], ddof=1), rtol=1e-12)
     assert np.isfinite(est.covariance.dense()).all()
+
+
+def test_single_precision_gram_moves_the_intensity_negligibly():
+    from allocations.engine.covariance import _ledoit_wolf_shrinkage
+
+    z = factor_returns(2500, 60, seed=13)
+    z = (z - z.mean(axis=0)) / z.std(axis=0)
+    exact, _ = _ledoit_wolf_shrinkage(z)
+    single, _ = _ledoit_wolf_shrinkage(z, single=True)
+    assert single == pytest.approx(exact, rel=1e-5)
