@@ -38,15 +38,14 @@ from .covariance import CovarianceEstimate, FactorCovariance, estimate_covarianc
 from .errors import InsufficientDataError
 from .estimators import TRADING_DAYS, return_stats
 from .inputs import Inputs
+from .result import FLAGS
 
 __all__ = ["Estimates", "estimate", "ZERO_VARIANCE_FLOOR"]
 
 #: Volatility below this fraction of the universe's median volatility is zero variance.
 ZERO_VARIANCE_FLOOR = 1e-6
 
-FLAG_INSUFFICIENT_HISTORY = "insufficient history"
-FLAG_STALE = "stale"
-FLAG_ZERO_VARIANCE = "zero variance"
+FLAG_INSUFFICIENT_HISTORY, FLAG_STALE, FLAG_ZERO_VARIANCE = FLAGS
 
 
 @dataclass(frozen=True)

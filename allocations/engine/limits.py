@@ -71,7 +71,7 @@ class LimitResult:
     received : weight received from redistribution.
     volatility_before, volatility : ex-ante volatility before and after the scaling.
     risk_scale : factor applied by the total-risk limit (1 when it did not bind).
-    rounds : capping rounds.
+    rounds : 1 (the caps are solved in closed form; kept for the explanation's schema).
     """
 
     weights: np.ndarray

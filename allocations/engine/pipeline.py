@@ -21,16 +21,13 @@ import time
 from collections.abc import Sequence
 
 from . import stages
-from .estimate import FLAG_INSUFFICIENT_HISTORY, FLAG_STALE, FLAG_ZERO_VARIANCE, estimate
+from .estimate import estimate
 from .inputs import validate
 from .policy import AllocationPolicy, SectorSignal
 from .registry import MethodContext
 from .result import FLAGS, STAGES, AllocationResult
 
 __all__ = ["allocate", "AllocationResult", "STAGES", "FLAGS"]
-
-if FLAGS != (FLAG_INSUFFICIENT_HISTORY, FLAG_STALE, FLAG_ZERO_VARIANCE):  # one list of flag strings
-    raise ImportError("result.FLAGS and the estimate stage disagree")
 
 
 class _Clock:
