@@ -156,6 +156,15 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")  # workers consume it with -Q
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,
+    # A message sent while the broker is down fails at once (the write stands; beat's sweep catches
+    # up) instead of holding the request that sent it; workers reconnect on their own policy.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A message taken by a worker that died (acks_late) is handed out again after the visibility
     # timeout: Redis's default is an hour, ours minutes. Every task runs far shorter than it, and
@@ -166,7 +175,7 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
     }
-CELERY_BROKER_CONNECTION_TIMEOUT = 3  # a publish to a broker that is down fails in seconds, not minutes
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
 # The outbox to order execution (allocations.services.outbox): tries per delivery before the dead
 # letter, the exponential backoff between them, and how long a receiver may take to answer.
