@@ -15,7 +15,7 @@ from allocations.selectors.core import portfolio_today
 from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
-from .audit import AuditRecord, audit_append
+from .audit import audit_append
 from .locks import portfolio_lock
 from .schedules import schedule_create_and_apply_first, schedule_supersede_active
 
@@ -34,12 +34,10 @@ def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str = ""
         audit_append(
             portfolio=portfolio,
             actor=actor,
-            record=AuditRecord(
-                kind=AuditEntry.Kind.RUN_APPROVED,
-                run_id=run.pk,
-                reason=reason,
-                payload={"allocation_id": str(run.public_id), "steps": int(steps.shape[0])},
-            ),
+            kind=AuditEntry.Kind.RUN_APPROVED,
+            run_id=run.pk,
+            reason=reason,
+            payload={"allocation_id": str(run.public_id), "steps": int(steps.shape[0])},
         )
         schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)
         schedule_create_and_apply_first(
@@ -63,12 +61,10 @@ def allocation_run_reject(*, run: AllocationRun, actor: Actor, reason: str) -> A
         audit_append(
             portfolio=run.portfolio,
             actor=actor,
-            record=AuditRecord(
-                kind=AuditEntry.Kind.RUN_REJECTED,
-                run_id=run.pk,
-                reason=reason,
-                payload={"allocation_id": str(run.public_id)},
-            ),
+            kind=AuditEntry.Kind.RUN_REJECTED,
+            run_id=run.pk,
+            reason=reason,
+            payload={"allocation_id": str(run.public_id)},
         )
     return run
 

@@ -120,5 +120,7 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
     return AuditEntry.objects.bulk_create([AuditEntry(**row) for row in rows])
 
 
-def audit_append(*, portfolio: Portfolio, actor: Actor, record: AuditRecord) -> AuditEntry:
+def audit_append(*, portfolio: Portfolio, actor: Actor, record: AuditRecord | None = None, **fields) -> AuditEntry:
+    """Append one row: a ``record``, or its fields given directly (``kind=..., reason=..., payload=...``)."""
+    record = record if record is not None else AuditRecord(**fields)
     return audit_append_many(portfolio=portfolio, actor=actor, records=[record])[0]

@@ -19,7 +19,7 @@ from allocations.models import AuditEntry, EquityChange, Portfolio
 from allocations.selectors.core import policy_current
 
 from .actors import Actor
-from .audit import AuditRecord, audit_append
+from .audit import audit_append
 from .funds import MAX_AMOUNT
 from .locks import portfolio_lock
 
@@ -128,11 +128,9 @@ def _audit(change: EquityChange, actor: Actor, reason: str, outcome: str) -> Non
     audit_append(
         portfolio=change.portfolio,
         actor=actor,
-        record=AuditRecord(
-            kind=AuditEntry.Kind.EQUITY_CHANGE,
-            reason=reason,
-            old_amount=change.old_equity,
-            new_amount=change.new_equity,
-            payload={"equity_change": change.pk, "outcome": outcome, "status": change.status},
-        ),
+        kind=AuditEntry.Kind.EQUITY_CHANGE,
+        reason=reason,
+        old_amount=change.old_equity,
+        new_amount=change.new_equity,
+        payload={"equity_change": change.pk, "outcome": outcome, "status": change.status},
     )

@@ -11,7 +11,7 @@ from allocations.models import AllocationPolicy, AuditEntry, Portfolio
 from allocations.policy_fields import EDITABLE_FIELDS, POLICY_FIELDS, YAML_KEYS
 
 from .actors import Actor
-from .audit import AuditRecord, audit_append
+from .audit import audit_append
 from .locks import portfolio_lock
 
 
@@ -78,7 +78,9 @@ def policy_create_version(
         audit_append(
             portfolio=portfolio,
             actor=actor,
-            record=AuditRecord(kind=kind, reason=reason, payload={"version": policy.version, "changes": diff}),
+            kind=kind,
+            reason=reason,
+            payload={"version": policy.version, "changes": diff},
         )
         return policy
 

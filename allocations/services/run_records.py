@@ -12,7 +12,7 @@ from allocations import adapters, engine
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio
 
 from .actors import Actor
-from .audit import AuditRecord, audit_append
+from .audit import audit_append
 from .bulk import bulk_insert
 from .run_inputs import RebalanceRequest, RunInputs
 from .schedules import schedule_create_and_apply_first, schedule_supersede_active
@@ -63,19 +63,17 @@ def allocation_run_record(
     audit_append(
         portfolio=portfolio,
         actor=actor,
-        record=AuditRecord(
-            kind=AuditEntry.Kind.RUN_CREATED,
-            run_id=run.pk,
-            reason=f"rebalance requested ({request.trigger})",
-            payload={
-                "allocation_id": str(run.public_id),
-                "method": inputs.method,
-                "status": decision.status,
-                "turnover": round(decision.turnover, 12),
-                "equity": str(inputs.equity),
-                "inputs_digest": decision.digest,
-            },
-        ),
+        kind=AuditEntry.Kind.RUN_CREATED,
+        run_id=run.pk,
+        reason=f"rebalance requested ({request.trigger})",
+        payload={
+            "allocation_id": str(run.public_id),
+            "method": inputs.method,
+            "status": decision.status,
+            "turnover": round(decision.turnover, 12),
+            "equity": str(inputs.equity),
+            "inputs_digest": decision.digest,
+        },
     )
     if decision.status == AllocationRun.Status.PENDING_APPROVAL:
         _supersede_pending(waiting, by_run=run, actor=actor)
@@ -102,12 +100,10 @@ def _supersede_pending(runs: list[AllocationRun], *, by_run: AllocationRun, acto
         audit_append(
             portfolio=by_run.portfolio,
             actor=actor,
-            record=AuditRecord(
-                kind=AuditEntry.Kind.RUN_SUPERSEDED,
-                run_id=run.pk,
-                reason=run.decision_reason,
-                payload={"allocation_id": str(run.public_id), "superseded_by": str(by_run.public_id)},
-            ),
+            kind=AuditEntry.Kind.RUN_SUPERSEDED,
+            run_id=run.pk,
+            reason=run.decision_reason,
+            payload={"allocation_id": str(run.public_id), "superseded_by": str(by_run.public_id)},
         )
 
 

@@ -20,7 +20,7 @@ from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy, T
 from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
-from .audit import AuditRecord, audit_append
+from .audit import audit_append
 from .funds import funds_set_many
 from .locks import portfolio_lock
 from .outbox import outbox_step_applied, outbox_target_approved
@@ -78,12 +78,10 @@ def schedule_supersede_active(*, portfolio: Portfolio, actor: Actor, by_run: All
     audit_append(
         portfolio=portfolio,
         actor=actor,
-        record=AuditRecord(
-            kind=AuditEntry.Kind.SCHEDULE_SUPERSEDED,
-            run_id=active.run_id,
-            reason=active.close_reason,
-            payload={"schedule": active.pk, "steps_superseded": left},
-        ),
+        kind=AuditEntry.Kind.SCHEDULE_SUPERSEDED,
+        run_id=active.run_id,
+        reason=active.close_reason,
+        payload={"schedule": active.pk, "steps_superseded": left},
     )
 
 
@@ -196,11 +194,9 @@ def transition_schedule_cancel(*, schedule: TransitionSchedule, actor: Actor, re
         audit_append(
             portfolio=schedule.portfolio,
             actor=actor,
-            record=AuditRecord(
-                kind=AuditEntry.Kind.SCHEDULE_CANCELLED,
-                run_id=schedule.run_id,
-                reason=reason,
-                payload={"schedule": schedule.pk, "steps_cancelled": cancelled},
-            ),
+            kind=AuditEntry.Kind.SCHEDULE_CANCELLED,
+            run_id=schedule.run_id,
+            reason=reason,
+            payload={"schedule": schedule.pk, "steps_cancelled": cancelled},
         )
     return schedule

@@ -17,7 +17,7 @@ from allocations.models import AuditEntry, Portfolio, SectorSignal
 from allocations.selectors.core import sector_get
 
 from .actors import Actor
-from .audit import AuditRecord, audit_append
+from .audit import audit_append
 
 
 def signal_create(
@@ -50,16 +50,14 @@ def signal_create(
         audit_append(
             portfolio=portfolio,
             actor=actor,
-            record=AuditRecord(
-                kind=AuditEntry.Kind.DATA_IMPORT,
-                reason=f"sector signal{f' from {source}' if source else ''}",
-                payload={
-                    "signal": signal.pk,
-                    "sector": sector,
-                    "action": action,
-                    "confidence": confidence,
-                    "as_of": as_of.isoformat(),
-                },
-            ),
+            kind=AuditEntry.Kind.DATA_IMPORT,
+            reason=f"sector signal{f' from {source}' if source else ''}",
+            payload={
+                "signal": signal.pk,
+                "sector": sector,
+                "action": action,
+                "confidence": confidence,
+                "as_of": as_of.isoformat(),
+            },
         )
     return signal

@@ -18,7 +18,7 @@ from allocations.errors import ConflictError, DomainError
 from allocations.models import AuditEntry, Fund, Portfolio, Sector, Strategy
 
 from .actors import Actor
-from .audit import AuditRecord, audit_append
+from .audit import audit_append
 from .funds import funds_set_many
 from .locks import portfolio_lock
 
@@ -108,12 +108,10 @@ def strategy_create(
         audit_append(
             portfolio=portfolio,
             actor=actor,
-            record=AuditRecord(
-                kind=AuditEntry.Kind.STRATEGY_CHANGE,
-                strategy_id=strategy.pk,
-                reason=reason or f"strategy {code} created",
-                payload={"action": "create", **{n: _plain(strategy, n) for n in EDITABLE}},
-            ),
+            kind=AuditEntry.Kind.STRATEGY_CHANGE,
+            strategy_id=strategy.pk,
+            reason=reason or f"strategy {code} created",
+            payload={"action": "create", **{n: _plain(strategy, n) for n in EDITABLE}},
         )
     return strategy
 
@@ -138,12 +136,10 @@ def strategy_update(*, strategy: Strategy, actor: Actor, changes: dict[str, Any]
         audit_append(
             portfolio=strategy.portfolio,
             actor=actor,
-            record=AuditRecord(
-                kind=AuditEntry.Kind.STRATEGY_CHANGE,
-                strategy_id=strategy.pk,
-                reason=reason or f"strategy {strategy.code} updated",
-                payload={"action": "update", "changes": diff},
-            ),
+            kind=AuditEntry.Kind.STRATEGY_CHANGE,
+            strategy_id=strategy.pk,
+            reason=reason or f"strategy {strategy.code} updated",
+            payload={"action": "update", "changes": diff},
         )
     return strategy
 
@@ -162,12 +158,10 @@ def strategy_retire(*, strategy: Strategy, actor: Actor, reason: str = "") -> St
         audit_append(
             portfolio=strategy.portfolio,
             actor=actor,
-            record=AuditRecord(
-                kind=AuditEntry.Kind.STRATEGY_CHANGE,
-                strategy_id=strategy.pk,
-                reason=why,
-                payload={"action": "retire", "changes": {"status": {"old": old_status, "new": "retired"}}},
-            ),
+            kind=AuditEntry.Kind.STRATEGY_CHANGE,
+            strategy_id=strategy.pk,
+            reason=why,
+            payload={"action": "retire", "changes": {"status": {"old": old_status, "new": "retired"}}},
         )
         fund = Fund.objects.filter(strategy=strategy).first()
         if fund is not None and fund.amount != 0:
