@@ -108,11 +108,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    # NaN, Infinity and 1e400 are 400s naming the field; bodies past DATA_UPLOAD_MAX_MEMORY_SIZE are 413s.
+    # NaN, Infinity, 1e400 and "\ud800" are 400s naming the field; bodies past DATA_UPLOAD_MAX_MEMORY_SIZE
+    # are 413s. No endpoint takes a file, so none reads multipart (415); a form body is read strictly.
     "DEFAULT_PARSER_CLASSES": [
         "allocations.api.parsers.StrictJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "allocations.api.parsers.StrictFormParser",
     ],
     "EXCEPTION_HANDLER": "allocations.api.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["capital_allocation.throttles.WriteRateThrottle"],

@@ -7,15 +7,24 @@ from rest_framework import generics
 from rest_framework.views import APIView
 
 from allocations.api.pagination import ApiPagination
+from allocations.api.parsers import refuse_unread_body
 from allocations.api.permissions import VIEW, portfolio_for
 from capital_allocation.api_schema import ApiAutoSchema
 
 
-class Api(APIView):
+class ReadsOnlyItsMediaTypes:
+    """A body this view cannot parse is refused (415) before anything reads it (see the parsers)."""
+
+    def initial(self, request, *args, **kwargs):
+        refuse_unread_body(request)
+        super().initial(request, *args, **kwargs)
+
+
+class Api(ReadsOnlyItsMediaTypes, APIView):
     schema = ApiAutoSchema()
 
 
-class PortfolioScopedListApi(generics.ListAPIView):
+class PortfolioScopedListApi(ReadsOnlyItsMediaTypes, generics.ListAPIView):
     """A paginated, filterable list of rows of one portfolio the user may view.
 
     Subclasses set ``model`` (for schema generation), ``filterset_class``, ``serializer_class``

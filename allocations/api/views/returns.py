@@ -9,7 +9,6 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
@@ -95,7 +94,7 @@ def _json_positions(exc: DomainError) -> DomainError:
 
 
 class ReturnIngestApi(Api):
-    parser_classes = [StrictJSONParser, CSVTextParser, FormParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, CSVTextParser]  # the CSV is the body: no file part, no form
 
     class InputSerializer(serializers.Serializer):
         class RowSerializer(serializers.Serializer):
