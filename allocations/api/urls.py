@@ -11,7 +11,19 @@ from drf_spectacular.utils import extend_schema
 
 from accounts.api import TokenCreateApi
 
-from .views import allocation, audit, equity, policy, portfolios, returns, runs, schedules, signals, strategies
+from .views import (
+    allocation,
+    audit,
+    equity,
+    policy,
+    portfolios,
+    returns,
+    runs,
+    schedules,
+    signals,
+    strategies,
+    webhooks,
+)
 
 
 def _with_slash_alias(route: str, view, name: str) -> list:
@@ -49,6 +61,16 @@ portfolio_patterns = [
     path("equity/<int:change_id>/reject/", equity.EquityChangeRejectApi.as_view(), name="equity-reject"),
     path("audit/", audit.AuditListApi.as_view(), name="audit-list"),
     path("audit/export.csv", audit.AuditExportApi.as_view(), name="audit-export"),
+    path("webhooks/", webhooks.WebhookCollectionApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:endpoint_id>/", webhooks.WebhookDetailApi.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<int:endpoint_id>/rotate-secret/",
+        webhooks.WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path("outbox/", webhooks.OutboxListApi.as_view(), name="outbox-list"),
+    path("outbox/<str:event_id>/", webhooks.OutboxDetailApi.as_view(), name="outbox-detail"),
+    path("outbox/<str:event_id>/redeliver/", webhooks.OutboxRedeliverApi.as_view(), name="outbox-redeliver"),
 ]
 
 app_name = "api"

@@ -1,0 +1,200 @@
+"""Webhook endpoints of a portfolio (the order-execution system) and its outbox: events, deliveries, redeliver."""
+
+from __future__ import annotations
+
+import django_filters
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
+from allocations.api.permissions import APPROVE, MANAGE_POLICY, VIEW, actor_of, portfolio_for
+from allocations.api.serializers import StrictInputSerializer
+from allocations.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from allocations.selectors.jobs import endpoint_list, outbox_event_get, outbox_event_list
+from allocations.services.outbox import (
+    outbox_event_redeliver,
+    webhook_endpoint_create,
+    webhook_endpoint_rotate_secret,
+    webhook_endpoint_update,
+)
+
+from .base import Api, PortfolioScopedListApi
+
+# --- endpoints ---------------------------------------------------------------------------------
+
+
+class EndpointOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    description = serializers.CharField()
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class EndpointWithSecretSerializer(EndpointOutputSerializer):
+    secret = serializers.CharField(help_text="HMAC-SHA256 key of X-CAE-Signature; shown only here.")
+
+
+class EndpointFilter(django_filters.FilterSet):
+    is_active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["is_active"]
+
+
+class WebhookCollectionApi(PortfolioScopedListApi):
+    """The portfolio's webhook endpoints (GET), or a new one with its secret (POST, policy managers)."""
+
+    model = WebhookEndpoint
+    serializer_class = EndpointOutputSerializer
+    filterset_class = EndpointFilter
+
+    class InputSerializer(StrictInputSerializer):
+        url = serializers.URLField(max_length=500)
+        description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def select(self, portfolio):
+        return endpoint_list(portfolio=portfolio)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: EndpointWithSecretSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Add a webhook endpoint (its secret is in this answer only)",
+    )
+    @idempotent
+    def post(self, request, slug):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = webhook_endpoint_create(portfolio=portfolio, actor=actor_of(request), **serializer.validated_data)
+        return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+def _endpoint_or_404(portfolio, endpoint_id) -> WebhookEndpoint:
+    endpoint = endpoint_list(portfolio=portfolio).filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise Http404(f"no webhook endpoint {endpoint_id} in this portfolio")
+    return endpoint
+
+
+class WebhookDetailApi(Api):
+    class InputSerializer(StrictInputSerializer):
+        url = serializers.URLField(max_length=500, required=False)
+        description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        is_active = serializers.BooleanField(required=False)
+
+    @extend_schema(responses=EndpointOutputSerializer, summary="One webhook endpoint")
+    def get(self, request, slug, endpoint_id):
+        portfolio = portfolio_for(request, slug, VIEW)
+        return Response(EndpointOutputSerializer(_endpoint_or_404(portfolio, endpoint_id)).data)
+
+    @extend_schema(request=InputSerializer, responses=EndpointOutputSerializer, summary="Change or deactivate one")
+    def patch(self, request, slug, endpoint_id):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        endpoint = _endpoint_or_404(portfolio, endpoint_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = webhook_endpoint_update(endpoint=endpoint, **serializer.validated_data)
+        return Response(EndpointOutputSerializer(endpoint).data)
+
+
+class WebhookRotateSecretApi(Api):
+    @extend_schema(request=None, responses=EndpointWithSecretSerializer, summary="A new secret for one endpoint")
+    def post(self, request, slug, endpoint_id):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        endpoint = webhook_endpoint_rotate_secret(endpoint=_endpoint_or_404(portfolio, endpoint_id))
+        return Response(EndpointWithSecretSerializer(endpoint).data)
+
+
+# --- the outbox --------------------------------------------------------------------------------
+
+
+class AttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    duration_ms = serializers.FloatField()
+    status_code = serializers.IntegerField(allow_null=True)
+    succeeded = serializers.BooleanField()
+    error = serializers.CharField()
+
+
+class DeliverySerializer(serializers.Serializer):
+    endpoint_id = serializers.IntegerField()
+    url = serializers.URLField(source="endpoint.url")
+    status = serializers.CharField(help_text="pending, delivered or dead (the dead letter).")
+    attempts = serializers.IntegerField(help_text="Tries since the event was (re)queued.")
+    next_attempt_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+
+
+class DeliveryWithAttemptsSerializer(DeliverySerializer):
+    attempt_log = AttemptSerializer(many=True, help_text="Every POST, first to last.")
+
+
+class EventOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id", help_text="The stable event id (X-CAE-Event-Id).")
+    type = serializers.CharField(source="kind", help_text="allocation.target_approved or allocation.step_applied")
+    created_at = serializers.DateTimeField()
+    allocation_id = serializers.UUIDField(source="run.public_id")
+    step = serializers.IntegerField(source="step.index", allow_null=True, default=None)
+    deliveries = DeliverySerializer(many=True)
+
+
+class EventDetailSerializer(EventOutputSerializer):
+    data = serializers.JSONField(source="payload", help_text="The event's body under `data`, as POSTed.")
+    deliveries = DeliveryWithAttemptsSerializer(many=True)
+
+
+class EventFilter(django_filters.FilterSet):
+    type = django_filters.ChoiceFilter(field_name="kind", choices=OutboxEvent.Kind.choices)
+    delivery_status = django_filters.ChoiceFilter(
+        field_name="deliveries__status", choices=WebhookDelivery.Status.choices, distinct=True
+    )
+
+    class Meta:
+        model = OutboxEvent
+        fields = ["type", "delivery_status"]
+
+
+class OutboxListApi(PortfolioScopedListApi):
+    """The portfolio's allocation-change events, newest first, with their deliveries."""
+
+    model = OutboxEvent
+    serializer_class = EventOutputSerializer
+    filterset_class = EventFilter
+
+    def select(self, portfolio):
+        return outbox_event_list(portfolio=portfolio)
+
+
+def _event_or_404(portfolio, event_id) -> OutboxEvent:
+    event = outbox_event_get(portfolio=portfolio, public_id=event_id)
+    if event is None:
+        raise Http404(f"no outbox event {event_id} in this portfolio")
+    return event
+
+
+class OutboxDetailApi(Api):
+    @extend_schema(responses=EventDetailSerializer, summary="One event: its body, deliveries and every attempt")
+    def get(self, request, slug, event_id):
+        portfolio = portfolio_for(request, slug, VIEW)
+        return Response(EventDetailSerializer(_event_or_404(portfolio, event_id)).data)
+
+
+class OutboxRedeliverApi(Api):
+    @extend_schema(
+        request=None,
+        responses=EventDetailSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Send an event again to every active endpoint (risk officers)",
+    )
+    @idempotent
+    def post(self, request, slug, event_id):
+        portfolio = portfolio_for(request, slug, APPROVE)
+        outbox_event_redeliver(event=_event_or_404(portfolio, event_id), actor=actor_of(request))
+        return Response(EventDetailSerializer(_event_or_404(portfolio, event_id)).data)

@@ -1,0 +1,110 @@
+"""Webhook endpoints and the outbox over the API: who may do what, the secret shown once, redeliver."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from allocations.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from allocations.services.actors import Actor
+from allocations.services.outbox import webhook_deliveries_send_due, webhook_endpoint_create
+from tests.allocations.jobs_support import Receiver
+
+from .conftest import ROLES, USERNAME
+
+P = "/api/v1/portfolios/{slug}"
+VIEW, MANAGE, APPROVE = "view", "manage", "approve"
+GRANTED = {
+    "viewer": {VIEW},
+    "portfolio_manager": {VIEW},
+    "risk_officer": {VIEW, MANAGE, APPROVE},
+    "integration": {VIEW},
+    "superuser": {VIEW, MANAGE, APPROVE},
+}
+ENDPOINTS = [
+    ("get", P + "/webhooks/", None, VIEW, 200),
+    ("post", P + "/webhooks/", {"url": "https://orders.example/new"}, MANAGE, 201),
+    ("get", P + "/webhooks/{endpoint}/", None, VIEW, 200),
+    ("patch", P + "/webhooks/{endpoint}/", {"is_active": False}, MANAGE, 200),
+    ("post", P + "/webhooks/{endpoint}/rotate-secret/", None, MANAGE, 200),
+    ("get", P + "/outbox/", None, VIEW, 200),
+    ("get", P + "/outbox/{event}/", None, VIEW, 200),
+    ("post", P + "/outbox/{event}/redeliver/", None, APPROVE, 200),
+]
+
+
+@pytest.fixture
+def outbox(runs, demo):
+    """An endpoint of demo and the events of the runs fixture's applied run."""
+    endpoint = webhook_endpoint_create(portfolio=demo, url="https://orders.example/hook", actor=Actor.system("test"))
+    event = OutboxEvent.objects.filter(portfolio=demo).first()
+    return {"endpoint": endpoint, "event": event}
+
+
+def _url(path, slug, outbox):
+    return path.format(slug=slug, endpoint=outbox["endpoint"].pk, event=outbox["event"].public_id)
+
+
+def _call(client, method, path, body):
+    return getattr(client, method)(path, body, format="json") if body is not None else getattr(client, method)(path)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "perm", "allowed"), ENDPOINTS, ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS]
+)
+def test_role_matrix(client_as, outbox, method, path, body, perm, allowed):
+    actual, expected = {}, {}
+    for role in ROLES:
+        with transaction.atomic():
+            actual[role] = _call(client_as(USERNAME.get(role)), method, _url(path, "demo", outbox), body).status_code
+            transaction.set_rollback(True)
+        expected[role] = 401 if role == "anonymous" else allowed if perm in GRANTED[role] else 403
+    assert actual == expected
+
+
+def test_another_portfolio_is_404_for_every_endpoint(client_as, outbox, demo_b):
+    for method, path, body, *_ in ENDPOINTS:
+        for username in ("viewer", "pm", "risk", "integration"):
+            with transaction.atomic():
+                response = _call(client_as(username), method, _url(path, "demo-b", outbox), body)
+                transaction.set_rollback(True)
+            assert response.status_code == 404, (username, method, path)
+
+
+def test_the_secret_is_shown_on_creation_only(client_as, demo):
+    created = client_as("risk").post(
+        P.format(slug="demo") + "/webhooks/", {"url": "https://o.example/a"}, format="json"
+    )
+    assert created.status_code == 201
+    secret = created.json()["secret"]
+    assert len(secret) == 64 and WebhookEndpoint.objects.get(pk=created.json()["id"]).secret == secret
+    listed = client_as("risk").get(P.format(slug="demo") + "/webhooks/").json()["results"]
+    assert listed and all("secret" not in row for row in listed)
+    bad = client_as("risk").post(P.format(slug="demo") + "/webhooks/", {"url": "ftp://o.example/a"}, format="json")
+    assert bad.status_code == 400 and "url" in bad.json()
+
+
+def test_the_outbox_lists_events_deliveries_and_attempts_and_a_risk_officer_redelivers(client_as, runs, demo):
+    with Receiver(status=503) as receiver:
+        webhook_endpoint_create(portfolio=demo, url=receiver.url, actor=Actor.system("test"))
+        pending = runs["pending"]  # a second risk officer approves it: its target and step 1 go out
+        approved = client_as("risk").post(
+            P.format(slug="demo") + f"/runs/{pending.public_id}/approve/", {"reason": "fine"}, format="json"
+        )
+        assert approved.status_code == 200, approved.json()
+        webhook_deliveries_send_due()
+        events = client_as("viewer").get(P.format(slug="demo") + "/outbox/?delivery_status=pending").json()["results"]
+        assert {e["type"] for e in events} == {"allocation.target_approved", "allocation.step_applied"}
+        event_id = next(e["id"] for e in events if e["type"] == "allocation.step_applied")
+        detail = client_as("viewer").get(P.format(slug="demo") + f"/outbox/{event_id}/").json()
+        assert detail["data"]["allocation_id"] == str(pending.public_id)
+        [delivery] = detail["deliveries"]
+        assert delivery["status"] == "pending" and delivery["attempt_log"][0]["status_code"] == 503
+
+        receiver.status = 200
+        assert client_as("pm").post(P.format(slug="demo") + f"/outbox/{event_id}/redeliver/").status_code == 403
+        again = client_as("risk").post(P.format(slug="demo") + f"/outbox/{event_id}/redeliver/")
+        assert again.status_code == 200 and again.json()["deliveries"][0]["attempts"] == 0
+        webhook_deliveries_send_due(event_id=OutboxEvent.objects.get(public_id=event_id).pk)
+    assert WebhookDelivery.objects.get(event__public_id=event_id).status == WebhookDelivery.Status.DELIVERED
+    assert client_as("viewer").get(P.format(slug="demo") + "/outbox/not-a-uuid/").status_code == 404
