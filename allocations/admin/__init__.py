@@ -6,4 +6,4 @@ are approved or rejected, schedules cancelled, each audited. Funds, runs and the
 are read-only here.
 """
 
-from . import audit, policies, runs  # noqa: F401 - importing registers the pages
+from . import audit, jobs, policies, runs  # noqa: F401 - importing registers the pages
