@@ -1,4 +1,4 @@
-"""The audit trail and the idempotency records: read-only."""
+"""The audit trail, its chain heads and the idempotency records: read-only."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["portfolio", "strategy"]
     show_full_result_count = False
+
+
+@admin.register(models.AuditChainHead)
+class AuditChainHeadAdmin(ReadOnlyAdmin):
+    list_display = ["portfolio", "count", "legacy_count", "last_hash"]
+    list_select_related = ["portfolio"]
 
 
 @admin.register(models.IdempotencyRecord)

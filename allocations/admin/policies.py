@@ -1,4 +1,4 @@
-"""Portfolios, sectors, strategies, their returns and signals, policy versions and funds."""
+"""Portfolios, sectors, strategies, their returns and signals, policy versions, funds and equity decisions."""
 
 from __future__ import annotations
 
@@ -199,3 +199,12 @@ class FundAdmin(ReadOnlyAdmin):
     list_display = ["strategy", "amount", "updated_at"]
     list_filter = [GrantedPortfolioFilter]
     list_select_related = ["strategy__portfolio"]
+
+
+@admin.register(models.EquityChange)
+class EquityChangeAdmin(ReadOnlyAdmin):
+    """A portfolio's equity changes only through its service (a risk officer's decision, audited)."""
+
+    list_display = ["requested_at", "portfolio", "old_equity", "new_equity", "status", "requested_by", "decided_by"]
+    list_filter = [GrantedPortfolioFilter, "status"]
+    list_select_related = ["portfolio", "requested_by", "decided_by"]

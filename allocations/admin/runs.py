@@ -64,12 +64,14 @@ class AllocationRunAdmin(ReadOnlyAdmin):
     @admin.display(description="summary")
     def run_summary(self, obj):
         e = obj.explanation or {}
+        # format_html escapes its arguments into SafeStrings, which take no format spec
+        # ("{:.2%}" raised ValueError, and the admin showed "-"): the numbers are formatted first.
         return format_html(
-            "ex-ante volatility {:.2%} · effective strategies {:.1f} · cash {:.2%} · turnover {:.2%} · fallbacks: {}",
-            obj.ex_ante_volatility,
-            obj.effective_strategies,
-            obj.cash_weight,
-            obj.turnover,
+            "ex-ante volatility {} · effective strategies {} · cash {} · turnover {} · fallbacks: {}",
+            f"{obj.ex_ante_volatility:.2%}",
+            f"{obj.effective_strategies:.1f}",
+            f"{obj.cash_weight:.2%}",
+            f"{obj.turnover:.2%}",
             ", ".join(e.get("fallbacks", [])) or "none",
         )
 
