@@ -305,7 +305,7 @@ def child(module: str, cov_path: str, repeats: int) -> None:
 
 
 def solver_table(sizes, repeats: int, slow_repeats: int) -> None:
-    print("\n## Risk parity (ERC) on the same Ledoit-Wolf covariance (T = 252); times in ms, median\n")
+    print("\n## Risk parity (ERC) on the same covariance (default estimator, T = 252); times in ms, median\n")
     print("Each library runs in its own process on the same matrix (saved to a temporary .npy file).\n")
     header = ["N", "solver", "time ms", "time / ours (dense)", "max |RC/mean(RC) - 1|"]
     print("| " + " | ".join(header) + " |")
@@ -358,7 +358,7 @@ def ledoit_wolf_table(sizes, repeats: int) -> None:
     for n, t in sizes:
         x = np.random.default_rng(n).standard_normal((t, n)) * 0.01
         ours, (cov, shrink) = median_time(lambda x=x: ledoit_wolf(x), repeats)
-        factor, _ = median_time(lambda x=x: estimate_covariance(x), repeats)
+        factor, _ = median_time(lambda x=x: estimate_covariance(x, estimator="ledoit_wolf"), repeats)
         rows.append((n, t, x, ours, factor, cov, shrink))
     for n, t, x, ours, factor, cov, shrink in rows:
         if installed("sklearn"):
