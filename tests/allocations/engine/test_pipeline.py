@@ -422,3 +422,22 @@ def test_issue_9_risk_parity_on_the_default_covariance_keeps_low_volatilities():
     returns = rng.standard_normal((252, 50)) * vol
     res = allocate(returns, ["S"] * 50, policy=AllocationPolicy(method="risk_parity", **LOOSE))
     assert res.target_weights[:10].sum() == pytest.approx(0.71, abs=0.03)
+
+
+def test_issue_9_a_held_strategy_without_any_history_is_reported_or_takes_its_volatility_override(panel):
+    returns, sectors = panel
+    returns = returns.copy()
+    returns[:, 0] = np.nan  # nothing at all is known about strategy 0
+    current = np.zeros(40)
+    current[0] = 0.1
+    policy = AllocationPolicy(method="equal_weight", **LOOSE)
+    res = allocate(returns, sectors, policy=policy, current_weights=current)
+    assert res.target_weights[0] == pytest.approx(0.1)
+    assert np.isnan(res.risk_contributions[0])
+    assert res.explanation["risk_unknown"] == {"strategies": 1, "weight": pytest.approx(0.1)}
+    assert any("risk is unknown" in note for note in res.explanation["notes"])
+    vol = np.full(40, np.nan)
+    vol[0] = 0.3
+    res = allocate(returns, sectors, policy=policy, current_weights=current, volatility_override=vol)
+    assert res.risk_contributions[0] > 0
+    assert res.explanation["risk_unknown"]["strategies"] == 0
