@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .context import MethodContext, MethodWeights
 from .covariance import FactorCovariance
 from .errors import InvalidInputError
 
@@ -144,7 +145,7 @@ def hrp_weights(covariance, budgets=None) -> np.ndarray:
 
 class HierarchicalRiskParity:
     """Estimator-style HRP: ``HierarchicalRiskParity().fit(covariance)`` sets ``weights_`` and
-    ``order_`` (the quasi-diagonal order) and returns ``self``."""
+    ``order_`` (the quasi-diagonal order) and returns ``self``; :meth:`for_run` in a run."""
 
     def __init__(self, budgets=None) -> None:
         self.budgets = budgets
@@ -153,3 +154,8 @@ class HierarchicalRiskParity:
         self.order_ = hrp_order(covariance)
         self.weights_ = hrp_weights(covariance, self.budgets)
         return self
+
+    @classmethod
+    def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """The ``"hrp"`` entry of the method registry: on the estimated strategies' covariance."""
+        return MethodWeights(hrp_weights(ctx.estimates.covariance, ctx.budgets), 1.0)

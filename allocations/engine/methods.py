@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .context import MethodContext, MethodWeights
 from .errors import InvalidInputError
 from .policy import AllocationPolicy, SectorSignal
 
@@ -26,6 +27,7 @@ __all__ = [
     "EqualWeight",
     "InverseVolatility",
     "PerformanceWeighted",
+    "Momentum",
 ]
 
 
@@ -154,15 +156,30 @@ def decay_smoothing(new: np.ndarray, previous: np.ndarray | None, decay: float) 
 
 
 class EqualWeight:
-    """``EqualWeight().fit(returns)`` sets ``weights_`` = 1/N and returns ``self``."""
+    """``EqualWeight().fit(returns)`` sets ``weights_`` = 1/N and returns ``self``.
+
+    In a run (:meth:`for_run`, the ``"equal_weight"`` entry of the method registry): 1/k over
+    the k estimated strategies.
+    """
 
     def fit(self, returns: np.ndarray) -> EqualWeight:
         self.weights_ = equal_weight(np.asarray(returns).shape[1])
         return self
 
+    @classmethod
+    def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        return MethodWeights(equal_weight(ctx.estimates.index.size), 1.0)
+
 
 class InverseVolatility:
-    """``InverseVolatility(lookback).fit(returns)`` sets ``weights_`` ∝ 1/vol and returns ``self``."""
+    """``InverseVolatility(lookback).fit(returns)`` sets ``weights_`` ∝ 1/vol and returns ``self``.
+
+    In a run (:meth:`for_run`): ∝ 1/vol with the run's volatilities (overrides applied).
+    """
+
+    @classmethod
+    def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        return MethodWeights(inverse_volatility(ctx.estimates.volatility), 1.0)
 
     def __init__(self, lookback: int = 30) -> None:
         self.lookback = lookback
@@ -176,7 +193,14 @@ class InverseVolatility:
 
 
 class PerformanceWeighted:
-    """``PerformanceWeighted(lookback, momentum_factor).fit(returns, current)`` sets ``weights_``."""
+    """``PerformanceWeighted(lookback, momentum_factor).fit(returns, current)`` sets ``weights_``.
+
+    In a run (:meth:`for_run`): the performance weights alone, no signals.
+    """
+
+    @classmethod
+    def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        return MethodWeights(None, 0.0)
 
     def __init__(self, lookback: int = 30, momentum_factor: float = 0.3) -> None:
         self.lookback = lookback
@@ -188,3 +212,12 @@ class PerformanceWeighted:
         self.sharpe_ = return_stats(np.asarray(returns, dtype=float), self.lookback).sharpe
         self.weights_ = performance_weighted(self.sharpe_, current, self.momentum_factor)
         return self
+
+
+class Momentum:
+    """Performance weights, then sector signals and decay smoothing (the chain of
+    :mod:`~allocations.engine.stages`); a pipeline method only, :meth:`for_run`."""
+
+    @classmethod
+    def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        return MethodWeights(None, 0.0, uses_signals=True)

@@ -40,8 +40,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .context import MethodContext, MethodWeights
+from .covariance import FactorCovariance
 from .errors import InvalidInputError, RiskParityError
-from .estimators import FactorCovariance
+from .methods import budgeted_inverse_volatility
 
 __all__ = ["risk_parity_weights", "risk_contributions", "RiskParity", "RiskParitySolution"]
 
@@ -340,8 +342,35 @@ def risk_parity_weights(covariance, budgets=None, *, tol: float = 1e-10, max_ite
 
 
 class RiskParity:
-    """Estimator-style risk parity: ``RiskParity().fit(covariance)`` sets ``weights_``,
-    ``risk_contributions_``, ``error_``, ``n_iter_`` and returns ``self``."""
+    r"""Estimator-style risk parity: ``RiskParity().fit(covariance)`` sets ``weights_``,
+    ``risk_contributions_``, ``error_``, ``n_iter_`` and returns ``self``.
+
+    In a run (:meth:`for_run`, the ``"risk_parity"`` entry of the method registry): on the
+    estimated strategies' covariance with their risk budgets; if the solve fails, budgeted
+    inverse volatility :math:`w_i \propto \sqrt{b_i}/\sigma_i` (so the budgets still count),
+    recorded in ``explanation["fallbacks"]``.
+    """
+
+    @staticmethod
+    def weights_for_run(ctx: MethodContext) -> np.ndarray:
+        covariance = ctx.estimates.covariance
+        budgets = ctx.budgets
+        try:
+            solution = solve_risk_parity(covariance, budgets)
+        except RiskParityError as exc:
+            with_budgets = "" if budgets is None else " with budgets"
+            ctx.fallbacks.append(f"risk_parity -> inverse_volatility{with_budgets} ({exc})")
+            return budgeted_inverse_volatility(np.sqrt(covariance.diagonal()), budgets)
+        ctx.details["risk_parity"] = {
+            "error": solution.error,
+            "newton_iterations": solution.newton_iterations,
+            "cg_iterations": solution.cg_iterations,
+        }
+        return solution.weights
+
+    @classmethod
+    def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        return MethodWeights(cls.weights_for_run(ctx), 1.0)
 
     def __init__(self, budgets=None, *, tol: float = 1e-10, max_iter: int = 500) -> None:
         self.budgets = budgets

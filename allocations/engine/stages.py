@@ -66,7 +66,7 @@ def base_weights(ctx: MethodContext) -> Chain:
     if policy.method in ("performance_weighted", "momentum", "hybrid") and not (np.nan_to_num(est.sharpe) > 0).any():
         ctx.fallbacks.append("performance: no positive Sharpe ratio, equal Sharpe weights")
     performance = performance_weighted(est.sharpe, ctx.inputs.current[est.index], policy.momentum_factor)
-    return Chain(method=METHOD_REGISTRY[policy.method](ctx), performance=performance)
+    return Chain(method=METHOD_REGISTRY[policy.method].for_run(ctx), performance=performance)
 
 
 def signals(ctx: MethodContext, chain: Chain) -> None:

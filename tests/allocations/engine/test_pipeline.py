@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import allocations.engine.registry as registry_module
+import allocations.engine.risk_parity as risk_parity_module
 from allocations.engine import (
     METHODS,
     AllocationPolicy,
@@ -159,7 +159,7 @@ def test_risk_parity_failure_falls_back_to_inverse_volatility(panel, monkeypatch
     def fail(*args, **kwargs):
         raise RiskParityError("did not converge (test)")
 
-    monkeypatch.setattr(registry_module, "solve_risk_parity", fail)
+    monkeypatch.setattr(risk_parity_module, "solve_risk_parity", fail)
     res = allocate(returns, sectors, policy=AllocationPolicy(method="risk_parity", **LOOSE))
     assert res.explanation["fallbacks"][0].startswith("risk_parity -> inverse_volatility")
     # the fallback weights are 1/vol with the covariance's own volatilities
@@ -323,7 +323,7 @@ def test_issue_9_a_failed_risk_parity_falls_back_with_the_budgets(panel, monkeyp
     def fail(*args, **kwargs):
         raise RiskParityError("did not converge (test)")
 
-    monkeypatch.setattr(registry_module, "solve_risk_parity", fail)
+    monkeypatch.setattr(risk_parity_module, "solve_risk_parity", fail)
     budgets = np.where(np.arange(40) < 20, 1.0, 0.01)
     res = allocate(returns, sectors, policy=AllocationPolicy(method="risk_parity", **LOOSE), budgets=budgets)
     assert res.explanation["fallbacks"][0].startswith("risk_parity -> inverse_volatility with budgets")
