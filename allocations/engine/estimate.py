@@ -7,7 +7,8 @@ A strategy is **held** (keeps its current weight, 0 if new; gets no score) and f
 - ``"stale"``: its last return is more than ``policy.stale_after_days`` business days old
   (``age_days``; by default the number of trailing rows without an observation);
 - ``"zero variance"``: its annualised volatility over the lookback is below
-  :data:`ZERO_VARIANCE_FLOOR` times the median volatility of the universe (a strategy
+  :data:`ZERO_VARIANCE_FLOOR` times the median volatility of the universe (every strategy
+  with a volatility, held ones included) or below :data:`ABSOLUTE_FLOOR` (a strategy
   returning 1e-4 ± 1e-13 a day has zero variance, not a Sharpe ratio of 1e10), or exactly
   constant returns.
 
@@ -40,10 +41,13 @@ from .estimators import TRADING_DAYS, return_stats
 from .inputs import Inputs
 from .result import FLAGS
 
-__all__ = ["Estimates", "estimate", "ZERO_VARIANCE_FLOOR"]
+__all__ = ["Estimates", "estimate", "ZERO_VARIANCE_FLOOR", "ABSOLUTE_FLOOR"]
 
 #: Volatility below this fraction of the universe's median volatility is zero variance.
 ZERO_VARIANCE_FLOOR = 1e-6
+#: ... and below this annualised volatility in any universe (a daily deviation of 6e-12 is
+#: rounding, whatever the other strategies do).
+ABSOLUTE_FLOOR = 1e-10
 
 FLAG_INSUFFICIENT_HISTORY, FLAG_STALE, FLAG_ZERO_VARIANCE = FLAGS
 
@@ -101,8 +105,8 @@ def estimate(inputs: Inputs) -> Estimates:
     insufficient = (stats.count < policy.lookback) | (cov_counts < 2)
     stale = ~insufficient & (inputs.age_days > policy.stale_after_days)
     vol = stats.volatility
-    scored = ~insufficient & np.isfinite(vol) & (vol > 0)
-    floor = ZERO_VARIANCE_FLOOR * float(np.median(vol[scored])) if scored.any() else 0.0
+    measured = np.isfinite(vol) & (vol > 0)  # every strategy with a volatility, held ones too
+    floor = max(ZERO_VARIANCE_FLOOR * float(np.median(vol[measured])) if measured.any() else 0.0, ABSOLUTE_FLOOR)
     zero_var = ~insufficient & ~stale & (stats.zero_variance | ~(vol > floor))
 
     # --- covariance of the whole book ----------------------------------------------------------

@@ -441,3 +441,12 @@ def test_issue_9_a_held_strategy_without_any_history_is_reported_or_takes_its_vo
     res = allocate(returns, sectors, policy=policy, current_weights=current, volatility_override=vol)
     assert res.risk_contributions[0] > 0
     assert res.explanation["risk_unknown"]["strategies"] == 0
+
+
+def test_near_zero_variance_is_flagged_even_when_it_is_the_only_strategy_left_to_score():
+    returns = factor_returns(3, 40, seed=4)
+    returns[:, 0] = 0.001  # constant
+    returns[:-20, 1] = np.nan  # insufficient history, but a volatility
+    returns[:, 2] = 1e-4 + 1e-13 * np.random.default_rng(1).standard_normal(40)
+    with pytest.raises(InsufficientDataError, match="zero variance"):
+        allocate(returns, ["a", "b", "c"], policy=AllocationPolicy(method="performance_weighted"))
