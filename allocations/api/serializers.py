@@ -55,16 +55,44 @@ class MoneyField(serializers.DecimalField):
         return str(Decimal(value).quantize(Decimal("0.01")))
 
 
+WEIGHT_DECIMALS = 12
+
+
+def weight_shown(value: float | None) -> float | None:
+    """A weight as answered: rounded to ``WEIGHT_DECIMALS`` decimals, never ``-0.0``; non-finite is None.
+
+    The engine's float arithmetic leaves noise in the last places (``cash_weight`` 2.22e-16 for
+    an exact zero, 0.30000000000000004); twelve decimals is a millionth of a cent on a million.
+    """
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return round(value, WEIGHT_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+class WeightField(serializers.FloatField):
+    """A weight (a fraction of equity or of capital) in an answer: see ``weight_shown``."""
+
+    def to_representation(self, value):
+        return weight_shown(value)
+
+
 class WeightMapField(serializers.DictField):
     """strategy code -> weight."""
 
-    child = serializers.FloatField()
+    child = WeightField()
 
 
 def finite_or_none(value):
-    """JSON-safe: non-finite floats become null (NaN cannot be rendered as JSON)."""
+    """JSON-safe and free of float noise, for the answers' free-form dicts (an explanation, a whole body).
+
+    Floats are shown as weights are (``weight_shown``: 12 decimals, non-finite becomes null);
+    strings (amounts are exact decimal strings), integers and booleans are left as they are.
+    """
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return weight_shown(value)
     if isinstance(value, dict):
         return {key: finite_or_none(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

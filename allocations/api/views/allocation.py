@@ -14,6 +14,7 @@ from allocations.api.serializers import (
     FiniteFloatField,
     MoneyField,
     StrictInputSerializer,
+    WeightField,
     WeightMapField,
     finite_or_none,
 )
@@ -172,10 +173,10 @@ class AllocationPerformanceApi(Api):
         class RiskSerializer(serializers.Serializer):
             ex_ante_volatility = serializers.FloatField(allow_null=True)
             effective_number_of_strategies = serializers.FloatField(allow_null=True)
-            largest_weight = serializers.FloatField()
+            largest_weight = WeightField()
             largest_weight_strategy = serializers.CharField(allow_null=True)
-            cash = serializers.FloatField()
-            invested = serializers.FloatField()
+            cash = WeightField()
+            invested = WeightField()
             covariance_estimator = serializers.CharField()
             covariance_window = serializers.IntegerField()
             strategies_without_history = serializers.ListField(child=serializers.CharField())
@@ -187,7 +188,7 @@ class AllocationPerformanceApi(Api):
         current_allocation_backtest = MetricsSerializer(help_text="Today's weights over the last 252 days.")
         risk = RiskSerializer()
         sector_exposures = serializers.DictField(
-            child=serializers.FloatField(), help_text="sector code -> funds of its strategies / total equity."
+            child=WeightField(), help_text="sector code -> funds of its strategies / total equity."
         )
 
     @extend_schema(responses=OutputSerializer, summary="Performance, risk and sector exposures")

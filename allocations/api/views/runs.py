@@ -11,7 +11,13 @@ from rest_framework.response import Response
 from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
-from allocations.api.serializers import MoneyField, StrictInputSerializer, WeightMapField, finite_or_none
+from allocations.api.serializers import (
+    MoneyField,
+    StrictInputSerializer,
+    WeightField,
+    WeightMapField,
+    finite_or_none,
+)
 from allocations.models import AllocationRun
 from allocations.selectors.core import portfolio_today, run_get, run_lines, run_list
 from allocations.selectors.runs import run_outcome
@@ -45,8 +51,8 @@ class RunOutputSerializer(serializers.Serializer):
     requested_via = serializers.CharField()
     total_equity = MoneyField()
     force_rebalance = serializers.BooleanField()
-    turnover = serializers.FloatField()
-    cash_weight = serializers.FloatField()
+    turnover = WeightField()
+    cash_weight = WeightField()
     ex_ante_volatility = serializers.FloatField()
     effective_strategies = serializers.FloatField()
     decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
@@ -57,16 +63,16 @@ class RunOutputSerializer(serializers.Serializer):
 
 class RunLineSerializer(serializers.Serializer):
     strategy = serializers.CharField(source="strategy.code")
-    current_weight = serializers.FloatField()
-    base_weight = serializers.FloatField()
-    signal_weight = serializers.FloatField()
-    smoothed_weight = serializers.FloatField()
-    target_weight = serializers.FloatField()
+    current_weight = WeightField()
+    base_weight = WeightField()
+    signal_weight = WeightField()
+    smoothed_weight = WeightField()
+    target_weight = WeightField()
     target_amount = MoneyField()
-    momentum_weight = serializers.FloatField(allow_null=True)
-    risk_contribution = serializers.FloatField()
+    momentum_weight = WeightField(allow_null=True)
+    risk_contribution = WeightField()
     binding_limit = serializers.CharField()
-    limit_excess = serializers.FloatField()
+    limit_excess = WeightField()
     flags = serializers.ListField(child=serializers.CharField())
 
 

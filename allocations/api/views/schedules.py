@@ -81,7 +81,9 @@ def _detail(portfolio, schedule) -> dict:
         "steps": [
             {
                 **StepSerializer(step).data,
-                "weights": {codes.get(int(sid), str(sid)): float(w) for sid, w in step.weights.items()},
+                "weights": WeightMapField().to_representation(
+                    {codes.get(int(sid), str(sid)): w for sid, w in step.weights.items()}
+                ),
             }
             for step in sorted(steps, key=lambda s: s.index)
         ],
