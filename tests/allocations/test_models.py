@@ -30,6 +30,7 @@ from tests.factories import (
     SectorSignalFactory,
     StrategyFactory,
     StrategyReturnFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -227,11 +228,21 @@ def test_one_active_schedule_per_portfolio():
 def test_run_ranges_and_idempotency_key():
     portfolio = PortfolioFactory()
     policy = AllocationPolicyFactory(portfolio=portfolio, version=1)
-    common = dict(portfolio=portfolio, policy=policy, method="hybrid", inputs_digest="x", total_equity=Decimal("1"))
+    user, other = UserFactory(), UserFactory()
+    common = dict(
+        portfolio=portfolio,
+        policy=policy,
+        method="hybrid",
+        inputs_digest="x",
+        total_equity=Decimal("1"),
+        requested_by=user,
+    )
     AllocationRun.objects.create(**common, idempotency_key="k1", turnover=2.0, cash_weight=1.0)
     AllocationRun.objects.create(**common)  # two runs without a key are fine
     AllocationRun.objects.create(**common)
     assert_refused(lambda: AllocationRun.objects.create(**common, idempotency_key="k1"))
+    # a key belongs to its requester (issue 8 item 3): another user may use the same one
+    AllocationRun.objects.create(**{**common, "requested_by": other}, idempotency_key="k1")
     assert_refused(lambda: AllocationRun.objects.create(**common, turnover=2.5))
     assert_refused(lambda: AllocationRun.objects.create(**common, cash_weight=-0.1))
     assert_refused(lambda: AllocationRun.objects.create(**common, status="exploded"))
