@@ -15,16 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from allocations.errors import DomainError, PortfolioBusyError
-from allocations.models import AllocationRun, Portfolio
+from allocations.models import AllocationRun
 from allocations.models_jobs import JobExecution
 from allocations.selectors.jobs import scheduled_run_exists
 
 from .actors import Actor
+from .locks import portfolio_lock
 from .run_inputs import RebalanceRequest
 from .runs import allocation_run_create
 from .schedules import transition_step_apply, transition_steps_due
@@ -109,15 +110,19 @@ def portfolio_rebalance_scheduled(*, portfolio_id: int, run_date: date) -> str:
     """
     if scheduled_run_exists(portfolio_id=portfolio_id, run_date=run_date):
         return "already_ran"
-    portfolio = Portfolio.objects.get(pk=portfolio_id)
     request = RebalanceRequest(trigger=AllocationRun.Trigger.SCHEDULE, run_date=run_date)
-    try:
-        outcome = allocation_run_create(portfolio=portfolio, actor=DAILY_REBALANCE_ACTOR, request=request)
-    except IntegrityError:
-        # another worker wrote this portfolio's run for the date first (the unique constraint)
+    with transaction.atomic():
+        # Under the portfolio's lock a duplicate (the job sent twice) sees the first run and stops
+        # before computing anything; the unique constraint stays the guarantee.
+        portfolio = portfolio_lock(portfolio_id)
         if scheduled_run_exists(portfolio_id=portfolio_id, run_date=run_date):
             return "already_ran"
-        raise
+        try:
+            outcome = allocation_run_create(portfolio=portfolio, actor=DAILY_REBALANCE_ACTOR, request=request)
+        except IntegrityError:
+            if scheduled_run_exists(portfolio_id=portfolio_id, run_date=run_date):
+                return "already_ran"
+            raise
     return str(outcome.run.status)
 
 

@@ -110,7 +110,7 @@ def test_daily_job_sent_twice_gives_one_run_per_portfolio_and_date(db, eager):
 def test_two_per_portfolio_tasks_racing_leave_one_run(transactional_db):
     """The constraint decides, not a check-then-insert: both calls pass the existence check first."""
     portfolio = book("race")
-    with mock.patch("allocations.services.jobs.scheduled_run_exists", side_effect=[False, False, True]):
+    with mock.patch("allocations.services.jobs.scheduled_run_exists", side_effect=[False, False, False, False, True]):
         assert portfolio_rebalance_scheduled(portfolio_id=portfolio.pk, run_date=dt.date(2026, 11, 27)) == "applied"
         assert portfolio_rebalance_scheduled(portfolio_id=portfolio.pk, run_date=dt.date(2026, 11, 27)) == "already_ran"
     assert len(_scheduled(portfolio)) == 1
