@@ -13,11 +13,13 @@ from django.db import transaction
 
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Portfolio, Strategy, StrategyReturn
+from allocations.selectors.core import portfolio_today
 
 from .actors import Actor
 from .audit import AuditRecord, audit_append
 
 MAX_REPORTED_ERRORS = 20
+EARLIEST_RETURN_DATE = date(1970, 1, 1)
 CSV_COLUMNS = ("date", "strategy", "return")
 
 
@@ -95,36 +97,48 @@ def _parse_value(raw: object) -> float | str:
     return value
 
 
-def _parse_date(raw: object) -> date | str:
+def _parse_date(raw: object, *, latest: date) -> date | str:
+    """The date, or why it is refused: malformed, after ``latest`` (today in the portfolio's time
+    zone: a return from the future would become the latest data and move every weight), or before
+    ``EARLIEST_RETURN_DATE``."""
     if isinstance(raw, date):
-        return raw
-    try:
-        return date.fromisoformat(str(raw))
-    except (TypeError, ValueError):
-        return f"date {raw!r} is not a date (YYYY-MM-DD)"
+        day = raw
+    else:
+        try:
+            day = date.fromisoformat(str(raw))
+        except (TypeError, ValueError):
+            return f"date {raw!r} is not a date (YYYY-MM-DD)"
+    if day > latest:
+        return f"date {day} is after today ({latest}) in the portfolio's time zone"
+    if day < EARLIEST_RETURN_DATE:
+        return f"date {day} is before {EARLIEST_RETURN_DATE}, the earliest return accepted"
+    return day
 
 
 def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor, source: str = "") -> ImportSummary:
     """Upsert daily returns of the portfolio's strategies; all rows or none.
 
-    Rejects, citing the line: a malformed date, an unknown strategy, a return that is missing,
+    Rejects, citing the line: a malformed date, a date after today (in the portfolio's time zone)
+    or before ``EARLIEST_RETURN_DATE``, an unknown strategy, a return that is missing,
     not a number, not finite or <= -1, and the same (strategy, date) twice. A known (strategy,
     date) gets its value replaced, so loading the same file twice changes nothing.
     """
     if not rows:
         raise DomainError("no rows to import", field="rows")
     strategy_ids = dict(Strategy.objects.filter(portfolio=portfolio).values_list("code", "id"))
+    latest = portfolio_today(portfolio)
     errors: list[str] = []
     seen: dict[tuple[int, date], int] = {}
     clean: list[StrategyReturn] = []
     for row in rows:
         problems = []
         value = _parse_value(row.value)
-        day = _parse_date(row.date)
+        malformed = isinstance(row.value, str) and row.value.startswith("<")  # a CSV line with too few or many columns
+        day = None if malformed else _parse_date(row.date, latest=latest)
         strategy_id = strategy_ids.get(str(row.strategy)) if row.strategy is not None else None
         if isinstance(day, str):
             problems.append(day)
-        if strategy_id is None and not (isinstance(row.value, str) and row.value.startswith("<")):
+        if strategy_id is None and not malformed:
             problems.append(f"unknown strategy {row.strategy!r}")
         if isinstance(value, str):
             problems.append(value)

@@ -217,3 +217,28 @@ def test_service_accepts_python_values_and_dates(portfolio, strategies):
     assert _stored() == {("tech-a", dt.date(2024, 5, 1)): 0.0125, ("tech-b", dt.date(2024, 5, 2)): -0.5}
     with pytest.raises(DomainError, match="no rows"):
         returns_import(portfolio=portfolio, rows=[], actor=Actor.command("test"))
+
+
+@pytest.mark.parametrize("raw_date", ["2100-01-04", "9999-12-31", "0001-01-01", "1969-12-31", "tomorrow"])
+def test_a_date_in_the_future_or_before_the_floor_is_rejected_with_its_line(tmp_path, portfolio, strategies, raw_date):
+    """Issue 8 item 7: returns dated 2100, 9999-12-31 or 0001-01-01 were accepted and became the latest data."""
+    from allocations.selectors.core import portfolio_today
+
+    if raw_date == "tomorrow":
+        raw_date = str(portfolio_today(portfolio) + dt.timedelta(days=1))
+    path = _write(tmp_path, [("2024-01-02", "tech-a", 0.01), (raw_date, "tech-a", 0.01)])
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_returns", path, portfolio=portfolio.slug, stderr=err)
+    assert "line 3" in err.getvalue() and raw_date in err.getvalue()
+    assert StrategyReturn.objects.count() == 0
+
+
+def test_today_in_the_portfolios_time_zone_is_accepted(tmp_path, portfolio, strategies):
+    from allocations.selectors.core import portfolio_today
+
+    portfolio.timezone = "Pacific/Kiritimati"  # UTC+14: its today is often the UTC tomorrow
+    portfolio.save(update_fields=["timezone"])
+    today = portfolio_today(portfolio)
+    call_command("import_returns", _write(tmp_path, [(str(today), "tech-a", 0.01)]), portfolio=portfolio.slug)
+    assert StrategyReturn.objects.get().date == today

@@ -199,3 +199,22 @@ def test_a_replaced_value_rolls_back_with_the_audit(portfolio, strategies, actor
         with pytest.raises(RuntimeError):
             returns_import(portfolio=portfolio, rows=rows_of([(DAY, "tech-a", 0.5)]), actor=actor)
     assert stored() == {("tech-a", DAY): 0.01}
+
+
+def test_a_line_with_too_few_columns_names_only_that_problem(portfolio, actor):
+    """Found while writing these tests: a short CSV line also reported ``date None is not a date``."""
+    StrategyFactory(portfolio=portfolio, code="tech-a")
+    rows = returns_rows_from_text("date,strategy,return\n2024-03-04,tech-a\n")
+    with pytest.raises(DomainError) as err:
+        returns_import(portfolio=portfolio, rows=rows, actor=actor)
+    assert err.value.errors == ["line 2: expected 3 columns, got 2 columns"]
+
+
+def test_a_return_from_the_future_is_refused_naming_its_row(portfolio, actor):
+    """Issue 8 item 7, as the API passes rows (the line is the row's position)."""
+    StrategyFactory(portfolio=portfolio, code="tech-a")
+    rows = rows_of([("2100-01-04", "tech-a", 0.01)])
+    with pytest.raises(DomainError) as err:
+        returns_import(portfolio=portfolio, rows=rows, actor=actor)
+    assert "after today" in err.value.errors[0] and err.value.field.startswith("line")
+    assert not StrategyReturn.objects.exists()
