@@ -44,6 +44,7 @@ STAFF_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "allocations.view_auditentry",
         "allocations.view_sectorsignal",
         "allocations.view_strategyreturn",
+        "allocations.view_equitychange",
     ),
     ADMINISTRATOR: (),
 }

@@ -11,9 +11,10 @@ from allocations import models
 from allocations.errors import DomainError
 from allocations.policy_fields import EDITABLE_FIELDS, POLICY_FIELDS, PolicyField
 from allocations.selectors.core import portfolio_list_for_user
+from allocations.services.equity import equity_change_approve, equity_change_reject
 from allocations.services.policies import policy_create_version
 
-from .base import GrantedPortfolioFilter, PortfolioScopedAdmin, ReadOnlyAdmin, request_actor
+from .base import GrantedPortfolioFilter, PortfolioScopedAdmin, ReadOnlyAdmin, request_actor, with_reason
 
 
 def _policy_validator(declared: PolicyField):
@@ -35,6 +36,16 @@ class PortfolioAdmin(PortfolioScopedAdmin):
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["current_allocation"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The equity moves money (funds are fractions of it): once the portfolio exists it changes
+        # only by its own audited decision (POST .../equity/, the equity changes' actions here).
+        if obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, "slug", "base_currency", "total_equity"]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
 
     def get_queryset(self, request):
         queryset = admin.ModelAdmin.get_queryset(self, request).annotate(
@@ -208,3 +219,28 @@ class EquityChangeAdmin(ReadOnlyAdmin):
     list_display = ["requested_at", "portfolio", "old_equity", "new_equity", "status", "requested_by", "decided_by"]
     list_filter = [GrantedPortfolioFilter, "status"]
     list_select_related = ["portfolio", "requested_by", "decided_by"]
+    actions = ["approve", "reject"]
+
+    @admin.action(description="Approve selected equity changes (four eyes: not your own)")
+    def approve(self, request, queryset):
+        return with_reason(
+            self,
+            request,
+            queryset,
+            title="Approve equity changes",
+            perform=lambda change, reason: equity_change_approve(
+                change=change, actor=request_actor(request), reason=reason
+            ),
+        )
+
+    @admin.action(description="Reject selected equity changes")
+    def reject(self, request, queryset):
+        return with_reason(
+            self,
+            request,
+            queryset,
+            title="Reject equity changes",
+            perform=lambda change, reason: equity_change_reject(
+                change=change, actor=request_actor(request), reason=reason
+            ),
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
@@ -126,3 +128,42 @@ def test_cancel_schedule_action(demo):
     )
     schedule.refresh_from_db()
     assert schedule.status == TransitionSchedule.Status.CANCELLED and schedule.close_reason == "halt"
+
+
+def test_the_admin_does_not_edit_the_equity_of_a_portfolio(demo):
+    """Issue 8 item 9: the admin changed total_equity with no audit row."""
+    client = _client("admin")
+    before = AuditEntry.objects.count()
+    page = client.get(f"/admin/allocations/portfolio/{demo.pk}/change/")
+    assert page.status_code == 200 and b'name="total_equity"' not in page.content
+    client.post(
+        f"/admin/allocations/portfolio/{demo.pk}/change/",
+        {"name": "Demo renamed", "total_equity": "13000000.00", "timezone": "UTC"},
+    )
+    demo.refresh_from_db()
+    assert demo.total_equity == Decimal("10000000.00")
+    assert not AuditEntry.objects.filter(kind=AuditEntry.Kind.EQUITY_CHANGE).exists()
+    assert AuditEntry.objects.count() == before
+
+
+def test_a_waiting_equity_change_is_approved_by_a_second_risk_officer_in_the_admin(demo):
+    from django.contrib.auth import get_user_model
+
+    from allocations.models import EquityChange
+    from allocations.services.equity import equity_change_request
+
+    risk = get_user_model().objects.get(username="risk")
+    change = equity_change_request(
+        portfolio=demo, actor=Actor.of_user(risk), equity=Decimal("20000000"), reason="new mandate"
+    )
+    url = "/admin/allocations/equitychange/"
+    data = {"action": "approve", ACTION_CHECKBOX_NAME: [change.pk], "apply": "1", "reason": "wire received"}
+    _client("risk").post(url, data)  # the requester: four eyes refuse
+    change.refresh_from_db()
+    assert change.status == EquityChange.Status.PENDING_APPROVAL
+    _client("risk2").post(url, data)
+    change.refresh_from_db()
+    demo.refresh_from_db()
+    assert change.status == EquityChange.Status.APPLIED and demo.total_equity == Decimal("20000000.00")
+    rows = AuditEntry.objects.filter(kind=AuditEntry.Kind.EQUITY_CHANGE).order_by("id")
+    assert [(r.old_amount, r.new_amount) for r in rows][-1] == (Decimal("10000000.00"), Decimal("20000000.00"))
