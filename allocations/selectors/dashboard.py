@@ -18,19 +18,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import Abs
+from django.db import connection
+from django.db.models import Count, F, FloatField, Q, QuerySet
+from django.db.models.functions import Abs, Cast, TruncDate
+from django.utils import timezone
 
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule
 
 from .core import fund_total_capital, policy_current, portfolio_list_for_user, run_list, schedule_list
-from .panels import fund_amounts, returns_panel
+from .panels import EPOCH_ORDINAL, fund_amounts, returns_panel
 
-# The API's own helpers, so the dashboard's history and risk are the API's numbers (not a second formula).
-from .performance import BACKTEST_DAYS, _amounts_in_force, _risk, path_metrics
+# The API's own helpers, so the dashboard's risk and metrics are the API's numbers (not a second formula).
+from .performance import BACKTEST_DAYS, _risk, path_metrics
 
 DECIDED = (AllocationRun.Status.APPLIED, AllocationRun.Status.PENDING_APPROVAL)
 TOP_STRATEGIES = 10
@@ -68,7 +70,7 @@ def _schedule_brief(schedule: TransitionSchedule | None) -> dict | None:
 
 def portfolio_overview(*, portfolio: Portfolio) -> dict:
     policy = policy_current(portfolio=portfolio)
-    runs = run_list(portfolio=portfolio)
+    runs = run_list(portfolio=portfolio).defer("explanation")
     return {
         "slug": portfolio.slug,
         "name": portfolio.name,
@@ -82,7 +84,9 @@ def portfolio_overview(*, portfolio: Portfolio) -> dict:
             str(r)
             for r in runs.filter(status=AllocationRun.Status.PENDING_APPROVAL).values_list("public_id", flat=True)
         ],
-        "active_schedule": _schedule_brief(schedule_list(portfolio=portfolio).filter(status="active").first()),
+        "active_schedule": _schedule_brief(
+            schedule_list(portfolio=portfolio).defer("run__explanation").filter(status="active").first()
+        ),
     }
 
 
@@ -108,9 +112,10 @@ def dashboard_summary(*, portfolio: Portfolio) -> dict:
     }
 
 
-def latest_decided_run(*, portfolio: Portfolio) -> AllocationRun | None:
-    """The newest run that set a target (applied, or waiting for approval)."""
-    return run_list(portfolio=portfolio).filter(status__in=DECIDED).first()
+def latest_decided_run(*, portfolio: Portfolio, explanation: bool = False) -> AllocationRun | None:
+    """The newest run that set a target (applied, or waiting for approval); its explanation only if asked."""
+    runs = run_list(portfolio=portfolio).filter(status__in=DECIDED)
+    return (runs if explanation else runs.defer("explanation")).first()
 
 
 def _sharpe_etc(ids: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -168,6 +173,65 @@ def allocation_snapshot(*, portfolio: Portfolio) -> dict:
     }
 
 
+def _fund_changes(portfolio: Portfolio) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(local day ordinal, strategy id, new amount) of every fund change of ``portfolio``, in audit order.
+
+    On PostgreSQL each column crosses the wire as one bytea of big-endian values, as
+    ``panels.returns_panel`` does: a 1,000-strategy book has tens of thousands of these rows.
+    """
+    entries = AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE, strategy__isnull=False)
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT string_agg(int4send(((created_at AT TIME ZONE %s)::date - DATE '1970-01-01')::integer), "
+            "''::bytea ORDER BY id), string_agg(int8send(strategy_id), ''::bytea ORDER BY id), "
+            "string_agg(float8send(COALESCE(new_amount, 0)::float8), ''::bytea ORDER BY id) "
+            f"FROM {AuditEntry._meta.db_table} WHERE portfolio_id = %s AND kind = %s AND strategy_id IS NOT NULL"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [timezone.get_current_timezone_name(), portfolio.pk, AuditEntry.Kind.FUND_CHANGE.value])
+            packed_days, packed_ids, packed_amounts = cursor.fetchone()
+        if packed_days is None:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+        return (
+            np.frombuffer(packed_days, dtype=">i4").astype(np.int64) + EPOCH_ORDINAL,
+            np.frombuffer(packed_ids, dtype=">i8").astype(np.int64),
+            np.frombuffer(packed_amounts, dtype=">f8").astype(float),
+        )
+    rows = list(
+        entries.annotate(day=TruncDate("created_at"), amount=Cast("new_amount", FloatField()))
+        .order_by("id")
+        .values_list("day", "strategy_id", "amount")
+    )
+    return (
+        np.fromiter((r[0].toordinal() for r in rows), dtype=np.int64, count=len(rows)),
+        np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+        np.fromiter((r[2] or 0.0 for r in rows), dtype=float, count=len(rows)),
+    )
+
+
+def amounts_in_force(portfolio: Portfolio, ids: np.ndarray, dates: list[date]) -> np.ndarray:
+    """(T x N) amount of each strategy at the start of each date: ``performance._amounts_in_force``'s
+    rule (a change made on day d first earns the return of the next date after d; the last change
+    wins), vectorised over the changes.
+    """
+    filled = np.zeros((len(dates), ids.size))
+    days, strategy, amount = _fund_changes(portfolio)
+    if not days.size or not dates:
+        return filled
+    t = np.searchsorted(np.array([d.toordinal() for d in dates], dtype=np.int64), days, side="right")
+    column = np.clip(np.searchsorted(ids, strategy), 0, ids.size - 1)
+    known = ids[column] == strategy
+    t, column, amount = t[known], column[known], amount[known]
+    key = t * ids.size + column
+    _, first_from_end = np.unique(key[::-1], return_index=True)  # the last change of each (t, strategy)
+    keep = key.size - 1 - first_from_end
+    amounts = np.full((len(dates) + 1, ids.size), np.nan)
+    amounts[t[keep], column[keep]] = amount[keep]
+    index = np.where(np.isnan(amounts), 0, np.arange(amounts.shape[0])[:, None])
+    np.maximum.accumulate(index, axis=0, out=index)
+    return np.nan_to_num(amounts[index, np.arange(ids.size)], nan=0.0)[: len(dates)]
+
+
 def allocation_history(*, portfolio: Portfolio, top: int = TOP_STRATEGIES, days: int = BACKTEST_DAYS) -> dict:
     """Weights in force on each of the last ``days`` return dates since capital was first allocated.
 
@@ -196,10 +260,12 @@ def allocation_history(*, portfolio: Portfolio, top: int = TOP_STRATEGIES, days:
     if not rows or first is None:
         return empty
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    dates, panel = returns_panel(ids=ids, window=days)
+    since = max(timezone.localtime(first).date(), timezone.localdate() - timedelta(days=days * 7 // 5 + 21))
+    dates, panel = returns_panel(ids=ids, since=since)
+    dates, panel = dates[-days:], panel[-days:]
     if not dates:
         return empty
-    amounts = _amounts_in_force(portfolio, ids, dates)
+    amounts = amounts_in_force(portfolio, ids, dates)
     held = np.flatnonzero(amounts.sum(axis=1) > 0)
     if held.size == 0:
         return empty
@@ -236,7 +302,7 @@ def risk_panel(*, portfolio: Portfolio, top: int = TOP_STRATEGIES) -> dict:
     amounts = fund_amounts(portfolio=portfolio)
     equity = float(portfolio.total_equity)
     weights = np.array([float(amounts.get(int(i), 0)) for i in ids]) / equity if equity > 0 else np.zeros(ids.size)
-    run = latest_decided_run(portfolio=portfolio)
+    run = latest_decided_run(portfolio=portfolio, explanation=True)
     contributions, bound, binding = [], [], {}
     if run is not None:
         lines = run.lines.select_related("strategy")
@@ -266,7 +332,7 @@ def risk_panel(*, portfolio: Portfolio, top: int = TOP_STRATEGIES) -> dict:
 
 def schedule_timeline(*, portfolio: Portfolio) -> dict:
     """The latest schedule's steps (done, due, superseded, cancelled) and the recent schedules."""
-    schedules = list(schedule_list(portfolio=portfolio)[:RECENT_SCHEDULES])
+    schedules = list(schedule_list(portfolio=portfolio).defer("run__explanation")[:RECENT_SCHEDULES])
     latest = schedules[0] if schedules else None
     steps = []
     if latest is not None:
@@ -278,7 +344,7 @@ def schedule_timeline(*, portfolio: Portfolio) -> dict:
                 "applied_at": s.applied_at.isoformat() if s.applied_at else None,
                 "applied_by": s.applied_by,
             }
-            for s in latest.steps.order_by("index")
+            for s in latest.steps.defer("weights").order_by("index")
         ]
     return {
         "schedule": _schedule_brief(latest),

@@ -287,7 +287,7 @@ def demo_seed(
         n_days=days,
         seed=seed,
         equity=Decimal("10000000.00"),
-        history_days=history_days if slug == "demo" else 0,
+        history_days=history_days if slug != "demo-b" else 0,
     )
     if slug != "demo-b":
         report.portfolios["demo-b"] = _seed_portfolio(

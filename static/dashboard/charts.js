@@ -37,7 +37,7 @@
     return {
       tooltip: { formatter: function (p) { return p.name + " (" + p.data.sector + "): " + pct(p.value); } },
       series: [{
-        type: "treemap", data: tiles, roam: false, nodeClick: false, breadcrumb: { show: false },
+        type: "treemap", data: tiles, roam: false, nodeClick: false, breadcrumb: { show: false }, animation: false,
         width: "100%", height: "100%", label: { formatter: function (p) { return p.name + "\n" + pct(p.value, 1); } }
       }]
     };

@@ -36,11 +36,13 @@
   }
 
   function draw(id, option) {
+    performance.mark("draw:" + id);
     return new Promise(function (resolve) {
       var chart = instances[id];
-      var done = function () { chart.off("finished", done); resolve(id); };
+      var done = function () { chart.off("finished", done); performance.mark("drawn:" + id); resolve(id); };
       chart.on("finished", done);
       option.animation = false; // "finished" then means drawn, not still animating
+      option.animationDurationUpdate = 0;
       chart.setOption(option, { notMerge: true });
     });
   }

@@ -104,7 +104,23 @@ class Session:
 
 
 @pytest.fixture
-def session(browser, live_server):
+def serial_live_server():
+    """On an in-memory SQLite database every thread of the live server shares the test's one
+    connection, so concurrent requests (the page fetches its charts' JSON in parallel) could
+    interleave on it: there the server answers one request at a time. PostgreSQL keeps threads."""
+    from django.core.servers.basehttp import WSGIServer
+    from django.db import connection
+    from django.test.testcases import LiveServerThread
+
+    threaded = LiveServerThread.server_class
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        LiveServerThread.server_class = WSGIServer
+    yield
+    LiveServerThread.server_class = threaded
+
+
+@pytest.fixture
+def session(browser, serial_live_server, live_server):
     sessions: list[Session] = []
 
     def open_session(username: str) -> Session:
