@@ -272,6 +272,7 @@ class AllocationRun(models.Model):
     ex_ante_volatility = models.FloatField(default=0.0)
     effective_strategies = models.FloatField(default=0.0)
     explanation = models.JSONField(default=dict, blank=True)
+    phase_timings_ms = models.JSONField(default=dict, blank=True, help_text="The service's phases of this run.")
     error = models.TextField(blank=True, default="")
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -568,6 +569,17 @@ class IdempotencyRecord(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+
+class ReturnsPanelSnapshot(models.Model):
+    """The portfolio's returns as one dense (T x N) float64 panel, kept by the ingestion services in the
+    transaction that writes the rows (which stay the truth; a trigger drops the snapshot on any other write)."""
+
+    portfolio = models.OneToOneField(Portfolio, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    strategy_ids = models.BinaryField(help_text="(N,) little-endian int64, ascending: strategies with a return")
+    days = models.BinaryField(help_text="(T,) little-endian int32 days since 1970-01-01, ascending")
+    values = models.BinaryField(help_text="(T x N) little-endian float64, row-major; NaN where no return")
+    updated_at = models.DateTimeField(auto_now=True)
 
 
 # The tables of the scheduled jobs (outbox, job executions) live beside this module.

@@ -2,6 +2,8 @@
 
 ``returns_panel`` is the one loader of the returns panel: a dense (T x N) float matrix with NaN
 where a strategy has no return that day, its columns in the order of the strategy ids asked for.
+It reads the portfolio's ``ReturnsPanelSnapshot`` (one row, one fetch, no per-row work) and the
+return rows only where no snapshot is stored (a write outside the ingestion service drops it).
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ from decimal import Decimal
 import numpy as np
 from django.db import connection
 
-from allocations.models import AllocationLine, AllocationRun, Fund, Portfolio, SectorSignal, Strategy, StrategyReturn
+from allocations.models import (
+    AllocationLine,
+    AllocationRun,
+    Fund,
+    Portfolio,
+    ReturnsPanelSnapshot,
+    SectorSignal,
+    Strategy,
+    StrategyReturn,
+)
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -27,6 +38,7 @@ class Universe:
     sectors: list[str]  # sector codes
     budgets: np.ndarray  # (N,) risk budgets
     paused: np.ndarray  # (N,) bool: held where they are
+    portfolio_id: int | None = None
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -46,6 +58,7 @@ def universe_load(*, portfolio: Portfolio) -> Universe:
         sectors=[r[2] for r in rows],
         budgets=np.array([r[3] for r in rows], dtype=float),
         paused=np.array([r[4] == Strategy.Status.PAUSED for r in rows], dtype=bool),
+        portfolio_id=portfolio.pk,
     )
 
 
@@ -60,20 +73,113 @@ def window_start(*, ids: list[int], window: int) -> date | None:
     return dates[-1] if dates else None
 
 
+@dataclass(frozen=True)
+class PanelSnapshot:
+    """A portfolio's stored returns panel: every strategy with a return, every date with one."""
+
+    ids: np.ndarray  # (N,) int64 strategy ids, ascending
+    days: np.ndarray  # (T,) int64 day ordinals (``date.toordinal()``), ascending
+    values: np.ndarray  # (T x N) float64, NaN where no return (read-only when decoded from the row)
+
+
+def snapshot_decode(strategy_ids: bytes, days: bytes, values: bytes) -> PanelSnapshot:
+    """The arrays of a ``ReturnsPanelSnapshot`` row, read in place (no copy)."""
+    ids = np.frombuffer(strategy_ids, dtype="<i8")
+    ordinals = np.frombuffer(days, dtype="<i4").astype(np.int64) + EPOCH_ORDINAL
+    return PanelSnapshot(ids=ids, days=ordinals, values=np.frombuffer(values, dtype="<f8").reshape(ordinals.size, -1))
+
+
+def snapshot_encode(snapshot: PanelSnapshot) -> dict[str, bytes]:
+    """The ``ReturnsPanelSnapshot`` field values of ``snapshot``."""
+    return {
+        "strategy_ids": np.ascontiguousarray(snapshot.ids, dtype="<i8").tobytes(),
+        "days": np.ascontiguousarray(snapshot.days - EPOCH_ORDINAL, dtype="<i4").tobytes(),
+        "values": np.ascontiguousarray(snapshot.values, dtype="<f8").tobytes(),
+    }
+
+
+def returns_snapshot_get(*, portfolio_id: int | None, ids: np.ndarray | None = None) -> PanelSnapshot | None:
+    """The stored snapshot of ``portfolio_id`` (or of the portfolio of ``ids``, if they all belong to
+    one), in one fetch; None when there is none."""
+    if portfolio_id is None and (ids is None or ids.size == 0):
+        return None
+    if portfolio_id is None and connection.vendor == "postgresql":
+        table, strategies = ReturnsPanelSnapshot._meta.db_table, Strategy._meta.db_table
+        sql = (
+            f'SELECT p.strategy_ids, p.days, p."values" FROM {table} p '
+            f"WHERE p.portfolio_id = (SELECT portfolio_id FROM {strategies} WHERE id = %s) AND NOT EXISTS "
+            f"(SELECT 1 FROM {strategies} o WHERE o.id = ANY(%s) AND o.portfolio_id <> p.portfolio_id)"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [int(ids[0]), ids.tolist()])
+            row = cursor.fetchone()
+        return None if row is None else snapshot_decode(*row)
+    if portfolio_id is None:
+        owners = set(Strategy.objects.filter(pk__in=ids.tolist()).values_list("portfolio_id", flat=True))
+        if len(owners) != 1:
+            return None
+        portfolio_id = owners.pop()
+    stored = ReturnsPanelSnapshot.objects.filter(portfolio_id=portfolio_id)
+    row = stored.values_list("strategy_ids", "days", "values").first()
+    return None if row is None else snapshot_decode(*row)
+
+
+def _panel_from_snapshot(
+    snapshot: PanelSnapshot, ids: np.ndarray, window: int | None, since: date | None
+) -> tuple[list[date], np.ndarray]:
+    """The rows path's answer, from the snapshot: same dates, same bits (the values are the rows' float8)."""
+    values = snapshot.values
+    if not (ids.size == snapshot.ids.size and np.array_equal(ids, snapshot.ids)):
+        at = np.minimum(np.searchsorted(snapshot.ids, ids), max(snapshot.ids.size - 1, 0))
+        present = snapshot.ids[at] == ids if snapshot.ids.size else np.zeros(ids.size, dtype=bool)
+        values = np.full((snapshot.days.size, ids.size), np.nan)
+        values[:, present] = snapshot.values[:, at[present]]
+    keep = ~np.isnan(values).all(axis=1)
+    if since is not None:
+        keep &= snapshot.days >= since.toordinal()
+    rows = np.flatnonzero(keep)
+    if window is not None:
+        rows = rows[-window:]
+    if rows.size and rows[-1] - rows[0] + 1 == rows.size:
+        panel = values[rows[0] : rows[-1] + 1].copy()  # the usual case: a contiguous block of days
+    else:
+        panel = values[rows]
+    return [date.fromordinal(int(d)) for d in snapshot.days[rows]], panel
+
+
 def returns_panel(
-    *, ids: np.ndarray, window: int | None = None, since: date | None = None, today: date | None = None
+    *,
+    ids: np.ndarray,
+    window: int | None = None,
+    since: date | None = None,
+    today: date | None = None,
+    portfolio_id: int | None = None,
 ) -> tuple[list[date], np.ndarray]:
     """The returns of the strategies ``ids`` (ascending) as ``(dates, panel)``, panel (T x N).
 
     With ``window``: the last ``window`` dates on which any of them has a return. With ``since``:
-    every such date from ``since`` on. In the usual case one query suffices: a calendar span
-    that holds ``window`` business days (with room for holidays) before ``today`` is fetched
-    and the last ``window`` dates found are kept; only when the data is sparser or older is the
-    window's first date asked for and the rows fetched again.
+    every such date from ``since`` on. Read from the portfolio's snapshot (``portfolio_id``, or
+    the portfolio all of ``ids`` belong to) when one is stored. Otherwise from the rows: in the
+    usual case one query suffices: a calendar span that holds ``window`` business days (with room
+    for holidays) before ``today`` is fetched and the last ``window`` dates found are kept; only
+    when the data is sparser or older is the window's first date asked for and the rows fetched again.
     """
     ids = np.asarray(ids, dtype=np.int64)
     if ids.size and np.any(np.diff(ids) <= 0):
         raise ValueError("returns_panel: strategy ids must be strictly ascending")
+    if ids.size == 0:
+        return [], np.empty((0, 0))
+    snapshot = returns_snapshot_get(portfolio_id=portfolio_id, ids=ids)
+    if snapshot is not None:
+        return _panel_from_snapshot(snapshot, ids, window, since)
+    return returns_panel_from_rows(ids=ids, window=window, since=since, today=today)
+
+
+def returns_panel_from_rows(
+    *, ids: np.ndarray, window: int | None = None, since: date | None = None, today: date | None = None
+) -> tuple[list[date], np.ndarray]:
+    """``returns_panel`` read from the return rows (the source of truth), never from the snapshot."""
+    ids = np.asarray(ids, dtype=np.int64)
     if ids.size == 0:
         return [], np.empty((0, 0))
     id_list = ids.tolist()
@@ -101,10 +207,23 @@ def returns_panel(
 
 def universe_panel(*, universe: Universe, window: int, today: date) -> tuple[list[date], np.ndarray]:
     """The run's panel: the last ``window`` dates; paused strategies' columns are all NaN (held)."""
-    dates, panel = returns_panel(ids=universe.ids, window=window, today=today)
+    dates, panel = returns_panel(ids=universe.ids, window=window, today=today, portfolio_id=universe.portfolio_id)
     if panel.size:
         panel[:, universe.paused] = np.nan
     return dates, panel
+
+
+def returns_snapshot_from_rows(*, portfolio_id: int) -> PanelSnapshot:
+    """The snapshot the rows of every strategy of the portfolio (retired ones too) make."""
+    all_ids = list(Strategy.objects.filter(portfolio_id=portfolio_id).order_by("id").values_list("id", flat=True))
+    if not all_ids:
+        return PanelSnapshot(ids=np.empty(0, np.int64), days=np.empty(0, np.int64), values=np.empty((0, 0)))
+    strategy_ids, days, values = _rows_since(all_ids, None)
+    ids, found = np.unique(strategy_ids), np.unique(days)
+    panel = np.full((found.size, ids.size), np.nan)
+    if found.size:
+        panel[np.searchsorted(found, days), np.searchsorted(ids, strategy_ids)] = values
+    return PanelSnapshot(ids=ids, days=found, values=panel)
 
 
 def _rows_since(ids: list[int], since: date | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

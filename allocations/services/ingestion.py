@@ -9,14 +9,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 from django.db import transaction
 
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Portfolio, Strategy, StrategyReturn
 from allocations.selectors.core import portfolio_today
+from allocations.selectors.panels import returns_snapshot_get
 
 from .actors import Actor
 from .audit import AuditRecord, audit_append
+from .locks import portfolio_lock
+from .returns_snapshot import returns_snapshot_merge
 
 MAX_REPORTED_ERRORS = 20
 EARLIEST_RETURN_DATE = date(1970, 1, 1)
@@ -121,7 +125,8 @@ def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor,
     Rejects, citing the line: a malformed date, a date after today (in the portfolio's time zone)
     or before ``EARLIEST_RETURN_DATE``, an unknown strategy, a return that is missing,
     not a number, not finite or <= -1, and the same (strategy, date) twice. A known (strategy,
-    date) gets its value replaced, so loading the same file twice changes nothing.
+    date) gets its value replaced, so loading the same file twice changes nothing. The portfolio's
+    returns snapshot (what the panel loader reads) is updated in the same transaction.
     """
     if not rows:
         raise DomainError("no rows to import", field="rows")
@@ -163,6 +168,8 @@ def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor,
         )
 
     with transaction.atomic():
+        portfolio_lock(portfolio.pk)  # the snapshot is read-modify-write: one import or rebalance at a time
+        before = returns_snapshot_get(portfolio_id=portfolio.pk)
         days = [r.date for r in clean]
         existing = StrategyReturn.objects.filter(
             strategy_id__in={r.strategy_id for r in clean}, date__gte=min(days), date__lte=max(days)
@@ -174,6 +181,13 @@ def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor,
             update_conflicts=True,
             unique_fields=["strategy", "date"],
             update_fields=["value"],
+        )
+        returns_snapshot_merge(
+            portfolio=portfolio,
+            before=before,
+            strategy_ids=np.fromiter((r.strategy_id for r in clean), dtype=np.int64, count=len(clean)),
+            days=np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=len(clean)),
+            values=np.fromiter((r.value for r in clean), dtype=float, count=len(clean)),
         )
         summary = ImportSummary(
             rows=len(clean),
