@@ -1,13 +1,18 @@
 """End-to-end rebalance benchmark: POST .../allocation/rebalance over HTTP, everything persisted.
 
-Seeds (once) the portfolio ``big``: 1,000 strategies with 252 days of returns, as
-``manage.py seed_demo --portfolio big --strategies 1000 --days 252``; raises its approval
-threshold so every run is applied at once (the heaviest path: run, 1,000 lines, schedule,
-step 1 moving up to 1,000 funds, one audit row per move); starts the web server; then times
-``--runs`` POST rebalance requests from a client on the same machine and prints the median.
+Seeds (once) the portfolio ``big`` (``big<N>`` for ``--strategies N`` other than 1,000): N
+strategies with 252 days of returns, as ``manage.py seed_demo --portfolio big --strategies N
+--days 252 --history-days 0``; builds its returns snapshot (``manage.py returns_snapshot``, where
+the command exists); raises its approval threshold so every run is applied at once (the heaviest
+path: run, N lines, schedule, step 1 moving up to N funds, one audit row per move); starts the web
+server; then times ``--runs`` POST rebalance requests from a client on the same machine and prints
+the median, the server's peak RSS and the service's phase table (medians of the phase timings each
+run records, ``AllocationRun.phase_timings_ms``; a dry run answers them in its explanation).
 
 Usage (PostgreSQL is what the target is about):
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cae_bench python bench/rebalance_e2e.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cae_bench python bench/rebalance_e2e.py --strategies 1000
+    DATABASE_URL=... python bench/rebalance_e2e.py --strategies 10000 --runs 7
+    DATABASE_URL=... python bench/rebalance_e2e.py --strategies 1000 --dry-run
 """
 
 from __future__ import annotations
@@ -26,42 +31,80 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict, int]:
     request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
     request.add_header("Content-Type", "application/json")
     request.add_header("Accept", "application/json")
     if token:
         request.add_header("Authorization", f"Token {token}")
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"null")
+        with urllib.request.urlopen(request, timeout=120) as response:
+            raw = response.read()
+            return response.status, json.loads(raw or b"null"), len(raw)
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        raw = exc.read()
+        return exc.code, json.loads(raw or b"null"), len(raw)
 
 
-def prepare(python: str, env: dict) -> None:
+def prepare(python: str, env: dict, slug: str, strategies: int) -> None:
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [python, "manage.py", "seed_demo", "--portfolio", "big", "--strategies", "1000", "--days", "252"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    seed = ["manage.py", "seed_demo", "--portfolio", slug, "--strategies", str(strategies), "--days", "252"]
+    subprocess.run([python, *seed, "--history-days", "0"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    if (ROOT / "allocations/management/commands/returns_snapshot.py").exists():
+        subprocess.run([python, "manage.py", "returns_snapshot", "--portfolio", slug], cwd=ROOT, env=env, check=True)
     code = (
         "import django; django.setup();"
         "from allocations.models import Portfolio;"
         "from allocations.services.actors import Actor;"
         "from allocations.services.policies import policy_create_version;"
-        "policy_create_version(portfolio=Portfolio.objects.get(slug='big'), actor=Actor.command('bench'),"
+        "from allocations.selectors.core import policy_current;"
+        f"p = Portfolio.objects.get(slug={slug!r});"
+        "policy_current(portfolio=p).approval_threshold >= 2.0 or "
+        "policy_create_version(portfolio=p, actor=Actor.command('bench'),"
         " reason='benchmark: apply every run at once', changes={'approval_threshold': 2.0})"
     )
     subprocess.run([python, "-c", code], cwd=ROOT, env=env, check=True)
 
 
+def stored_phases(allocation_ids: list[str]) -> list[dict]:
+    """The phase timings the service recorded in each run (none before the service recorded them)."""
+    import django
+
+    django.setup()
+    from allocations.models import AllocationRun
+
+    if not any(f.name == "phase_timings_ms" for f in AllocationRun._meta.get_fields()):
+        return []
+    return list(AllocationRun.objects.filter(public_id__in=allocation_ids).values_list("phase_timings_ms", flat=True))
+
+
+def phase_table(phases: list[dict]) -> None:
+    phases = [p for p in phases if p]
+    if not phases:
+        print("  (no phase timings recorded by this version of the service)")
+        return
+    names = list(dict.fromkeys(name for p in phases for name in p))
+    print(f"  phases (ms, median of {len(phases)}):")
+    for name in names:
+        values = [p[name] for p in phases if name in p]
+        print(f"    {name:<28} {statistics.median(values):8.1f}")
+
+
+def server_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--strategies", type=int, default=1000)
+    parser.add_argument("--dry-run", action="store_true", help="time dry runs (compute and answer, write nothing)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--allow-sqlite", action="store_true", help="run even without a PostgreSQL DATABASE_URL")
     args = parser.parse_args()
@@ -71,10 +114,12 @@ def main() -> None:
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
     }
+    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DEBUG", "LOG_LEVEL")})
     if not env.get("DATABASE_URL", "").startswith("postgres") and not args.allow_sqlite:
         sys.exit("set DATABASE_URL to a PostgreSQL database (or pass --allow-sqlite)")
+    slug = "big" if args.strategies == 1000 else f"big{args.strategies}"
     python = sys.executable
-    prepare(python, env)
+    prepare(python, env, slug, args.strategies)
     server = subprocess.Popen(
         [python, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload", "--nothreading"],
         cwd=ROOT,
@@ -84,7 +129,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(100):
+        for _ in range(150):
             try:
                 if call("GET", base + "/health/")[0] == 200:
                     break
@@ -92,31 +137,41 @@ def main() -> None:
                 pass
             time.sleep(0.2)
         password = os.environ.get("DEMO_PASSWORD", "demo")
-        status, body = call("POST", base + "/api/v1/auth/token/", {"username": "admin", "password": password})
+        status, body, _ = call("POST", base + "/api/v1/auth/token/", {"username": "admin", "password": password})
         assert status == 200, (status, body)
         token = body["token"]
-        url = base + "/api/v1/portfolios/big/allocation/rebalance"
+        url = base + f"/api/v1/portfolios/{slug}/allocation/rebalance"
         methods = ["risk_parity", "hybrid", "inverse_volatility", "momentum", "equal_weight"]
-        timings, statuses = [], []
-        call("POST", url, {"total_equity": 1e7, "dry_run": True}, token)  # warm-up: imports, caches
+        timings, statuses, sizes, ids, answered_phases = [], [], [], [], []
+        call("POST", url, {"dry_run": True}, token)  # warm-up: imports, caches
         for i in range(args.runs):
-            payload = {"total_equity": 10_000_000 + i, "allocation_method": methods[i % len(methods)]}
+            payload = {"allocation_method": methods[i % len(methods)], "dry_run": args.dry_run}
             start = time.perf_counter()
-            status, body = call("POST", url, payload, token)
+            status, body, size = call("POST", url, payload, token)
             timings.append(time.perf_counter() - start)
+            sizes.append(size)
             statuses.append((status, body.get("status") if isinstance(body, dict) else body))
+            if isinstance(body, dict):
+                if body.get("allocation_id"):
+                    ids.append(body["allocation_id"])
+                answered_phases.append((body.get("explanation") or {}).get("phase_timings_ms") or {})
         ok = all(s in (200, 201) for s, _ in statuses)
         database = "PostgreSQL" if env.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+        what = "dry runs (nothing written)" if args.dry_run else "every run applied and audited"
         print(
-            f"POST /api/v1/portfolios/big/allocation/rebalance — 1,000 strategies x 252 days, {database}, "
-            f"{args.runs} runs, every run applied and audited"
+            f"POST /api/v1/portfolios/{slug}/allocation/rebalance — {args.strategies:,} strategies x 252 days, "
+            f"{database}, {args.runs} runs, {what}"
         )
-        print(f"  statuses: {sorted(set(statuses))}")
+        print(f"  statuses: {sorted(set(statuses))}   answer {statistics.median(sizes) / 1024:.0f} KB")
         ms = sorted(t * 1000 for t in timings)
         print(
             f"  median {statistics.median(ms):.0f} ms   min {ms[0]:.0f} ms   "
             f"p90 {ms[int(0.9 * (len(ms) - 1))]:.0f} ms   max {ms[-1]:.0f} ms"
         )
+        rss = server_rss_mb(server.pid)
+        if rss is not None:
+            print(f"  server peak RSS {rss:.0f} MB")
+        phase_table(stored_phases(ids) if ids else answered_phases)
         if not ok:
             sys.exit("some requests failed")
     finally:

@@ -70,6 +70,7 @@ def funds_set_many(
     reason: str = "",
     run_id: int | None = None,
     step_id: int | None = None,
+    clock=None,
 ) -> list[AuditEntry]:
     """Set the funds of many strategies (by strategy id) at once; one audit row per changed fund.
 
@@ -111,7 +112,12 @@ def funds_set_many(
             )
         bulk_insert(Fund, to_create)
         _update_amounts(to_update)
-        return audit_append_many(portfolio=portfolio, actor=actor, records=records)
+        if clock is not None:  # a runs.PhaseClock
+            clock.lap("funds")
+        entries = audit_append_many(portfolio=portfolio, actor=actor, records=records)
+        if clock is not None:
+            clock.lap("funds_audit")
+        return entries
 
 
 def _update_amounts(pairs: list[tuple[int, Decimal]]) -> None:

@@ -76,8 +76,11 @@ class RunInputs:
     volatility_override: np.ndarray | None = None
 
 
-def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceRequest) -> RunInputs:
-    """Read the policy, universe, returns panel, funds and signals a rebalance of ``portfolio`` uses."""
+def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceRequest, clock=None) -> RunInputs:
+    """Read the policy, universe, returns panel, funds and signals a rebalance of ``portfolio`` uses.
+
+    ``clock`` (a ``runs.PhaseClock``), if given, times the returns panel apart from the other reads.
+    """
     policy = policy_current(portfolio=portfolio)
     if policy is None:
         raise DomainError(f"portfolio {portfolio.slug!r} has no allocation policy yet", field="policy")
@@ -90,12 +93,16 @@ def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceReq
     signals = _merge_signals(stored, request.sector_signals)
     sharpe_override, volatility_override = _overrides(request.strategy_performance, universe)
     today = portfolio_today(portfolio)
+    if clock is not None:
+        clock.lap("inputs")
     dates, panel = universe_panel(
         universe=universe, window=max(policy.lookback_period, policy.covariance_lookback), today=today
     )
+    if clock is not None:
+        clock.lap("returns_panel")
     amounts = fund_amounts(portfolio=portfolio)
     current, basis = adapters.weights_of_amounts(universe.ids, amounts, equity)
-    return RunInputs(
+    inputs = RunInputs(
         policy=policy,
         method=request.allocation_method or policy.method,
         equity=equity,
@@ -112,6 +119,9 @@ def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceReq
         sharpe_override=sharpe_override,
         volatility_override=volatility_override,
     )
+    if clock is not None:
+        clock.lap("inputs")
+    return inputs
 
 
 def _equity(requested: Decimal | None, portfolio: Portfolio, actor: Actor, *, dry_run: bool) -> Decimal:

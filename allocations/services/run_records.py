@@ -35,9 +35,14 @@ def allocation_run_record(
     inputs: RunInputs,
     result: engine.AllocationResult,
     decision: RunDecision,
+    clock=None,
 ) -> AllocationRun:
     """Persist the run; an applied run supersedes the active schedule and moves step 1's funds, a
-    pending one supersedes the run that waited before it (at most one run waits for approval)."""
+    pending one supersedes the run that waited before it (at most one run waits for approval).
+
+    ``clock`` (a ``runs.PhaseClock``), if given, times the run row, its lines and the schedule apart.
+    """
+    lap = clock.lap if clock is not None else (lambda name: None)
     explanation = decision.explanation
     waiting = list(AllocationRun.objects.filter(portfolio=portfolio, status=AllocationRun.Status.PENDING_APPROVAL))
     run = AllocationRun.objects.create(
@@ -59,7 +64,9 @@ def allocation_run_record(
         effective_strategies=explanation["effective_number_of_strategies"],
         explanation=explanation,
     )
+    lap("run_row")
     _write_lines(run=run, inputs=inputs, result=result)
+    lap("lines")
     audit_append(
         portfolio=portfolio,
         actor=actor,
@@ -77,6 +84,7 @@ def allocation_run_record(
     )
     if decision.status == AllocationRun.Status.PENDING_APPROVAL:
         _supersede_pending(waiting, by_run=run, actor=actor)
+    lap("run_audit")
     if decision.status == AllocationRun.Status.APPLIED:
         schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)
         schedule_create_and_apply_first(
@@ -87,6 +95,7 @@ def allocation_run_record(
             amounts=inputs.amounts,
             actor=actor,
             today=inputs.today,
+            clock=clock,
         )
     return run
 

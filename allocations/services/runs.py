@@ -9,16 +9,21 @@ A second rebalance of the same portfolio waits for the first to commit, then sta
 funds as they are. A dry run computes everything, returns before persisting and writes nothing.
 A run whose turnover exceeds the policy's approval threshold waits, moving nothing, for a risk
 officer other than the requester (``services.approvals``).
+
+The answer is built from what was computed and written, never read back; the service's phase
+timings are kept in the run (``phase_timings_ms``, commit included) and in the answer's explanation.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from django.db import transaction
 
 from allocations import adapters, engine
 from allocations.errors import DomainError
-from allocations.models import AllocationRun, Portfolio
+from allocations.models import AllocationRun, Portfolio, TransitionStep
 from allocations.selectors.core import portfolio_today, run_for_idempotency_key
 from allocations.selectors.runs import RebalanceOutcome, run_outcome
 
@@ -29,28 +34,93 @@ from .run_records import RunDecision, allocation_run_record
 
 MAX_KEY_LENGTH = 200
 
-__all__ = ["RebalanceOutcome", "RebalanceRequest", "allocation_run_create"]
+__all__ = ["PhaseClock", "RebalanceOutcome", "RebalanceRequest", "allocation_run_create"]
+
+
+class PhaseClock:
+    """Milliseconds per phase of one rebalance: ``lap(name)`` closes the phase that ran since the last lap."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._start = self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.ms[name] = round(self.ms.get(name, 0.0) + (now - self._last) * 1000, 2)
+        self._last = now
+
+    def total(self) -> None:
+        self.ms["total"] = round((time.perf_counter() - self._start) * 1000, 2)
 
 
 def allocation_run_create(*, portfolio: Portfolio, actor: Actor, request: RebalanceRequest) -> RebalanceOutcome:
     """Decide and (unless dry run or waiting for approval) start carrying out a rebalance."""
     if request.idempotency_key is not None and len(request.idempotency_key) > MAX_KEY_LENGTH:
         raise DomainError(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters", field="Idempotency-Key")
+    clock = PhaseClock()
     with transaction.atomic():
         if not request.dry_run:  # a dry run reads one consistent snapshot and takes no lock
             portfolio = portfolio_lock(portfolio.pk)
             replay = _replay(portfolio, actor, request.idempotency_key)
             if replay is not None:
                 return replay
-        inputs = run_inputs_load(portfolio=portfolio, actor=actor, request=request)
+            clock.lap("lock_and_replay")
+        inputs = run_inputs_load(portfolio=portfolio, actor=actor, request=request, clock=clock)
         result = _allocate(inputs, request)
+        clock.lap("engine")
         decision = _decide(inputs, result, request)
+        clock.lap("decide")
         if request.dry_run:
-            return _dry_run_outcome(inputs, result, decision)
+            outcome = _dry_run_outcome(inputs, result, decision)
+            clock.lap("answer")
+            clock.total()
+            outcome.explanation["phase_timings_ms"] = clock.ms
+            return outcome
         run = allocation_run_record(
-            portfolio=portfolio, actor=actor, request=request, inputs=inputs, result=result, decision=decision
+            portfolio=portfolio,
+            actor=actor,
+            request=request,
+            inputs=inputs,
+            result=result,
+            decision=decision,
+            clock=clock,
         )
-        return run_outcome(run=run, today=inputs.today)
+        outcome = _recorded_outcome(run, inputs, result, decision)
+        clock.lap("answer")
+    clock.lap("commit")
+    clock.total()
+    AllocationRun.objects.filter(pk=run.pk).update(phase_timings_ms=clock.ms)  # a small row update after the commit
+    outcome.explanation = {**outcome.explanation, "phase_timings_ms": clock.ms}
+    return outcome
+
+
+def _recorded_outcome(
+    run: AllocationRun, inputs: RunInputs, result: engine.AllocationResult, decision: RunDecision
+) -> RebalanceOutcome:
+    """The answer of a run just written, from what was written (``run_outcome`` reads the same back)."""
+    codes = inputs.universe.codes
+    current = np.clip(inputs.current, 0.0, 1.0)  # as the lines store them
+    target = np.clip(result.target_weights, 0.0, 1.0)
+    if decision.status == AllocationRun.Status.APPLIED:
+        steps = adapters.planned_steps(
+            codes, result.schedule, adapters.business_days_from(inputs.today, result.schedule.shape[0])
+        )
+        for step in steps:
+            step["status"] = TransitionStep.Status.APPLIED if step["step"] == 1 else TransitionStep.Status.PENDING
+    elif decision.status == AllocationRun.Status.PENDING_APPROVAL:
+        plan = adapters.plan_for_policy(inputs.policy, current, target, force=run.force_rebalance)
+        steps = adapters.planned_steps(codes, plan, adapters.business_days_from(inputs.today, plan.shape[0]))
+    else:
+        steps = []
+    return RebalanceOutcome(
+        run=run,
+        allocation_id=str(run.public_id),
+        status=run.status,
+        current_allocation=adapters.by_code(codes, current),
+        target_allocation=adapters.by_code(codes, target),
+        transition_schedule=steps,
+        explanation=decision.explanation,
+    )
 
 
 def _replay(portfolio: Portfolio, actor: Actor, key: str | None) -> RebalanceOutcome | None:

@@ -35,6 +35,7 @@ def _apply_weights(
     previous: np.ndarray,
     amounts: dict[int, Decimal],
     actor: Actor,
+    clock=None,
 ) -> None:
     """Move the funds of the strategies whose weight changes in this step; audit each move."""
     new_amounts = adapters.amounts_for_weights(weights, run.total_equity)
@@ -56,6 +57,7 @@ def _apply_weights(
         reason=f"run {run.public_id} step {step.index}",
         run_id=run.pk,
         step_id=step.pk,
+        clock=clock,
     )
     step.status = TransitionStep.Status.APPLIED
     step.applied_at = timezone.now()
@@ -94,9 +96,10 @@ def schedule_create_and_apply_first(
     amounts: dict[int, Decimal],
     actor: Actor,
     today: date,
+    clock=None,
 ) -> TransitionSchedule:
     """Write the schedule of ``run`` (one row of ``steps`` per business day from ``today``, the
-    portfolio's local date) and apply step 1."""
+    portfolio's local date) and apply step 1. ``clock`` (a ``runs.PhaseClock``) times the parts."""
     schedule = TransitionSchedule.objects.create(run=run, portfolio=run.portfolio)
     days = adapters.business_days_from(today, steps.shape[0])
     ids = [str(int(i)) for i in universe_ids]
@@ -115,11 +118,22 @@ def schedule_create_and_apply_first(
     outbox_target_approved(
         run=run, schedule_id=schedule.pk, universe_ids=universe_ids, target=steps[-1], steps_total=steps.shape[0]
     )
+    if clock is not None:
+        clock.lap("schedule_and_steps")
     _apply_weights(
-        run=run, step=first, universe_ids=universe_ids, weights=steps[0], previous=current, amounts=amounts, actor=actor
+        run=run,
+        step=first,
+        universe_ids=universe_ids,
+        weights=steps[0],
+        previous=current,
+        amounts=amounts,
+        actor=actor,
+        clock=clock,
     )
     if steps.shape[0] == 1:
         _close(schedule, TransitionSchedule.Status.COMPLETED)
+    if clock is not None:
+        clock.lap("step_1_and_outbox")
     return schedule
 
 
