@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test test-sqlite test-services check-contract bench lint
+.PHONY: install run serve test test-sqlite test-services check-contract bench lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,6 +32,12 @@ run: install
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py seed_demo && \
 	DEBUG="$${DEBUG:-true}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho --procfile Procfile start
+
+## serve: the production stack locally (deploy/serve.sh): gunicorn (WEB_CONCURRENCY workers), a Celery worker
+## and beat with the production settings, after migrate and collectstatic; on a SQLite file of its own and the
+## embedded broker unless DATABASE_URL / CELERY_BROKER_URL say otherwise. See docs/runbook.md.
+serve: install
+	PY=$(PY) ./deploy/serve.sh
 
 ## test: the suite on SQLite and the embedded broker; with CI=true also on PostgreSQL and Redis.
 test: install lint

@@ -7,6 +7,7 @@ driver ten minutes later.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -74,6 +75,17 @@ def env_list(name: str, default: list[str], *, required: bool = False) -> list[s
     if not items:
         raise ImproperlyConfigured(f"{name}: expected a comma-separated list, got {raw!r}")
     return items
+
+
+def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of addresses or networks (``10.0.0.5``, ``10.0.0.0/8``, ``::1``)."""
+    networks = []
+    for entry in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {entry!r} is not an address or network") from None
+    return networks
 
 
 def env_database(name: str = "DATABASE_URL") -> dict:

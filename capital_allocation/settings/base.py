@@ -12,9 +12,11 @@ from capital_allocation.env import (
     env_database,
     env_int,
     env_list,
+    env_networks,
     env_secret,
     env_str,
 )
+from capital_allocation.logs import logging_config
 
 DEBUG = env_bool("DEBUG", False)  # `make run` sets DEBUG=true for local use
 SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-do-not-use-in-production")
@@ -40,9 +42,12 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "accounts",
     "allocations",
+    "capital_allocation.apps.OpsConfig",  # metrics and log-context hooks
 ]
 
 MIDDLEWARE = [
+    # first: the request id (X-Request-ID) and the request line cover everything after it
+    "capital_allocation.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -194,10 +199,16 @@ HEALTH_BROKER_TIMEOUT = env_int("HEALTH_BROKER_TIMEOUT", 2, minimum=1)
 # lock_timeout) before answering 409 "busy, retry", instead of queueing forever behind it.
 PORTFOLIO_LOCK_TIMEOUT_MS = env_int("PORTFOLIO_LOCK_TIMEOUT_MS", 15_000, minimum=1)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# JSON lines on stderr with the request's or task's context (capital_allocation.logs); LOG_FORMAT=plain for text.
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT: expected json or plain, got {LOG_FORMAT!r}")
+LOGGING = logging_config(level=env_str("LOG_LEVEL", "INFO"), json=LOG_FORMAT == "json")
+# Celery keeps the handlers above instead of installing its own on the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# /metrics (capital_allocation.metrics): peers in METRICS_ALLOWED_IPS, or Authorization: Bearer METRICS_TOKEN.
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_TOKEN = env_secret("METRICS_TOKEN", None, min_length=32)
