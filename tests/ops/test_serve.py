@@ -1,0 +1,119 @@
+"""The production server as `make serve` and the image start it: gunicorn with deploy/gunicorn.conf.py, the
+production settings, whitenoise's compressed hashed files, /metrics added up over the worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str, **headers) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@pytest.fixture
+def production_env(tmp_path):
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST", "PROMETHEUS"))},
+        "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "AUDIT_HMAC_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "WEB_CONCURRENCY": "2",
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+    }
+
+
+def test_gunicorn_serves_static_files_health_and_metrics_over_two_workers(production_env, tmp_path):
+    env = production_env
+    Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert collect.returncode == 0, collect.stderr
+    manifest = json.loads((ROOT / "var" / "staticfiles" / "staticfiles.json").read_text())["paths"]
+
+    port = free_port()
+    env["WEB_BIND"] = f"127.0.0.1:{port}"
+    log = (tmp_path / "gunicorn.log").open("w+")
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, headers, _ = get(f"{base}/health/")
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.3)
+        assert status in (200, 503)
+        assert headers["X-Request-ID"]
+
+        hashed = manifest["dashboard/dashboard.js"]
+        assert hashed != "dashboard/dashboard.js"
+        status, headers, body = get(f"{base}/static/{hashed}", **{"Accept-Encoding": "gzip"})
+        assert status == 200 and headers.get("Content-Encoding") == "gzip"
+        assert "immutable" in headers["Cache-Control"] and "max-age=315360000" in headers["Cache-Control"]
+
+        for _ in range(20):
+            assert get(f"{base}/health/", **{"X-Request-ID": "serve-test"})[0] in (200, 503)
+        status, _, body = get(f"{base}/metrics")
+        assert status == 200
+        text = body.decode()
+        counted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("cae_http_request_duration_seconds_count") and 'view="health"' in line
+        )
+        assert counted == 21, text  # both workers' samples, added up
+        assert get(f"{base}/metrics", **{"X-Forwarded-For": "127.0.0.1"})[0] == 200
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    log.seek(0)
+    lines = [json.loads(line) for line in log.read().splitlines() if line.startswith("{")]
+    assert any(line.get("logger") == "gunicorn.error" for line in lines)
+    served = [
+        line for line in lines if line.get("logger") == "capital_allocation.request" and line["path"] == "/health/"
+    ]
+    assert len(served) == 21 and sum(line["request_id"] == "serve-test" for line in served) == 20
