@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +66,24 @@ def book(
     }
     AllocationPolicy.objects.create(portfolio=portfolio, version=1, **fields)
     return portfolio
+
+
+@contextmanager
+def broker_down():
+    """The Celery app pointed at a port where nothing listens (its cached connections set aside), then restored.
+
+    Celery prefers the CELERY_BROKER_URL environment variable to its config: the caller removes it.
+    """
+    from capital_allocation.celery import app
+
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    app.conf.broker_url, app._pool, app.amqp._producer_pool = "redis://127.0.0.1:1/0", None, None
+    try:
+        yield
+    finally:
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
 
 
 # --- a local webhook receiver -------------------------------------------------------------------

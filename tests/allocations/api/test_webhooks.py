@@ -8,7 +8,7 @@ from django.db import transaction
 from allocations.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from allocations.services.actors import Actor
 from allocations.services.outbox import webhook_deliveries_send_due, webhook_endpoint_create
-from tests.allocations.jobs_support import Receiver
+from tests.allocations.jobs_support import Receiver, broker_down
 
 from .conftest import ROLES, USERNAME
 
@@ -108,3 +108,22 @@ def test_the_outbox_lists_events_deliveries_and_attempts_and_a_risk_officer_rede
         webhook_deliveries_send_due(event_id=OutboxEvent.objects.get(public_id=event_id).pk)
     assert WebhookDelivery.objects.get(event__public_id=event_id).status == WebhookDelivery.Status.DELIVERED
     assert client_as("viewer").get(P.format(slug="demo") + "/outbox/not-a-uuid/").status_code == 404
+
+
+def test_with_the_broker_down_the_api_answers_reads_and_rebalances(
+    client_as, demo, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    from .conftest import set_policy
+
+    set_policy(demo, approval_threshold=2.0)
+    webhook_endpoint_create(portfolio=demo, url="https://orders.example/hook", actor=Actor.system("test"))
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    with broker_down(), django_capture_on_commit_callbacks(execute=True):
+        rebalance = client_as("pm").post(P.format(slug="demo") + "/allocation/rebalance", {}, format="json")
+        current = client_as("viewer").get(P.format(slug="demo") + "/allocation/current")
+        health = client_as(None).get("/health/")
+    assert rebalance.status_code == 201 and rebalance.json()["status"] == "applied"
+    assert current.status_code == 200
+    assert health.status_code == 503 and health.json()["down"] == ["broker"]
+    assert "could not enqueue" in caplog.text  # the delivery waits in the outbox for beat's sweep
+    assert WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).count() == 2

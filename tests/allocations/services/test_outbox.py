@@ -20,7 +20,7 @@ from allocations.services.outbox import (
 )
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from allocations.services.schedules import transition_step_apply
-from tests.allocations.jobs_support import Receiver, book, event_of, signature_ok
+from tests.allocations.jobs_support import Receiver, book, broker_down, event_of, signature_ok
 
 ACTOR = Actor.system("test")
 
@@ -150,23 +150,14 @@ def test_an_endpoint_needs_an_http_url_once_per_portfolio(portfolio):
 
 
 @pytest.fixture
-def broker_down(monkeypatch):
-    """The Celery app pointed at a port where nothing listens (its cached connections set aside), then restored."""
-    from capital_allocation.celery import app
-
+def no_broker(monkeypatch):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
-    app.conf.broker_url, app._pool, app.amqp._producer_pool = "redis://127.0.0.1:1/0", None, None
-    try:
+    with broker_down():
         yield
-    finally:
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
 
 
 def test_a_broker_that_is_down_does_not_undo_the_rebalance(
-    portfolio, django_capture_on_commit_callbacks, broker_down, caplog
+    portfolio, django_capture_on_commit_callbacks, no_broker, caplog
 ):
     """Redis down: the write commits, the failed kick is logged, the sweep delivers later."""
     webhook_endpoint_create(portfolio=portfolio, url="http://127.0.0.1:9/hook", actor=ACTOR)
