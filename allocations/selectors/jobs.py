@@ -36,14 +36,14 @@ def rebalance_period(frequency: str, day: date) -> tuple[date, date]:
     return day, day
 
 
-def rebalance_date_due(*, frequency: str, at: time, local_now: datetime, scheduled: set[date]) -> date | None:
+def rebalance_date_due(*, frequency: str, at: time | None, local_now: datetime, scheduled: set[date]) -> date | None:
     """The run date of the scheduled rebalance due at ``local_now`` (the portfolio's wall clock), or None.
 
     Due on a business day (Monday to Friday) from the policy's ``rebalance_time`` on, when no
     scheduled run falls in the current period yet: every business day (daily), the first business
     day of the week or month that the job reaches (weekly, monthly). ``manual`` is never due.
     """
-    if frequency not in SCHEDULED_FREQUENCIES:
+    if frequency not in SCHEDULED_FREQUENCIES or at is None:
         return None
     day = local_now.date()
     if day.weekday() >= 5 or local_now.time() < at:
