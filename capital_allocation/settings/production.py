@@ -13,6 +13,8 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("SECRET_KEY: must be at least 50 characters with 5 or more distinct ones")
+# Old keys still accepted for sessions and signed values while they age out (rotation: docs/runbook.md).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [], required=True)  # empty would refuse every request
 AUDIT_HMAC_KEY = env_secret("AUDIT_HMAC_KEY", required=True, min_length=32)  # the audit trail's key, not in the DB
 
