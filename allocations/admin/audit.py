@@ -1,4 +1,4 @@
-"""The audit trail, its chain heads and the idempotency records: read-only."""
+"""The audit trail, its chain heads, the idempotency records and the returns snapshots: read-only."""
 
 from __future__ import annotations
 
@@ -45,3 +45,31 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.ReturnsPanelSnapshot)
+class ReturnsPanelSnapshotAdmin(ReadOnlyAdmin):
+    """What the panel loader reads: its size only (``manage.py returns_snapshot`` checks it against the rows)."""
+
+    list_display = ["portfolio", "strategies", "days_held", "updated_at"]
+    fields = ["portfolio", "strategies", "days_held", "updated_at"]
+    readonly_fields = fields
+    list_select_related = ["portfolio"]
+
+    def get_queryset(self, request):
+        from django.db.models.functions import Length
+
+        return (
+            super()
+            .get_queryset(request)
+            .defer("strategy_ids", "days", "values")
+            .annotate(ids_bytes=Length("strategy_ids"), days_bytes=Length("days"))
+        )
+
+    @admin.display(description="strategies")
+    def strategies(self, obj) -> int:
+        return (obj.ids_bytes or 0) // 8
+
+    @admin.display(description="days")
+    def days_held(self, obj) -> int:
+        return (obj.days_bytes or 0) // 4
