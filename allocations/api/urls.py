@@ -50,6 +50,7 @@ portfolio_patterns = [
     path("signals/", signals.SignalCollectionApi.as_view(), name="signal-list"),
     path("runs/", runs.RunListApi.as_view(), name="run-list"),
     path("runs/<str:allocation_id>/", runs.RunDetailApi.as_view(), name="run-detail"),
+    *_with_slash_alias("runs/<str:allocation_id>/explanation", runs.RunExplanationApi, "run-explanation"),
     path("runs/<str:allocation_id>/approve/", runs.RunApproveApi.as_view(), name="run-approve"),
     path("runs/<str:allocation_id>/reject/", runs.RunRejectApi.as_view(), name="run-reject"),
     path("schedules/", schedules.ScheduleListApi.as_view(), name="schedule-list"),

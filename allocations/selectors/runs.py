@@ -25,7 +25,8 @@ class RebalanceOutcome:
     replayed: bool = False
     dry_run: bool = False
 
-    def to_response(self) -> dict:
+    def to_response(self, *, full_explanation: bool = True) -> dict:
+        """The answer; with ``full_explanation=False`` the explanation is its summary (no per-strategy rows)."""
         return {
             "allocation_id": self.allocation_id,
             "dry_run": self.dry_run,
@@ -33,8 +34,31 @@ class RebalanceOutcome:
             "current_allocation": self.current_allocation,
             "target_allocation": self.target_allocation,
             "transition_schedule": self.transition_schedule,
-            "explanation": self.explanation,
+            "explanation": self.explanation if full_explanation else explanation_summary(self.explanation),
         }
+
+
+def explanation_summary(explanation: dict) -> dict:
+    """The run-level facts of an explanation; the per-strategy rows are left out (``run_explanation_rows``)."""
+    rows = explanation.get("strategies")
+    summary = {key: value for key, value in explanation.items() if key != "strategies"}
+    if isinstance(rows, dict):
+        summary["strategies_explained"] = len(rows)
+    return summary
+
+
+def run_explanation_rows(
+    *, run: AllocationRun, strategies: list[str] | None = None, sectors: list[str] | None = None
+) -> list[dict]:
+    """The run's per-strategy explanation as rows ``{"strategy": code, "sector": ..., stages...}`` in
+    strategy code order, only of the strategies (codes) and sectors asked for, when asked."""
+    wanted, in_sectors = set(strategies or ()), set(sectors or ())
+    rows = (run.explanation or {}).get("strategies") or {}
+    return [
+        {"strategy": code, **row}
+        for code, row in sorted(rows.items())
+        if (not wanted or code in wanted) and (not in_sectors or row.get("sector") in in_sectors)
+    ]
 
 
 def run_outcome(*, run: AllocationRun, today: date) -> RebalanceOutcome:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -85,7 +85,28 @@ class RebalanceOutputSerializer(serializers.Serializer):
     current_allocation = WeightMapField(help_text="strategy code -> weight of equity before the run.")
     target_allocation = WeightMapField(help_text="strategy code -> target weight of equity.")
     transition_schedule = StepSerializer(many=True)
-    explanation = serializers.DictField(help_text="Run-level facts and, under `strategies`, every stage per strategy.")
+    explanation = serializers.DictField(
+        help_text="Run-level facts (`strategies_explained`: how many strategies the run explains). With "
+        "`?explain=full`, also every stage per strategy under `strategies`; otherwise those are at "
+        "`GET .../runs/{allocation_id}/explanation` (paginated, filterable by strategy and sector)."
+    )
+
+
+EXPLAIN_PARAMETER = OpenApiParameter(
+    "explain",
+    str,
+    enum=["summary", "full"],
+    required=False,
+    description="`summary` (default): run-level facts; `full`: also every stage per strategy, inline.",
+)
+
+
+def explain_full(request) -> bool:
+    """``?explain=full`` asks for the per-strategy explanation inline; anything but summary/full is a 400."""
+    value = request.query_params.get("explain", "summary")
+    if value not in ("summary", "full"):
+        raise serializers.ValidationError({"explain": [f"must be 'summary' or 'full', got {value[:40]!r}"]})
+    return value == "full"
 
 
 class AllocationRebalanceApi(Api):
@@ -126,7 +147,7 @@ class AllocationRebalanceApi(Api):
     @extend_schema(
         request=InputSerializer,
         responses={200: OutputSerializer, 201: OutputSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_HEADER, EXPLAIN_PARAMETER],
         summary="Rebalance (201 with a run; 200 for a dry run or a replayed key)",
         examples=[OpenApiExample("dry run", value={"total_equity": 1000000, "dry_run": True}, request_only=True)],
     )
@@ -134,6 +155,7 @@ class AllocationRebalanceApi(Api):
     def post(self, request, slug):
 
         portfolio = portfolio_for(request, slug, REBALANCE)
+        full = explain_full(request)
         serializer = AllocationRebalanceApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -151,7 +173,8 @@ class AllocationRebalanceApi(Api):
             ),
         )
         created = outcome.run is not None and not getattr(outcome, "replayed", False)
-        body = finite_or_none(AllocationRebalanceApi.OutputSerializer(outcome.to_response()).data)
+        answer = outcome.to_response(full_explanation=full)
+        body = finite_or_none(AllocationRebalanceApi.OutputSerializer(answer).data)
         response = Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
         if outcome.replayed:
             response["Idempotent-Replayed"] = "true"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import django_filters
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
+from allocations.api.pagination import ApiPagination
 from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import (
     MoneyField,
@@ -20,7 +21,7 @@ from allocations.api.serializers import (
 )
 from allocations.models import AllocationRun
 from allocations.selectors.core import portfolio_today, run_get, run_lines, run_list
-from allocations.selectors.runs import run_outcome
+from allocations.selectors.runs import run_explanation_rows, run_outcome
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 
 from .allocation import RebalanceOutputSerializer
@@ -117,6 +118,48 @@ class RunDetailApi(Api):
             },
         }
         return Response(finite_or_none(data))
+
+
+def _codes(request, name: str) -> list[str] | None:
+    """``?name=a,b&name=c`` -> ["a", "b", "c"]; None when not given."""
+    values = [v.strip() for raw in request.query_params.getlist(name) for v in raw.split(",") if v.strip()]
+    return values or None
+
+
+class RunExplanationApi(Api):
+    """Every stage of the run's decision per strategy, a page at a time (the rebalance answers a summary)."""
+
+    class OutputSerializer(serializers.Serializer):
+        strategy = serializers.CharField()
+        sector = serializers.CharField()
+        base = WeightField(allow_null=True, help_text="Weight after the method (stage 1).")
+        after_signals = WeightField(allow_null=True)
+        after_smoothing = WeightField(allow_null=True)
+        after_caps = WeightField(allow_null=True)
+        final = WeightField(allow_null=True, help_text="The target weight.")
+        risk_contribution = WeightField(allow_null=True)
+        binding_limit = serializers.CharField()
+        binding_amount = WeightField(allow_null=True)
+        flags = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(
+        responses=OutputSerializer(many=True),
+        parameters=[
+            OpenApiParameter("strategy", str, description="strategy codes (comma-separated or repeated)"),
+            OpenApiParameter("sector", str, description="sector codes (comma-separated or repeated)"),
+            OpenApiParameter("limit", int, description="rows per page (default 50, at most 1000)"),
+            OpenApiParameter("offset", int, description="rows to skip"),
+        ],
+        summary="A run's explanation per strategy (paginated, by strategy code)",
+    )
+    def get(self, request, slug, allocation_id):
+
+        portfolio = portfolio_for(request, slug, VIEW)
+        run = _run_or_404(portfolio, allocation_id)
+        rows = run_explanation_rows(run=run, strategies=_codes(request, "strategy"), sectors=_codes(request, "sector"))
+        paginator = ApiPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(finite_or_none(self.OutputSerializer(page, many=True).data))
 
 
 class RunApproveApi(Api):
