@@ -33,7 +33,8 @@ export DATABASE_URL="${DATABASE_URL:-sqlite:///$PWD/var/serve.sqlite3}"
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
 rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
-"$PY" manage.py migrate --noinput
+# Migrations need the tables' owner; the processes can then run as the service role (deploy/service_role.sql).
+DATABASE_URL="${MIGRATE_DATABASE_URL:-$DATABASE_URL}" "$PY" manage.py migrate --noinput
 "$PY" manage.py collectstatic --noinput --verbosity 0
 if [ "${SEED_DEMO:-false}" = "true" ]; then "$PY" manage.py seed_demo; fi
 exec honcho --procfile deploy/Procfile.serve start ${SERVE_PROCESSES:-}
