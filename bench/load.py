@@ -89,6 +89,33 @@ def login(port: int, username: str, password: str) -> str:
     return json.loads(data)["token"]
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU of these processes so far (/proc), ignoring the ones gone."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def group_pids(groups: set[int]) -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) in groups:
+                    pids.add(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return pids
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -268,14 +295,22 @@ def main() -> None:
         )
         threads = [threading.Thread(target=reader, args=(i,)) for i in range(args.clients)]
         threads.append(threading.Thread(target=rebalancer))
+        web_pids = group_pids({processes[i].pid for i in range(len(ports))})
+        backends_sql = f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND usename = '{APP_ROLE}'"
+        cpu_before = cpu_seconds(web_pids), time.process_time()
         t_start = time.perf_counter()
         for t in threads:
             t.start()
         time.sleep(args.duration)
+        db_pids = {int(p) for p in psql(backends_sql, env=pg).split()}
         stop.set()
         for t in threads:
             t.join(timeout=60)
         wall = time.perf_counter() - t_start
+        cpu_web = cpu_seconds(web_pids) - cpu_before[0]
+        cpu_client = time.process_time() - cpu_before[1]
+        cpu_db = cpu_seconds(db_pids)  # the service's backends (web and workers), from their start
+        load_average = os.getloadavg()
 
         # every pending step of load-b due now, and the sweep sent to both workers at once
         psql(
@@ -336,6 +371,12 @@ def main() -> None:
         )
     )
     verify = sh(python, "manage.py", "verify_audit", env=service_env, check=False)
+    served = []  # (duration_ms, cpu_ms) of each read, from the request lines of the web processes
+    for log_file in logs_dir.glob("web*.log"):
+        for line in log_file.read_text().splitlines():
+            if 'allocation-current"' in line and line.startswith("{"):
+                entry = json.loads(line)
+                served.append((entry["duration_ms"], entry.get("cpu_ms", 0.0)))
 
     ok = [s for s in rebalances if s[1] in (200, 201)]
     split_answers = sum(1 for ids in idempotent if len(ids) > 1)
@@ -349,6 +390,20 @@ def main() -> None:
             f"  p50 / p95 / p99 {p50:6.1f} / {p95:6.1f} / {p99:6.1f} ms   (target p99 < 100 ms); max {max(ms):.1f} ms"
         )
     print(f"  errors          {len(errors):8d}   {sorted(set(errors))[:3] if errors else ''}")
+    if served:
+        cpu_read = statistics.median(c for _, c in served)
+        print(
+            f"  in the server   median {statistics.median(d for d, _ in served):.1f} ms wall, {cpu_read:.2f} ms CPU "
+            f"of the web process per read: {1000 / cpu_read * os.cpu_count():.0f} reads/s if the web processes "
+            f"had every core"
+        )
+    if ms:
+        print(
+            f"  CPU per request: web processes {cpu_web / len(ms) * 1000:.2f} ms, load client "
+            f"{cpu_client / len(ms) * 1000:.2f} ms; PostgreSQL backends of the service {cpu_db:.1f} s in all "
+            f"({cpu_db / len(ms) * 1000:.2f} ms per read, rebalances included); load average during the run "
+            f"{load_average[0]:.1f} on {os.cpu_count()} cores"
+        )
     rebalance_ms = [e * 1000 for e, _ in ok]
     busy = sum(1 for _, status in rebalances if status == 409)
     median_ms = statistics.median(rebalance_ms) if rebalance_ms else 0.0
