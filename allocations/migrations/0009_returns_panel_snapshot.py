@@ -30,6 +30,9 @@ CREATE TRIGGER returns_snapshot_drop_update AFTER UPDATE ON {RETURNS}
     FOR EACH STATEMENT EXECUTE FUNCTION allocations_returns_snapshot_drop();
 CREATE TRIGGER returns_snapshot_drop_delete AFTER DELETE ON {RETURNS}
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION allocations_returns_snapshot_drop();
+-- float64 panels do not compress: store them out of line as they are, without trying
+ALTER TABLE {SNAPSHOT} ALTER COLUMN strategy_ids SET STORAGE EXTERNAL,
+    ALTER COLUMN days SET STORAGE EXTERNAL, ALTER COLUMN "values" SET STORAGE EXTERNAL;
 """
 PG_BACKWARD = f"""
 DROP TRIGGER IF EXISTS returns_snapshot_drop_insert ON {RETURNS};

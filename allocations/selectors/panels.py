@@ -15,6 +15,11 @@ from decimal import Decimal
 import numpy as np
 from django.db import connection
 
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - SQLite-only installs
+    psycopg = None
+
 from allocations.models import (
     AllocationLine,
     AllocationRun,
@@ -103,17 +108,8 @@ def returns_snapshot_get(*, portfolio_id: int | None, ids: np.ndarray | None = N
     one), in one fetch; None when there is none."""
     if portfolio_id is None and (ids is None or ids.size == 0):
         return None
-    if portfolio_id is None and connection.vendor == "postgresql":
-        table, strategies = ReturnsPanelSnapshot._meta.db_table, Strategy._meta.db_table
-        sql = (
-            f'SELECT p.strategy_ids, p.days, p."values" FROM {table} p '
-            f"WHERE p.portfolio_id = (SELECT portfolio_id FROM {strategies} WHERE id = %s) AND NOT EXISTS "
-            f"(SELECT 1 FROM {strategies} o WHERE o.id = ANY(%s) AND o.portfolio_id <> p.portfolio_id)"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [int(ids[0]), ids.tolist()])
-            row = cursor.fetchone()
-        return None if row is None else snapshot_decode(*row)
+    if connection.vendor == "postgresql":
+        return _snapshot_get_postgres(portfolio_id, ids)
     if portfolio_id is None:
         owners = set(Strategy.objects.filter(pk__in=ids.tolist()).values_list("portfolio_id", flat=True))
         if len(owners) != 1:
@@ -121,6 +117,27 @@ def returns_snapshot_get(*, portfolio_id: int | None, ids: np.ndarray | None = N
         portfolio_id = owners.pop()
     stored = ReturnsPanelSnapshot.objects.filter(portfolio_id=portfolio_id)
     row = stored.values_list("strategy_ids", "days", "values").first()
+    return None if row is None else snapshot_decode(*row)
+
+
+def _snapshot_get_postgres(portfolio_id: int | None, ids: np.ndarray | None) -> PanelSnapshot | None:
+    """One fetch in PostgreSQL's binary format: the bytea arrives as its bytes (the text format
+    doubles them as hex, and decoding that costs more than the transfer). Without ``portfolio_id``,
+    the portfolio of the first id, if every id belongs to it."""
+    table, strategies = ReturnsPanelSnapshot._meta.db_table, Strategy._meta.db_table
+    columns = f'p.strategy_ids, p.days, p."values" FROM {table} p'
+    if portfolio_id is not None:
+        sql, params = f"SELECT {columns} WHERE p.portfolio_id = %s", [portfolio_id]
+    else:
+        sql = (
+            f"SELECT {columns} WHERE p.portfolio_id = (SELECT portfolio_id FROM {strategies} WHERE id = %s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {strategies} o WHERE o.id = ANY(%s) AND o.portfolio_id <> p.portfolio_id)"
+        )
+        params = [int(ids[0]), ids.tolist()]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:  # server-side binding: binary results
+        cursor.execute(sql, params, binary=True)
+        row = cursor.fetchone()
     return None if row is None else snapshot_decode(*row)
 
 

@@ -11,6 +11,8 @@ portfolio never merge into the same old snapshot.
 from __future__ import annotations
 
 import numpy as np
+from django.db import connection
+from django.utils import timezone
 
 from allocations.models import Portfolio, ReturnsPanelSnapshot
 from allocations.selectors.panels import (
@@ -23,8 +25,21 @@ from allocations.selectors.panels import (
 
 def _store(portfolio_id: int, snapshot: PanelSnapshot) -> None:
     # delete + insert: the rows' trigger may already have dropped it in this transaction
-    ReturnsPanelSnapshot.objects.filter(portfolio_id=portfolio_id).delete()
-    ReturnsPanelSnapshot.objects.create(portfolio_id=portfolio_id, **snapshot_encode(snapshot))
+    fields = snapshot_encode(snapshot)
+    if connection.vendor != "postgresql":
+        ReturnsPanelSnapshot.objects.filter(portfolio_id=portfolio_id).delete()
+        ReturnsPanelSnapshot.objects.create(portfolio_id=portfolio_id, **fields)
+        return
+    import psycopg
+
+    table = ReturnsPanelSnapshot._meta.db_table
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:  # %b: the bytes go as binary, not as hex text
+        cursor.execute(f"DELETE FROM {table} WHERE portfolio_id = %s", [portfolio_id])
+        cursor.execute(
+            f'INSERT INTO {table} (portfolio_id, strategy_ids, days, "values", updated_at) VALUES (%s, %b, %b, %b, %s)',
+            [portfolio_id, fields["strategy_ids"], fields["days"], fields["values"], timezone.now()],
+        )
 
 
 def returns_snapshot_rebuild(*, portfolio: Portfolio) -> PanelSnapshot:
