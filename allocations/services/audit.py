@@ -6,8 +6,10 @@ in the same transaction, and reads the chain's tail from it rather than from the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -17,7 +19,6 @@ from allocations.audit_chain import (
     GENESIS_HASH,
     ChainHasher,
     audit_key,
-    canonical_content,
     head_signature,
     normalise_payload,
 )
@@ -43,6 +44,49 @@ class AuditRecord:
     new_amount: Decimal | None = None
     total_capital: Decimal | None = None
     payload: dict = field(default_factory=dict)
+
+
+def _scalar(value) -> str:
+    if value is None:
+        return "null"
+    return str(value) if type(value) is int else json.dumps(value, ensure_ascii=False)
+
+
+def _money_text(value) -> str:
+    return "null" if value is None else f'"{Decimal(value):.2f}"'
+
+
+class CanonicalBatch:
+    """``canonical_content`` of the rows of one batch, byte for byte, at a fraction of its cost: the
+    fields the batch shares (portfolio, time, actor) are encoded once, repeated texts once each, and
+    the keys are written in the sorted order ``json.dumps(sort_keys=True)`` gives them."""
+
+    def __init__(self, *, portfolio_id: int, created_at: datetime, actor_id: int | None, actor_label: str):
+        self._head = (
+            f'{{"actor":{_scalar(actor_id)},"actor_label":{_scalar(actor_label)},'
+            f'"created_at":{_scalar(created_at.isoformat())},"kind":'
+        )
+        self._portfolio = _scalar(portfolio_id)
+        self._texts: dict[str, str] = {}
+
+    def _text(self, value: str) -> str:
+        encoded = self._texts.get(value)
+        if encoded is None:
+            encoded = self._texts[value] = _scalar(value)
+        return encoded
+
+    def __call__(self, row: dict) -> str:
+        payload = row["payload"]
+        payload_text = "{}"
+        if payload:
+            payload_text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return (
+            f"{self._head}{self._text(row['kind'])},"
+            f'"new_amount":{_money_text(row["new_amount"])},"old_amount":{_money_text(row["old_amount"])},'
+            f'"payload":{payload_text},"portfolio":{self._portfolio},"reason":{self._text(row["reason"])},'
+            f'"run":{_scalar(row["run_id"])},"step":{_scalar(row["step_id"])},"strategy":{_scalar(row["strategy_id"])},'
+            f'"total_capital":{_money_text(row["total_capital"])}}}'
+        )
 
 
 class AuditChainBroken(RuntimeError):
@@ -91,9 +135,12 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
     key = audit_key()
     hasher = ChainHasher(key)
     now = timezone.now()
+    canonical = CanonicalBatch(
+        portfolio_id=portfolio.pk, created_at=now, actor_id=actor.user_id, actor_label=actor.label
+    )
     rows = []
     for record in records:
-        payload = normalise_payload(record.payload)
+        payload = normalise_payload(record.payload) if record.payload else {}
         row = {
             "portfolio_id": portfolio.pk,
             "kind": record.kind,
@@ -109,7 +156,7 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
             "reason": record.reason,
             "payload": payload,
         }
-        entry_hash = hasher(canonical_content(**row), prev_hash)
+        entry_hash = hasher(canonical(row), prev_hash)
         row["prev_hash"], row["entry_hash"] = prev_hash, entry_hash
         rows.append(row)
         prev_hash = entry_hash

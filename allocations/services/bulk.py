@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from django.db import connection, models
 
 
-def _column_value(field: models.Field, value):
+def _json_text(value) -> str | None:
     if value is None:
         return None
-    if isinstance(field, models.JSONField):
-        return json.dumps(value)
-    return value
+    if not value and isinstance(value, (list, dict)):  # most flags and payloads: no encoder call
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value)
 
 
 def bulk_insert(model: type[models.Model], rows: Sequence[dict]) -> None:
@@ -32,7 +32,11 @@ def bulk_insert(model: type[models.Model], rows: Sequence[dict]) -> None:
     fields = [model._meta.get_field(name[:-3] if name.endswith("_id") and name != "id" else name) for name in names]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([_column_value(f, row[name]) for f, name in zip(fields, names, strict=True)])
+                values = [row[name] for name in names]
+                for i in json_at:
+                    values[i] = _json_text(values[i])
+                copy.write_row(values)

@@ -70,6 +70,7 @@ def funds_set_many(
     reason: str = "",
     run_id: int | None = None,
     step_id: int | None = None,
+    known: dict[int, Decimal] | None = None,
     clock=None,
 ) -> list[AuditEntry]:
     """Set the funds of many strategies (by strategy id) at once; one audit row per changed fund.
@@ -77,15 +78,22 @@ def funds_set_many(
     Amounts must already be validated money (``to_money``). Each audit row's ``total_capital``
     is the portfolio's total right after that row's change, as if the changes were made one by one;
     decreases come first, so no row shows more capital than the book ends with or started with.
+
+    ``known``: every fund of the portfolio (strategy id -> amount) as the caller read it under the
+    portfolio lock it still holds (a rebalance reads them to decide); they are not read again.
     """
     with transaction.atomic():
         portfolio_lock(portfolio.pk)
-        current = dict(
-            Fund.objects.select_for_update()
-            .filter(strategy_id__in=list(amounts), strategy__portfolio=portfolio)
-            .values_list("strategy_id", "amount")
-        )
-        total = _total_capital(portfolio)
+        if known is not None:
+            current = {sid: known[sid] for sid in amounts if sid in known}
+            total = sum(known.values(), Decimal("0")).quantize(CENT)
+        else:
+            current = dict(
+                Fund.objects.select_for_update()
+                .filter(strategy_id__in=list(amounts), strategy__portfolio=portfolio)
+                .values_list("strategy_id", "amount")
+            )
+            total = _total_capital(portfolio)
         to_create, to_update, records = [], [], []
         decreases_first = sorted(amounts.items(), key=lambda item: item[1] - current.get(item[0], Decimal("0")))
         for strategy_id, new_amount in decreases_first:
@@ -128,11 +136,12 @@ def _update_amounts(pairs: list[tuple[int, Decimal]]) -> None:
     table = Fund._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # the arrays go as two comma-separated strings: quoting 1,000 Decimals one by one costs more
             cursor.execute(
                 f"UPDATE {table} AS f SET amount = v.amount, updated_at = %s "
-                "FROM unnest(%s::bigint[], %s::numeric[]) AS v(strategy_id, amount) "
-                "WHERE f.strategy_id = v.strategy_id",
-                [now, [p[0] for p in pairs], [p[1] for p in pairs]],
+                "FROM unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::numeric[]) "
+                "AS v(strategy_id, amount) WHERE f.strategy_id = v.strategy_id",
+                [now, ",".join(str(int(p[0])) for p in pairs), ",".join(str(p[1]) for p in pairs)],
             )
         else:
             cursor.executemany(

@@ -95,6 +95,7 @@ def allocation_run_record(
             amounts=inputs.amounts,
             actor=actor,
             today=inputs.today,
+            funds_known=True,  # read by run_inputs_load under the portfolio lock this transaction holds
             clock=clock,
         )
     return run

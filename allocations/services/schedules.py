@@ -21,6 +21,7 @@ from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
 from .audit import audit_append
+from .bulk import bulk_insert
 from .funds import funds_set_many
 from .locks import portfolio_lock
 from .outbox import outbox_step_applied, outbox_target_approved
@@ -35,13 +36,18 @@ def _apply_weights(
     previous: np.ndarray,
     amounts: dict[int, Decimal],
     actor: Actor,
+    funds_known: bool = False,
     clock=None,
 ) -> None:
-    """Move the funds of the strategies whose weight changes in this step; audit each move."""
+    """Move the funds of the strategies whose weight changes in this step; audit each move.
+
+    ``funds_known``: ``amounts`` is every fund of the portfolio, read under the lock still held.
+    """
     new_amounts = adapters.amounts_for_weights(weights, run.total_equity)
-    # A strategy retired since the schedule was planned keeps its zero fund.
+    # A strategy retired since the schedule was planned keeps its zero fund (the universe is the
+    # portfolio's: its retired strategies are few, where an IN list of every id costs a query plan).
     retired = set(
-        Strategy.objects.filter(pk__in=[int(s) for s in universe_ids], status=Strategy.Status.RETIRED).values_list(
+        Strategy.objects.filter(portfolio_id=run.portfolio_id, status=Strategy.Status.RETIRED).values_list(
             "pk", flat=True
         )
     )
@@ -57,6 +63,7 @@ def _apply_weights(
         reason=f"run {run.public_id} step {step.index}",
         run_id=run.pk,
         step_id=step.pk,
+        known=amounts if funds_known else None,
         clock=clock,
     )
     step.status = TransitionStep.Status.APPLIED
@@ -96,6 +103,7 @@ def schedule_create_and_apply_first(
     amounts: dict[int, Decimal],
     actor: Actor,
     today: date,
+    funds_known: bool = False,
     clock=None,
 ) -> TransitionSchedule:
     """Write the schedule of ``run`` (one row of ``steps`` per business day from ``today``, the
@@ -103,18 +111,22 @@ def schedule_create_and_apply_first(
     schedule = TransitionSchedule.objects.create(run=run, portfolio=run.portfolio)
     days = adapters.business_days_from(today, steps.shape[0])
     ids = [str(int(i)) for i in universe_ids]
-    rows = TransitionStep.objects.bulk_create(
+    bulk_insert(  # streamed (COPY on PostgreSQL): each step's weights are one JSON object of every strategy
+        TransitionStep,
         [
-            TransitionStep(
-                schedule=schedule,
-                index=k + 1,
-                due_date=day,
-                weights=dict(zip(ids, (float(w) for w in steps[k]), strict=True)),
-            )
+            {
+                "schedule_id": schedule.pk,
+                "index": k + 1,
+                "due_date": day,
+                "weights": dict(zip(ids, steps[k].tolist(), strict=True)),
+                "status": TransitionStep.Status.PENDING,
+                "applied_at": None,
+                "applied_by": "",
+            }
             for k, day in enumerate(days)
-        ]
+        ],
     )
-    first = rows[0] if rows[0].pk else schedule.steps.get(index=1)
+    first = TransitionStep.objects.defer("weights").get(schedule=schedule, index=1)  # its id; the weights are known
     outbox_target_approved(
         run=run, schedule_id=schedule.pk, universe_ids=universe_ids, target=steps[-1], steps_total=steps.shape[0]
     )
@@ -128,6 +140,7 @@ def schedule_create_and_apply_first(
         previous=current,
         amounts=amounts,
         actor=actor,
+        funds_known=funds_known,
         clock=clock,
     )
     if steps.shape[0] == 1:
