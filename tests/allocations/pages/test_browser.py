@@ -15,6 +15,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.core.servers.basehttp import WSGIServer
+from django.db import connections
+from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
+from django.test.utils import modify_settings
 
 from allocations.models import AllocationRun
 from allocations.services.actors import Actor
@@ -103,28 +108,44 @@ class Session:
         self.context.close()
 
 
-@pytest.fixture
-def serial_live_server():
-    """On an in-memory SQLite database every thread of the live server shares the test's one
-    connection, so concurrent requests (the page fetches its charts' JSON in parallel) could
-    interleave on it: there the server answers one request at a time. PostgreSQL keeps threads."""
-    from django.core.servers.basehttp import WSGIServer
-    from django.db import connection
-    from django.test.testcases import LiveServerThread
+class SerialLiveServerThread(LiveServerThread):
+    """Answers one request at a time (and closes each connection), as Django's own single-threaded live server."""
 
-    threaded = LiveServerThread.server_class
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        LiveServerThread.server_class = WSGIServer
-    yield
-    LiveServerThread.server_class = threaded
+    def _create_server(self, connections_override=None):
+        return WSGIServer((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=False)
 
 
 @pytest.fixture
-def session(browser, serial_live_server, live_server):
+def live_url(transactional_db):
+    """The live server of one test. On an in-memory SQLite database every server thread shares the
+    test's one connection, so concurrent requests (the page fetches its charts' JSON in parallel)
+    would interleave on it: there the server answers one request at a time. On PostgreSQL each
+    request thread has its own connection, as in production."""
+    shared = {c.alias: c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()}
+    thread_class = SerialLiveServerThread if shared else LiveServerThread
+    for connection in shared.values():
+        connection.inc_thread_sharing()
+    thread = thread_class("127.0.0.1", StaticFilesHandler, connections_override=shared, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    try:
+        if thread.error:
+            raise thread.error
+        with modify_settings(ALLOWED_HOSTS={"append": "127.0.0.1"}):
+            yield f"http://127.0.0.1:{thread.port}"
+    finally:
+        thread.terminate()
+        for connection in shared.values():
+            connection.dec_thread_sharing()
+
+
+@pytest.fixture
+def session(browser, live_url):
     sessions: list[Session] = []
 
     def open_session(username: str) -> Session:
-        s = Session(browser, live_server.url)
+        s = Session(browser, live_url)
         s.sign_in(username)
         sessions.append(s)
         return s

@@ -246,3 +246,20 @@ def test_the_demo_history_is_audited_and_feeds_the_performance_endpoint(demo):
     before = state()
     demo_seed(strategies=12, days=70, seed=3, history_days=6)
     assert state() == before
+
+
+def test_weights_in_force_are_the_performance_apis(demo):
+    """The dashboard's vectorised reading of the fund-change rows (packed on PostgreSQL) gives the
+    API's amounts, on every return date of the history."""
+    import numpy as np
+
+    from allocations.models import Strategy
+    from allocations.selectors.dashboard import amounts_in_force
+    from allocations.selectors.panels import returns_panel
+    from allocations.selectors.performance import _amounts_in_force
+
+    ids = np.array(sorted(Strategy.objects.filter(portfolio=demo).values_list("id", flat=True)))
+    dates, _ = returns_panel(ids=ids, window=20)
+    expected = _amounts_in_force(demo, ids, dates)
+    assert expected.sum() > 0
+    np.testing.assert_array_equal(amounts_in_force(demo, ids, dates), expected)
