@@ -3,8 +3,9 @@
 Seeds (once) the portfolio ``dash1k``: 1,000 strategies, 252 days of returns of which the last
 ``--history-days`` are lived through the services (daily runs, steps, approvals), as
 ``manage.py seed_demo --portfolio dash1k --strategies 1000 --days 252 --history-days 40``. Starts
-the web server (DEBUG off, threaded, static files served by ``--insecure``), signs in as ``admin``
-in headless Chromium (Debian's ``chromium``, driven by Playwright) and prints:
+the web server as production does, gunicorn with ``--workers`` sync workers (DEBUG off; the static
+files served by Django's static handler in the same processes, as whitenoise does in production),
+signs in as ``admin`` in headless Chromium (Debian's ``chromium``, driven by Playwright) and prints:
 
 - each data request of the dashboard (``/portfolios/dash1k/data/*.json``): the median and max of
   ``--repeats`` requests, timed by the browser's Resource Timing (responseEnd - requestStart);
@@ -44,6 +45,15 @@ TIMING = """url => {
 }"""
 
 
+def wsgi():
+    """The application gunicorn serves here: Django's, with its static files."""
+    sys.path.insert(0, str(ROOT))
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.core.wsgi import get_wsgi_application
+
+    return StaticFilesHandler(get_wsgi_application())
+
+
 def prepare(python: str, env: dict, history_days: int) -> None:
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     seed = [python, "manage.py", "seed_demo", "--portfolio", SLUG, "--strategies", "1000", "--days", "252"]
@@ -72,6 +82,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="requests per data view")
     parser.add_argument("--loads", type=int, default=5, help="warm page loads")
     parser.add_argument("--history-days", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (production: one per core)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--allow-sqlite", action="store_true", help="run even without a PostgreSQL DATABASE_URL")
     args = parser.parse_args()
@@ -84,8 +95,10 @@ def main() -> None:
 
     python = sys.executable
     prepare(python, env, args.history_days)
+    gunicorn = Path(python).parent / "gunicorn"
     server = subprocess.Popen(
-        [python, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload", "--insecure"],
+        [str(gunicorn), "--pythonpath", "bench", "--bind", f"127.0.0.1:{args.port}"]
+        + ["--workers", str(args.workers), "--access-logfile", "/dev/null", "dashboard:wsgi()"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -121,7 +134,10 @@ def main() -> None:
             browser.close()
 
         database = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
-        print(f"dashboard of {SLUG}: 1,000 strategies x 252 days, {args.history_days} days of history, {database}")
+        print(
+            f"dashboard of {SLUG}: 1,000 strategies x 252 days, {args.history_days} days of history, {database}, "
+            f"gunicorn with {args.workers} workers"
+        )
         print(f"data requests ({args.repeats} each, browser Resource Timing, responseEnd - requestStart):")
         for part in PARTS:
             print(f"  {part + '.json':<16} {summary(requests[part])}")
