@@ -25,6 +25,9 @@ max_requests = env_int("WEB_MAX_REQUESTS", 0, minimum=0)
 max_requests_jitter = max_requests // 10
 # The application writes one JSON line per request (with its request id); gunicorn's own access log
 # would repeat it without the context. gunicorn's error log is JSON lines too.
+# gunicorn 27's control socket sits at one path per user ($HOME/.gunicorn): two servers on a machine would
+# share it, and a non-root user may have no writable home. Signals (HUP reload, TERM stop) are enough.
+control_socket_disable = True
 accesslog = None
 errorlog = "-"
 logconfig_dict = {
