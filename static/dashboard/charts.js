@@ -175,7 +175,7 @@
       xAxis: [{ type: "category", data: data.dates, gridIndex: 0, axisLabel: { show: false } },
               { type: "category", data: data.dates, gridIndex: 1, axisLabel: { fontSize: 10 } }],
       yAxis: [{ type: "value", scale: true, gridIndex: 0, name: "equity" },
-              { type: "value", gridIndex: 1, name: "drawdown", axisLabel: { formatter: function (v) { return pct(v, 0); } } }],
+              { type: "value", gridIndex: 1, name: "drawdown", axisLabel: { formatter: function (v) { return pct(v, 1); } } }],
       series: [
         { name: "equity", type: "line", showSymbol: false, data: data.equity_curve, xAxisIndex: 0, yAxisIndex: 0, lineStyle: { color: "#2563eb" } },
         { name: "drawdown", type: "line", showSymbol: false, data: data.drawdown, xAxisIndex: 1, yAxisIndex: 1,
