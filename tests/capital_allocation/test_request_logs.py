@@ -116,3 +116,27 @@ def test_redaction_masks_credentials_in_any_message(message):
     for secret in ("0123456789abcdef0123", "eyJhbGciOiJIUzI1NiJ9", "hunter2-long", "whsec_0123456789"):
         assert secret not in cleaned
     assert "[redacted]" in cleaned
+
+
+def test_an_error_line_carries_the_request_context_and_a_redacted_traceback(rf):
+    from django.http import HttpResponse
+
+    from capital_allocation.middleware import RequestContextMiddleware
+
+    def failing_view(request):
+        try:
+            raise RuntimeError("upstream refused: password=hunter2-long Token abcdef0123456789abcd")
+        except RuntimeError:
+            logging.getLogger("django.request").exception("Internal Server Error: %s", request.path)
+        return HttpResponse(status=500)
+
+    request = rf.get("/api/v1/portfolios/demo/", HTTP_X_REQUEST_ID="err-1")
+    with json_log_lines() as captured:
+        response = RequestContextMiddleware(failing_view)(request)
+    assert response.status_code == 500 and response["X-Request-ID"] == "err-1"
+    error = next(line for line in captured.lines if line["logger"] == "django.request")
+    assert error["request_id"] == "err-1" and error["level"] == "ERROR"
+    assert "RuntimeError" in error["exc_info"]
+    assert "hunter2-long" not in captured.text and "abcdef0123456789abcd" not in captured.text
+    request_line = next(line for line in captured.lines if line["logger"] == "capital_allocation.request")
+    assert request_line["level"] == "ERROR" and request_line["status"] == 500
