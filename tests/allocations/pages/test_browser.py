@@ -71,6 +71,8 @@ def browser():
         if os.environ.get("CI") == "true":
             pytest.fail(f"chromium is required under CI and is not at {CHROMIUM} (apt-get install -y chromium)")
         pytest.skip(f"no chromium at {CHROMIUM}: apt-get install -y chromium")
+    if not (Path(settings.BASE_DIR) / "static" / "vendor" / "echarts.min.js").exists():
+        pytest.fail("static/vendor/echarts.min.js is missing: `make install` (npm ci) copies it there")
     try:
         from playwright import sync_api
     except ImportError:
