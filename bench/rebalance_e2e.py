@@ -78,12 +78,32 @@ def stored_phases(allocation_ids: list[str]) -> list[dict]:
     return list(AllocationRun.objects.filter(public_id__in=allocation_ids).values_list("phase_timings_ms", flat=True))
 
 
+PHASES = [  # the service's order (stored as JSONB, which sorts keys its own way)
+    "lock_and_replay",
+    "inputs",
+    "returns_panel",
+    "engine",
+    "decide",
+    "run_row",
+    "lines",
+    "run_audit",
+    "schedule_and_steps",
+    "funds",
+    "funds_audit",
+    "step_1_and_outbox",
+    "answer",
+    "commit",
+    "total",
+]
+
+
 def phase_table(phases: list[dict]) -> None:
     phases = [p for p in phases if p]
     if not phases:
         print("  (no phase timings recorded by this version of the service)")
         return
-    names = list(dict.fromkeys(name for p in phases for name in p))
+    seen = {name for p in phases for name in p}
+    names = [n for n in PHASES if n in seen] + sorted(seen - set(PHASES))
     print(f"  phases (ms, median of {len(phases)}):")
     for name in names:
         values = [p[name] for p in phases if name in p]
