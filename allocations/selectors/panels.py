@@ -303,18 +303,24 @@ def latest_signals(*, portfolio: Portfolio, since: datetime) -> dict[str, dict]:
 
 def previous_momentum(*, portfolio: Portfolio, universe: Universe) -> np.ndarray | None:
     """The momentum weights of the portfolio's last applied run, NaN for strategies not in it."""
-    run = (
+    run_id = (
         AllocationRun.objects.filter(portfolio=portfolio, status=AllocationRun.Status.APPLIED)
         .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)  # not the run row: its explanation is megabytes of JSON at 10,000
         .first()
     )
-    if run is None:
+    if run_id is None:
         return None
-    stored = dict(
-        AllocationLine.objects.filter(run=run, momentum_weight__isnull=False).values_list(
+    stored = list(
+        AllocationLine.objects.filter(run_id=run_id, momentum_weight__isnull=False).values_list(
             "strategy_id", "momentum_weight"
         )
     )
     if not stored:
         return None
-    return np.array([stored.get(int(i), np.nan) for i in universe.ids], dtype=float)
+    ids = np.fromiter((row[0] for row in stored), dtype=np.int64, count=len(stored))
+    weights = np.fromiter((row[1] for row in stored), dtype=float, count=len(stored))
+    order = np.argsort(ids)
+    ids, weights = ids[order], weights[order]
+    at = np.minimum(np.searchsorted(ids, universe.ids), ids.size - 1)
+    return np.where(ids[at] == universe.ids, weights[at], np.nan)

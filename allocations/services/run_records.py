@@ -44,7 +44,8 @@ def allocation_run_record(
     """
     lap = clock.lap if clock is not None else (lambda name: None)
     explanation = decision.explanation
-    waiting = list(AllocationRun.objects.filter(portfolio=portfolio, status=AllocationRun.Status.PENDING_APPROVAL))
+    pending = AllocationRun.objects.filter(portfolio=portfolio, status=AllocationRun.Status.PENDING_APPROVAL)
+    waiting = list(pending.defer("explanation"))  # its explanation is megabytes at 10,000 strategies
     run = AllocationRun.objects.create(
         portfolio=portfolio,
         policy=inputs.policy,
