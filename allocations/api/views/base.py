@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import generics
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.pagination import ApiPagination
 from allocations.api.parsers import refuse_unread_body
 from allocations.api.permissions import VIEW, portfolio_for
@@ -20,21 +24,53 @@ class ReadsOnlyItsMediaTypes:
         super().initial(request, *args, **kwargs)
 
 
-class Api(ReadsOnlyItsMediaTypes, APIView):
+class TakesInput:
+    # No docstring: the schema describes a view without its own by the first docstring of its classes.
+    # The request body validated by the view's nested ``InputSerializer``; a 201 answer for what it made.
+
+    def validated(self, request) -> dict:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @staticmethod
+    def created(data) -> Response:
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+def idempotent_post(**schema):
+    """An idempotent POST (a retry with the same Idempotency-Key gets the first answer), documented
+    with that header and ``schema`` (``extend_schema``'s request, responses, summary)."""
+
+    def decorate(view_method):
+        return extend_schema(parameters=[IDEMPOTENCY_HEADER], **schema)(idempotent(view_method))
+
+    return decorate
+
+
+def found_or_404(found, message: str):
+    """What a selector found, or a 404 saying ``message`` when it found nothing (``None``)."""
+    if found is None:
+        raise Http404(message)
+    return found
+
+
+class Api(ReadsOnlyItsMediaTypes, TakesInput, APIView):
     schema = ApiAutoSchema()
 
 
-class PortfolioScopedListApi(ReadsOnlyItsMediaTypes, generics.ListAPIView):
+class PortfolioScopedListApi(ReadsOnlyItsMediaTypes, TakesInput, generics.ListAPIView):
     """A paginated, filterable list of rows of one portfolio the user may view.
 
     Subclasses set ``model`` (for schema generation), ``filterset_class``, ``serializer_class``
-    and ``select(portfolio)``, which calls the selector.
+    and ``selector``, called as ``selector(portfolio=...)`` (or override ``select(portfolio)``).
     """
 
     schema = ApiAutoSchema()
     pagination_class = ApiPagination
     filter_backends = [DjangoFilterBackend]
     model = None
+    selector = None
 
     def portfolio(self):
         return portfolio_for(self.request, self.kwargs["slug"], VIEW)
@@ -44,5 +80,5 @@ class PortfolioScopedListApi(ReadsOnlyItsMediaTypes, generics.ListAPIView):
             return self.model.objects.none()
         return self.select(self.portfolio())
 
-    def select(self, portfolio):  # pragma: no cover - each list names its selector
-        raise NotImplementedError
+    def select(self, portfolio):
+        return self.selector(portfolio=portfolio)

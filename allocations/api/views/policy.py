@@ -97,11 +97,8 @@ class PolicyApi(Api):
         return Response(self.OutputSerializer(policy).data)
 
     def _update(self, request, slug):
-
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        changes = dict(serializer.validated_data)
+        changes = dict(self.validated(request))
         reason = changes.pop("reason", "") or "policy updated through the API"
         policy = policy_create_version(portfolio=portfolio, actor=actor_of(request), reason=reason, changes=changes)
         return Response(self.OutputSerializer(policy).data)

@@ -7,11 +7,8 @@ import re
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
-from rest_framework.response import Response
+from rest_framework import serializers
 
-from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.parsers import CSVTextParser, StrictJSONParser
 from allocations.api.permissions import INGEST, actor_of, portfolio_for
 from allocations.errors import DomainError
@@ -19,7 +16,7 @@ from allocations.models import StrategyReturn
 from allocations.selectors.core import strategy_return_list
 from allocations.services.ingestion import ReturnRow, returns_import, returns_rows_from_text
 
-from .base import Api, PortfolioScopedListApi
+from .base import Api, PortfolioScopedListApi, idempotent_post
 
 MAX_ROWS = 500_000
 
@@ -50,9 +47,7 @@ class ReturnListApi(PortfolioScopedListApi):
     model = StrategyReturn
     serializer_class = ReturnOutputSerializer
     filterset_class = ReturnFilter
-
-    def select(self, portfolio):
-        return strategy_return_list(portfolio=portfolio)
+    selector = staticmethod(strategy_return_list)
 
 
 def _rows_from_json(data) -> list[ReturnRow]:
@@ -115,13 +110,11 @@ class ReturnIngestApi(Api):
         first_date = serializers.DateField(allow_null=True)
         last_date = serializers.DateField(allow_null=True)
 
-    @extend_schema(
+    @idempotent_post(
         request={"application/json": InputSerializer, "text/csv": OpenApiTypes.STR},
         responses={201: OutputSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
         summary="Load daily returns (JSON, or a CSV body with the header date,strategy,return)",
     )
-    @idempotent
     def post(self, request, slug):
         portfolio = portfolio_for(request, slug, INGEST)
         data = request.data
@@ -140,8 +133,7 @@ class ReturnIngestApi(Api):
                 summary = returns_import(portfolio=portfolio, rows=rows, actor=actor_of(request), source=source)
             except DomainError as exc:
                 raise _json_positions(exc) from None
-        body = ReturnIngestApi.OutputSerializer(summary).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        return self.created(ReturnIngestApi.OutputSerializer(summary).data)
 
 
 class ReturnCollectionApi(ReturnListApi, ReturnIngestApi):

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Count, Q
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import StrictInputSerializer, WeightMapField
 from allocations.models import TransitionSchedule, TransitionStep
 from allocations.selectors.core import schedule_get, schedule_list, strategy_codes_by_id
 from allocations.services.schedules import transition_schedule_cancel
 
-from .base import Api, PortfolioScopedListApi
+from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
 
 
 class ScheduleFilter(django_filters.FilterSet):
@@ -67,10 +65,10 @@ class StepSerializer(serializers.Serializer):
 
 
 def _schedule_or_404(portfolio, schedule_id) -> TransitionSchedule:
-    schedule = _with_counts(schedule_list(portfolio=portfolio)).filter(pk=schedule_id).first()
-    if schedule is None:
-        raise Http404(f"no schedule {schedule_id} in this portfolio")
-    return schedule
+    return found_or_404(
+        _with_counts(schedule_list(portfolio=portfolio)).filter(pk=schedule_id).first(),
+        f"no schedule {schedule_id} in this portfolio",
+    )
 
 
 def _detail(portfolio, schedule) -> dict:
@@ -104,20 +102,13 @@ class ScheduleCancelApi(Api):
     class InputSerializer(StrictInputSerializer):
         reason = serializers.CharField(max_length=2000)
 
-    @extend_schema(
+    @idempotent_post(
         request=InputSerializer,
         responses=ScheduleDetailApi.OutputSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
         summary="Cancel an active schedule (its pending steps)",
     )
-    @idempotent
     def post(self, request, slug, schedule_id):
-
         portfolio = portfolio_for(request, slug, APPROVE)
         schedule = _schedule_or_404(portfolio, schedule_id)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        transition_schedule_cancel(
-            schedule=schedule, actor=actor_of(request), reason=serializer.validated_data["reason"]
-        )
+        transition_schedule_cancel(schedule=schedule, actor=actor_of(request), **self.validated(request))
         return Response(_detail(portfolio, _schedule_or_404(portfolio, schedule_id)))

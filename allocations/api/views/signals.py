@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
-from rest_framework.response import Response
+from rest_framework import serializers
 
 from allocations.api.filters import UtcDateTimeFilter
-from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import INGEST, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
 from allocations.models import SectorSignal
 from allocations.selectors.core import signal_list
 from allocations.services.signals import signal_create
 
-from .base import Api, PortfolioScopedListApi
+from .base import Api, PortfolioScopedListApi, idempotent_post
 
 
 class SignalFilter(django_filters.FilterSet):
@@ -45,9 +42,7 @@ class SignalListApi(PortfolioScopedListApi):
     model = SectorSignal
     serializer_class = SignalOutputSerializer
     filterset_class = SignalFilter
-
-    def select(self, portfolio):
-        return signal_list(portfolio=portfolio)
+    selector = staticmethod(signal_list)
 
 
 class SignalCreateApi(Api):
@@ -58,19 +53,15 @@ class SignalCreateApi(Api):
         as_of = serializers.DateTimeField(required=False, help_text="Default: now.")
         source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
-    @extend_schema(
+    @idempotent_post(
         request=InputSerializer,
         responses={201: SignalOutputSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
         summary="Push a sector signal",
     )
-    @idempotent
     def post(self, request, slug):
         portfolio = portfolio_for(request, slug, INGEST)
-        serializer = SignalCreateApi.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        signal = signal_create(portfolio=portfolio, actor=actor_of(request), **serializer.validated_data)
-        return Response(SignalOutputSerializer(signal).data, status=status.HTTP_201_CREATED)
+        signal = signal_create(portfolio=portfolio, actor=actor_of(request), **self.validated(request))
+        return self.created(SignalOutputSerializer(signal).data)
 
 
 class SignalCollectionApi(SignalListApi, SignalCreateApi):

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import django_filters
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 
-from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import MANAGE_POLICY, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
 from allocations.models import Strategy
 from allocations.selectors.core import strategy_get, strategy_list_with_funds
 from allocations.services import strategies as strategy_services
 
-from .base import Api, PortfolioScopedListApi
+from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
 
 
 class StrategyOutputSerializer(serializers.Serializer):
@@ -43,10 +41,7 @@ class StrategyFilter(django_filters.FilterSet):
 
 
 def _strategy_or_404(portfolio, code) -> Strategy:
-    strategy = strategy_get(portfolio=portfolio, code=code)
-    if strategy is None:
-        raise Http404(f"no strategy {code!r} in this portfolio")
-    return strategy
+    return found_or_404(strategy_get(portfolio=portfolio, code=code), f"no strategy {code!r} in this portfolio")
 
 
 class StrategyListApi(PortfolioScopedListApi):
@@ -54,9 +49,7 @@ class StrategyListApi(PortfolioScopedListApi):
     OutputSerializer = StrategyOutputSerializer
     serializer_class = StrategyOutputSerializer
     filterset_class = StrategyFilter
-
-    def select(self, portfolio):
-        return strategy_list_with_funds(portfolio=portfolio)
+    selector = staticmethod(strategy_list_with_funds)
 
 
 class StrategyCreateApi(Api):
@@ -68,21 +61,17 @@ class StrategyCreateApi(Api):
         risk_budget = FiniteFloatField(default=1.0, help_text="> 0; relative.")
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
-    @extend_schema(
+    @idempotent_post(
         request=InputSerializer,
         responses={201: StrategyOutputSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
         summary="Add a strategy",
     )
-    @idempotent
     def post(self, request, slug):
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        serializer = StrategyCreateApi.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         strategy = strategy_services.strategy_create(
-            portfolio=portfolio, actor=actor_of(request), **serializer.validated_data
+            portfolio=portfolio, actor=actor_of(request), **self.validated(request)
         )
-        return Response(StrategyOutputSerializer(strategy).data, status=status.HTTP_201_CREATED)
+        return self.created(StrategyOutputSerializer(strategy).data)
 
 
 class StrategyCollectionApi(StrategyListApi, StrategyCreateApi):
@@ -107,9 +96,7 @@ class StrategyUpdateApi(Api):
     def patch(self, request, slug, code):
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
         strategy = _strategy_or_404(portfolio, code)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        changes = dict(serializer.validated_data)
+        changes = dict(self.validated(request))
         reason = changes.pop("reason", "")
         strategy = strategy_services.strategy_update(
             strategy=strategy, actor=actor_of(request), changes=changes, reason=reason
@@ -121,19 +108,13 @@ class StrategyRetireApi(Api):
     class InputSerializer(StrictInputSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
-    @extend_schema(
+    @idempotent_post(
         request=InputSerializer,
         responses=StrategyOutputSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
         summary="Retire a strategy (its fund goes to 0)",
     )
-    @idempotent
     def post(self, request, slug, code):
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
         strategy = _strategy_or_404(portfolio, code)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        strategy_services.strategy_retire(
-            strategy=strategy, actor=actor_of(request), reason=serializer.validated_data["reason"]
-        )
+        strategy_services.strategy_retire(strategy=strategy, actor=actor_of(request), **self.validated(request))
         return Response(StrategyOutputSerializer(strategy_get(portfolio=portfolio, code=strategy.code)).data)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import django_filters
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 
-from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import APPROVE, MANAGE_POLICY, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import StrictInputSerializer
 from allocations.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
@@ -20,7 +18,7 @@ from allocations.services.outbox import (
     webhook_endpoint_update,
 )
 
-from .base import Api, PortfolioScopedListApi
+from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
 
 # --- endpoints ---------------------------------------------------------------------------------
 
@@ -56,29 +54,24 @@ class WebhookCollectionApi(PortfolioScopedListApi):
         url = serializers.URLField(max_length=500)
         description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
-    def select(self, portfolio):
-        return endpoint_list(portfolio=portfolio)
+    selector = staticmethod(endpoint_list)
 
-    @extend_schema(
+    @idempotent_post(
         request=InputSerializer,
         responses={201: EndpointWithSecretSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
         summary="Add a webhook endpoint (its secret is in this answer only)",
     )
-    @idempotent
     def post(self, request, slug):
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        endpoint = webhook_endpoint_create(portfolio=portfolio, actor=actor_of(request), **serializer.validated_data)
-        return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        endpoint = webhook_endpoint_create(portfolio=portfolio, actor=actor_of(request), **self.validated(request))
+        return self.created(EndpointWithSecretSerializer(endpoint).data)
 
 
 def _endpoint_or_404(portfolio, endpoint_id) -> WebhookEndpoint:
-    endpoint = endpoint_list(portfolio=portfolio).filter(pk=endpoint_id).first()
-    if endpoint is None:
-        raise Http404(f"no webhook endpoint {endpoint_id} in this portfolio")
-    return endpoint
+    return found_or_404(
+        endpoint_list(portfolio=portfolio).filter(pk=endpoint_id).first(),
+        f"no webhook endpoint {endpoint_id} in this portfolio",
+    )
 
 
 class WebhookDetailApi(Api):
@@ -95,10 +88,7 @@ class WebhookDetailApi(Api):
     @extend_schema(request=InputSerializer, responses=EndpointOutputSerializer, summary="Change or deactivate one")
     def patch(self, request, slug, endpoint_id):
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        endpoint = _endpoint_or_404(portfolio, endpoint_id)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        endpoint = webhook_endpoint_update(endpoint=endpoint, **serializer.validated_data)
+        endpoint = webhook_endpoint_update(endpoint=_endpoint_or_404(portfolio, endpoint_id), **self.validated(request))
         return Response(EndpointOutputSerializer(endpoint).data)
 
 
@@ -167,16 +157,13 @@ class OutboxListApi(PortfolioScopedListApi):
     model = OutboxEvent
     serializer_class = EventOutputSerializer
     filterset_class = EventFilter
-
-    def select(self, portfolio):
-        return outbox_event_list(portfolio=portfolio)
+    selector = staticmethod(outbox_event_list)
 
 
 def _event_or_404(portfolio, event_id) -> OutboxEvent:
-    event = outbox_event_get(portfolio=portfolio, public_id=event_id)
-    if event is None:
-        raise Http404(f"no outbox event {event_id} in this portfolio")
-    return event
+    return found_or_404(
+        outbox_event_get(portfolio=portfolio, public_id=event_id), f"no outbox event {event_id} in this portfolio"
+    )
 
 
 class OutboxDetailApi(Api):
@@ -187,13 +174,11 @@ class OutboxDetailApi(Api):
 
 
 class OutboxRedeliverApi(Api):
-    @extend_schema(
+    @idempotent_post(
         request=None,
         responses=EventDetailSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
         summary="Send an event again to every active endpoint (risk officers)",
     )
-    @idempotent
     def post(self, request, slug, event_id):
         portfolio = portfolio_for(request, slug, APPROVE)
         outbox_event_redeliver(event=_event_or_404(portfolio, event_id), actor=actor_of(request))
