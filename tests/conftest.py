@@ -50,3 +50,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: `make test-services` (CI runs it)"))
         if "redis" in item.keywords and not on_redis:
             item.add_marker(pytest.mark.skip(reason="needs Redis: `make test-services` (CI runs it)"))
+
+
+@pytest.fixture
+def fresh_throttle_counts():
+    """Throttle counters live in the cache: the test starts and ends with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -14,20 +13,6 @@ TOKEN_URL = "/api/v1/auth/token/"
 LOGOUT_URL = "/api/v1/auth/logout/"
 LOGOUT_ALL_URL = "/api/v1/auth/logout-all/"
 SOME_READ = "/api/v1/portfolios/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def ana(db):
-    roles_ensure()
-    user, _ = user_ensure(username="ana", role=roles.VIEWER, password="s3cret-pass")
-    return user
 
 
 @pytest.fixture

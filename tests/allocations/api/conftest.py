@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from allocations.models import AllocationPolicy, Portfolio
@@ -21,11 +20,8 @@ USERNAME = {
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
+def _fresh_throttle_counts(fresh_throttle_counts):
     """Throttle counters live in the cache; each test starts from zero."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
