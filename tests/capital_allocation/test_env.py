@@ -138,6 +138,17 @@ def _manage(*args, **environ):
     )
 
 
+def _production_check(*args, **environ) -> subprocess.CompletedProcess:
+    """``manage.py check *args`` under the production settings, serving cae.example.com, in a fresh process."""
+    return _manage(
+        "check",
+        *args,
+        DJANGO_SETTINGS_MODULE="capital_allocation.settings.production",
+        ALLOWED_HOSTS="cae.example.com",
+        **environ,
+    )
+
+
 def _good_secret() -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits + "!@#%^&*(-_=+)") for _ in range(64))
 
@@ -163,37 +174,21 @@ def test_bad_urls_stop_start_up_naming_the_variable(variable, value, message):
 
 
 def test_production_without_secret_key_stops_naming_it():
-    result = _manage(
-        "check",
-        DJANGO_SETTINGS_MODULE="capital_allocation.settings.production",
-        ALLOWED_HOSTS="cae.example.com",
-    )
+    result = _production_check()
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
     assert "ImproperlyConfigured" in result.stderr
 
 
 def test_production_with_a_weak_secret_key_stops_naming_it():
-    result = _manage(
-        "check",
-        DJANGO_SETTINGS_MODULE="capital_allocation.settings.production",
-        SECRET_KEY="short",
-        ALLOWED_HOSTS="cae.example.com",
-    )
+    result = _production_check(SECRET_KEY="short")
     assert result.returncode != 0
     assert "SECRET_KEY: must be at least 50 characters" in result.stderr
 
 
 def test_production_settings_pass_the_deploy_check_without_warnings():
-    result = _manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DJANGO_SETTINGS_MODULE="capital_allocation.settings.production",
-        SECRET_KEY=_good_secret(),
-        AUDIT_HMAC_KEY=_good_secret(),
-        ALLOWED_HOSTS="cae.example.com",
+    result = _production_check(
+        "--deploy", "--fail-level", "WARNING", SECRET_KEY=_good_secret(), AUDIT_HMAC_KEY=_good_secret()
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
