@@ -65,38 +65,45 @@ def test_total_risk_scales_down_and_leaves_cash():
     assert res.cash == pytest.approx(1 - 0.1 / before)
 
 
+# A random book for the properties: sizes, limits and a seed.
+BOOKS = {
+    "n": st.integers(1, 60),
+    "n_sectors": st.integers(1, 8),
+    "cap": st.floats(0.01, 1.0),
+    "sector_cap": st.floats(0.01, 1.0),
+    "risk_cap": st.floats(0.01, 1.0),
+    "seed": st.integers(0, 2**32 - 1),
+}
+
+
+def sectors_and_covariance(rng, n, n_sectors):
+    """Random sector codes and a positive semi-definite covariance (daily scale) of ``n`` strategies."""
+    sector_codes = rng.integers(0, n_sectors, n)
+    a = rng.standard_normal((n + 2, n)) * 0.02
+    return sector_codes, a.T @ a / (n + 2)
+
+
+def assert_limits_hold(out, w, sector_codes, cov, cap, sector_cap, risk_cap):
+    """Weights finite and non-negative, weight never created, every cap respected."""
+    assert np.isfinite(out).all() and (out >= 0).all() and out.sum() <= w.sum() + 1e-12
+    assert out.max(initial=0) <= cap + 1e-9
+    assert np.bincount(sector_codes, weights=out).max() <= sector_cap + 1e-9
+    assert ex_ante_volatility(cov, out) <= risk_cap + 1e-9
+
+
 @PROPERTY
-@given(
-    n=st.integers(1, 60),
-    n_sectors=st.integers(1, 8),
-    cap=st.floats(0.01, 1.0),
-    sector_cap=st.floats(0.01, 1.0),
-    risk_cap=st.floats(0.01, 1.0),
-    invested=st.floats(0.0, 1.0),
-    seed=st.integers(0, 2**32 - 1),
-)
+@given(invested=st.floats(0.0, 1.0), **BOOKS)
 def test_caps_always_hold(n, n_sectors, cap, sector_cap, risk_cap, invested, seed):
     rng = np.random.default_rng(seed)
     w = rng.dirichlet(np.full(n, 0.3)) * invested
-    sector_codes = rng.integers(0, n_sectors, n)
-    a = rng.standard_normal((n + 2, n)) * 0.02
-    cov = a.T @ a / (n + 2)
+    sector_codes, cov = sectors_and_covariance(rng, n, n_sectors)
     res = apply_limits(
-        w,
-        sector_codes,
-        max_single_strategy=cap,
-        max_sector=sector_cap,
-        max_total_risk=risk_cap,
-        covariance=cov,
+        w, sector_codes, max_single_strategy=cap, max_sector=sector_cap, max_total_risk=risk_cap, covariance=cov
     )
     out = res.weights
-    assert np.isfinite(out).all() and (out >= 0).all()
     assert out.sum() <= 1 + 1e-12
-    assert out.max() <= cap + 1e-9
-    assert np.bincount(sector_codes, weights=out).max() <= sector_cap + 1e-9
-    assert ex_ante_volatility(cov, out) <= risk_cap + 1e-9
     # weight is only moved or turned into cash, never created
-    assert out.sum() <= w.sum() + 1e-12
+    assert_limits_hold(out, w, sector_codes, cov, cap, sector_cap, risk_cap)
     # when caps are not binding the weights are untouched
     if w.max() <= cap and np.bincount(sector_codes, weights=w).max() <= sector_cap:
         np.testing.assert_allclose(res.capped_weights, w, atol=1e-15)
@@ -178,22 +185,12 @@ def test_issue_9_total_risk_on_the_whole_book_cuts_held_strategies_last():
 
 
 @PROPERTY
-@given(
-    n=st.integers(1, 60),
-    n_sectors=st.integers(1, 8),
-    cap=st.floats(0.01, 1.0),
-    sector_cap=st.floats(0.01, 1.0),
-    risk_cap=st.floats(0.01, 1.0),
-    held_share=st.floats(0.0, 1.0),
-    seed=st.integers(0, 2**32 - 1),
-)
+@given(held_share=st.floats(0.0, 1.0), **BOOKS)
 def test_caps_hold_for_the_whole_book_with_held_strategies(n, n_sectors, cap, sector_cap, risk_cap, held_share, seed):
     rng = np.random.default_rng(seed)
     w = rng.dirichlet(np.full(n, 0.3)) * rng.uniform(0, 1)
     held = rng.random(n) < held_share
-    sector_codes = rng.integers(0, n_sectors, n)
-    a = rng.standard_normal((n + 2, n)) * 0.02
-    cov = a.T @ a / (n + 2)
+    sector_codes, cov = sectors_and_covariance(rng, n, n_sectors)
     res = apply_limits(
         w,
         sector_codes,
@@ -204,10 +201,7 @@ def test_caps_hold_for_the_whole_book_with_held_strategies(n, n_sectors, cap, se
         can_receive=~held,
     )
     out = res.weights
-    assert np.isfinite(out).all() and (out >= 0).all() and out.sum() <= w.sum() + 1e-12
-    assert out.max(initial=0) <= cap + 1e-9
-    assert np.bincount(sector_codes, weights=out).max() <= sector_cap + 1e-9
-    assert ex_ante_volatility(cov, out) <= risk_cap + 1e-9
+    assert_limits_hold(out, w, sector_codes, cov, cap, sector_cap, risk_cap)
     # held strategies never grow, and are only cut with a limit named
     assert (out[held] <= w[held] + 1e-15).all()
     cut = held & (out < w - 1e-12)
