@@ -277,24 +277,26 @@ def test_verify_audit_catches_a_deleted_middle_row(trail):
         call_command("verify_audit")
 
 
-def test_verify_audit_exits_non_zero_in_a_real_process(tmp_path):
-    """The command as an operator runs it: a fresh SQLite file, a tampered row, exit status 1."""
+def manage_in_its_own_process(database):
+    """``manage.py`` as an operator runs it: its own process, on the SQLite file ``database``, no broker."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.test",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{database}",
     }
     env.pop("CELERY_BROKER_URL", None)
 
-    def manage(*args):
+    def manage(*args, timeout=120):
         return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
         )
+
+    return manage
+
+
+def test_verify_audit_exits_non_zero_in_a_real_process(tmp_path):
+    """The command as an operator runs it: a fresh SQLite file, a tampered row, exit status 1."""
+    manage = manage_in_its_own_process(tmp_path / "audit.sqlite3")
 
     script = (
         "from django.db import connection\n"
@@ -546,17 +548,10 @@ def test_legacy_rows_rewritten_with_plain_sha256_fail_at_the_keyed_anchor(portfo
 
 def test_the_migration_in_a_real_process(tmp_path):
     """``migrate`` from 0006 on a database holding sha256 chains: ``verify_audit`` passes before and after appends."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.test",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'legacy.sqlite3'}",
-    }
-    env.pop("CELERY_BROKER_URL", None)
+    run = manage_in_its_own_process(tmp_path / "legacy.sqlite3")
 
     def manage(*args):
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
-        )
+        done = run(*args, timeout=180)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
