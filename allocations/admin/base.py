@@ -104,4 +104,27 @@ def with_reason(modeladmin, request, queryset, *, title: str, perform):
     )
 
 
+def reason_action(description: str, title: str, service, *, subject: str, permission: str = "", denied: str = ""):
+    """An admin action that asks for a reason, then calls ``service(<subject>=row, actor=..., reason=...)`` per row.
+
+    With ``permission``, the user must hold it on every selected row's portfolio; else ``denied`` is shown
+    and nothing is done.
+    """
+
+    @admin.action(description=description)
+    def action(modeladmin, request, queryset):
+        if permission and not all(request.user.has_perm(permission, row.portfolio) for row in queryset):
+            modeladmin.message_user(request, denied, messages.ERROR)
+            return None
+        return with_reason(
+            modeladmin,
+            request,
+            queryset,
+            title=title,
+            perform=lambda row, reason: service(**{subject: row}, actor=request_actor(request), reason=reason),
+        )
+
+    return action
+
+
 # --- portfolios and reference data -----------------------------------------------------------

@@ -14,7 +14,7 @@ from allocations.selectors.core import portfolio_list_for_user
 from allocations.services.equity import equity_change_approve, equity_change_reject
 from allocations.services.policies import policy_create_version
 
-from .base import GrantedPortfolioFilter, PortfolioScopedAdmin, ReadOnlyAdmin, request_actor, with_reason
+from .base import GrantedPortfolioFilter, PortfolioScopedAdmin, ReadOnlyAdmin, reason_action, request_actor
 
 
 def _policy_validator(declared: PolicyField):
@@ -221,26 +221,12 @@ class EquityChangeAdmin(ReadOnlyAdmin):
     list_select_related = ["portfolio", "requested_by", "decided_by"]
     actions = ["approve", "reject"]
 
-    @admin.action(description="Approve selected equity changes (four eyes: not your own)")
-    def approve(self, request, queryset):
-        return with_reason(
-            self,
-            request,
-            queryset,
-            title="Approve equity changes",
-            perform=lambda change, reason: equity_change_approve(
-                change=change, actor=request_actor(request), reason=reason
-            ),
-        )
-
-    @admin.action(description="Reject selected equity changes")
-    def reject(self, request, queryset):
-        return with_reason(
-            self,
-            request,
-            queryset,
-            title="Reject equity changes",
-            perform=lambda change, reason: equity_change_reject(
-                change=change, actor=request_actor(request), reason=reason
-            ),
-        )
+    approve = reason_action(
+        "Approve selected equity changes (four eyes: not your own)",
+        "Approve equity changes",
+        equity_change_approve,
+        subject="change",
+    )
+    reject = reason_action(
+        "Reject selected equity changes", "Reject equity changes", equity_change_reject, subject="change"
+    )

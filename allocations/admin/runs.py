@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import F
 from django.db.models.functions import Abs
 from django.urls import reverse
@@ -12,7 +12,7 @@ from allocations import models
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 from allocations.services.schedules import transition_schedule_cancel
 
-from .base import GrantedPortfolioFilter, ReadOnlyAdmin, request_actor, with_reason
+from .base import GrantedPortfolioFilter, ReadOnlyAdmin, reason_action
 
 LARGEST_MOVES = 50  # line rows on a run's page; the rest are one link away
 
@@ -29,6 +29,13 @@ def largest_moves(run, limit: int = LARGEST_MOVES):
 
 def _percent(value: float | None) -> str:
     return "" if value is None else f"{value:.2%}"
+
+
+_RUN_DECISION = {
+    "subject": "run",
+    "permission": "allocations.approve_run",
+    "denied": "you may not approve or reject runs of one of these portfolios",
+}
 
 
 @admin.register(models.AllocationRun)
@@ -102,35 +109,10 @@ class AllocationRunAdmin(ReadOnlyAdmin):
         title = format_html("the {} largest moves (|target − current|) of {}", len(lines), link)
         return format_html("<p>{}</p><table>" + header + "{}</table>", title, rows)
 
-    def _check(self, request, queryset) -> bool:
-        allowed = all(request.user.has_perm("allocations.approve_run", run.portfolio) for run in queryset)
-        if not allowed:
-            self.message_user(request, "you may not approve or reject runs of one of these portfolios", messages.ERROR)
-        return allowed
-
-    @admin.action(description="Approve selected runs (four eyes: not your own)")
-    def approve(self, request, queryset):
-        if not self._check(request, queryset):
-            return None
-        return with_reason(
-            self,
-            request,
-            queryset,
-            title="Approve runs",
-            perform=lambda run, reason: allocation_run_approve(run=run, actor=request_actor(request), reason=reason),
-        )
-
-    @admin.action(description="Reject selected runs")
-    def reject(self, request, queryset):
-        if not self._check(request, queryset):
-            return None
-        return with_reason(
-            self,
-            request,
-            queryset,
-            title="Reject runs",
-            perform=lambda run, reason: allocation_run_reject(run=run, actor=request_actor(request), reason=reason),
-        )
+    approve = reason_action(
+        "Approve selected runs (four eyes: not your own)", "Approve runs", allocation_run_approve, **_RUN_DECISION
+    )
+    reject = reason_action("Reject selected runs", "Reject runs", allocation_run_reject, **_RUN_DECISION)
 
 
 @admin.register(models.AllocationLine)
@@ -176,20 +158,14 @@ class TransitionScheduleAdmin(ReadOnlyAdmin):
     inlines = [TransitionStepInline]
     actions = ["cancel"]
 
-    @admin.action(description="Cancel selected schedules (funds stay where they are)")
-    def cancel(self, request, queryset):
-        if not all(request.user.has_perm("allocations.approve_run", s.portfolio) for s in queryset):
-            self.message_user(request, "you may not cancel schedules of one of these portfolios", messages.ERROR)
-            return None
-        return with_reason(
-            self,
-            request,
-            queryset,
-            title="Cancel schedules",
-            perform=lambda s, reason: transition_schedule_cancel(
-                schedule=s, actor=request_actor(request), reason=reason
-            ),
-        )
+    cancel = reason_action(
+        "Cancel selected schedules (funds stay where they are)",
+        "Cancel schedules",
+        transition_schedule_cancel,
+        subject="schedule",
+        permission="allocations.approve_run",
+        denied="you may not cancel schedules of one of these portfolios",
+    )
 
 
 @admin.register(models.TransitionStep)
