@@ -10,20 +10,13 @@ from django.test import Client
 
 from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, Fund, Portfolio, TransitionSchedule
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from tests.allocations.admin_support import DEMO_PASSWORD, demo_seeded, logged_in
 
 
 @pytest.fixture
 def demo(db):
-    demo_seed(strategies=12, days=60, seed=11, password="pw-demo")
-    return Portfolio.objects.get(slug="demo")
-
-
-def _client(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password="pw-demo")
-    return client
+    return demo_seeded()
 
 
 def _funds(portfolio):
@@ -39,7 +32,7 @@ def _pending_run(demo, username="pm"):
 
 
 def test_risk_officer_sees_only_granted_portfolios(demo):
-    client = _client("risk")
+    client = logged_in("risk")
     other = Portfolio.objects.get(slug="demo-b")
     listing = client.get("/admin/allocations/portfolio/")
     assert listing.status_code == 200
@@ -47,7 +40,7 @@ def test_risk_officer_sees_only_granted_portfolios(demo):
     assert client.get(f"/admin/allocations/portfolio/{other.pk}/change/").status_code in (302, 404)
     audit = client.get("/admin/allocations/auditentry/")
     assert audit.status_code == 200 and b"demo-b" not in audit.content
-    assert _client("admin").get("/admin/allocations/auditentry/").content.count(b"demo-b") > 0
+    assert logged_in("admin").get("/admin/allocations/auditentry/").content.count(b"demo-b") > 0
 
 
 def test_approve_action_applies_the_run_and_refuses_the_requester(demo):
@@ -56,11 +49,11 @@ def test_approve_action_applies_the_run_and_refuses_the_requester(demo):
     url = "/admin/allocations/allocationrun/"
     data = {"action": "approve", ACTION_CHECKBOX_NAME: [run.pk], "apply": "1", "reason": "ok by me"}
 
-    _client("risk").post(url, data)  # the requester: four eyes refuse
+    logged_in("risk").post(url, data)  # the requester: four eyes refuse
     run.refresh_from_db()
     assert run.status == AllocationRun.Status.PENDING_APPROVAL and _funds(demo) == before
 
-    response = _client("risk2").post(url, data)
+    response = logged_in("risk2").post(url, data)
     assert response.status_code == 302
     run.refresh_from_db()
     assert run.status == AllocationRun.Status.APPLIED and run.decided_by.username == "risk2"
@@ -72,7 +65,7 @@ def test_reject_action_asks_for_a_reason_then_leaves_funds(demo):
     run = _pending_run(demo)
     before = _funds(demo)
     url = "/admin/allocations/allocationrun/"
-    client = _client("risk")
+    client = logged_in("risk")
     form = client.post(url, {"action": "reject", ACTION_CHECKBOX_NAME: [run.pk]})
     assert form.status_code == 200 and b"reason" in form.content
     client.post(url, {"action": "reject", ACTION_CHECKBOX_NAME: [run.pk], "apply": "1", "reason": "not today"})
@@ -82,19 +75,19 @@ def test_reject_action_asks_for_a_reason_then_leaves_funds(demo):
 
 
 def test_viewer_cannot_use_the_admin_and_pm_cannot_approve(demo):
-    assert Client().login(username="viewer", password="pw-demo")
-    viewer = _client("viewer")
+    assert Client().login(username="viewer", password=DEMO_PASSWORD)
+    viewer = logged_in("viewer")
     assert viewer.get("/admin/allocations/allocationrun/").status_code == 302  # not staff: to the login page
     run = _pending_run(demo)
     # The portfolio manager is not staff either; a risk officer without the grant on demo-b sees nothing there.
-    assert _client("pm").get("/admin/").status_code == 302
+    assert logged_in("pm").get("/admin/").status_code == 302
     run.refresh_from_db()
     assert run.status == AllocationRun.Status.PENDING_APPROVAL
 
 
 def test_policy_edit_saves_a_new_audited_version(demo):
     policy = AllocationPolicy.objects.get(portfolio=demo, version=1)
-    client = _client("risk")
+    client = logged_in("risk")
     page = client.get(f"/admin/allocations/allocationpolicy/{policy.pk}/change/")
     assert page.status_code == 200
     form = page.context["adminform"].form
@@ -122,7 +115,7 @@ def test_cancel_schedule_action(demo):
     run = allocation_run_create(portfolio=demo, actor=Actor.of_user(pm), request=RebalanceRequest()).run
     schedule = TransitionSchedule.objects.get(run=run)
     assert schedule.status == TransitionSchedule.Status.ACTIVE
-    _client("risk").post(
+    logged_in("risk").post(
         "/admin/allocations/transitionschedule/",
         {"action": "cancel", ACTION_CHECKBOX_NAME: [schedule.pk], "apply": "1", "reason": "halt"},
     )
@@ -132,7 +125,7 @@ def test_cancel_schedule_action(demo):
 
 def test_the_admin_does_not_edit_the_equity_of_a_portfolio(demo):
     """Issue 8 item 9: the admin changed total_equity with no audit row."""
-    client = _client("admin")
+    client = logged_in("admin")
     before = AuditEntry.objects.count()
     page = client.get(f"/admin/allocations/portfolio/{demo.pk}/change/")
     assert page.status_code == 200 and b'name="total_equity"' not in page.content
@@ -158,10 +151,10 @@ def test_a_waiting_equity_change_is_approved_by_a_second_risk_officer_in_the_adm
     )
     url = "/admin/allocations/equitychange/"
     data = {"action": "approve", ACTION_CHECKBOX_NAME: [change.pk], "apply": "1", "reason": "wire received"}
-    _client("risk").post(url, data)  # the requester: four eyes refuse
+    logged_in("risk").post(url, data)  # the requester: four eyes refuse
     change.refresh_from_db()
     assert change.status == EquityChange.Status.PENDING_APPROVAL
-    _client("risk2").post(url, data)
+    logged_in("risk2").post(url, data)
     change.refresh_from_db()
     demo.refresh_from_db()
     assert change.status == EquityChange.Status.APPLIED and demo.total_equity == Decimal("20000000.00")

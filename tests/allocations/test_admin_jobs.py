@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.test import Client
 
 from allocations.models import (
     AllocationPolicy,
@@ -17,22 +16,15 @@ from allocations.models import (
     WebhookEndpoint,
 )
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.outbox import webhook_endpoint_create
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from allocations.tasks import apply_due_transition_steps
+from tests.allocations.admin_support import demo_seeded, logged_in
 
 
 @pytest.fixture
 def demo(db):
-    demo_seed(strategies=12, days=60, seed=11, password="pw-demo")
-    return Portfolio.objects.get(slug="demo")
-
-
-def _client(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password="pw-demo")
-    return client
+    return demo_seeded()
 
 
 def test_job_executions_are_listed_for_operators(demo):
@@ -45,17 +37,17 @@ def test_job_executions_are_listed_for_operators(demo):
         finished_at=dt.datetime(2026, 11, 27, 17, 0, 1, tzinfo=dt.UTC),
         error="no active strategies in demo-b",
     )
-    page = _client("admin").get("/admin/allocations/jobexecution/")
+    page = logged_in("admin").get("/admin/allocations/jobexecution/")
     assert page.status_code == 200
     assert b"allocations.apply_due_transition_steps" in page.content and b"applied: 0" in page.content
     assert b"no active strategies in demo-b" in page.content
-    risk = _client("risk").get("/admin/allocations/jobexecution/")
+    risk = logged_in("risk").get("/admin/allocations/jobexecution/")
     assert risk.status_code == 200  # risk officers see the sweeps, not another portfolio's failures
     assert b"apply_due_transition_steps" in risk.content and b"demo-b" not in risk.content
 
 
 def test_a_risk_officer_adds_an_endpoint_with_a_generated_secret(demo):
-    response = _client("risk").post(
+    response = logged_in("risk").post(
         "/admin/allocations/webhookendpoint/add/",
         {"portfolio": demo.pk, "url": "https://orders.example/hook", "description": "OMS", "is_active": "on"},
     )
@@ -63,7 +55,7 @@ def test_a_risk_officer_adds_an_endpoint_with_a_generated_secret(demo):
     endpoint = WebhookEndpoint.objects.get(portfolio=demo)
     assert endpoint.url == "https://orders.example/hook" and len(endpoint.secret) == 64
     other = Portfolio.objects.get(slug="demo-b")
-    refused = _client("risk").post(
+    refused = logged_in("risk").post(
         "/admin/allocations/webhookendpoint/add/", {"portfolio": other.pk, "url": "https://x.example/"}
     )
     assert refused.status_code == 200  # the form offers granted portfolios only
@@ -78,7 +70,7 @@ def test_the_outbox_page_redelivers_an_event(demo):
     ).run
     event = OutboxEvent.objects.get(run=run, kind="allocation.target_approved")
     WebhookDelivery.objects.filter(event=event).update(status=WebhookDelivery.Status.DEAD, attempts=10)
-    client = _client("risk")
+    client = logged_in("risk")
     listing = client.get("/admin/allocations/outboxevent/")
     assert listing.status_code == 200 and str(event.public_id).encode() in listing.content
     assert client.get(f"/admin/allocations/outboxevent/{event.pk}/change/").status_code == 200

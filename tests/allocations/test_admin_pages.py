@@ -14,13 +14,13 @@ from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import lookup_field
 from django.contrib.auth import get_user_model
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 
-from allocations.models import AllocationPolicy, AllocationRun, Portfolio
+from allocations.models import AllocationPolicy, AllocationRun
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from tests.allocations.admin_support import demo_seeded, logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +32,7 @@ SAMPLE_ROWS = 5  # rows of each model whose every displayed value is computed di
 @pytest.fixture
 def demo(db):
     """Demo data with an applied multi-step run (lines, a schedule, steps) and a run pending approval."""
-    demo_seed(strategies=12, days=80, seed=11, password="pw-demo")
-    demo = Portfolio.objects.get(slug="demo")
+    demo = demo_seeded(days=80)
     pm = Actor.of_user(get_user_model().objects.get(username="pm"))
     AllocationPolicy.objects.filter(portfolio=demo).update(
         approval_threshold=2.0, min_change_threshold=0.0, max_daily_change=0.01
@@ -44,12 +43,6 @@ def demo(db):
     assert applied.run.status == "applied" and pending.run.status == "pending_approval"
     assert applied.run.schedule.steps.count() > 1
     return demo
-
-
-def _client(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password="pw-demo")
-    return client
 
 
 def _request(username: str):
@@ -103,7 +96,7 @@ def test_every_displayed_value_is_computed_without_an_error(demo, username):
 
 @pytest.mark.parametrize("username", USERS)
 def test_every_changelist_and_change_form_renders(demo, username):
-    client, request = _client(username), _request(username)
+    client, request = logged_in(username), _request(username)
     rendered = []
     for model, model_admin in admin.site._registry.items():
         if not model_admin.has_view_permission(request):
@@ -125,7 +118,7 @@ def test_every_changelist_and_change_form_renders(demo, username):
 def test_the_run_summary_is_shown(demo, username):
     """Issue 8 item 13: format_html with a format spec raised ValueError and the admin showed "-"."""
     run = AllocationRun.objects.filter(portfolio=demo).latest("created_at")
-    page = _client(username).get(_url(AllocationRun, "change", run.pk)).content.decode()
+    page = logged_in(username).get(_url(AllocationRun, "change", run.pk)).content.decode()
     assert "ex-ante volatility" in page
     assert f"cash {run.cash_weight:.2%}" in page
     model_admin = admin.site._registry[AllocationRun]
@@ -139,7 +132,7 @@ ASKS_FOR_A_REASON = {"AllocationRun.approve", "AllocationRun.reject", "Transitio
 def test_each_custom_action_renders_its_intermediate_page(demo, username):
     """Every action that is not Django's own delete, on rows of the page: those that decide ask for a
     reason first (their intermediate page); the others act at once and come back to the list."""
-    client, request = _client(username), _request(username)
+    client, request = logged_in(username), _request(username)
     seen = {}
     for model, model_admin in admin.site._registry.items():
         if model._meta.app_label not in OUR_APPS:

@@ -12,13 +12,12 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 
 from allocations.admin.runs import LARGEST_MOVES
-from allocations.models import AllocationLine, AllocationPolicy, AllocationRun, Portfolio
+from allocations.models import AllocationLine, AllocationPolicy, AllocationRun
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from tests.allocations.admin_support import demo_seeded, logged_in
 
 pytestmark = pytest.mark.django_db
 STRATEGIES = LARGEST_MOVES + 30
@@ -26,19 +25,12 @@ STRATEGIES = LARGEST_MOVES + 30
 
 @pytest.fixture
 def run(db) -> AllocationRun:
-    demo_seed(strategies=STRATEGIES, days=80, seed=3, password="pw-demo")
-    demo = Portfolio.objects.get(slug="demo")
+    demo = demo_seeded(strategies=STRATEGIES, days=80, seed=3)
     AllocationPolicy.objects.filter(portfolio=demo).update(approval_threshold=0.0)
     pm = Actor.of_user(get_user_model().objects.get(username="pm"))
     run = allocation_run_create(portfolio=demo, actor=pm, request=RebalanceRequest(allocation_method="momentum")).run
     assert run.lines.count() == STRATEGIES
     return run
-
-
-def _client(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password="pw-demo")
-    return client
 
 
 def _line_rows(html: str) -> list[str]:
@@ -48,7 +40,7 @@ def _line_rows(html: str) -> list[str]:
 
 @pytest.mark.parametrize("username", ["admin", "risk"])
 def test_a_runs_page_shows_its_largest_moves_and_links_to_every_line(run, username):
-    client = _client(username)
+    client = logged_in(username)
     page = client.get(f"/admin/allocations/allocationrun/{run.pk}/change/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -90,6 +82,6 @@ def test_the_line_list_filtered_by_run_shows_only_that_runs_lines(run):
         target_weight=0,
         target_amount=0,
     )
-    listing = _client("admin").get(f"/admin/allocations/allocationline/?run__id__exact={other.pk}")
+    listing = logged_in("admin").get(f"/admin/allocations/allocationline/?run__id__exact={other.pk}")
     assert listing.status_code == 200
     assert "1 allocation line" in listing.content.decode()
