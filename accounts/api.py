@@ -58,30 +58,33 @@ class TokenCreateApi(APIView):
         )
 
 
-class TokenDeleteApi(APIView):
-    """Revoke the token this request carries (a logout): it answers 401 from now on."""
-
-    # Only a token names what to revoke; a browser session has none (and would need CSRF).
+class LogoutApi(APIView):
+    # A logout. Only a token names what to revoke; a browser session has none (and would need CSRF).
+    # (No docstring: the schema would describe the views below by it.)
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated]
     schema = ApiAutoSchema()
+
+    @staticmethod
+    def logged_out(request) -> Response:
+        """Tell the user_logged_out receivers; answer 204."""
+        user_logged_out.send(sender=type(request.user), request=request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenDeleteApi(LogoutApi):
+    """Revoke the token this request carries (a logout): it answers 401 from now on."""
 
     @extend_schema(request=None, responses={204: None}, summary="Revoke this token")
     def post(self, request):
         token_revoke(token=request.auth)
-        user_logged_out.send(sender=type(request.user), request=request, user=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.logged_out(request)
 
 
-class TokenDeleteAllApi(APIView):
+class TokenDeleteAllApi(LogoutApi):
     """Revoke every token of the user this token belongs to (a logout everywhere), this one included."""
-
-    authentication_classes = [TokenAuthentication]
-    permission_classes = [IsAuthenticated]
-    schema = ApiAutoSchema()
 
     @extend_schema(request=None, responses={204: None}, summary="Revoke every token of the user")
     def post(self, request):
         user_tokens_revoke(user=request.user)
-        user_logged_out.send(sender=type(request.user), request=request, user=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.logged_out(request)
