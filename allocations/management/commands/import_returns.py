@@ -1,22 +1,18 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from allocations.errors import DomainError
-from allocations.models import Portfolio
+from allocations.management.base import PortfolioFileCommand
 from allocations.services.actors import Actor
 from allocations.services.ingestion import returns_import, returns_rows_from_csv
 
 
-class Command(BaseCommand):
+class Command(PortfolioFileCommand):
     help = "Import daily strategy returns from a CSV file with columns date,strategy,return (all rows or none)."
 
-    def add_arguments(self, parser):
-        parser.add_argument("file", help="path of the CSV file")
-        parser.add_argument("--portfolio", default="demo", help="slug of the portfolio (default: demo)")
+    file_help = "path of the CSV file"
 
     def handle(self, *args, **options):
-        portfolio = Portfolio.objects.filter(slug=options["portfolio"]).first()
-        if portfolio is None:
-            raise CommandError(f"unknown portfolio {options['portfolio']!r}")
+        portfolio = self.portfolio(options)
         try:
             with open(options["file"], newline="", encoding="utf-8") as stream:
                 rows = returns_rows_from_csv(stream)

@@ -1,24 +1,23 @@
 import yaml
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from allocations.errors import DomainError
-from allocations.models import Portfolio
+from allocations.management.base import PortfolioFileCommand
 from allocations.services.actors import Actor
 from allocations.services.policies import policy_create_version, policy_from_yaml
 
 
-class Command(BaseCommand):
+class Command(PortfolioFileCommand):
     help = "Load a capital-allocation-config.yaml as a new policy version of a portfolio."
 
+    file_help = "path of the YAML file"
+
     def add_arguments(self, parser):
-        parser.add_argument("file", help="path of the YAML file")
-        parser.add_argument("--portfolio", default="demo", help="slug of the portfolio (default: demo)")
+        super().add_arguments(parser)
         parser.add_argument("--reason", default="", help="why the policy changes (recorded in the audit trail)")
 
     def handle(self, *args, **options):
-        portfolio = Portfolio.objects.filter(slug=options["portfolio"]).first()
-        if portfolio is None:
-            raise CommandError(f"unknown portfolio {options['portfolio']!r}")
+        portfolio = self.portfolio(options)
         try:
             with open(options["file"], encoding="utf-8") as stream:
                 document = yaml.safe_load(stream)
