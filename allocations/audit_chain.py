@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import inspect
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -104,20 +105,10 @@ def head_signature(key: bytes, *, portfolio_id: int, count: int, last_hash: str,
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+#: The ``AuditEntry`` attributes the content is made of: ``canonical_content``'s keywords, each named as on the row.
+CONTENT_FIELDS = tuple(inspect.signature(canonical_content).parameters)
+
+
 def entry_canonical(entry) -> str:
     """Canonical content of a stored ``AuditEntry`` row."""
-    return canonical_content(
-        portfolio_id=entry.portfolio_id,
-        kind=entry.kind,
-        created_at=entry.created_at,
-        strategy_id=entry.strategy_id,
-        run_id=entry.run_id,
-        step_id=entry.step_id,
-        old_amount=entry.old_amount,
-        new_amount=entry.new_amount,
-        total_capital=entry.total_capital,
-        actor_id=entry.actor_id,
-        actor_label=entry.actor_label,
-        reason=entry.reason,
-        payload=entry.payload,
-    )
+    return canonical_content(**{name: getattr(entry, name) for name in CONTENT_FIELDS})
