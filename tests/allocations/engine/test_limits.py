@@ -156,29 +156,25 @@ def test_issue_9_total_risk_on_the_whole_book_cuts_held_strategies_last():
     cov = np.diag([1e-3, 1e-3, 1e-3])  # annualised volatility 0.50 each, uncorrelated
     w = np.array([0.5, 0.25, 0.25])
     held = np.array([False, True, True])
+
+    def risk_capped(max_total_risk):
+        return apply_limits(
+            w,
+            codes("a", "b", "c"),
+            max_single_strategy=1.0,
+            max_sector=1.0,
+            max_total_risk=max_total_risk,
+            covariance=cov,
+            can_receive=~held,
+        )
+
     # without the held strategies 0.5 * 0.5 = 0.25 would be under 0.3; the whole book is ~0.306
-    res = apply_limits(
-        w,
-        codes("a", "b", "c"),
-        max_single_strategy=1.0,
-        max_sector=1.0,
-        max_total_risk=0.3,
-        covariance=cov,
-        can_receive=~held,
-    )
+    res = risk_capped(0.3)
     assert res.volatility == pytest.approx(0.3, rel=1e-12)
     np.testing.assert_allclose(res.weights[1:], 0.25)
     assert res.binding_limit.tolist() == ["total_risk", "", ""]
     # the held strategies alone above the limit: the others go to 0, the held ones scale
-    res = apply_limits(
-        w,
-        codes("a", "b", "c"),
-        max_single_strategy=1.0,
-        max_sector=1.0,
-        max_total_risk=0.1,
-        covariance=cov,
-        can_receive=~held,
-    )
+    res = risk_capped(0.1)
     assert res.volatility == pytest.approx(0.1, rel=1e-12)
     assert res.weights[0] == 0.0
     np.testing.assert_allclose(res.weights[1], res.weights[2])

@@ -264,17 +264,22 @@ def test_verify_audit_catches_a_forged_hash_pair(trail):
     assert "predecessor" in result.problem
 
 
+def assert_verify_finds(first_bad, problem: str):
+    """``audit_verify`` and the ``verify_audit`` command both name ``first_bad`` as the first broken row."""
+    result = audit_verify()
+    assert not result.ok
+    assert result.first_bad.pk == first_bad.pk
+    assert problem in result.problem
+    with pytest.raises(CommandError, match=f"row {first_bad.pk} "):
+        call_command("verify_audit")
+
+
 def test_verify_audit_catches_a_deleted_middle_row(trail):
     # PostgreSQL refuses the DELETE unless the trigger is bypassed; SQLite leaves DELETE to the model guards.
     removed, successor = trail[2], trail[3]
     _behind_the_triggers_back(f"DELETE FROM {TABLE} WHERE id = %s", [removed.pk])
     assert not AuditEntry.objects.filter(pk=removed.pk).exists()
-    result = audit_verify()
-    assert not result.ok
-    assert result.first_bad.pk == successor.pk
-    assert "removed" in result.problem
-    with pytest.raises(CommandError, match=f"row {successor.pk} "):
-        call_command("verify_audit")
+    assert_verify_finds(successor, "removed")
 
 
 def manage_in_its_own_process(database):
@@ -419,12 +424,7 @@ def test_verify_audit_catches_a_row_rewritten_with_a_recomputed_plain_sha256(tra
     _rewrite_with_plain_sha256(trail[position:], reason="nothing to see here")
     assert AuditEntry.objects.get(pk=target.pk).reason == "nothing to see here"  # the change really landed
 
-    result = audit_verify()
-    assert not result.ok
-    assert result.first_bad.pk == target.pk
-    assert "altered" in result.problem
-    with pytest.raises(CommandError, match=f"row {target.pk} "):
-        call_command("verify_audit")
+    assert_verify_finds(target, "altered")
 
 
 def test_verify_audit_passes_on_an_untouched_chain_and_the_head_follows_every_append(portfolio, strategies, actor):
