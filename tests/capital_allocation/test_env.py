@@ -122,7 +122,7 @@ def test_bad_broker_url_names_celery_broker_url(monkeypatch, raw):
 # --- the settings modules in a real process ---------------------------------------------------------
 
 
-_NOT_INHERITED = {"SECRET_KEY", "AUDIT_HMAC_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}
+_NOT_INHERITED = {"SECRET_KEY", "AUDIT_HMAC_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
 def _manage(*args, **environ):
