@@ -17,7 +17,7 @@ import ipaddress
 import os
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -85,13 +85,21 @@ def metrics(request):
     if header:
         given = header.removeprefix("Bearer ").strip()
         if token and hmac.compare_digest(given.encode(), token.encode()):
-            return _answer()
+            return _answer(request)
         if not _peer_allowed(request.META.get("REMOTE_ADDR", "")):
             return HttpResponse("a valid metrics token is needed\n", status=401, content_type="text/plain")
     if _peer_allowed(request.META.get("REMOTE_ADDR", "")):
-        return _answer()
+        return _answer(request)
     return HttpResponse("metrics are not served to this address\n", status=403, content_type="text/plain")
 
 
-def _answer() -> HttpResponse:
+def _answer(request) -> HttpResponse:
+    """Prometheus's text format; the same samples as JSON to a client that asks for JSON only."""
+    if request.accepts("application/json") and not request.accepts("text/plain"):
+        samples = [
+            {"name": sample.name, "labels": sample.labels, "value": sample.value}
+            for family in _registry().collect()
+            for sample in family.samples
+        ]
+        return JsonResponse({"metrics": samples})
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.views import SignInView
 from capital_allocation.health import health
 from capital_allocation.metrics import metrics
 
@@ -12,7 +13,7 @@ admin.site.index_title = "Risk administration"
 
 urlpatterns = [
     path("", include("allocations.pages.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="pages/login.html"), name="login"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", health, name="health"),
     path("metrics", metrics, name="metrics"),

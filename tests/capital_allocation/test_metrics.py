@@ -89,3 +89,13 @@ def test_a_rebalance_is_counted_by_stage_runs_steps_and_audit_rows(demo, users, 
 @pytest.mark.parametrize("path", ["/metrics"])
 def test_metrics_needs_no_login_but_only_get(client, db, path):
     assert client.post(path).status_code == 405
+
+
+def test_a_json_client_gets_the_same_samples_as_json(client, db):
+    client.get("/health/")
+    text = client.get("/metrics").content.decode()
+    response = client.get("/metrics", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    names = {sample["name"] for sample in response.json()["metrics"]}
+    assert names and all(name in text for name in names)
+    assert "cae_http_request_duration_seconds_count" in names or any(n.startswith("cae_") for n in names)
