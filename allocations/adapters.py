@@ -96,6 +96,11 @@ def planned_steps(codes: Sequence[str], plan: np.ndarray, days: Sequence[date]) 
     ]
 
 
+def planned_steps_from(codes: Sequence[str], plan: np.ndarray, today: date) -> list[dict]:
+    """``planned_steps`` on the business days from ``today`` (one a step)."""
+    return planned_steps(codes, plan, business_days_from(today, plan.shape[0]))
+
+
 def inputs_digest(*parts) -> str:
     """SHA-256 over a run's inputs (arrays by their bytes, the rest by ``repr``)."""
     digest = hashlib.sha256()

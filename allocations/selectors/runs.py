@@ -25,6 +25,19 @@ class RebalanceOutcome:
     replayed: bool = False
     dry_run: bool = False
 
+    @classmethod
+    def of_run(cls, run: AllocationRun, *, current: dict, target: dict, steps: list[dict], explanation: dict):
+        """The outcome of a stored run."""
+        return cls(
+            run=run,
+            allocation_id=str(run.public_id),
+            status=run.status,
+            current_allocation=current,
+            target_allocation=target,
+            transition_schedule=steps,
+            explanation=explanation,
+        )
+
     def to_response(self, *, full_explanation: bool = True) -> dict:
         """The answer; with ``full_explanation=False`` the explanation is its summary (no per-strategy rows)."""
         return {
@@ -87,16 +100,13 @@ def run_outcome(*, run: AllocationRun, today: date) -> RebalanceOutcome:
             np.array([line.target_weight for line in lines]),
             force=run.force_rebalance,
         )
-        ordered = [codes[line.strategy_id] for line in lines]
-        steps = adapters.planned_steps(ordered, plan, adapters.business_days_from(today, plan.shape[0]))
+        steps = adapters.planned_steps_from([codes[line.strategy_id] for line in lines], plan, today)
     else:
         steps = []
-    return RebalanceOutcome(
-        run=run,
-        allocation_id=str(run.public_id),
-        status=run.status,
-        current_allocation={codes[line.strategy_id]: line.current_weight for line in lines},
-        target_allocation={codes[line.strategy_id]: line.target_weight for line in lines},
-        transition_schedule=steps,
+    return RebalanceOutcome.of_run(
+        run,
+        current={codes[line.strategy_id]: line.current_weight for line in lines},
+        target={codes[line.strategy_id]: line.target_weight for line in lines},
+        steps=steps,
         explanation=run.explanation,
     )

@@ -102,23 +102,19 @@ def _recorded_outcome(
     current = np.clip(inputs.current, 0.0, 1.0)  # as the lines store them
     target = np.clip(result.target_weights, 0.0, 1.0)
     if decision.status == AllocationRun.Status.APPLIED:
-        steps = adapters.planned_steps(
-            codes, result.schedule, adapters.business_days_from(inputs.today, result.schedule.shape[0])
-        )
+        steps = adapters.planned_steps_from(codes, result.schedule, inputs.today)
         for step in steps:
             step["status"] = TransitionStep.Status.APPLIED if step["step"] == 1 else TransitionStep.Status.PENDING
     elif decision.status == AllocationRun.Status.PENDING_APPROVAL:
         plan = adapters.plan_for_policy(inputs.policy, current, target, force=run.force_rebalance)
-        steps = adapters.planned_steps(codes, plan, adapters.business_days_from(inputs.today, plan.shape[0]))
+        steps = adapters.planned_steps_from(codes, plan, inputs.today)
     else:
         steps = []
-    return RebalanceOutcome(
-        run=run,
-        allocation_id=str(run.public_id),
-        status=run.status,
-        current_allocation=adapters.by_code(codes, current),
-        target_allocation=adapters.by_code(codes, target),
-        transition_schedule=steps,
+    return RebalanceOutcome.of_run(
+        run,
+        current=adapters.by_code(codes, current),
+        target=adapters.by_code(codes, target),
+        steps=steps,
         explanation=decision.explanation,
     )
 
@@ -213,7 +209,6 @@ def _decide(inputs: RunInputs, result: engine.AllocationResult, request: Rebalan
 
 def _dry_run_outcome(inputs: RunInputs, result: engine.AllocationResult, decision: RunDecision) -> RebalanceOutcome:
     codes = inputs.universe.codes
-    days = adapters.business_days_from(inputs.today, result.schedule.shape[0])
     return RebalanceOutcome(
         run=None,
         allocation_id=None,
@@ -221,6 +216,6 @@ def _dry_run_outcome(inputs: RunInputs, result: engine.AllocationResult, decisio
         status=AllocationRun.Status.COMPUTED,
         current_allocation=adapters.by_code(codes, inputs.current),
         target_allocation=adapters.by_code(codes, result.target_weights),
-        transition_schedule=adapters.planned_steps(codes, result.schedule, days),
+        transition_schedule=adapters.planned_steps_from(codes, result.schedule, inputs.today),
         explanation={**decision.explanation, "dry_run": True, "would_need_approval": decision.needs_approval},
     )
