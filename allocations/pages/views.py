@@ -249,40 +249,51 @@ def _preview(request, portfolio, form, outcome):
     return render(request, "pages/rebalance_preview.html", context)
 
 
-@login_required
-@require_POST
-def run_approve(request, slug, allocation_id):
+def _decide_run(request, slug, allocation_id, *, form_class, decide, done: str, verb: str, url_name: str):
+    """A risk officer's decision on a pending run, through the same service as the API and the admin."""
     portfolio = _portfolio(request, slug, roles.APPROVE)
     run = _run_or_404(portfolio, allocation_id)
-    form = ApproveForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            allocation_run_approve(run=run, actor=_actor(request), reason=form.cleaned_data["reason"])
+            decide(run=run, actor=_actor(request), reason=form.cleaned_data["reason"])
         except DomainError as exc:
             form.add_domain_error(exc)
         else:
-            messages.success(request, "Run approved: step 1 applied.")
+            messages.success(request, done)
             return redirect("pages:run", slug=slug, allocation_id=allocation_id)
-    action = reverse("pages:run-approve", args=[slug, allocation_id])
-    return _control_error(request, portfolio, form, title=f"Approve run {run.public_id}", action=action)
+    action = reverse(url_name, args=[slug, allocation_id])
+    return _control_error(request, portfolio, form, title=f"{verb} run {run.public_id}", action=action)
+
+
+@login_required
+@require_POST
+def run_approve(request, slug, allocation_id):
+    return _decide_run(
+        request,
+        slug,
+        allocation_id,
+        form_class=ApproveForm,
+        decide=allocation_run_approve,
+        done="Run approved: step 1 applied.",
+        verb="Approve",
+        url_name="pages:run-approve",
+    )
 
 
 @login_required
 @require_POST
 def run_reject(request, slug, allocation_id):
-    portfolio = _portfolio(request, slug, roles.APPROVE)
-    run = _run_or_404(portfolio, allocation_id)
-    form = RejectForm(request.POST)
-    if form.is_valid():
-        try:
-            allocation_run_reject(run=run, actor=_actor(request), reason=form.cleaned_data["reason"])
-        except DomainError as exc:
-            form.add_domain_error(exc)
-        else:
-            messages.success(request, "Run rejected: no fund moved.")
-            return redirect("pages:run", slug=slug, allocation_id=allocation_id)
-    action = reverse("pages:run-reject", args=[slug, allocation_id])
-    return _control_error(request, portfolio, form, title=f"Reject run {run.public_id}", action=action)
+    return _decide_run(
+        request,
+        slug,
+        allocation_id,
+        form_class=RejectForm,
+        decide=allocation_run_reject,
+        done="Run rejected: no fund moved.",
+        verb="Reject",
+        url_name="pages:run-reject",
+    )
 
 
 @login_required
