@@ -13,13 +13,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from allocations.models import AllocationRun, Portfolio, TransitionStep
-
 
 class WebhookEndpoint(models.Model):
     """Where a portfolio's allocation changes are sent (the order-execution system), and its signing key."""
 
-    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="webhook_endpoints")
+    portfolio = models.ForeignKey("allocations.Portfolio", on_delete=models.PROTECT, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=128, help_text="HMAC-SHA256 key of the X-CAE-Signature header.")
     description = models.CharField(max_length=200, blank=True, default="")
@@ -45,10 +43,12 @@ class OutboxEvent(models.Model):
         STEP_APPLIED = "allocation.step_applied", "Step applied"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="outbox_events")
+    portfolio = models.ForeignKey("allocations.Portfolio", on_delete=models.PROTECT, related_name="outbox_events")
     kind = models.CharField(max_length=40, choices=Kind.choices)
-    run = models.ForeignKey(AllocationRun, on_delete=models.PROTECT, related_name="+")
-    step = models.ForeignKey(TransitionStep, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    run = models.ForeignKey("allocations.AllocationRun", on_delete=models.PROTECT, related_name="+")
+    step = models.ForeignKey(
+        "allocations.TransitionStep", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -123,7 +123,9 @@ class JobExecution(models.Model):
     job = models.CharField(max_length=100, help_text="The task's name.")
     task_id = models.CharField(max_length=255, blank=True, default="")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
-    portfolio = models.ForeignKey(Portfolio, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    portfolio = models.ForeignKey(
+        "allocations.Portfolio", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     arguments = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField()

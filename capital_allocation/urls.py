@@ -1,9 +1,7 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.views import SignInView
 from capital_allocation.health import health
 from capital_allocation.metrics import metrics
 
@@ -13,8 +11,7 @@ admin.site.index_title = "Risk administration"
 
 urlpatterns = [
     path("", include("allocations.pages.urls")),
-    path("accounts/login/", SignInView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("accounts.page_urls")),
     path("health/", health, name="health"),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
