@@ -24,11 +24,10 @@ import os
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT, database_label, django_env, migrate, quiet_server, wait_for
+
 SLUG = "dash1k"
 PARTS = ("summary", "allocation", "history", "risk", "schedule")
 ARGS = [
@@ -55,21 +54,9 @@ def wsgi():
 
 
 def prepare(python: str, env: dict, history_days: int) -> None:
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    migrate(python, env)
     seed = [python, "manage.py", "seed_demo", "--portfolio", SLUG, "--strategies", "1000", "--days", "252"]
     subprocess.run([*seed, "--history-days", str(history_days)], cwd=ROOT, env=env, check=True)
-
-
-def wait_for(url: str) -> None:
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"the server did not answer {url}")
 
 
 def summary(ms: list[float]) -> str:
@@ -86,9 +73,7 @@ def main() -> None:
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--allow-sqlite", action="store_true", help="run even without a PostgreSQL DATABASE_URL")
     args = parser.parse_args()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.base", "DEBUG": "false"}
-    if not env.get("DATABASE_URL", "").startswith("postgres") and not args.allow_sqlite:
-        sys.exit("set DATABASE_URL to a PostgreSQL database (or pass --allow-sqlite)")
+    env = django_env(args.allow_sqlite)
     if not (ROOT / "static" / "vendor" / "echarts.min.js").exists():
         sys.exit("static/vendor/echarts.min.js is missing: run `make install`")
     from playwright.sync_api import sync_playwright
@@ -96,13 +81,10 @@ def main() -> None:
     python = sys.executable
     prepare(python, env, args.history_days)
     gunicorn = Path(python).parent / "gunicorn"
-    server = subprocess.Popen(
+    server = quiet_server(
         [str(gunicorn), "--pythonpath", "bench", "--bind", f"127.0.0.1:{args.port}"]
         + ["--workers", str(args.workers), "--access-logfile", "/dev/null", "dashboard:wsgi()"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env,
     )
     base = f"http://127.0.0.1:{args.port}"
     try:
@@ -133,7 +115,7 @@ def main() -> None:
                     requests[part].append(page.evaluate(TIMING, url))
             browser.close()
 
-        database = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+        database = database_label(env)
         print(
             f"dashboard of {SLUG}: 1,000 strategies x 252 days, {args.history_days} days of history, {database}, "
             f"gunicorn with {args.workers} workers"

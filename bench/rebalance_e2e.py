@@ -27,7 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT, database_label, django_env, migrate, quiet_server, wait_for
+
 sys.path.insert(0, str(ROOT))
 
 
@@ -47,7 +48,7 @@ def call(method: str, url: str, body: dict | None = None, token: str | None = No
 
 
 def prepare(python: str, env: dict, slug: str, strategies: int) -> None:
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    migrate(python, env)
     seed = ["manage.py", "seed_demo", "--portfolio", slug, "--strategies", str(strategies), "--days", "252"]
     subprocess.run([python, *seed, "--history-days", "0"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     if (ROOT / "allocations/management/commands/returns_snapshot.py").exists():
@@ -128,34 +129,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--allow-sqlite", action="store_true", help="run even without a PostgreSQL DATABASE_URL")
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.base",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = django_env(args.allow_sqlite, LOG_LEVEL="WARNING")
     os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DEBUG", "LOG_LEVEL")})
-    if not env.get("DATABASE_URL", "").startswith("postgres") and not args.allow_sqlite:
-        sys.exit("set DATABASE_URL to a PostgreSQL database (or pass --allow-sqlite)")
     slug = "big" if args.strategies == 1000 else f"big{args.strategies}"
     python = sys.executable
     prepare(python, env, slug, args.strategies)
-    server = subprocess.Popen(
-        [python, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload", "--nothreading"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = quiet_server(
+        [python, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload", "--nothreading"], env
     )
     base = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(150):
-            try:
-                if call("GET", base + "/health/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
+        wait_for(base + "/health/")
         password = os.environ.get("DEMO_PASSWORD", "demo")
         status, body, _ = call("POST", base + "/api/v1/auth/token/", {"username": "admin", "password": password})
         assert status == 200, (status, body)
@@ -176,7 +160,7 @@ def main() -> None:
                     ids.append(body["allocation_id"])
                 answered_phases.append((body.get("explanation") or {}).get("phase_timings_ms") or {})
         ok = all(s in (200, 201) for s, _ in statuses)
-        database = "PostgreSQL" if env.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+        database = database_label(env)
         what = "dry runs (nothing written)" if args.dry_run else "every run applied and audited"
         print(
             f"POST /api/v1/portfolios/{slug}/allocation/rebalance — {args.strategies:,} strategies x 252 days, "
