@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from allocations.audit_chain import GENESIS_HASH
 from allocations.models import AuditEntry, AuditTrailIsAppendOnly
@@ -476,23 +477,28 @@ def test_chain_head_cannot_be_deleted_or_moved_back_on_postgresql(trail, portfol
 # --- the migration: chains written before 0007 (plain sha256) keep verifying --------------------------
 
 
+def _row_not_from_the_service(portfolio, actor, *, reason: str, payload: dict, prev_hash: str) -> AuditEntry:
+    """An unsaved, unhashed ``data_import`` row made now, as code other than the audit service would make it."""
+    return AuditEntry(
+        portfolio=portfolio,
+        kind="data_import",
+        created_at=timezone.now(),
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        reason=reason,
+        payload=payload,
+        prev_hash=prev_hash,
+    )
+
+
 def _legacy_chain(portfolio, actor, reasons: list[str]) -> list[AuditEntry]:
     """Rows as the code before 0007 wrote them: plain sha256, no chain head."""
-    from django.utils import timezone
-
     from allocations.audit_chain import normalise_payload
 
     prev, rows = GENESIS_HASH, []
     for reason in reasons:
-        entry = AuditEntry(
-            portfolio=portfolio,
-            kind="data_import",
-            created_at=timezone.now(),
-            actor_id=actor.user_id,
-            actor_label=actor.label,
-            reason=reason,
-            payload=normalise_payload({"reason": reason}),
-            prev_hash=prev,
+        entry = _row_not_from_the_service(
+            portfolio, actor, reason=reason, payload=normalise_payload({"reason": reason}), prev_hash=prev
         )
         entry.entry_hash = _independent_hash(entry)
         prev = entry.entry_hash
@@ -600,18 +606,7 @@ def test_the_migration_in_a_real_process(tmp_path):
 
 def test_a_row_added_without_moving_the_head_is_named(trail, portfolio, actor):
     """Even with the key, a row inserted behind the service's back lies beyond the chain head."""
-    from django.utils import timezone
-
-    entry = AuditEntry(
-        portfolio=portfolio,
-        kind="data_import",
-        created_at=timezone.now(),
-        actor_id=actor.user_id,
-        actor_label=actor.label,
-        reason="slipped in",
-        payload={},
-        prev_hash=trail[-1].entry_hash,
-    )
+    entry = _row_not_from_the_service(portfolio, actor, reason="slipped in", payload={}, prev_hash=trail[-1].entry_hash)
     entry.entry_hash = _keyed_hash(entry)
     AuditEntry.objects.bulk_create([entry])
     result = audit_verify(portfolio=portfolio)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -23,6 +24,16 @@ def _state():
         sorted(Fund.objects.values_list("strategy_id", "amount")),
         list(AuditEntry.objects.order_by("id").values_list("id", "entry_hash")),
     )
+
+
+@contextmanager
+def _refused_naming(field: str):
+    """The block must raise a DomainError naming ``field`` and leave ``_state()`` as it was."""
+    before = _state()
+    with pytest.raises(DomainError) as caught:
+        yield caught
+    assert caught.value.field == field
+    assert _state() == before
 
 
 def _summed_total(portfolio) -> Decimal:
@@ -113,22 +124,16 @@ def test_total_capital_is_per_portfolio(portfolio, other_portfolio, strategies, 
 )
 def test_bad_amount_raises_naming_amount_and_writes_nothing(portfolio, strategies, actor, amount):
     fund_set(portfolio=portfolio, strategy="tech-a", amount="100", actor=actor)
-    before = _state()
-    with pytest.raises(DomainError) as caught:
+    with _refused_naming("amount") as caught:
         fund_set(portfolio=portfolio, strategy="tech-a", amount=amount, actor=actor)
-    assert caught.value.field == "amount"
     assert "amount" in str(caught.value)
-    assert _state() == before
 
 
 @pytest.mark.parametrize("ratio", [0, 0.0, -0.5, "-1", math.nan, math.inf, "nan", "x", None, False])
 def test_bad_ratio_raises_naming_ratio_and_writes_nothing(portfolio, strategies, actor, ratio):
     fund_set(portfolio=portfolio, strategy="tech-a", amount="100", actor=actor)
-    before = _state()
-    with pytest.raises(DomainError) as caught:
+    with _refused_naming("ratio"):
         fund_adjust(portfolio=portfolio, strategy="tech-a", ratio=ratio, actor=actor)
-    assert caught.value.field == "ratio"
-    assert _state() == before
 
 
 def test_unknown_strategy_raises_naming_strategy(portfolio, strategies, actor):
@@ -157,21 +162,15 @@ def test_strategy_of_another_portfolio_is_refused(portfolio, other_portfolio, st
 
 
 def test_adjust_without_fund_is_refused(portfolio, strategies, actor):
-    before = _state()
-    with pytest.raises(DomainError) as caught:
+    with _refused_naming("strategy"):
         fund_adjust(portfolio=portfolio, strategy="tech-a", ratio=1.5, actor=actor)
-    assert caught.value.field == "strategy"
-    assert _state() == before
 
 
 def test_retired_strategy_cannot_receive_capital(portfolio, strategies, actor):
     fund_set(portfolio=portfolio, strategy="tech-a", amount="50", actor=actor)
     Strategy.objects.filter(pk=strategies["tech-a"].pk).update(status=Strategy.Status.RETIRED)
-    before = _state()
-    with pytest.raises(DomainError) as caught:
+    with _refused_naming("strategy"):
         fund_set(portfolio=portfolio, strategy="tech-a", amount="60", actor=actor)
-    assert caught.value.field == "strategy"
-    assert _state() == before
     fund_set(portfolio=portfolio, strategy="tech-a", amount="0", actor=actor)  # winding down is allowed
     assert Fund.objects.get(strategy=strategies["tech-a"]).amount == Decimal("0.00")
 
