@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from allocations.models import AllocationPolicy, Portfolio
-from allocations.services.demo import demo_seed
+from allocations.models import Portfolio
+from tests.allocations.demo_support import demo_users, seeded_demo, set_policy
 
 ROLES = ("viewer", "portfolio_manager", "risk_officer", "integration", "superuser", "anonymous")
 USERNAME = {
@@ -26,8 +25,7 @@ def _fresh_throttle_counts(fresh_throttle_counts):
 
 @pytest.fixture
 def demo(db):
-    demo_seed(strategies=12, days=60, seed=5)
-    return Portfolio.objects.get(slug="demo")
+    return seeded_demo(strategies=12, days=60, seed=5)
 
 
 @pytest.fixture
@@ -37,11 +35,7 @@ def demo_b(demo):
 
 @pytest.fixture
 def users(demo):
-    User = get_user_model()
-    return {
-        u.username: u
-        for u in User.objects.filter(username__in=["admin", "risk", "risk2", "pm", "viewer", "integration"])
-    }
+    return demo_users("admin", "risk", "risk2", "pm", "viewer", "integration")
 
 
 @pytest.fixture
@@ -55,11 +49,6 @@ def client_as(users):
         return client
 
     return make
-
-
-def set_policy(portfolio, **fields):
-    """Change the current policy row in place (test set-up only; the API makes new versions)."""
-    AllocationPolicy.objects.filter(portfolio=portfolio).update(**fields)
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from django.apps import apps
 
 from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, Fund, IdempotencyRecord
 from allocations.selectors.core import audit_verify
-
-from .conftest import set_policy
+from tests.allocations.demo_support import set_policy
 
 REBALANCE = "/api/v1/portfolios/demo/allocation/rebalance"
 RESPONSE_KEYS = {

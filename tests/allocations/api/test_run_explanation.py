@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 from allocations.models import AllocationRun, Strategy
-
-from .conftest import set_policy
+from tests.allocations.demo_support import set_policy
 
 REBALANCE = "/api/v1/portfolios/demo/allocation/rebalance"
 CONTRACT = {"allocation_id", "dry_run", "status", "current_allocation", "target_allocation", "transition_schedule"}

@@ -113,7 +113,7 @@ def test_the_outbox_lists_events_deliveries_and_attempts_and_a_risk_officer_rede
 def test_with_the_broker_down_the_api_answers_reads_and_rebalances(
     client_as, demo, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
-    from .conftest import set_policy
+    from tests.allocations.demo_support import set_policy
 
     set_policy(demo, approval_threshold=2.0)
     webhook_endpoint_create(portfolio=demo, url="https://orders.example/hook", actor=Actor.system("test"))

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from allocations.models import AllocationPolicy, Fund, Portfolio
-from allocations.services.demo import demo_seed
+from allocations.models import Fund
+from tests.allocations.demo_support import demo_users, seeded_demo
 
 EQUITY = Decimal("10000000.00")
 
@@ -17,20 +17,11 @@ def funds_of(portfolio) -> dict[str, Decimal]:
     return dict(Fund.objects.filter(strategy__portfolio=portfolio).values_list("strategy__code", "amount"))
 
 
-def set_policy(portfolio, **fields):
-    """Change the current policy row in place (test set-up only; the service makes new versions)."""
-    AllocationPolicy.objects.filter(portfolio=portfolio).update(**fields)
-
-
 @pytest.fixture
 def demo(db):
-    demo_seed(strategies=16, days=80, seed=3)
-    return Portfolio.objects.get(slug="demo")
+    return seeded_demo(strategies=16, days=80, seed=3)
 
 
 @pytest.fixture
 def users(demo):
-    from django.contrib.auth import get_user_model
-
-    User = get_user_model()
-    return {name: User.objects.get(username=name) for name in ("pm", "risk", "risk2")}
+    return demo_users("pm", "risk", "risk2")

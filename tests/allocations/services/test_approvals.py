@@ -23,8 +23,9 @@ from allocations.services.actors import Actor
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 from allocations.services.funds import funds_set_many
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from tests.allocations.demo_support import set_policy
 
-from .conftest import EQUITY, funds_of, set_policy
+from .conftest import EQUITY, funds_of
 
 
 def test_pending_run_waits_for_a_second_risk_officer(demo, users):

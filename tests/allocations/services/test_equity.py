@@ -13,8 +13,9 @@ from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.equity import equity_change_approve, equity_change_reject, equity_change_request
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from tests.allocations.demo_support import set_policy
 
-from .conftest import EQUITY, set_policy
+from .conftest import EQUITY
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,9 @@ from allocations.selectors.core import portfolio_today
 from allocations.selectors.runs import run_outcome
 from allocations.services.actors import Actor
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from tests.allocations.demo_support import set_policy
 
-from .conftest import EQUITY, set_policy
+from .conftest import EQUITY
 
 
 def _reads_of(queries, model, column: str) -> list[str]:

@@ -9,8 +9,7 @@ from allocations.selectors.core import portfolio_today
 from allocations.services.actors import Actor
 from allocations.services.run_inputs import RebalanceRequest, run_inputs_load
 from allocations.services.runs import allocation_run_create
-
-from .conftest import set_policy
+from tests.allocations.demo_support import set_policy
 
 
 def test_a_strategy_without_returns_for_longer_than_the_policy_allows_is_held_and_flagged_stale(demo):

@@ -6,8 +6,7 @@ from allocations.models import AllocationRun, AuditEntry
 from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.runs import RebalanceRequest, allocation_run_create
-
-from .conftest import set_policy
+from tests.allocations.demo_support import set_policy
 
 
 def test_a_new_pending_run_supersedes_the_older_pending_run(demo, users):

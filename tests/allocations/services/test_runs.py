@@ -24,8 +24,9 @@ from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from tests.allocations.demo_support import set_policy
 
-from .conftest import EQUITY, funds_of, set_policy
+from .conftest import EQUITY, funds_of
 
 
 def _counts() -> dict[str, int]:

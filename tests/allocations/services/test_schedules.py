@@ -17,8 +17,9 @@ from allocations.services.actors import Actor
 from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from allocations.services.schedules import transition_schedule_cancel, transition_step_apply, transition_steps_due
+from tests.allocations.demo_support import set_policy
 
-from .conftest import EQUITY, funds_of, set_policy
+from .conftest import EQUITY, funds_of
 
 
 def test_every_step_applies_once_bounded_and_lands_on_the_target(demo, users):
