@@ -199,16 +199,17 @@ def strategy_return_list(*, portfolio: Portfolio) -> QuerySet[StrategyReturn]:
     )
 
 
+def newest_first(model, *, portfolio: Portfolio, related: tuple[str, ...] = (), by: str = "created_at") -> QuerySet:
+    """The rows of ``model`` in ``portfolio``, ``related`` joined, newest ``by`` first (then the newest id)."""
+    return model.objects.filter(portfolio=portfolio).select_related(*related).order_by(f"-{by}", "-id")
+
+
 def signal_list(*, portfolio: Portfolio) -> QuerySet[SectorSignal]:
-    return SectorSignal.objects.filter(portfolio=portfolio).select_related("sector").order_by("-as_of", "-id")
+    return newest_first(SectorSignal, portfolio=portfolio, related=("sector",), by="as_of")
 
 
 def run_list(*, portfolio: Portfolio) -> QuerySet[AllocationRun]:
-    return (
-        AllocationRun.objects.filter(portfolio=portfolio)
-        .select_related("policy", "requested_by", "decided_by")
-        .order_by("-created_at", "-id")
-    )
+    return newest_first(AllocationRun, portfolio=portfolio, related=("policy", "requested_by", "decided_by"))
 
 
 def run_get(*, portfolio: Portfolio, public_id: str) -> AllocationRun | None:
@@ -232,11 +233,7 @@ def run_lines(*, run: AllocationRun) -> QuerySet[AllocationLine]:
 
 
 def schedule_list(*, portfolio: Portfolio) -> QuerySet[TransitionSchedule]:
-    return (
-        TransitionSchedule.objects.filter(portfolio=portfolio)
-        .select_related("run", "closed_by")
-        .order_by("-created_at", "-id")
-    )
+    return newest_first(TransitionSchedule, portfolio=portfolio, related=("run", "closed_by"))
 
 
 def schedule_get(*, portfolio: Portfolio, schedule_id: int) -> TransitionSchedule | None:
@@ -248,11 +245,7 @@ def strategy_codes_by_id(*, portfolio: Portfolio) -> dict[int, str]:
 
 
 def audit_list(*, portfolio: Portfolio) -> QuerySet[AuditEntry]:
-    return (
-        AuditEntry.objects.filter(portfolio=portfolio)
-        .select_related("strategy", "run", "actor")
-        .order_by("-created_at", "-id")
-    )
+    return newest_first(AuditEntry, portfolio=portfolio, related=("strategy", "run", "actor"))
 
 
 def fund_changes_recent(*, portfolio: Portfolio, limit: int = 10) -> list[AuditEntry]:
@@ -279,11 +272,7 @@ def sector_get(*, code: str) -> Sector | None:
 
 
 def equity_change_list(*, portfolio: Portfolio) -> QuerySet[EquityChange]:
-    return (
-        EquityChange.objects.filter(portfolio=portfolio)
-        .select_related("requested_by", "decided_by")
-        .order_by("-requested_at", "-id")
-    )
+    return newest_first(EquityChange, portfolio=portfolio, related=("requested_by", "decided_by"), by="requested_at")
 
 
 def equity_change_get(*, portfolio: Portfolio, change_id: int) -> EquityChange | None:

@@ -14,6 +14,7 @@ from django_celery_beat.models import PeriodicTask
 from allocations.adapters import zone_of
 from allocations.models import AllocationPolicy, AllocationRun, Portfolio
 from allocations.models_jobs import JobExecution, OutboxEvent, WebhookDelivery, WebhookEndpoint
+from allocations.selectors.core import newest_first
 
 SCHEDULED_FREQUENCIES = ("daily", "weekly", "monthly")
 
@@ -107,11 +108,8 @@ def deliveries_due(*, now: datetime, event_id: int | None = None, limit: int = 2
 
 
 def outbox_event_list(*, portfolio: Portfolio) -> QuerySet[OutboxEvent]:
-    return (
-        OutboxEvent.objects.filter(portfolio=portfolio)
-        .select_related("run", "step")
-        .prefetch_related("deliveries__endpoint", "deliveries__attempt_log")
-        .order_by("-created_at", "-id")
+    return newest_first(OutboxEvent, portfolio=portfolio, related=("run", "step")).prefetch_related(
+        "deliveries__endpoint", "deliveries__attempt_log"
     )
 
 
