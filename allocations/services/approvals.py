@@ -31,14 +31,7 @@ def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str = ""
         amounts = fund_amounts(portfolio=portfolio)
         current, _ = adapters.weights_of_amounts(ids, amounts, run.total_equity)
         steps = adapters.plan_for_policy(run.policy, current, target, force=run.force_rebalance)
-        audit_append(
-            portfolio=portfolio,
-            actor=actor,
-            kind=AuditEntry.Kind.RUN_APPROVED,
-            run_id=run.pk,
-            reason=reason,
-            payload={"allocation_id": str(run.public_id), "steps": int(steps.shape[0])},
-        )
+        _audit_decision(run, actor, AuditEntry.Kind.RUN_APPROVED, reason, steps=int(steps.shape[0]))
         schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)
         schedule_create_and_apply_first(
             run=run,
@@ -58,14 +51,7 @@ def allocation_run_reject(*, run: AllocationRun, actor: Actor, reason: str) -> A
         raise DomainError("a reason is required to reject a run", field="reason")
     with transaction.atomic():
         run = _decide(run, actor, AllocationRun.Status.REJECTED, reason)
-        audit_append(
-            portfolio=run.portfolio,
-            actor=actor,
-            kind=AuditEntry.Kind.RUN_REJECTED,
-            run_id=run.pk,
-            reason=reason,
-            payload={"allocation_id": str(run.public_id)},
-        )
+        _audit_decision(run, actor, AuditEntry.Kind.RUN_REJECTED, reason)
     return run
 
 
@@ -87,3 +73,15 @@ def _decide(run: AllocationRun, actor: Actor, status: str, reason: str) -> Alloc
     run.decision_reason = reason
     run.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
     return run
+
+
+def _audit_decision(run: AllocationRun, actor: Actor, kind: str, reason: str, **payload) -> None:
+    """The decision's audit entry: the run's allocation id and ``payload`` (the approval's step count)."""
+    audit_append(
+        portfolio=run.portfolio,
+        actor=actor,
+        kind=kind,
+        run_id=run.pk,
+        reason=reason,
+        payload={"allocation_id": str(run.public_id), **payload},
+    )
