@@ -132,15 +132,7 @@ def _seed_portfolio(
         start = days[before] if history_days else timezone.localdate()
         each = (equity / n_strategies).quantize(CENT)
         with _clock(portfolio, start, time(8, 0)):
-            for code, action, confidence in DEMO_SIGNALS:
-                signal_create(
-                    portfolio=portfolio,
-                    actor=ACTOR,
-                    sector=code,
-                    action=action,
-                    confidence=confidence,
-                    source="seed_demo",
-                )
+            _signals_create(portfolio, DEMO_SIGNALS, source="seed_demo")
             policy_create_version(portfolio=portfolio, actor=ACTOR, reason="initial policy (specification defaults)")
             funds_set_many(
                 portfolio=portfolio,
@@ -152,6 +144,14 @@ def _seed_portfolio(
             _live_history(portfolio, ids, days[before:], values[before:], seed)
     done = f"created: {n_strategies} strategies, {n_days} days of returns, funds of {each} each"
     return done + (f", {history_days} business days of daily runs" if history_days else "")
+
+
+def _signals_create(portfolio: Portfolio, signals, *, source: str) -> None:
+    """One signal per (sector code, action, confidence), pushed by the demo's actor."""
+    for code, action, confidence in signals:
+        signal_create(
+            portfolio=portfolio, actor=ACTOR, sector=code, action=action, confidence=confidence, source=source
+        )
 
 
 def _returns_create(ids: list[int], days: list[date], values: np.ndarray) -> None:
@@ -205,17 +205,11 @@ def _live_history(portfolio: Portfolio, ids: list[int], days: list[date], values
                 method, actor = methods[t]
                 policy_set_method(portfolio=portfolio, method=method, actor=actor, reason=f"demo: switch to {method}")
             if t % 15 == 7:
-                for code, _ in rng.choice(SECTORS, size=2, replace=False):
-                    action = str(rng.choice(["BUY", "SELL", "HOLD"]))
-                    confidence = round(float(rng.uniform(0.3, 0.95)), 2)
-                    signal_create(
-                        portfolio=portfolio,
-                        actor=ACTOR,
-                        sector=code,
-                        action=action,
-                        confidence=confidence,
-                        source="demo",
-                    )
+                drawn = [
+                    (code, str(rng.choice(["BUY", "SELL", "HOLD"])), round(float(rng.uniform(0.3, 0.95)), 2))
+                    for code, _ in rng.choice(SECTORS, size=2, replace=False)
+                ]
+                _signals_create(portfolio, drawn, source="demo")
         with _clock(portfolio, day, time(18, 0)):
             _returns_create(ids, [day], values[t : t + 1])
         with _clock(portfolio, day, time(18, 30)):
