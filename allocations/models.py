@@ -25,6 +25,13 @@ def _between(field: str, low: float, high: float, *, low_open: bool = False) -> 
     return lower & Q(**{f"{field}__lte": high})
 
 
+def _user_or_none() -> models.ForeignKey:
+    """A user who may be absent (a command, the scheduler), kept while a row names them."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+
 # The choices come from the engine's lists, so a method or estimator exists in one place only.
 Method = models.TextChoices("Method", [(m.upper(), (m, METHOD_LABELS.get(m, m))) for m in engine.METHODS])
 CovarianceEstimator = models.TextChoices(
@@ -257,9 +264,7 @@ class AllocationRun(models.Model):
     policy = models.ForeignKey(AllocationPolicy, on_delete=models.PROTECT, related_name="runs")
     method = models.CharField(max_length=32, choices=Method.choices)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.API)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    requested_by = _user_or_none()
     requested_via = models.CharField(max_length=100, blank=True, default="", help_text="token id or schedule name")
     run_date = models.DateField(null=True, blank=True, help_text="Set for scheduled runs: one per portfolio per day.")
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
@@ -274,9 +279,7 @@ class AllocationRun(models.Model):
     explanation = models.JSONField(default=dict, blank=True)
     phase_timings_ms = models.JSONField(default=dict, blank=True, help_text="The service's phases of this run.")
     error = models.TextField(blank=True, default="")
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    decided_by = _user_or_none()
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -346,9 +349,7 @@ class TransitionSchedule(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    closed_by = _user_or_none()
     close_reason = models.TextField(blank=True, default="")
 
     class Meta:
@@ -401,9 +402,7 @@ class EquityChange(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    decided_by = _user_or_none()
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True, default="")
 
@@ -473,9 +472,7 @@ class AuditEntry(models.Model):
     old_amount = models.DecimalField(**MONEY, null=True, blank=True)
     new_amount = models.DecimalField(**MONEY, null=True, blank=True)
     total_capital = models.DecimalField(**MONEY, null=True, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    actor = _user_or_none()
     actor_label = models.CharField(max_length=150, help_text="Who acted: user:NAME, system:TASK, command:NAME.")
     reason = models.TextField(blank=True, default="")
     payload = models.JSONField(default=dict, blank=True)
