@@ -23,6 +23,16 @@ class StrictInputSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def optional_reason() -> serializers.CharField:
+    """Why a change is made, for its audit entry: up to 2,000 characters, "" when left out."""
+    return serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+def required_reason() -> serializers.CharField:
+    """Why, where the answer must say it (a rejection, a cancellation, a new equity): up to 2,000 characters."""
+    return serializers.CharField(max_length=2000)
+
+
 class FiniteFloatField(serializers.FloatField):
     """A finite number: JSON numbers only (no booleans; numeric strings are fine)."""
 

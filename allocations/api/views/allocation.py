@@ -17,6 +17,7 @@ from allocations.api.serializers import (
     WeightField,
     WeightMapField,
     finite_or_none,
+    optional_reason,
 )
 from allocations.selectors.core import fund_changes_recent, fund_list, fund_total_capital, policy_current
 from allocations.selectors.performance import portfolio_performance
@@ -156,9 +157,7 @@ class AllocationRebalanceApi(Api):
 
         portfolio = portfolio_for(request, slug, REBALANCE)
         full = explain_full(request)
-        serializer = AllocationRebalanceApi.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = self.validated(request)
         outcome = allocation_run_create(
             portfolio=portfolio,
             actor=actor_of(request),
@@ -236,7 +235,7 @@ class AllocationMethodListApi(Api):
 
 class AllocationMethodSetApi(Api):
     class InputSerializer(StrictInputSerializer):
-        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+        reason = optional_reason()
 
     OutputSerializer = PolicyOutputSerializer
 
@@ -248,13 +247,11 @@ class AllocationMethodSetApi(Api):
     def put(self, request, slug, method):
 
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         policy = policy_set_method(
             portfolio=portfolio,
             method=method,
             actor=actor_of(request),
-            reason=serializer.validated_data["reason"] or f"method set to {method}",
+            reason=self.validated(request)["reason"] or f"method set to {method}",
         )
         return Response(self.OutputSerializer(policy).data)
 

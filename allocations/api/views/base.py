@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.pagination import ApiPagination
 from allocations.api.parsers import refuse_unread_body
-from allocations.api.permissions import VIEW, portfolio_for
+from allocations.api.permissions import VIEW, actor_of, portfolio_for
 from capital_allocation.api_schema import ApiAutoSchema
 
 
@@ -82,3 +82,47 @@ class PortfolioScopedListApi(ReadsOnlyItsMediaTypes, TakesInput, generics.ListAP
 
     def select(self, portfolio):
         return self.selector(portfolio=portfolio)
+
+
+class DeclaredPostApi(Api):
+    # A view whose POST is written once in its base (``handle``): a subclass that sets ``summary``
+    # gets ``handle`` as its idempotent POST, documented with its ``InputSerializer``, ``summary``
+    # and ``responses()``. (Comments, not docstrings: the schema would take them as descriptions.)
+
+    summary = None
+    output = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "summary" in cls.__dict__:
+            documented = idempotent_post(request=cls.InputSerializer, responses=cls.responses(), summary=cls.summary)
+            cls.post = documented(cls.handle)
+
+    @classmethod
+    def responses(cls):
+        return cls.output
+
+
+class CreateApi(DeclaredPostApi):
+    # POST makes a row of the portfolio: ``create(portfolio=, actor=, **input)`` is the service,
+    # callable by a user with ``permission``; the answer is 201 with the row as ``output``.
+
+    permission = None
+    create = None
+
+    @classmethod
+    def responses(cls):
+        return {201: cls.output}
+
+    def handle(self, request, slug):
+        portfolio = portfolio_for(request, slug, self.permission)
+        row = self.create(portfolio=portfolio, actor=actor_of(request), **self.validated(request))
+        return self.created(self.output(row).data)
+
+
+class DecisionApi(DeclaredPostApi):
+    # A risk officer's decision on a waiting row: the entity's subclass writes ``handle(request,
+    # slug, <id>)`` and sets ``output``; each decision's subclass sets ``decide`` (the service),
+    # its ``InputSerializer`` and ``summary``.
+
+    decide = None

@@ -6,12 +6,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from allocations.api.permissions import APPROVE, MANAGE_POLICY, actor_of, portfolio_for
-from allocations.api.serializers import MoneyField, StrictInputSerializer
+from allocations.api.serializers import MoneyField, StrictInputSerializer, optional_reason, required_reason
 from allocations.models import EquityChange
 from allocations.selectors.core import equity_change_get, equity_change_list
 from allocations.services.equity import equity_change_approve, equity_change_reject, equity_change_request
 
-from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
+from .base import CreateApi, DecisionApi, PortfolioScopedListApi, found_or_404
 
 
 class EquityChangeOutputSerializer(serializers.Serializer):
@@ -35,37 +35,31 @@ class EquityChangeListApi(PortfolioScopedListApi):
     selector = staticmethod(equity_change_list)
 
 
-class EquityChangeCreateApi(Api):
+class EquityChangeCreateApi(CreateApi):
+    permission = MANAGE_POLICY
+    output = EquityChangeOutputSerializer
+    summary = "Change the equity (applied within the approval threshold, else waits for a second risk officer)"
+
+    @staticmethod
+    def create(*, portfolio, actor, total_equity, reason) -> EquityChange:
+        return equity_change_request(portfolio=portfolio, actor=actor, equity=total_equity, reason=reason)
+
     class InputSerializer(StrictInputSerializer):
         total_equity = MoneyField(help_text="The new equity, > 0.")
-        reason = serializers.CharField(max_length=2000)
+        reason = required_reason()
 
         def validate_total_equity(self, value):
             if value <= 0:
                 raise serializers.ValidationError("must be greater than 0")
             return value
 
-    @idempotent_post(
-        request=InputSerializer,
-        responses={201: EquityChangeOutputSerializer},
-        summary="Change the equity (applied within the approval threshold, else waits for a second risk officer)",
-    )
-    def post(self, request, slug):
-        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        data = self.validated(request)
-        change = equity_change_request(
-            portfolio=portfolio, actor=actor_of(request), equity=data["total_equity"], reason=data["reason"]
-        )
-        return self.created(EquityChangeOutputSerializer(change).data)
 
+class EquityChangeDecisionApi(DecisionApi):
+    # A waiting equity change; ``decide(change=, actor=, reason=)``.
 
-class EquityChangeDecisionApi(Api):
-    # A risk officer's decision on a waiting change; ``decide(change=, actor=, reason=)`` is the service.
-    # (A comment, not a docstring: the schema would take it as the approve and reject views' description.)
+    output = EquityChangeOutputSerializer
 
-    decide = None
-
-    def post(self, request, slug, change_id):
+    def handle(self, request, slug, change_id):
         portfolio = portfolio_for(request, slug, APPROVE)
         change = found_or_404(
             equity_change_get(portfolio=portfolio, change_id=change_id),
@@ -77,32 +71,18 @@ class EquityChangeDecisionApi(Api):
 
 class EquityChangeApproveApi(EquityChangeDecisionApi):
     decide = staticmethod(equity_change_approve)
+    summary = "Approve a waiting equity change (four eyes: not its requester)"
 
     class InputSerializer(StrictInputSerializer):
-        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-
-    @idempotent_post(
-        request=InputSerializer,
-        responses=EquityChangeOutputSerializer,
-        summary="Approve a waiting equity change (four eyes: not its requester)",
-    )
-    def post(self, request, slug, change_id):
-        return super().post(request, slug, change_id)
+        reason = optional_reason()
 
 
 class EquityChangeRejectApi(EquityChangeDecisionApi):
     decide = staticmethod(equity_change_reject)
+    summary = "Reject a waiting equity change (the equity stays)"
 
     class InputSerializer(StrictInputSerializer):
-        reason = serializers.CharField(max_length=2000)
-
-    @idempotent_post(
-        request=InputSerializer,
-        responses=EquityChangeOutputSerializer,
-        summary="Reject a waiting equity change (the equity stays)",
-    )
-    def post(self, request, slug, change_id):
-        return super().post(request, slug, change_id)
+        reason = required_reason()
 
 
 class EquityChangeCollectionApi(EquityChangeListApi, EquityChangeCreateApi):

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from allocations.api.permissions import MANAGE_POLICY, VIEW, actor_of, portfolio_for
-from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
+from allocations.api.serializers import FiniteFloatField, StrictInputSerializer, optional_reason
 from allocations.policy_fields import POLICY_FIELDS, PolicyField
 from allocations.selectors.core import policy_current
 from allocations.services.policies import policy_create_version
 
-from .base import Api
+from .base import Api, found_or_404
 
 
 class PolicyOutputSerializer(serializers.Serializer):
@@ -69,7 +68,7 @@ def _policy_input_field(field: PolicyField) -> serializers.Field:
 
 def _policy_input_fields() -> dict:
     fields = {name: _policy_input_field(field) for name, field in POLICY_FIELDS.items()}
-    fields["reason"] = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    fields["reason"] = optional_reason()
     return fields
 
 
@@ -91,9 +90,7 @@ class PolicyApi(Api):
     @extend_schema(responses=PolicyOutputSerializer, summary="The current policy")
     def get(self, request, slug):
         portfolio = portfolio_for(request, slug, VIEW)
-        policy = policy_current(portfolio=portfolio)
-        if policy is None:
-            raise Http404("this portfolio has no policy yet")
+        policy = found_or_404(policy_current(portfolio=portfolio), "this portfolio has no policy yet")
         return Response(self.OutputSerializer(policy).data)
 
     def _update(self, request, slug):

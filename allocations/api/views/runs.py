@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import django_filters
-from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -17,6 +16,8 @@ from allocations.api.serializers import (
     WeightField,
     WeightMapField,
     finite_or_none,
+    optional_reason,
+    required_reason,
 )
 from allocations.models import AllocationRun
 from allocations.selectors.core import portfolio_today, run_get, run_lines, run_list
@@ -24,7 +25,7 @@ from allocations.selectors.runs import run_explanation_rows, run_outcome
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 
 from .allocation import RebalanceOutputSerializer
-from .base import Api, PortfolioScopedListApi, idempotent_post
+from .base import Api, DecisionApi, PortfolioScopedListApi, found_or_404
 
 
 class RunFilter(django_filters.FilterSet):
@@ -82,16 +83,13 @@ class RunListApi(PortfolioScopedListApi):
     model = AllocationRun
     serializer_class = RunOutputSerializer
     filterset_class = RunFilter
-
-    def select(self, portfolio):
-        return run_list(portfolio=portfolio)
+    selector = staticmethod(run_list)
 
 
 def _run_or_404(portfolio, allocation_id) -> AllocationRun:
-    run = run_get(portfolio=portfolio, public_id=allocation_id)
-    if run is None:
-        raise Http404(f"no run {allocation_id!r} in this portfolio")
-    return run
+    return found_or_404(
+        run_get(portfolio=portfolio, public_id=allocation_id), f"no run {allocation_id!r} in this portfolio"
+    )
 
 
 class RunDetailApi(Api):
@@ -161,13 +159,12 @@ class RunExplanationApi(Api):
         return paginator.get_paginated_response(finite_or_none(self.OutputSerializer(page, many=True).data))
 
 
-class RunDecisionApi(Api):
-    # A risk officer's decision on a pending run; ``decide(run=, actor=, reason=)`` is the service.
-    # (A comment, not a docstring: the schema would take it as the approve and reject views' description.)
+class RunDecisionApi(DecisionApi):
+    # A pending run; ``decide(run=, actor=, reason=)``.
 
-    decide = None
+    output = RunOutputSerializer
 
-    def post(self, request, slug, allocation_id):
+    def handle(self, request, slug, allocation_id):
         portfolio = portfolio_for(request, slug, APPROVE)
         run = _run_or_404(portfolio, allocation_id)
         run = self.decide(run=run, actor=actor_of(request), **self.validated(request))
@@ -176,29 +173,15 @@ class RunDecisionApi(Api):
 
 class RunApproveApi(RunDecisionApi):
     decide = staticmethod(allocation_run_approve)
+    summary = "Approve a pending run (four eyes: not its requester)"
 
     class InputSerializer(StrictInputSerializer):
-        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-
-    @idempotent_post(
-        request=InputSerializer,
-        responses=RunOutputSerializer,
-        summary="Approve a pending run (four eyes: not its requester)",
-    )
-    def post(self, request, slug, allocation_id):
-        return super().post(request, slug, allocation_id)
+        reason = optional_reason()
 
 
 class RunRejectApi(RunDecisionApi):
     decide = staticmethod(allocation_run_reject)
+    summary = "Reject a pending run (funds are untouched)"
 
     class InputSerializer(StrictInputSerializer):
-        reason = serializers.CharField(max_length=2000)
-
-    @idempotent_post(
-        request=InputSerializer,
-        responses=RunOutputSerializer,
-        summary="Reject a pending run (funds are untouched)",
-    )
-    def post(self, request, slug, allocation_id):
-        return super().post(request, slug, allocation_id)
+        reason = required_reason()

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
-from allocations.api.serializers import StrictInputSerializer, WeightMapField
+from allocations.api.serializers import StrictInputSerializer, WeightMapField, required_reason
 from allocations.models import TransitionSchedule, TransitionStep
 from allocations.selectors.core import schedule_get, schedule_list, strategy_codes_by_id
 from allocations.services.schedules import transition_schedule_cancel
@@ -100,7 +100,7 @@ class ScheduleDetailApi(Api):
 
 class ScheduleCancelApi(Api):
     class InputSerializer(StrictInputSerializer):
-        reason = serializers.CharField(max_length=2000)
+        reason = required_reason()
 
     @idempotent_post(
         request=InputSerializer,

@@ -8,12 +8,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from allocations.api.permissions import MANAGE_POLICY, actor_of, portfolio_for
-from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
+from allocations.api.serializers import FiniteFloatField, StrictInputSerializer, optional_reason
 from allocations.models import Strategy
 from allocations.selectors.core import strategy_get, strategy_list_with_funds
 from allocations.services import strategies as strategy_services
 
-from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
+from .base import Api, CreateApi, PortfolioScopedListApi, found_or_404, idempotent_post
 
 
 class StrategyOutputSerializer(serializers.Serializer):
@@ -52,26 +52,19 @@ class StrategyListApi(PortfolioScopedListApi):
     selector = staticmethod(strategy_list_with_funds)
 
 
-class StrategyCreateApi(Api):
+class StrategyCreateApi(CreateApi):
+    permission = MANAGE_POLICY
+    create = staticmethod(strategy_services.strategy_create)
+    output = StrategyOutputSerializer
+    summary = "Add a strategy"
+
     class InputSerializer(StrictInputSerializer):
         code = serializers.RegexField(r"^[-a-zA-Z0-9_]+$", max_length=64)
         name = serializers.CharField(max_length=200)
         sector = serializers.CharField(max_length=64, help_text="A sector code.")
         asset_class = serializers.CharField(max_length=64, default="equity")
         risk_budget = FiniteFloatField(default=1.0, help_text="> 0; relative.")
-        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-
-    @idempotent_post(
-        request=InputSerializer,
-        responses={201: StrategyOutputSerializer},
-        summary="Add a strategy",
-    )
-    def post(self, request, slug):
-        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        strategy = strategy_services.strategy_create(
-            portfolio=portfolio, actor=actor_of(request), **self.validated(request)
-        )
-        return self.created(StrategyOutputSerializer(strategy).data)
+        reason = optional_reason()
 
 
 class StrategyCollectionApi(StrategyListApi, StrategyCreateApi):
@@ -85,7 +78,7 @@ class StrategyUpdateApi(Api):
         asset_class = serializers.CharField(max_length=64, required=False)
         risk_budget = FiniteFloatField(required=False)
         status = serializers.ChoiceField(choices=[Strategy.Status.ACTIVE, Strategy.Status.PAUSED], required=False)
-        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+        reason = optional_reason()
 
     @extend_schema(responses=StrategyOutputSerializer, summary="One strategy")
     def get(self, request, slug, code):
@@ -106,7 +99,7 @@ class StrategyUpdateApi(Api):
 
 class StrategyRetireApi(Api):
     class InputSerializer(StrictInputSerializer):
-        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+        reason = optional_reason()
 
     @idempotent_post(
         request=InputSerializer,

@@ -18,7 +18,7 @@ from allocations.services.outbox import (
     webhook_endpoint_update,
 )
 
-from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
+from .base import Api, CreateApi, PortfolioScopedListApi, found_or_404, idempotent_post
 
 # --- endpoints ---------------------------------------------------------------------------------
 
@@ -43,28 +43,22 @@ class EndpointFilter(django_filters.FilterSet):
         fields = ["is_active"]
 
 
-class WebhookCollectionApi(PortfolioScopedListApi):
+class WebhookCollectionApi(PortfolioScopedListApi, CreateApi):
     """The portfolio's webhook endpoints (GET), or a new one with its secret (POST, policy managers)."""
 
     model = WebhookEndpoint
     serializer_class = EndpointOutputSerializer
     filterset_class = EndpointFilter
+    selector = staticmethod(endpoint_list)
+
+    permission = MANAGE_POLICY
+    create = staticmethod(webhook_endpoint_create)
+    output = EndpointWithSecretSerializer
+    summary = "Add a webhook endpoint (its secret is in this answer only)"
 
     class InputSerializer(StrictInputSerializer):
         url = serializers.URLField(max_length=500)
         description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-
-    selector = staticmethod(endpoint_list)
-
-    @idempotent_post(
-        request=InputSerializer,
-        responses={201: EndpointWithSecretSerializer},
-        summary="Add a webhook endpoint (its secret is in this answer only)",
-    )
-    def post(self, request, slug):
-        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        endpoint = webhook_endpoint_create(portfolio=portfolio, actor=actor_of(request), **self.validated(request))
-        return self.created(EndpointWithSecretSerializer(endpoint).data)
 
 
 def _endpoint_or_404(portfolio, endpoint_id) -> WebhookEndpoint:
