@@ -15,7 +15,17 @@ urlpatterns = [
     path("portfolios/<slug:slug>/rebalance/", views.rebalance, name="rebalance"),
     path("portfolios/<slug:slug>/runs/", views.run_index, name="runs"),
     path("portfolios/<slug:slug>/runs/<str:allocation_id>/", views.run_detail, name="run"),
-    path("portfolios/<slug:slug>/runs/<str:allocation_id>/approve/", views.run_approve, name="run-approve"),
-    path("portfolios/<slug:slug>/runs/<str:allocation_id>/reject/", views.run_reject, name="run-reject"),
+    path(
+        "portfolios/<slug:slug>/runs/<str:allocation_id>/approve/",
+        views.run_decide,
+        {"decision": "approve"},
+        name="run-approve",
+    ),
+    path(
+        "portfolios/<slug:slug>/runs/<str:allocation_id>/reject/",
+        views.run_decide,
+        {"decision": "reject"},
+        name="run-reject",
+    ),
     path("portfolios/<slug:slug>/schedules/<int:schedule_id>/cancel/", views.schedule_cancel, name="schedule-cancel"),
 ]

@@ -8,6 +8,8 @@ page is never trusted, a forged POST is refused before anything is read from it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import NamedTuple
 
 from django import forms
 from django.contrib import messages
@@ -76,6 +78,20 @@ def _control_error(request, portfolio: Portfolio, form, *, title: str, action: s
     """The control again, with the service's (or the form's) errors next to the field."""
     context = {"portfolio": portfolio, "form": form, "title": title, "action": action}
     return render(request, "pages/control.html", context, status=status)
+
+
+def _control_submit(request, portfolio: Portfolio, form, call, *, done: str, then: str, title: str, action: str):
+    """A control's form posted to its service, ``call(cleaned_data)``: on success ``done`` (formatted
+    with the form's data) is flashed and the browser sent to ``then``; else ``_control_error``."""
+    if form.is_valid():
+        try:
+            call(form.cleaned_data)
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, done.format(**form.cleaned_data))
+            return redirect(then)
+    return _control_error(request, portfolio, form, title=title, action=action)
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -172,23 +188,21 @@ def dashboard_data(request, slug, part):
 @require_POST
 def method_set(request, slug):
     portfolio = _portfolio(request, slug, roles.MANAGE_POLICY)
-    form = MethodForm(request.POST)
-    if form.is_valid():
-        method = form.cleaned_data["method"]
-        try:
-            policy_set_method(
-                portfolio=portfolio,
-                method=method,
-                actor=_actor(request),
-                reason=form.cleaned_data["reason"] or f"method set to {method}",
-            )
-        except DomainError as exc:
-            form.add_domain_error(exc)
-        else:
-            messages.success(request, f"Method set to {method}.")
-            return redirect("pages:dashboard", slug=slug)
-    return _control_error(
-        request, portfolio, form, title="Choose the method", action=reverse("pages:method", args=[slug])
+
+    def set_method(data):
+        method = data["method"]
+        reason = data["reason"] or f"method set to {method}"
+        policy_set_method(portfolio=portfolio, method=method, actor=_actor(request), reason=reason)
+
+    return _control_submit(
+        request,
+        portfolio,
+        MethodForm(request.POST),
+        set_method,
+        done="Method set to {method}.",
+        then=reverse("pages:dashboard", args=[slug]),
+        title="Choose the method",
+        action=reverse("pages:method", args=[slug]),
     )
 
 
@@ -249,50 +263,35 @@ def _preview(request, portfolio, form, outcome):
     return render(request, "pages/rebalance_preview.html", context)
 
 
-def _decide_run(request, slug, allocation_id, *, form_class, decide, done: str, verb: str, url_name: str):
-    """A risk officer's decision on a pending run, through the same service as the API and the admin."""
+class _RunDecision(NamedTuple):
+    form_class: type
+    decide: Callable
+    done: str
+
+
+RUN_DECISIONS = {
+    "approve": _RunDecision(ApproveForm, allocation_run_approve, "Run approved: step 1 applied."),
+    "reject": _RunDecision(RejectForm, allocation_run_reject, "Run rejected: no fund moved."),
+}
+
+
+@login_required
+@require_POST
+def run_decide(request, slug, allocation_id, decision: str):
+    """A risk officer's ``decision`` (a key of ``RUN_DECISIONS``) on a pending run, through the same
+    service as the API and the admin; the form comes back from ``pages:run-<decision>``."""
+    form_class, decide, done = RUN_DECISIONS[decision]
     portfolio = _portfolio(request, slug, roles.APPROVE)
     run = _run_or_404(portfolio, allocation_id)
-    form = form_class(request.POST)
-    if form.is_valid():
-        try:
-            decide(run=run, actor=_actor(request), reason=form.cleaned_data["reason"])
-        except DomainError as exc:
-            form.add_domain_error(exc)
-        else:
-            messages.success(request, done)
-            return redirect("pages:run", slug=slug, allocation_id=allocation_id)
-    action = reverse(url_name, args=[slug, allocation_id])
-    return _control_error(request, portfolio, form, title=f"{verb} run {run.public_id}", action=action)
-
-
-@login_required
-@require_POST
-def run_approve(request, slug, allocation_id):
-    return _decide_run(
+    return _control_submit(
         request,
-        slug,
-        allocation_id,
-        form_class=ApproveForm,
-        decide=allocation_run_approve,
-        done="Run approved: step 1 applied.",
-        verb="Approve",
-        url_name="pages:run-approve",
-    )
-
-
-@login_required
-@require_POST
-def run_reject(request, slug, allocation_id):
-    return _decide_run(
-        request,
-        slug,
-        allocation_id,
-        form_class=RejectForm,
-        decide=allocation_run_reject,
-        done="Run rejected: no fund moved.",
-        verb="Reject",
-        url_name="pages:run-reject",
+        portfolio,
+        form_class(request.POST),
+        lambda data: decide(run=run, actor=_actor(request), reason=data["reason"]),
+        done=done,
+        then=reverse("pages:run", args=[slug, allocation_id]),
+        title=f"{decision.capitalize()} run {run.public_id}",
+        action=reverse(f"pages:run-{decision}", args=[slug, allocation_id]),
     )
 
 
@@ -303,14 +302,13 @@ def schedule_cancel(request, slug, schedule_id):
     schedule = schedule_get(portfolio=portfolio, schedule_id=schedule_id)
     if schedule is None:
         raise Http404(f"no schedule {schedule_id} in this portfolio")
-    form = CancelScheduleForm(request.POST)
-    if form.is_valid():
-        try:
-            transition_schedule_cancel(schedule=schedule, actor=_actor(request), reason=form.cleaned_data["reason"])
-        except DomainError as exc:
-            form.add_domain_error(exc)
-        else:
-            messages.success(request, "Schedule cancelled: funds stay where they are.")
-            return redirect("pages:dashboard", slug=slug)
-    action = reverse("pages:schedule-cancel", args=[slug, schedule_id])
-    return _control_error(request, portfolio, form, title=f"Cancel schedule {schedule_id}", action=action)
+    return _control_submit(
+        request,
+        portfolio,
+        CancelScheduleForm(request.POST),
+        lambda data: transition_schedule_cancel(schedule=schedule, actor=_actor(request), reason=data["reason"]),
+        done="Schedule cancelled: funds stay where they are.",
+        then=reverse("pages:dashboard", args=[slug]),
+        title=f"Cancel schedule {schedule_id}",
+        action=reverse("pages:schedule-cancel", args=[slug, schedule_id]),
+    )
