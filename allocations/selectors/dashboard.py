@@ -32,7 +32,7 @@ from .core import fund_total_capital, policy_current, portfolio_list_for_user, r
 from .panels import EPOCH_ORDINAL, fund_amounts, returns_panel
 
 # The API's own helpers, so the dashboard's risk and metrics are the API's numbers (not a second formula).
-from .performance import BACKTEST_DAYS, _risk, path_metrics
+from .performance import BACKTEST_DAYS, book_risk, path_metrics
 
 DECIDED = (AllocationRun.Status.APPLIED, AllocationRun.Status.PENDING_APPROVAL)
 TOP_STRATEGIES = 10
@@ -316,7 +316,7 @@ def risk_panel(*, portfolio: Portfolio, top: int = TOP_STRATEGIES) -> dict:
         ]
         binding = dict(lines.exclude(binding_limit="").values_list("binding_limit").annotate(n=Count("id")).order_by())
     return {
-        "risk": _risk([r[1] for r in rows], ids, weights, policy),
+        "risk": book_risk([r[1] for r in rows], ids, weights, policy),
         "caps": {
             "max_total_risk": policy.max_total_risk if policy else None,
             "max_sector": policy.max_sector_exposure if policy else None,

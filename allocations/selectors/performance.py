@@ -98,7 +98,8 @@ def _history(portfolio: Portfolio, ids: np.ndarray, dates: list[date], panel: np
     return path_metrics(returns, dates[start:])
 
 
-def _risk(codes: list[str], ids: np.ndarray, weights: np.ndarray, policy: AllocationPolicy | None) -> dict:
+def book_risk(codes: list[str], ids: np.ndarray, weights: np.ndarray, policy: AllocationPolicy | None) -> dict:
+    """The risk block of a book held at ``weights`` (fractions of equity) of the strategies ``ids``."""
     estimator = policy.covariance_estimator if policy else engine.AllocationPolicy.covariance_estimator
     window = policy.covariance_lookback if policy else BACKTEST_DAYS
     invested = float(weights.sum())
@@ -176,6 +177,6 @@ def portfolio_performance(*, portfolio: Portfolio) -> dict:
         "total_equity": portfolio.total_equity,
         "history": history,
         "current_allocation_backtest": backtest,
-        "risk": _risk(codes, ids, weights, policy_current(portfolio=portfolio)),
+        "risk": book_risk(codes, ids, weights, policy_current(portfolio=portfolio)),
         "sector_exposures": _sector_exposures(sectors, amounts, equity),
     }
