@@ -107,14 +107,20 @@ class StrategyAdmin(ReadOnlyAdmin):
         return getattr(getattr(obj, "fund", None), "amount", None)
 
 
-@admin.register(models.StrategyReturn)
-class StrategyReturnAdmin(ReadOnlyAdmin):
+class StrategyRowsAdmin(ReadOnlyAdmin):
+    """Read-only rows that belong to a portfolio through their strategy (returns, funds): scoped,
+    filtered and listed with the strategy's portfolio in the same query."""
+
     portfolio_path = "strategy__portfolio"
-    list_display = ["strategy", "date", "value"]
     list_filter = [GrantedPortfolioFilter]
+    list_select_related = ["strategy__portfolio"]
+
+
+@admin.register(models.StrategyReturn)
+class StrategyReturnAdmin(StrategyRowsAdmin):
+    list_display = ["strategy", "date", "value"]
     search_fields = ["strategy__code"]
     date_hierarchy = "date"
-    list_select_related = ["strategy__portfolio"]
     show_full_result_count = False
 
 
@@ -203,13 +209,10 @@ class AllocationPolicyAdmin(PortfolioScopedAdmin):
 
 
 @admin.register(models.Fund)
-class FundAdmin(ReadOnlyAdmin):
+class FundAdmin(StrategyRowsAdmin):
     """Funds change only through the services, which audit every change."""
 
-    portfolio_path = "strategy__portfolio"
     list_display = ["strategy", "amount", "updated_at"]
-    list_filter = [GrantedPortfolioFilter]
-    list_select_related = ["strategy__portfolio"]
 
 
 @admin.register(models.EquityChange)
