@@ -56,6 +56,7 @@ from allocations.engine import (  # noqa: E402
     ledoit_wolf,
     solve_risk_parity,
 )
+from tests.allocations.engine.skfolio_support import fixed_prior  # noqa: E402
 
 #: Figures of this run checked against the targets at the end: name -> (measured, target, unit).
 RESULTS: dict[str, tuple[float, float, str]] = {}
@@ -239,26 +240,10 @@ def solve_riskfolio(cov, b):
 
 
 def solve_skfolio(cov, b):
-    from skfolio.moments import BaseCovariance
     from skfolio.optimization import RiskBudgeting
-    from skfolio.prior import EmpiricalPrior
-
-    class FixedCovariance(BaseCovariance):
-        """Hands skfolio the benchmark's covariance unchanged."""
-
-        def __init__(self, covariance=None):
-            super().__init__(nearest=False)
-            self.covariance = covariance
-
-        def fit(self, X, y=None):
-            self.covariance_ = self.covariance
-            return self
 
     n = cov.shape[0]
-    model = RiskBudgeting(
-        risk_budget=b,
-        prior_estimator=EmpiricalPrior(covariance_estimator=FixedCovariance(cov)),
-    )
+    model = RiskBudgeting(risk_budget=b, prior_estimator=fixed_prior(cov))  # the benchmark's covariance unchanged
     model.fit(np.zeros((3, n)))
     return model.weights_
 

@@ -15,6 +15,7 @@ from allocations.engine import (
 )
 
 from .conftest import factor_returns
+from .skfolio_support import fixed_prior
 
 VOLS = np.array([0.10, 0.20, 0.15, 0.25])
 
@@ -59,25 +60,14 @@ def test_equal_budgets_are_the_classical_algorithm_and_budgets_tilt_it():
 def test_matches_skfolio_on_the_same_covariance(n):
     pytest.importorskip("skfolio")
     from skfolio.cluster import HierarchicalClustering, LinkageMethod
-    from skfolio.moments import BaseCovariance
     from skfolio.optimization import HierarchicalRiskParity
-    from skfolio.prior import EmpiricalPrior
     from skfolio.seriation import HierarchicalSeriation
-
-    class FixedCovariance(BaseCovariance):
-        def __init__(self, covariance=None):
-            super().__init__(nearest=False)
-            self.covariance = covariance
-
-        def fit(self, X, y=None):
-            self.covariance_ = self.covariance
-            return self
 
     x = factor_returns(n, 120, seed=n)
     # skfolio takes the correlation distance from the returns: the sample covariance makes both the same
     cov = estimate_covariance(x, estimator="sample").covariance.dense()
     model = HierarchicalRiskParity(
-        prior_estimator=EmpiricalPrior(covariance_estimator=FixedCovariance(cov)),
+        prior_estimator=fixed_prior(cov),
         seriation_estimator=HierarchicalSeriation(
             hierarchical_clustering_estimator=HierarchicalClustering(linkage_method=LinkageMethod.SINGLE),
             optimal_ordering=False,
