@@ -28,16 +28,12 @@ from pathlib import Path
 
 from support import ROOT, database_label, django_env, migrate, quiet_server, wait_for
 
+sys.path.insert(0, str(ROOT))  # the browser session the browser tests use, and Django for gunicorn
+
+from tests.allocations.pages.browser_support import launch_chromium, sign_in  # noqa: E402
+
 SLUG = "dash1k"
 PARTS = ("summary", "allocation", "history", "risk", "schedule")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 TIMING = """url => {
   const e = performance.getEntriesByType('resource').filter(r => r.name.endsWith(url)).pop();
   return e ? e.responseEnd - e.requestStart : null;
@@ -46,7 +42,6 @@ TIMING = """url => {
 
 def wsgi():
     """The application gunicorn serves here: Django's, with its static files."""
-    sys.path.insert(0, str(ROOT))
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.core.wsgi import get_wsgi_application
 
@@ -90,15 +85,11 @@ def main() -> None:
     try:
         wait_for(base + "/health/")
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=args.chromium, args=ARGS)
+            browser = launch_chromium(playwright, args.chromium)
             page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(base + "/accounts/login/")
-            page.fill("#id_username", "admin")
-            page.fill("#id_password", os.environ.get("DEMO_PASSWORD", "demo"))
-            page.click("#login-form button[type=submit]")
-            page.wait_for_url(base + "/")
+            sign_in(page, base, "admin", os.environ.get("DEMO_PASSWORD", "demo"))
 
             drawn: list[float] = []
             for _ in range(1 + args.loads):

@@ -25,6 +25,7 @@ from allocations.models import AllocationRun
 from allocations.services.actors import Actor
 from allocations.services.policies import policy_create_version
 
+from .browser_support import launch_chromium, sign_in
 from .conftest import pending_run, seed_small
 
 
@@ -42,14 +43,6 @@ def _synchronous_orm_beside_playwright():
 
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 CHARTS = [
     "chart-allocation",
@@ -91,7 +84,7 @@ def browser():
             pytest.fail("playwright is required under CI (the dev extra installs it)")
         pytest.skip("playwright is not installed: pip install -e '.[dev]'")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(playwright, CHROMIUM)
         yield browser
         browser.close()
 
@@ -109,11 +102,7 @@ class Session:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
     def sign_in(self, username: str) -> None:
-        self.page.goto(f"{self.base}/accounts/login/")
-        self.page.fill("#id_username", username)
-        self.page.fill("#id_password", "demo")
-        self.page.click("#login-form button[type=submit]")
-        self.page.wait_for_url(f"{self.base}/")
+        sign_in(self.page, self.base, username, "demo")
 
     def dashboard(self, query: str = "") -> None:
         self.page.goto(f"{self.base}/portfolios/demo/{query}")
