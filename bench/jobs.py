@@ -159,35 +159,13 @@ def main() -> int:
     from celery import Celery
 
     from allocations.models import AllocationRun, JobExecution
+    from tests.allocations.jobs_support import celery_worker_command, celery_worker_env
 
     queue = f"bench-jobs-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": broker,
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.base",
-    }
+    env = celery_worker_env("capital_allocation.settings.base", database_url=url, broker_url=broker, queue=queue)
     log = open(ROOT / "var" / "bench-jobs-worker.log", "wb")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "capital_allocation",
-            "worker",
-            "-Q",
-            queue,
-            "-c",
-            str(args.concurrency),
-            "-n",
-            f"{queue}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=WARNING",
-        ],
+        celery_worker_command(queue, args.concurrency),
         cwd=ROOT,
         env=env,
         stdout=log,

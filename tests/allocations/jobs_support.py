@@ -146,6 +146,40 @@ def wait_for(predicate, *, timeout: float = 30.0, every: float = 0.1, what: str 
         time.sleep(every)
 
 
+def celery_worker_command(queue: str, concurrency: int) -> list[str]:
+    """``celery -A capital_allocation worker`` with ``concurrency`` processes on ``queue`` alone, named
+    ``<queue>@<host>`` so a ping can reach it; it gossips with, mingles with and beats for no other worker."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "capital_allocation",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel=WARNING",
+    ]
+
+
+def celery_worker_env(settings_module: str, *, database_url: str, broker_url: str, queue: str) -> dict[str, str]:
+    """This process's environment with the worker's Django settings, database, broker and default queue."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+    }
+
+
 class Worker:
     """``celery -A capital_allocation worker`` in its own process group, on the test database and a queue of its own."""
 
@@ -160,30 +194,11 @@ class Worker:
         env: dict | None = None,
     ):
         self.log = log
-        self.args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "capital_allocation",
-            "worker",
-            "-Q",
-            queue,
-            "-c",
-            str(concurrency),
-            "-n",
-            f"{queue}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=WARNING",
-        ]
+        self.args = celery_worker_command(queue, concurrency)
         self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.test",
-            "DATABASE_URL": database_url,
-            "CELERY_BROKER_URL": broker_url,
-            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            **celery_worker_env(
+                "capital_allocation.settings.test", database_url=database_url, broker_url=broker_url, queue=queue
+            ),
             **(env or {}),
         }
         self.process: subprocess.Popen | None = None
