@@ -64,6 +64,18 @@ def _vector(name: str, value, n: int, *, allow_nan: bool = False, nonnegative: b
     return arr
 
 
+def _optional_vector(name: str, value, n: int, *, zero_error: str = "", **checks) -> np.ndarray | None:
+    """``None`` for an argument not given, else ``value`` checked by :func:`_vector` (``checks`` are its
+    options). With ``zero_error``, a zero entry is refused with that message: a budget or a volatility
+    must be strictly positive, and ``_vector`` has already refused negatives."""
+    if value is None:
+        return None
+    arr = _vector(name, value, n, **checks)
+    if zero_error and (arr == 0).any():
+        raise InvalidInputError(zero_error)
+    return arr
+
+
 def _signals(signals) -> list[SectorSignal]:
     out = []
     for s in signals or ():
@@ -132,32 +144,25 @@ def validate(
     current = np.zeros(n) if current_weights is None else _vector("current_weights", current_weights, n)
     if current.sum() > 1.0 + 1e-9:
         raise InvalidInputError(f"current_weights sum to {current.sum():.6g} > 1 (fractions of equity)")
-    prev = None if previous is None else _vector("previous", previous, n, allow_nan=True)
-    budget_arr = None if budgets is None else _vector("budgets", budgets, n)
-    if budget_arr is not None and (budget_arr <= 0).any():
-        raise InvalidInputError("budgets must be strictly positive")
-    sharpe_ovr = (
-        None
-        if sharpe_override is None
-        else _vector("sharpe_override", sharpe_override, n, allow_nan=True, nonnegative=False)
-    )
-    vol_ovr = (
-        None if volatility_override is None else _vector("volatility_override", volatility_override, n, allow_nan=True)
-    )
-    if vol_ovr is not None and (vol_ovr == 0).any():
-        raise InvalidInputError("volatility_override must be > 0 (or NaN to use the returns)")
-    age = trailing_missing(r) if age_days is None else _vector("age_days", age_days, n)
     _, codes = np.unique(sector_arr, return_inverse=True)
+    # Keyword arguments are evaluated in the order written: the optional vectors, then the ages and
+    # the signals, are checked in this order, so the first bad one is the one reported.
     return Inputs(
         returns=r,
         sectors=sector_arr,
         sector_codes=codes,
         current=current,
-        previous=prev,
-        budgets=budget_arr,
-        sharpe_override=sharpe_ovr,
-        volatility_override=vol_ovr,
+        previous=_optional_vector("previous", previous, n, allow_nan=True),
+        budgets=_optional_vector("budgets", budgets, n, zero_error="budgets must be strictly positive"),
+        sharpe_override=_optional_vector("sharpe_override", sharpe_override, n, allow_nan=True, nonnegative=False),
+        volatility_override=_optional_vector(
+            "volatility_override",
+            volatility_override,
+            n,
+            allow_nan=True,
+            zero_error="volatility_override must be > 0 (or NaN to use the returns)",
+        ),
+        age_days=trailing_missing(r) if age_days is None else _vector("age_days", age_days, n),
         signals=_signals(signals),
-        age_days=age,
         policy=policy,
     )
