@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .errors import InvalidInputError, InvalidPolicyError
@@ -99,25 +99,13 @@ class Bounds:
 
 _UNIT = Bounds(float, 0.0, 1.0)
 _POSITIVE_FRACTION = Bounds(float, 0.0, 1.0, low_open=True)
+_OBSERVATIONS = Bounds(int, 2, 100_000)
 
-#: Range of every numeric :class:`AllocationPolicy` field, keyed by the field name.
-POLICY_BOUNDS: dict[str, Bounds] = {
-    "hybrid_blend": _UNIT,
-    "lookback": Bounds(int, 2, 100_000),
-    "covariance_lookback": Bounds(int, 2, 100_000),
-    "ewma_halflife": Bounds(float, 0.0, 100_000.0, low_open=True),
-    "momentum_factor": _UNIT,
-    "signal_decay": _UNIT,
-    "buy_multiplier": _UNIT,
-    "sell_multiplier": _UNIT,
-    "max_single_strategy": _POSITIVE_FRACTION,
-    "max_sector": _POSITIVE_FRACTION,
-    "max_total_risk": _POSITIVE_FRACTION,
-    "transition_period_days": Bounds(int, 1, MAX_TRANSITION_STEPS),
-    "max_daily_change": Bounds(float, 1.0 / MAX_TRANSITION_STEPS, 1.0),
-    "min_change": _UNIT,
-    "stale_after_days": Bounds(int, 1, 100_000),
-}
+
+def _bounded(default: float, bounds: Bounds) -> Any:
+    """A numeric :class:`AllocationPolicy` field: its default and its range declared together
+    (:data:`POLICY_BOUNDS` collects the ranges from the fields)."""
+    return field(default=default, metadata={"bounds": bounds})
 
 
 @dataclass(frozen=True)
@@ -169,22 +157,22 @@ class AllocationPolicy:
     """
 
     method: str = "hybrid"
-    hybrid_blend: float = 0.5
-    lookback: int = 30
-    covariance_lookback: int = 252
+    hybrid_blend: float = _bounded(0.5, _UNIT)
+    lookback: int = _bounded(30, _OBSERVATIONS)
+    covariance_lookback: int = _bounded(252, _OBSERVATIONS)
     covariance_estimator: str = "ledoit_wolf_correlation"
-    ewma_halflife: float = 63.0
-    momentum_factor: float = 0.3
-    signal_decay: float = 0.95
-    buy_multiplier: float = 0.3
-    sell_multiplier: float = 0.2
-    max_single_strategy: float = 0.2
-    max_sector: float = 0.3
-    max_total_risk: float = 0.8
-    transition_period_days: int = 5
-    max_daily_change: float = 0.1
-    min_change: float = 0.05
-    stale_after_days: int = 10
+    ewma_halflife: float = _bounded(63.0, Bounds(float, 0.0, 100_000.0, low_open=True))
+    momentum_factor: float = _bounded(0.3, _UNIT)
+    signal_decay: float = _bounded(0.95, _UNIT)
+    buy_multiplier: float = _bounded(0.3, _UNIT)
+    sell_multiplier: float = _bounded(0.2, _UNIT)
+    max_single_strategy: float = _bounded(0.2, _POSITIVE_FRACTION)
+    max_sector: float = _bounded(0.3, _POSITIVE_FRACTION)
+    max_total_risk: float = _bounded(0.8, _POSITIVE_FRACTION)
+    transition_period_days: int = _bounded(5, Bounds(int, 1, MAX_TRANSITION_STEPS))
+    max_daily_change: float = _bounded(0.1, Bounds(float, 1.0 / MAX_TRANSITION_STEPS, 1.0))
+    min_change: float = _bounded(0.05, _UNIT)
+    stale_after_days: int = _bounded(10, Bounds(int, 1, 100_000))
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -208,6 +196,12 @@ class AllocationPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: Range of every numeric :class:`AllocationPolicy` field, keyed by the field name (in the fields' order).
+POLICY_BOUNDS: dict[str, Bounds] = {
+    f.name: f.metadata["bounds"] for f in fields(AllocationPolicy) if "bounds" in f.metadata
+}
 
 
 @dataclass(frozen=True)
