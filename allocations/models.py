@@ -8,6 +8,7 @@ Writes go through ``allocations.services``; reads through ``allocations.selector
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -32,11 +33,24 @@ def _user_or_none() -> models.ForeignKey:
     )
 
 
-# The choices come from the engine's lists, so a method or estimator exists in one place only.
-Method = models.TextChoices("Method", [(m.upper(), (m, METHOD_LABELS.get(m, m))) for m in engine.METHODS])
-CovarianceEstimator = models.TextChoices(
-    "CovarianceEstimator", [(e.upper(), (e, ESTIMATOR_LABELS.get(e, e))) for e in engine.COVARIANCE_ESTIMATORS]
+def _text_choices(qualname: str, values: Iterable[str], label: Callable[[str], str] = str.capitalize):
+    """Choices of ``values`` declared elsewhere (the engine's lists, shared states), each member named
+    by its value upper-cased (``Method.HRP``, ``Status.ACTIVE``) and labelled by ``label(value)``.
+
+    ``qualname`` is where the choices are reached from this module (``"TransitionStep.Status"``), as a
+    class statement would name them, so that their members pickle."""
+    members = [(value.upper(), (value, label(value))) for value in values]
+    return models.TextChoices(qualname.rpartition(".")[2], members, module=__name__, qualname=qualname)
+
+
+# The choices come from the engine's lists, so a method, estimator or signal action exists in one place only.
+Method = _text_choices("Method", engine.METHODS, lambda m: METHOD_LABELS.get(m, m))
+CovarianceEstimator = _text_choices(
+    "CovarianceEstimator", engine.COVARIANCE_ESTIMATORS, lambda e: ESTIMATOR_LABELS.get(e, e)
 )
+
+# A schedule and its pending steps end together: superseded by a newer schedule, or cancelled.
+_TRANSITION_ENDS = ("superseded", "cancelled")
 
 
 def _policy_range_constraints() -> list[models.CheckConstraint]:
@@ -89,11 +103,12 @@ class Sector(models.Model):
         return self.name
 
 
+# A strategy's states, also the values its check constraint allows (Meta cannot see ``Strategy.Status``).
+_STRATEGY_STATUSES = ("active", "paused", "retired")
+
+
 class Strategy(models.Model):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused"
-        RETIRED = "retired", "Retired"
+    Status = _text_choices("Strategy.Status", _STRATEGY_STATUSES)
 
     portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="strategies")
     code = models.SlugField(max_length=64)
@@ -110,9 +125,7 @@ class Strategy(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["portfolio", "code"], name="strategy_code_unique_in_portfolio"),
             models.CheckConstraint(condition=Q(risk_budget__gt=0), name="strategy_risk_budget_positive"),
-            models.CheckConstraint(
-                condition=Q(status__in=["active", "paused", "retired"]), name="strategy_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=list(_STRATEGY_STATUSES)), name="strategy_status_valid"),
         ]
 
     def __str__(self) -> str:
@@ -139,10 +152,7 @@ class StrategyReturn(models.Model):
 
 
 class SectorSignal(models.Model):
-    class Action(models.TextChoices):
-        BUY = "BUY", "Buy"
-        SELL = "SELL", "Sell"
-        HOLD = "HOLD", "Hold"
+    Action = _text_choices("SectorSignal.Action", engine.ACTIONS)
 
     portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="signals")
     sector = models.ForeignKey(Sector, on_delete=models.PROTECT, related_name="signals")
@@ -157,7 +167,7 @@ class SectorSignal(models.Model):
         indexes = [models.Index(fields=["portfolio", "sector", "-as_of"], name="signal_latest_idx")]
         constraints = [
             models.CheckConstraint(condition=_between("confidence", 0, 1), name="signal_confidence_0_1"),
-            models.CheckConstraint(condition=Q(action__in=["BUY", "SELL", "HOLD"]), name="signal_action_valid"),
+            models.CheckConstraint(condition=Q(action__in=list(engine.ACTIONS)), name="signal_action_valid"),
         ]
 
 
@@ -206,10 +216,9 @@ class AllocationPolicy(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["portfolio", "version"], name="policy_version_unique"),
             models.CheckConstraint(condition=Q(version__gte=1), name="policy_version_positive"),
-            models.CheckConstraint(condition=Q(method__in=[m.value for m in Method]), name="policy_method_valid"),
+            models.CheckConstraint(condition=Q(method__in=Method.values), name="policy_method_valid"),
             models.CheckConstraint(
-                condition=Q(covariance_estimator__in=[c.value for c in CovarianceEstimator]),
-                name="policy_estimator_valid",
+                condition=Q(covariance_estimator__in=CovarianceEstimator.values), name="policy_estimator_valid"
             ),
             *_policy_range_constraints(),
         ]
@@ -338,11 +347,7 @@ class AllocationLine(models.Model):
 
 
 class TransitionSchedule(models.Model):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
-        SUPERSEDED = "superseded", "Superseded"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = _text_choices("TransitionSchedule.Status", ("active", "completed", *_TRANSITION_ENDS))
 
     run = models.OneToOneField(AllocationRun, on_delete=models.PROTECT, related_name="schedule")
     portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="schedules")
@@ -363,11 +368,7 @@ class TransitionSchedule(models.Model):
 
 
 class TransitionStep(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPLIED = "applied", "Applied"
-        SUPERSEDED = "superseded", "Superseded"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = _text_choices("TransitionStep.Status", ("pending", "applied", *_TRANSITION_ENDS))
 
     schedule = models.ForeignKey(TransitionSchedule, on_delete=models.CASCADE, related_name="steps")
     index = models.PositiveIntegerField(help_text="1 for the first step.")
