@@ -67,7 +67,7 @@ def _quoted(cents: str | None) -> str:
     return "null" if cents is None else f'"{cents}"'
 
 
-def _copy_field(value) -> str:
+def copy_field(value) -> str:
     """One value of a row of PostgreSQL's COPY text format (``\\N`` for NULL, special characters escaped)."""
     if value is None:
         return "\\N"
@@ -250,7 +250,7 @@ def _chained_copy_text(
     thousand fund changes, everything but the strategy and the three amounts).
     """
     shared: dict[tuple, tuple[str, str, str]] = {}
-    who = f"{_copy_field(actor.user_id)}\t{_copy_field(actor.label)}\t"
+    who = f"{copy_field(actor.user_id)}\t{copy_field(actor.label)}\t"
     lines = []
     for record in records:
         payload = record.payload
@@ -263,15 +263,15 @@ def _chained_copy_text(
         parts = shared.get(key)
         if parts is None:
             parts = shared[key] = (
-                f"{portfolio.pk}\t{_copy_field(record.kind)}\t{now.isoformat()}\t",
-                f"\t{_copy_field(record.run_id)}\t{_copy_field(record.step_id)}\t",
-                f"\t{who}{_copy_field(record.reason)}\t{_copy_field(payload_text)}\t",
+                f"{portfolio.pk}\t{copy_field(record.kind)}\t{now.isoformat()}\t",
+                f"\t{copy_field(record.run_id)}\t{copy_field(record.step_id)}\t",
+                f"\t{who}{copy_field(record.reason)}\t{copy_field(payload_text)}\t",
             )
         old, new, total = _cents(record.old_amount), _cents(record.new_amount), _cents(record.total_capital)
         entry_hash = hasher(canonical.of_record(record, payload_text, old, new, total), prev_hash)
         lines.append(
-            f"{parts[0]}{_copy_field(record.strategy_id)}{parts[1]}{_copy_field(old)}\t{_copy_field(new)}\t"
-            f"{_copy_field(total)}{parts[2]}{prev_hash}\t{entry_hash}\n"
+            f"{parts[0]}{copy_field(record.strategy_id)}{parts[1]}{copy_field(old)}\t{copy_field(new)}\t"
+            f"{copy_field(total)}{parts[2]}{prev_hash}\t{entry_hash}\n"
         )
         prev_hash = entry_hash
     return "".join(lines), prev_hash

@@ -3,16 +3,18 @@ the transition schedule with step 1 carried out. Called inside the rebalance's t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
+from django.db import connection
 from django.utils import timezone
 
 from allocations import adapters, engine
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio
 
 from .actors import Actor
-from .audit import audit_append
+from .audit import audit_append, copy_field, copy_text
 from .bulk import bulk_insert
 from .run_inputs import RebalanceRequest, RunInputs
 from .schedules import schedule_create_and_apply_first, schedule_supersede_active
@@ -118,33 +120,42 @@ def _supersede_pending(runs: list[AllocationRun], *, by_run: AllocationRun, acto
         )
 
 
+LINE_COLUMNS = (
+    "run", "strategy", "current_weight", "base_weight", "signal_weight", "smoothed_weight", "target_weight",
+    "target_amount", "momentum_weight", "risk_contribution", "binding_limit", "limit_excess", "flags",
+)  # fmt: skip
+
+
 def _write_lines(*, run: AllocationRun, inputs: RunInputs, result: engine.AllocationResult) -> None:
+    """One line per strategy; on PostgreSQL streamed as COPY text built column by column (floats by
+    ``repr``, which PostgreSQL reads back to the same double)."""
     ids = inputs.universe.ids
-    target_amounts = adapters.amounts_for_weights(result.target_weights, inputs.equity)
-    momentum = np.where(np.isnan(result.momentum_weights), None, result.momentum_weights).tolist()
-    risk = np.nan_to_num(result.risk_contributions, nan=0.0).tolist()
-    current = np.clip(inputs.current, 0.0, 1.0).tolist()
-    target = np.clip(result.target_weights, 0.0, 1.0).tolist()
-    base, signal, smoothed = (a.tolist() for a in (result.base_weights, result.signal_weights, result.smoothed_weights))
-    excess = result.binding_amount.tolist()
-    bulk_insert(
-        AllocationLine,
-        [
-            {
-                "run_id": run.pk,
-                "strategy_id": int(ids[j]),
-                "current_weight": current[j],
-                "base_weight": base[j],
-                "signal_weight": signal[j],
-                "smoothed_weight": smoothed[j],
-                "target_weight": target[j],
-                "target_amount": target_amounts[j],
-                "momentum_weight": momentum[j],
-                "risk_contribution": risk[j],
-                "binding_limit": str(result.binding_limit[j]),
-                "limit_excess": excess[j],
-                "flags": [str(result.flags[j])] if result.flags[j] else [],
-            }
-            for j in range(len(ids))
-        ],
-    )
+    columns = {
+        "run": [run.pk] * len(ids),
+        "strategy": ids.tolist(),
+        "current_weight": np.clip(inputs.current, 0.0, 1.0).tolist(),
+        "base_weight": result.base_weights.tolist(),
+        "signal_weight": result.signal_weights.tolist(),
+        "smoothed_weight": result.smoothed_weights.tolist(),
+        "target_weight": np.clip(result.target_weights, 0.0, 1.0).tolist(),
+        "target_amount": adapters.amounts_for_weights(result.target_weights, inputs.equity),
+        "momentum_weight": np.where(np.isnan(result.momentum_weights), None, result.momentum_weights).tolist(),
+        "risk_contribution": np.nan_to_num(result.risk_contributions, nan=0.0).tolist(),
+        "binding_limit": [str(v) for v in result.binding_limit.tolist()],
+        "limit_excess": result.binding_amount.tolist(),
+        "flags": [[str(flag)] if flag else [] for flag in result.flags.tolist()],
+    }
+    if connection.vendor != "postgresql":
+        names = [f"{name}_id" if name in ("run", "strategy") else name for name in LINE_COLUMNS]
+        bulk_insert(AllocationLine, [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)])
+        return
+    text = {
+        "run": [str(run.pk)] * len(ids),
+        "strategy": [str(i) for i in columns["strategy"]],
+        "target_amount": [str(a) for a in columns["target_amount"]],
+        "momentum_weight": ["\\N" if w is None else repr(w) for w in columns["momentum_weight"]],
+        "binding_limit": [copy_field(v) for v in columns["binding_limit"]],
+        "flags": [copy_field(json.dumps(f)) if f else "[]" for f in columns["flags"]],
+    }
+    cells = [text[name] if name in text else list(map(repr, columns[name])) for name in LINE_COLUMNS]
+    copy_text(AllocationLine, LINE_COLUMNS, "".join(f"{row}\n" for row in map("\t".join, zip(*cells, strict=True))))
