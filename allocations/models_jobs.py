@@ -14,6 +14,17 @@ from django.db import models
 from django.db.models import Q
 
 
+# A delivery's states, declared outside the model so that its check constraint allows exactly these
+# values (a model's Meta cannot see ``WebhookDelivery.Status``).
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    DEAD = "dead", "Dead letter"
+
+
+DELIVERY_STATUSES = DeliveryStatus.values
+
+
 class WebhookEndpoint(models.Model):
     """Where a portfolio's allocation changes are sent (the order-execution system), and its signing key."""
 
@@ -69,10 +80,7 @@ class OutboxEvent(models.Model):
 class WebhookDelivery(models.Model):
     """One event to one endpoint: pending until a 2xx answer, dead after the last allowed try."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        DEAD = "dead", "Dead letter"
+    Status = DeliveryStatus
 
     event = models.ForeignKey(OutboxEvent, on_delete=models.PROTECT, related_name="deliveries")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries")
@@ -89,7 +97,7 @@ class WebhookDelivery(models.Model):
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]
         constraints = [
             models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_unique_event_endpoint"),
-            models.CheckConstraint(condition=Q(status__in=["pending", "delivered", "dead"]), name="delivery_status"),
+            models.CheckConstraint(condition=Q(status__in=DELIVERY_STATUSES), name="delivery_status"),
         ]
 
     def __str__(self) -> str:
