@@ -14,6 +14,8 @@ from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+from django.db import models
+from django.db.models.fields.json import KeyTransform
 
 from allocations import engine
 from allocations.policy_fields import POLICY_FIELDS
@@ -130,6 +132,60 @@ def run_explanation(result: engine.AllocationResult, codes: Sequence[str], secto
         for j, code in enumerate(codes)
     }
     return {**plain["explanation"], **extra, "strategies": strategies}
+
+
+STRATEGY_COLUMNS = "strategy_columns"
+
+
+def explanation_compact(explanation: dict) -> dict:
+    """The explanation as stored: its per-strategy rows (``strategies``: code -> row) as one array per
+    key under ``strategy_columns`` (the codes under ``strategy``), in the rows' order.
+
+    A thousand rows repeat a dozen keys a thousand times; the arrays are about half the JSON and
+    half the time to write. Rows whose keys differ are stored as they are.
+    """
+    rows = explanation.get("strategies")
+    if not isinstance(rows, dict):
+        return explanation
+    keys = list(next(iter(rows.values()), {}))
+    if any(list(row) != keys for row in rows.values()):
+        return explanation
+    columns = {"strategy": list(rows)}
+    for key in keys:
+        columns[key] = [row[key] for row in rows.values()]
+    compact = {key: value for key, value in explanation.items() if key != "strategies"}
+    compact[STRATEGY_COLUMNS] = columns
+    return compact
+
+
+def explanation_rows(stored: dict) -> dict:
+    """``explanation_compact`` undone: the per-strategy rows (``strategies``: code -> row) as the run
+    answered them; an explanation stored with its rows (before the compact form) is returned as it is."""
+    columns = stored.get(STRATEGY_COLUMNS)
+    if not isinstance(columns, dict):
+        return stored
+    keys = [key for key in columns if key != "strategy"]
+    rows = {
+        code: dict(zip(keys, values, strict=True))
+        for code, *values in zip(columns["strategy"], *(columns[key] for key in keys), strict=True)
+    }
+    explanation = {key: value for key, value in stored.items() if key != STRATEGY_COLUMNS}
+    explanation["strategies"] = rows
+    return explanation
+
+
+class ExplanationField(models.JSONField):
+    """A run's explanation: written in the compact form (``explanation_compact``), read back as rows
+    (``explanation_rows``), so every reader sees the rows the rebalance answered."""
+
+    def get_prep_value(self, value):
+        return super().get_prep_value(explanation_compact(value) if isinstance(value, dict) else value)
+
+    def from_db_value(self, value, expression, connection):
+        value = super().from_db_value(value, expression, connection)
+        if isinstance(value, dict) and not isinstance(expression, KeyTransform):
+            return explanation_rows(value)
+        return value
 
 
 def business_days_since_last_return(dates: Sequence[date], panel: np.ndarray, today: date) -> np.ndarray:
