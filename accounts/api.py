@@ -20,12 +20,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from capital_allocation.api_schema import ApiAutoSchema
+from capital_allocation.request_bodies import ReadsOnlyItsMediaTypes
 from capital_allocation.throttles import LoginRateThrottle
 
 from .services import token_revoke, user_tokens_revoke
 
 
-class TokenCreateApi(APIView):
+class TokenCreateApi(ReadsOnlyItsMediaTypes, APIView):
     authentication_classes: list = []  # no session, so no CSRF: the credentials are the proof
     permission_classes = [AllowAny]
     throttle_classes = [LoginRateThrottle]

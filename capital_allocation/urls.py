@@ -20,3 +20,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+handler404 = "capital_allocation.problems.not_found"
+handler500 = "capital_allocation.problems.server_error"

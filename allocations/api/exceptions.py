@@ -1,28 +1,38 @@
-"""One exception handler for the API: domain errors, database refusals and oversized bodies.
+"""One exception handler for the API: every error is answered as RFC 9457 problem details.
 
-- ``ConflictError`` -> 409 and ``DomainError`` -> 400, both as ``{field: [messages]}``;
-- a Django ``ValidationError``, an ``IntegrityError`` (a constraint refused the row) or a
-  ``DataError`` (a value the database cannot hold) -> 400;
-- an engine error (bad input the engine noticed) -> 400;
-- ``RequestDataTooBig`` -> 413;
-- everything else is DRF's.
+``capital_allocation.problems`` holds the shape; here each kind of failure gets its status and code:
+
+- DRF's own (a validation error, 401, 403, 404, 405, 406, 415, 429 with ``Retry-After``) keep their
+  status; a validation error lists each field by its path in the request;
+- ``ConflictError`` -> 409 (the request clashes with the state: a run already decided, a portfolio
+  busy) and ``DomainError`` -> 400 naming its field;
+- a Django ``ValidationError``, an ``IntegrityError`` (a constraint refused the row), a
+  ``DataError`` (a value the database cannot hold) or an engine error (bad input the engine
+  noticed) -> 400;
+- ``RequestDataTooBig`` -> 413; the database not answering (``OperationalError``) -> 503 with
+  ``Retry-After``; anything else is left to Django (a 500, answered by the project's 500 view).
 """
 
 from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError
-from rest_framework import status
+from django.db import DataError, IntegrityError, OperationalError
+from django.http import Http404
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from allocations.engine import EngineError
 from allocations.errors import ConflictError, DomainError
+from capital_allocation.problems import PROBLEM_CONTENT_TYPE, field_errors, invalid_detail, problem
 
 logger = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def _django_validation_errors(exc: DjangoValidationError) -> dict:
@@ -31,33 +41,72 @@ def _django_validation_errors(exc: DjangoValidationError) -> dict:
     return {"non_field_errors": [str(m) for m in exc.messages]}
 
 
-def api_exception_handler(exc, context):
+def _engine_errors(exc: EngineError) -> dict:
+    # The engine says "field: what is wrong"; a message that does not start with one name is the request's.
+    message = str(exc)
+    field, _, rest = message.partition(": ")
+    return {field if rest and " " not in field else "non_field_errors": [message]}
+
+
+def _as_api_exception(exc) -> exceptions.APIException | None:
+    """The exceptions the domain and the database raise, as the DRF exception that answers them."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound(*exc.args)
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, ConflictError):
-        return Response(exc.as_dict(), status=status.HTTP_409_CONFLICT)
+        conflict = exceptions.APIException(exc.message, code="conflict")
+        conflict.status_code = status.HTTP_409_CONFLICT
+        return conflict
     if isinstance(exc, DomainError):
-        return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+        return exceptions.ValidationError(exc.as_dict())
     if isinstance(exc, RequestDataTooBig):
-        return Response(
-            {"detail": str(exc) or "The request body is too large."},
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
+        too_big = exceptions.APIException(str(exc) or "The request body is too large.", code="payload_too_large")
+        too_big.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        return too_big
     if isinstance(exc, DjangoValidationError):
-        return Response(_django_validation_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+        return exceptions.ValidationError(_django_validation_errors(exc))
     if isinstance(exc, IntegrityError):
         logger.info("integrity error answered as 400: %s", exc)
-        return Response(
-            {"non_field_errors": [f"the database refused the change: {exc}".strip()]},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
+        return exceptions.ValidationError({"non_field_errors": [f"the database refused the change: {exc}".strip()]})
     if isinstance(exc, DataError):  # a value the database cannot hold (a time offset, a huge number)
         logger.info("data error answered as 400: %s", exc)
-        return Response(
-            {"non_field_errors": [f"a value is out of the range the database can store: {exc}".strip()]},
-            status=status.HTTP_400_BAD_REQUEST,
+        return exceptions.ValidationError(
+            {"non_field_errors": [f"a value is out of the range the database can store: {exc}".strip()]}
         )
     if isinstance(exc, EngineError):
-        message = str(exc)
-        field, _, rest = message.partition(": ")
-        key = field if rest and " " not in field else "non_field_errors"
-        return Response({key: [message]}, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+        return exceptions.ValidationError(_engine_errors(exc))
+    if isinstance(exc, OperationalError):
+        logger.warning("database unavailable, answered as 503: %s", exc)
+        unavailable = exceptions.APIException("The database is not answering; retry shortly.", code="unavailable")
+        unavailable.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        unavailable.wait = DATABASE_RETRY_AFTER_SECONDS
+        return unavailable
+    return None
+
+
+def _code(exc) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "invalid"
+    code = getattr(getattr(exc, "detail", None), "code", None) or getattr(exc, "default_code", "error")
+    return str(code).replace("_", "-")
+
+
+def api_exception_handler(exc, context):
+    exc = _as_api_exception(exc) or exc
+    response = drf_exception_handler(exc, context)  # sets WWW-Authenticate, Retry-After and the rollback
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(data, dict) and set(data) == {"detail"} and not isinstance(exc, exceptions.ValidationError):
+        body = problem(response.status_code, _code(exc), str(data["detail"]))
+    else:
+        errors = field_errors(data)
+        body = problem(response.status_code, _code(exc), invalid_detail(errors), errors)
+    headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
+    answer = Response(body, status=response.status_code, headers=headers)
+    request = context.get("request")
+    renderer = getattr(request, "accepted_renderer", None)
+    if renderer is None or getattr(renderer, "format", "json") == "json":
+        answer.content_type = PROBLEM_CONTENT_TYPE
+    return answer

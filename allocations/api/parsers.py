@@ -9,23 +9,22 @@ serializer or service ever sees them. Every parser reads at most ``DATA_UPLOAD_M
 bytes and answers 413 past it (DRF streams the body to the parser, so Django's own check does not
 apply).
 
-No endpoint takes a file, so none reads ``multipart/form-data``. A body is never taken for an
-empty one: a body the endpoint has no parser for, or a body with no ``Content-Type``, is 415
-(``refuse_unread_body``, before anything reads it), and a body that its parser cannot read is 400.
+The API reads JSON bodies only (the returns upload also ``text/csv``): no endpoint takes a file, so
+none reads ``multipart/form-data``, and form bodies are for the dashboard's own pages, not the API.
+A body is never taken for an empty one: a body the endpoint has no parser for, or a body with no
+``Content-Type``, is 415 (``capital_allocation.request_bodies``, before anything reads it), and a
+body that its parser cannot read is 400.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.http import QueryDict
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType, ValidationError
-from rest_framework.parsers import BaseParser, FormParser, JSONParser
-from rest_framework.permissions import SAFE_METHODS
+from rest_framework.exceptions import APIException, ParseError, ValidationError
+from rest_framework.parsers import BaseParser, JSONParser
 
 
 class PayloadTooLarge(APIException):
@@ -160,62 +159,3 @@ class CSVTextParser(BaseParser):
             return body.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ParseError("the CSV body is not UTF-8 text") from None
-
-
-class StrictFormParser(FormParser):
-    """``application/x-www-form-urlencoded``, bounded in size and read strictly.
-
-    Django's ``QueryDict`` skips empty fields and replaces bytes that are not UTF-8, so ``&&`` or
-    a cut-off body would read as no fields at all (and a rebalance with no fields is a real one).
-    Here every field is ``name=value`` with a name, percent-escapes decode to UTF-8, or 400.
-    """
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        body = read_bounded(stream)
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        try:
-            pairs = parse_qsl(
-                body.decode("ascii"),  # urlencoded text is ASCII: anything else is percent-escaped
-                keep_blank_values=True,
-                strict_parsing=True,
-                encoding=encoding,
-                errors="strict",
-                max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
-            )
-        except (UnicodeDecodeError, LookupError):
-            raise ParseError(f"Form parse error - the body is not {encoding} text once percent-decoded") from None
-        except ValueError as exc:  # an empty field or one without "=", too many fields
-            raise ParseError(f"Form parse error - {exc}") from None
-        if any(not name for name, _ in pairs):
-            raise ParseError("Form parse error - a field has no name")
-        data = QueryDict(mutable=True, encoding=encoding)
-        for name, value in pairs:
-            data.appendlist(name, value)
-        data._mutable = False
-        return data
-
-
-def _has_body(request) -> bool:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) > 0
-    except ValueError:
-        return False
-
-
-def refuse_unread_body(request) -> None:
-    """415 for a body of a type the view has no parser for, or with no ``Content-Type`` at all.
-
-    DRF reads either as an empty body. Worse, a browser session's CSRF check reads
-    ``request.POST`` (so Django parses a multipart body, a broken one as empty) and DRF then hands
-    the view that parse whatever its own parsers are. Call this before authentication.
-    """
-    if request.method in SAFE_METHODS or not _has_body(request):
-        return
-    accepted = ", ".join(parser.media_type for parser in request.parsers)
-    if not (request.content_type or "").strip():
-        raise UnsupportedMediaType("", detail=f"The request has a body but no Content-Type; send one of: {accepted}.")
-    if request.negotiator.select_parser(request, request.parsers) is None:
-        raise UnsupportedMediaType(
-            request.content_type,
-            detail=f'Unsupported media type "{request.content_type}" in request; send one of: {accepted}.',
-        )

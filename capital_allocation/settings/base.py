@@ -114,11 +114,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     # NaN, Infinity, 1e400 and "\ud800" are 400s naming the field; bodies past DATA_UPLOAD_MAX_MEMORY_SIZE
-    # are 413s. No endpoint takes a file, so none reads multipart (415); a form body is read strictly.
-    "DEFAULT_PARSER_CLASSES": [
-        "allocations.api.parsers.StrictJSONParser",
-        "allocations.api.parsers.StrictFormParser",
-    ],
+    # are 413s. Writes take JSON (the returns upload also text/csv): multipart and form bodies are 415.
+    "DEFAULT_PARSER_CLASSES": ["allocations.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "allocations.api.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["capital_allocation.throttles.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

@@ -9,6 +9,8 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from tests.problems import problem_fields, problem_of
+
 TOKEN_URL = "/api/v1/auth/token/"
 
 
@@ -52,7 +54,7 @@ def test_each_login_is_its_own_token(ana):
 def test_bad_credentials_are_400_naming_the_problem(ana, payload, field):
     response = APIClient().post(TOKEN_URL, payload, format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in problem_fields(response)
     assert not AuthToken.objects.exists()
 
 
@@ -85,7 +87,7 @@ def test_session_writes_need_csrf(ana):
     assert client.get("/api/v1/portfolios/").status_code == 200
     response = client.post("/api/v1/portfolios/demo/signals/", {"sector": "x", "action": "BUY"}, format="json")
     assert response.status_code == 403
-    assert "CSRF" in response.json()["detail"]
+    assert "CSRF" in problem_of(response)["detail"]
 
 
 def test_login_attempts_are_throttled_per_address(ana, settings):

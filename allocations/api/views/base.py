@@ -11,17 +11,9 @@ from rest_framework.views import APIView
 
 from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.pagination import ApiPagination
-from allocations.api.parsers import refuse_unread_body
 from allocations.api.permissions import VIEW, actor_of, portfolio_for
 from capital_allocation.api_schema import ApiAutoSchema
-
-
-class ReadsOnlyItsMediaTypes:
-    """A body this view cannot parse is refused (415) before anything reads it (see the parsers)."""
-
-    def initial(self, request, *args, **kwargs):
-        refuse_unread_body(request)
-        super().initial(request, *args, **kwargs)
+from capital_allocation.request_bodies import ReadsOnlyItsMediaTypes
 
 
 class TakesInput:

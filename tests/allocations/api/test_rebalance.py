@@ -10,6 +10,7 @@ from django.apps import apps
 from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, Fund, IdempotencyRecord
 from allocations.selectors.core import audit_verify
 from tests.allocations.demo_support import set_policy
+from tests.problems import problem_fields
 
 REBALANCE = "/api/v1/portfolios/demo/allocation/rebalance"
 RESPONSE_KEYS = {
@@ -107,7 +108,7 @@ def test_the_same_key_with_another_body_is_422(client_as, demo):
         REBALANCE, {"dry_run": True, "force_rebalance": True}, format="json", HTTP_IDEMPOTENCY_KEY="k"
     )
     assert response.status_code == 422
-    assert "Idempotency-Key" in response.json()
+    assert "Idempotency-Key" in problem_fields(response)
 
 
 def test_keys_belong_to_their_user(client_as, demo):
@@ -147,7 +148,7 @@ def test_a_retry_while_the_first_is_in_flight_is_409(client_as, demo, users):
     IdempotencyRecord.objects.filter(key="slow").update(status_code=None, response_body=None)  # as if still running
     response = client.post(REBALANCE, body, format="json", HTTP_IDEMPOTENCY_KEY="slow")
     assert response.status_code == 409
-    assert "Idempotency-Key" in response.json()
+    assert "Idempotency-Key" in problem_fields(response)
 
 
 def test_a_claim_abandoned_by_a_dead_process_is_released(client_as, demo, users):
@@ -170,7 +171,7 @@ def test_a_claim_abandoned_by_a_dead_process_is_released(client_as, demo, users)
 def test_a_malformed_key_is_400(client_as, demo, key):
     response = client_as("pm").post(REBALANCE, {"dry_run": True}, format="json", HTTP_IDEMPOTENCY_KEY=key)
     assert response.status_code == 400
-    assert "Idempotency-Key" in response.json()
+    assert "Idempotency-Key" in problem_fields(response)
 
 
 def test_other_posts_are_idempotent_too(client_as, demo):
@@ -231,7 +232,7 @@ def test_reject_needs_a_reason_and_leaves_funds_untouched(client_as, demo, pendi
     before = funds(demo)
     url = f"/api/v1/portfolios/demo/runs/{pending}/reject/"
     missing = client_as("risk2").post(url, {}, format="json")
-    assert missing.status_code == 400 and "reason" in missing.json()
+    assert missing.status_code == 400 and "reason" in problem_fields(missing)
     response = client_as("risk2").post(url, {"reason": "turnover too high"}, format="json")
     assert response.status_code == 200
     assert response.json()["status"] == "rejected"
@@ -271,4 +272,4 @@ def test_runs_filter_by_status_and_trigger(client_as, runs, query, expected):
 
 def test_runs_filter_rejects_an_unknown_status(client_as, runs):
     response = client_as("viewer").get("/api/v1/portfolios/demo/runs/?status=bogus")
-    assert response.status_code == 400 and "status" in response.json()
+    assert response.status_code == 400 and "status" in problem_fields(response)

@@ -10,6 +10,7 @@ import pytest
 
 from allocations.models import AllocationPolicy, AuditEntry, Fund, Strategy, StrategyReturn
 from allocations.selectors.core import audit_verify
+from tests.problems import problem_fields
 
 BASE = "/api/v1/portfolios/demo"
 
@@ -53,7 +54,7 @@ def test_retiring_sets_the_fund_to_zero_audited(client_as, demo):
 
 def test_status_retired_cannot_be_set_by_update(client_as, demo):
     response = client_as("risk").patch(BASE + "/strategies/tech-0001/", {"status": "retired"}, format="json")
-    assert response.status_code == 400 and "status" in response.json()
+    assert response.status_code == 400 and "status" in problem_fields(response)
 
 
 def test_strategies_filter_by_sector_and_status(client_as, demo):

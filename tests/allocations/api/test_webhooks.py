@@ -9,6 +9,7 @@ from allocations.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from allocations.services.actors import Actor
 from allocations.services.outbox import webhook_deliveries_send_due, webhook_endpoint_create
 from tests.allocations.jobs_support import Receiver, broker_down
+from tests.problems import problem_fields
 
 from .conftest import ROLES, USERNAME
 
@@ -81,7 +82,7 @@ def test_the_secret_is_shown_on_creation_only(client_as, demo):
     listed = client_as("risk").get(P.format(slug="demo") + "/webhooks/").json()["results"]
     assert listed and all("secret" not in row for row in listed)
     bad = client_as("risk").post(P.format(slug="demo") + "/webhooks/", {"url": "ftp://o.example/a"}, format="json")
-    assert bad.status_code == 400 and "url" in bad.json()
+    assert bad.status_code == 400 and "url" in problem_fields(bad)
 
 
 def test_the_outbox_lists_events_deliveries_and_attempts_and_a_risk_officer_redelivers(client_as, runs, demo):
