@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from allocations import adapters
@@ -20,7 +20,7 @@ from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy, T
 from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
-from .audit import audit_append
+from .audit import audit_append, copy_text
 from .bulk import bulk_insert
 from .funds import funds_set_many
 from .locks import portfolio_lock
@@ -110,22 +110,7 @@ def schedule_create_and_apply_first(
     portfolio's local date) and apply step 1. ``clock`` (a ``runs.PhaseClock``) times the parts."""
     schedule = TransitionSchedule.objects.create(run=run, portfolio=run.portfolio)
     days = adapters.business_days_from(today, steps.shape[0])
-    ids = [str(int(i)) for i in universe_ids]
-    bulk_insert(  # streamed (COPY on PostgreSQL): each step's weights are one JSON object of every strategy
-        TransitionStep,
-        [
-            {
-                "schedule_id": schedule.pk,
-                "index": k + 1,
-                "due_date": day,
-                "weights": dict(zip(ids, steps[k].tolist(), strict=True)),
-                "status": TransitionStep.Status.PENDING,
-                "applied_at": None,
-                "applied_by": "",
-            }
-            for k, day in enumerate(days)
-        ],
-    )
+    _write_steps(schedule=schedule, universe_ids=universe_ids, steps=steps, days=days)
     first = TransitionStep.objects.defer("weights").get(schedule=schedule, index=1)  # its id; the weights are known
     outbox_target_approved(
         run=run, schedule_id=schedule.pk, universe_ids=universe_ids, target=steps[-1], steps_total=steps.shape[0]
@@ -148,6 +133,44 @@ def schedule_create_and_apply_first(
     if clock is not None:
         clock.lap("step_1_and_outbox")
     return schedule
+
+
+STEP_COLUMNS = ("schedule", "index", "due_date", "weights", "status", "applied_at", "applied_by")
+
+
+def _write_steps(
+    *, schedule: TransitionSchedule, universe_ids: np.ndarray, steps: np.ndarray, days: list[date]
+) -> None:
+    """The schedule's steps, pending; each step's weights one JSON object (strategy id -> weight).
+
+    On PostgreSQL the objects are written as text directly, each weight by ``repr`` as ``json.dumps``
+    writes a float, and streamed (COPY) with the keys encoded once for every step.
+    """
+    pending = TransitionStep.Status.PENDING.value
+    if connection.vendor != "postgresql":
+        ids = [str(int(i)) for i in universe_ids]
+        bulk_insert(
+            TransitionStep,
+            [
+                {
+                    "schedule_id": schedule.pk,
+                    "index": k + 1,
+                    "due_date": day,
+                    "weights": dict(zip(ids, steps[k].tolist(), strict=True)),
+                    "status": pending,
+                    "applied_at": None,
+                    "applied_by": "",
+                }
+                for k, day in enumerate(days)
+            ],
+        )
+        return
+    keys = [f'"{int(i)}":' for i in universe_ids.tolist()]
+    rows = []
+    for k, day in enumerate(days):
+        weights = ",".join(map(str.__add__, keys, map(repr, steps[k].tolist())))
+        rows.append(f"{schedule.pk}\t{k + 1}\t{day.isoformat()}\t{{{weights}}}\t{pending}\t\\N\t\n")
+    copy_text(TransitionStep, STEP_COLUMNS, "".join(rows))
 
 
 def _close(schedule: TransitionSchedule, status: str, *, by=None, reason: str = "") -> None:
