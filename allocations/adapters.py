@@ -118,19 +118,17 @@ def inputs_digest(*parts) -> str:
 def run_explanation(result: engine.AllocationResult, codes: Sequence[str], sectors: Sequence[str], extra: dict) -> dict:
     """The run's explanation: the engine's run-level facts, ``extra``, and every stage per strategy."""
     plain = result.to_dict()
-    stages = plain["stages"]
     per = plain["strategies"]
-    strategies = {
-        code: {
-            "sector": sectors[j],
-            **{stage: values[j] for stage, values in stages.items()},
-            "risk_contribution": per["risk_contribution"][j],
-            "binding_limit": per["binding_limit"][j],
-            "binding_amount": per["binding_amount"][j],
-            "flags": [per["flags"][j]] if per["flags"][j] else [],
-        }
-        for j, code in enumerate(codes)
-    }
+    keys = ("sector", *plain["stages"], "risk_contribution", "binding_limit", "binding_amount", "flags")
+    columns = (
+        sectors,
+        *plain["stages"].values(),
+        per["risk_contribution"],
+        per["binding_limit"],
+        per["binding_amount"],
+        [[flag] if flag else [] for flag in per["flags"]],
+    )
+    strategies = {code: dict(zip(keys, row, strict=True)) for code, *row in zip(codes, *columns, strict=True)}
     return {**plain["explanation"], **extra, "strategies": strategies}
 
 
@@ -174,7 +172,7 @@ def explanation_rows(stored: dict) -> dict:
     return explanation
 
 
-class ExplanationField(models.JSONField):
+class CompactExplanationField(models.JSONField):
     """A run's explanation: written in the compact form (``explanation_compact``), read back as rows
     (``explanation_rows``), so every reader sees the rows the rebalance answered."""
 

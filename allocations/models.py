@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from allocations import engine
-from allocations.adapters import ExplanationField
+from allocations.adapters import CompactExplanationField
 from allocations.policy_fields import ESTIMATOR_LABELS, METHOD_LABELS, POLICY_FIELDS
 
 MONEY = {"max_digits": 20, "decimal_places": 2}
@@ -286,7 +286,7 @@ class AllocationRun(models.Model):
     cash_weight = models.FloatField(default=0.0)
     ex_ante_volatility = models.FloatField(default=0.0)
     effective_strategies = models.FloatField(default=0.0)
-    explanation = ExplanationField(default=dict, blank=True)  # per-strategy rows stored as arrays
+    explanation = CompactExplanationField(default=dict, blank=True)  # per-strategy rows stored as arrays
     phase_timings_ms = models.JSONField(default=dict, blank=True, help_text="The service's phases of this run.")
     error = models.TextField(blank=True, default="")
     decided_by = _user_or_none()

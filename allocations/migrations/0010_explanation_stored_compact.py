@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="allocationrun",
             name="explanation",
-            field=allocations.adapters.ExplanationField(blank=True, default=dict),
+            field=allocations.adapters.CompactExplanationField(blank=True, default=dict),
         ),
     ]
