@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -111,6 +112,22 @@ def phase_table(phases: list[dict]) -> None:
         print(f"    {name:<28} {statistics.median(values):8.1f}")
 
 
+def free_port() -> int:
+    """A port nothing listens on now (another server on a fixed port once answered in our place)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def server_rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -126,7 +143,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--strategies", type=int, default=1000)
     parser.add_argument("--dry-run", action="store_true", help="time dry runs (compute and answer, write nothing)")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--allow-sqlite", action="store_true", help="run even without a PostgreSQL DATABASE_URL")
     args = parser.parse_args()
     env = django_env(args.allow_sqlite, LOG_LEVEL="WARNING")
@@ -134,10 +151,11 @@ def main() -> None:
     slug = "big" if args.strategies == 1000 else f"big{args.strategies}"
     python = sys.executable
     prepare(python, env, slug, args.strategies)
-    server = quiet_server(
-        [python, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload", "--nothreading"], env
-    )
-    base = f"http://127.0.0.1:{args.port}"
+    port = args.port or free_port()
+    if not port_free(port):  # another process would answer in our server's place: its timings are not ours
+        sys.exit(f"port {port} is taken; pass a free --port (or none: a free one is picked)")
+    server = quiet_server([python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"], env)
+    base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base + "/health/")
         password = os.environ.get("DEMO_PASSWORD", "demo")
