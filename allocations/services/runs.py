@@ -166,7 +166,7 @@ def _decide(inputs: RunInputs, result: engine.AllocationResult, request: Rebalan
         str(inputs.equity),
         inputs.universe.ids,
         [d.isoformat() for d in inputs.dates],
-        np.nan_to_num(inputs.panel, nan=-9.0),
+        _finite(inputs.panel),
         inputs.current,
         sorted((s["sector"], s["action"], s["confidence"]) for s in inputs.signals),
         inputs.sharpe_override,
@@ -205,6 +205,11 @@ def _decide(inputs: RunInputs, result: engine.AllocationResult, request: Rebalan
     return RunDecision(
         status=status, turnover=turnover, needs_approval=needs_approval, digest=digest, explanation=explanation
     )
+
+
+def _finite(panel: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(panel, nan=-9.0)`` for the digest, without copying a panel that has no NaN or inf."""
+    return panel if np.isfinite(panel).all() else np.nan_to_num(panel, nan=-9.0)
 
 
 def _dry_run_outcome(inputs: RunInputs, result: engine.AllocationResult, decision: RunDecision) -> RebalanceOutcome:
