@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -106,7 +107,8 @@ def api_exception_handler(exc, context):
     headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
     answer = Response(body, status=response.status_code, headers=headers)
     request = context.get("request")
-    renderer = getattr(request, "accepted_renderer", None)
-    if renderer is None or getattr(renderer, "format", "json") == "json":
+    if getattr(getattr(request, "accepted_renderer", None), "format", "json") != "api":  # not the browsable page
+        # A CSV export's error is a problem too: the renderer negotiated for the rows does not render it.
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), PROBLEM_CONTENT_TYPE
         answer.content_type = PROBLEM_CONTENT_TYPE
     return answer

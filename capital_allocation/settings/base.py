@@ -111,7 +111,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "allocations.api.pagination.ApiPagination",
     "PAGE_SIZE": 50,
     # NaN, Infinity, 1e400 and "\ud800" are 400s naming the field; bodies past DATA_UPLOAD_MAX_MEMORY_SIZE
     # are 413s. Writes take JSON (the returns upload also text/csv): multipart and form bodies are 415.
@@ -140,7 +140,28 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The method choice set appears under several field names; one schema name for all of them
     # keeps `check --deploy` free of drf_spectacular.W001.
-    "ENUM_NAME_OVERRIDES": {"MethodEnum": "allocations.models.Method.values"},
+    # One schema name per closed set (allocations/api/enums.py), whatever field carries it.
+    "ENUM_NAME_OVERRIDES": {
+        "MethodEnum": "allocations.api.enums.MethodEnum",
+        "CovarianceEstimatorEnum": "allocations.api.enums.CovarianceEstimatorEnum",
+        "RunStatusEnum": "allocations.api.enums.RunStatusEnum",
+        "RunTriggerEnum": "allocations.api.enums.RunTriggerEnum",
+        "StrategyStatusEnum": "allocations.api.enums.StrategyStatusEnum",
+        "StrategySettableStatusEnum": "allocations.api.enums.StrategySettableStatusEnum",
+        "ScheduleStatusEnum": "allocations.api.enums.ScheduleStatusEnum",
+        "StepStatusEnum": "allocations.api.enums.StepStatusEnum",
+        "PlanStepStatusEnum": "allocations.api.enums.PlanStepStatusEnum",
+        "EquityChangeStatusEnum": "allocations.api.enums.EquityChangeStatusEnum",
+        "AuditKindEnum": "allocations.api.enums.AuditKindEnum",
+        "SignalActionEnum": "allocations.api.enums.SignalActionEnum",
+        "DeliveryStatusEnum": "allocations.api.enums.DeliveryStatusEnum",
+        "EventTypeEnum": "allocations.api.enums.EventTypeEnum",
+    },
+    # Problem details on every operation, the Idempotency-Key parameter, the token scheme's prefix.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "capital_allocation.api_schema.document_problems",
+    ],
     **(
         {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
         if find_spec("drf_spectacular_sidecar")

@@ -107,7 +107,7 @@ def test_both_endpoints_are_in_the_openapi_schema(db):
         assert set(operations) == {"post"}
         post = operations["post"]
         assert post["summary"] == summary
-        assert set(post["responses"]) == {"204"}
+        assert set(post["responses"]) == {"204", "401", "405", "406", "429", "503"}  # the errors are problems
         assert "requestBody" not in post
         assert post["security"] == [{"knoxApiToken": []}]
         assert post["tags"] == ["v1"]

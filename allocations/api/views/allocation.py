@@ -8,6 +8,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from allocations import engine
+from allocations.api.enums import PLAN_STEP_STATUSES
+from allocations.api.explanation import ExplanationField
 from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.permissions import MANAGE_POLICY, REBALANCE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import (
@@ -19,6 +21,7 @@ from allocations.api.serializers import (
     finite_or_none,
     optional_reason,
 )
+from allocations.models import RunStatus
 from allocations.selectors.core import fund_changes_recent, fund_list, fund_total_capital, policy_current
 from allocations.selectors.performance import portfolio_performance
 from allocations.services.policies import policy_set_method
@@ -75,18 +78,18 @@ class RebalanceOutputSerializer(serializers.Serializer):
     class StepSerializer(serializers.Serializer):
         step = serializers.IntegerField()
         due_date = serializers.DateField()
-        status = serializers.CharField()
-        weights = WeightMapField()
+        status = serializers.ChoiceField(choices=PLAN_STEP_STATUSES, help_text="planned: not stored yet.")
+        weights = WeightMapField(help_text="strategy code -> weight of equity after this step.")
 
     allocation_id = serializers.UUIDField(
         allow_null=True, help_text="The stored run's id; null for a dry run, which stores nothing."
     )
     dry_run = serializers.BooleanField(help_text="True when nothing was stored (computed only).")
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=RunStatus.values)
     current_allocation = WeightMapField(help_text="strategy code -> weight of equity before the run.")
     target_allocation = WeightMapField(help_text="strategy code -> target weight of equity.")
     transition_schedule = StepSerializer(many=True)
-    explanation = serializers.DictField(
+    explanation = ExplanationField(
         help_text="Run-level facts (`strategies_explained`: how many strategies the run explains). With "
         "`?explain=full`, also every stage per strategy under `strategies`; otherwise those are at "
         "`GET .../runs/{allocation_id}/explanation` (paginated, filterable by strategy and sector)."
@@ -149,8 +152,15 @@ class AllocationRebalanceApi(Api):
         request=InputSerializer,
         responses={200: OutputSerializer, 201: OutputSerializer},
         parameters=[IDEMPOTENCY_HEADER, EXPLAIN_PARAMETER],
-        summary="Rebalance (201 with a run; 200 for a dry run or a replayed key)",
-        examples=[OpenApiExample("dry run", value={"total_equity": 1000000, "dry_run": True}, request_only=True)],
+        summary="Rebalance: 201 with a stored run, 200 for a dry run (a replay answers the first status)",
+        examples=[
+            OpenApiExample("dry run", value={"total_equity": "1000000.00", "dry_run": True}, request_only=True),
+            OpenApiExample(
+                "with a sector signal",
+                value={"sector_signals": [{"sector": "energy", "action": "BUY", "confidence": 0.8}]},
+                request_only=True,
+            ),
+        ],
     )
     @idempotent
     def post(self, request, slug):

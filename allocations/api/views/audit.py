@@ -9,7 +9,7 @@ import django_filters
 from django.db.models import Q
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import renderers, serializers
 
 from allocations.api.filters import UtcDateTimeFilter
@@ -20,6 +20,11 @@ from allocations.selectors.core import audit_list
 
 from .base import Api, PortfolioScopedListApi
 
+CSV_TEXT = OpenApiResponse(
+    OpenApiTypes.STR,
+    description="CSV with a header row: id, created_at, kind, strategy, allocation_id, step, "
+    "old_amount, new_amount, total_capital, actor, reason, payload (JSON), entry_hash.",
+)
 CSV_COLUMNS = [
     "id",
     "created_at",
@@ -61,7 +66,7 @@ AuditFilter.base_filters["to"] = UtcDateTimeFilter(
 class AuditOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
-    kind = serializers.CharField()
+    kind = serializers.ChoiceField(choices=AuditEntry.Kind.values)
     strategy = serializers.CharField(source="strategy.code", allow_null=True, default=None)
     allocation_id = serializers.UUIDField(source="run.public_id", allow_null=True, default=None)
     step = serializers.IntegerField(source="step_id", allow_null=True)
@@ -121,10 +126,19 @@ def audit_csv_response(entries, slug: str) -> StreamingHttpResponse:
     return response
 
 
+@extend_schema_view(
+    get=extend_schema(
+        responses={
+            (200, "application/json"): AuditOutputSerializer(many=True),
+            (200, "text/csv"): CSV_TEXT,
+        },
+        operation_id="v1_portfolios_audit_list",
+    )
+)
 class AuditListApi(PortfolioScopedListApi):
     """The audit trail, newest first; filter by from/to (time), strategy, actor, kind.
 
-    ``?format=csv`` answers every matching row as CSV (no pagination)."""
+    ``?format=csv`` (or ``Accept: text/csv``) answers every matching row as CSV, unpaginated."""
 
     model = AuditEntry
     serializer_class = AuditOutputSerializer
@@ -141,13 +155,14 @@ class AuditListApi(PortfolioScopedListApi):
 
 
 class AuditExportApi(Api):
-    renderer_classes = [CSVRenderer, renderers.JSONRenderer]
+    renderer_classes = [CSVRenderer]  # errors are problem details whatever was asked (the exception handler)
 
     @extend_schema(
-        responses={(200, "text/csv"): OpenApiTypes.STR},
+        responses={(200, "text/csv"): CSV_TEXT},
         parameters=[
             OpenApiParameter(name, str, required=False) for name in ("from", "to", "strategy", "actor", "kind")
         ],
+        operation_id="v1_portfolios_audit_export_csv",
         summary="The audit trail as CSV (same filters as the list)",
     )
     def get(self, request, slug):

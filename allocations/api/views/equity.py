@@ -16,7 +16,7 @@ from .base import CreateApi, DecisionApi, PortfolioScopedListApi, found_or_404
 
 class EquityChangeOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=EquityChange.Status.choices)
+    status = serializers.ChoiceField(choices=EquityChange.Status.values)
     old_equity = MoneyField()
     new_equity = MoneyField()
     reason = serializers.CharField()

@@ -8,7 +8,8 @@ from rest_framework.response import Response
 
 from allocations.api.permissions import MANAGE_POLICY, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer, optional_reason
-from allocations.policy_fields import POLICY_FIELDS, PolicyField
+from allocations.models import CovarianceEstimator, Method
+from allocations.policy_fields import POLICY_FIELDS, REBALANCE_FREQUENCIES, PolicyField
 from allocations.selectors.core import policy_current
 from allocations.services.policies import policy_create_version
 
@@ -17,15 +18,15 @@ from .base import Api, found_or_404
 
 class PolicyOutputSerializer(serializers.Serializer):
     version = serializers.IntegerField()
-    method = serializers.CharField()
+    method = serializers.ChoiceField(choices=Method.values)
     hybrid_blend = serializers.FloatField()
-    rebalance_frequency = serializers.CharField()
+    rebalance_frequency = serializers.ChoiceField(choices=REBALANCE_FREQUENCIES)
     rebalance_time = serializers.CharField(help_text="HH:MM:SS in the portfolio's time zone.")
     force_rebalance_threshold = serializers.FloatField()
     approval_threshold = serializers.FloatField()
     lookback_period = serializers.IntegerField()
     covariance_lookback = serializers.IntegerField()
-    covariance_estimator = serializers.CharField()
+    covariance_estimator = serializers.ChoiceField(choices=CovarianceEstimator.values)
     momentum_factor = serializers.FloatField()
     signal_decay_factor = serializers.FloatField()
     signal_window_days = serializers.IntegerField()

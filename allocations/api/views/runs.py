@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from allocations.api.explanation import ExplanationField, StrategyStagesSerializer
 from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.pagination import ApiPagination
 from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
@@ -19,7 +20,7 @@ from allocations.api.serializers import (
     optional_reason,
     required_reason,
 )
-from allocations.models import AllocationRun
+from allocations.models import AllocationRun, Method, RunStatus
 from allocations.selectors.core import portfolio_today, run_get, run_lines, run_list
 from allocations.selectors.runs import run_explanation_rows, run_outcome
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
@@ -44,9 +45,9 @@ RunFilter.base_filters["to"] = UtcDateTimeFilter(field_name="created_at", lookup
 
 class RunOutputSerializer(serializers.Serializer):
     allocation_id = serializers.UUIDField(source="public_id")
-    status = serializers.CharField()
-    method = serializers.CharField()
-    trigger = serializers.CharField()
+    status = serializers.ChoiceField(choices=RunStatus.values)
+    method = serializers.ChoiceField(choices=Method.values)
+    trigger = serializers.ChoiceField(choices=AllocationRun.Trigger.values)
     policy_version = serializers.IntegerField(source="policy.version")
     requested_by = serializers.CharField(source="requested_by.username", allow_null=True, default=None)
     requested_via = serializers.CharField()
@@ -98,7 +99,7 @@ class RunDetailApi(Api):
         current_allocation = WeightMapField()
         target_allocation = WeightMapField()
         transition_schedule = RebalanceOutputSerializer.StepSerializer(many=True)
-        explanation = serializers.DictField()
+        explanation = ExplanationField()
 
     @extend_schema(responses=OutputSerializer, summary="One run with its lines and schedule")
     def get(self, request, slug, allocation_id):
@@ -126,18 +127,8 @@ def _codes(request, name: str) -> list[str] | None:
 class RunExplanationApi(Api):
     """Every stage of the run's decision per strategy, a page at a time (the rebalance answers a summary)."""
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(StrategyStagesSerializer):
         strategy = serializers.CharField()
-        sector = serializers.CharField()
-        base = WeightField(allow_null=True, help_text="Weight after the method (stage 1).")
-        after_signals = WeightField(allow_null=True)
-        after_smoothing = WeightField(allow_null=True)
-        after_caps = WeightField(allow_null=True)
-        final = WeightField(allow_null=True, help_text="The target weight.")
-        risk_contribution = WeightField(allow_null=True)
-        binding_limit = serializers.CharField()
-        binding_amount = WeightField(allow_null=True)
-        flags = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(
         responses=OutputSerializer(many=True),

@@ -28,7 +28,7 @@ class ScheduleFilter(django_filters.FilterSet):
 class ScheduleOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     allocation_id = serializers.UUIDField(source="run.public_id")
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=TransitionSchedule.Status.values)
     created_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
     closed_by = serializers.CharField(source="closed_by.username", allow_null=True, default=None)
@@ -58,7 +58,7 @@ class ScheduleListApi(PortfolioScopedListApi):
 class StepSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     due_date = serializers.DateField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=TransitionStep.Status.values)
     applied_at = serializers.DateTimeField(allow_null=True)
     applied_by = serializers.CharField()
     weights = WeightMapField(help_text="strategy code -> weight of equity after this step.")

@@ -31,7 +31,7 @@ SignalFilter.base_filters["to"] = UtcDateTimeFilter(field_name="as_of", lookup_e
 class SignalOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sector = serializers.CharField(source="sector.code")
-    action = serializers.CharField()
+    action = serializers.ChoiceField(choices=SectorSignal.Action.values)
     confidence = serializers.FloatField()
     as_of = serializers.DateTimeField()
     source = serializers.CharField()

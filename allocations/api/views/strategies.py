@@ -21,7 +21,7 @@ class StrategyOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     sector = serializers.CharField(source="sector.code")
     asset_class = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=Strategy.Status.values)
     risk_budget = serializers.FloatField()
     amount = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()

@@ -109,7 +109,7 @@ class AttemptSerializer(serializers.Serializer):
 class DeliverySerializer(serializers.Serializer):
     endpoint_id = serializers.IntegerField()
     url = serializers.URLField(source="endpoint.url")
-    status = serializers.CharField(help_text="pending, delivered or dead (the dead letter).")
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.values, help_text="dead: the dead letter.")
     attempts = serializers.IntegerField(help_text="Tries since the event was (re)queued.")
     next_attempt_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField(allow_null=True)
@@ -122,7 +122,7 @@ class DeliveryWithAttemptsSerializer(DeliverySerializer):
 
 class EventOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id", help_text="The stable event id (X-CAE-Event-Id).")
-    type = serializers.CharField(source="kind", help_text="allocation.target_approved or allocation.step_applied")
+    type = serializers.ChoiceField(source="kind", choices=OutboxEvent.Kind.values)
     created_at = serializers.DateTimeField()
     allocation_id = serializers.UUIDField(source="run.public_id")
     step = serializers.IntegerField(source="step.index", allow_null=True, default=None)

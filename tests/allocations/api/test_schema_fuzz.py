@@ -1,4 +1,5 @@
-"""schemathesis against the live test server: no input it makes gets a 5xx, and responses match the schema.
+"""schemathesis against the live test server: no input it makes gets a 5xx or an undocumented status, and
+responses match the schema.
 
 Every operation of ``/api/schema/`` gets a bounded number of generated requests, valid and
 invalid, as the superuser on the seeded demo portfolio (``{slug}`` is ``demo``; other path
@@ -22,12 +23,14 @@ from schemathesis.checks import (  # noqa: E402
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from allocations.services.demo import demo_seed  # noqa: E402
 
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10"))  # per operation and mode; raise it to dig deeper
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+# status_code_conformance: every status answered is documented on its operation (the problem responses).
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, status_code_conformance]
 
 
 def _fuzz(operation, mode, headers) -> list[str]:
