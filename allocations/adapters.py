@@ -88,7 +88,7 @@ def weights_of_amounts(ids: np.ndarray, amounts: dict[int, Decimal], equity: Dec
 
 def by_code(codes: Sequence[str], weights: Iterable[float]) -> dict[str, float]:
     """``{code: weight}`` in the order of ``codes``."""
-    return {code: float(w) for code, w in zip(codes, weights, strict=True)}
+    return dict(zip(codes, np.asarray(weights, dtype=float).tolist(), strict=True))
 
 
 def planned_steps(codes: Sequence[str], plan: np.ndarray, days: Sequence[date]) -> list[dict]:

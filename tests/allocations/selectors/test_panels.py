@@ -382,3 +382,17 @@ def test_window_and_since_together_never_answer_a_date_before_since(db):
     StrategyReturn.objects.bulk_create([StrategyReturn(strategy=strategy, date=d, value=0.001) for d in days])
     dates, panel = returns_panel(ids=[strategy.pk], window=10, since=dt.date(2024, 1, 16), today=dt.date(2026, 1, 1))
     assert dates == days[15:] and panel.shape == (5, 1)
+
+
+def test_previous_momentum_and_funds_are_read_exactly(portfolio, universe_rows):
+    """The packed reads (PostgreSQL) give the stored doubles bit for bit and the amounts to the cent."""
+    s = universe_rows
+    policy = AllocationPolicyFactory(portfolio=portfolio)
+    make_run(portfolio, policy, "applied", {s["a"]: 1 / 3, s["p"]: 5e-324, s["c"]: 0.1 + 0.2})
+    got = previous_momentum(portfolio=portfolio, universe=universe_load(portfolio=portfolio))
+    assert got.tobytes() == np.array([1 / 3, 5e-324, 0.1 + 0.2]).tobytes()
+    Fund.objects.create(strategy=s["a"], amount=Decimal("1234567.89"))
+    Fund.objects.create(strategy=s["c"], amount=Decimal("0.10"))
+    amounts = fund_amounts(portfolio=portfolio)
+    assert amounts == {s["a"].pk: Decimal("1234567.89"), s["c"].pk: Decimal("0.10")}
+    assert [str(a) for a in amounts.values()] == ["1234567.89", "0.10"] and list(amounts) == sorted(amounts)
