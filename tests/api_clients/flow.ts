@@ -106,8 +106,8 @@ const dry = await integration.POST(REBALANCE, {
 check(dry.data !== undefined && dry.response.status === 200, "dry run", dry.error);
 check(dry.data.dry_run && dry.data.allocation_id === null, "dry run: nothing stored", dry.data);
 check(Object.keys(dry.data.target_allocation).sort().join() === codes.join(), "dry run: targets", dry.data);
-const cash: number = dry.data.explanation.cash; // the explanation is a typed component
-check(cash >= 0 && cash < 1, "dry run: the explanation's cash", dry.data.explanation);
+const cash: number | undefined = dry.data.explanation.cash; // the explanation is a typed component
+check(cash !== undefined && cash >= 0 && cash < 1, "dry run: the explanation's cash", dry.data.explanation);
 console.log("dry run: ok");
 
 // the same Idempotency-Key with another body: 422
