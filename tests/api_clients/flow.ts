@@ -110,6 +110,15 @@ const cash: number | undefined = dry.data.explanation.cash; // the explanation i
 check(cash !== undefined && cash >= 0 && cash < 1, "dry run: the explanation's cash", dry.data.explanation);
 console.log("dry run: ok");
 
+// an invalid request: 400, naming the field by its path in the request
+const invalid = await integration.POST(REBALANCE, {
+  params: { path },
+  body: { dry_run: true, sector_signals: [{ sector, action: "BUY", confidence: 1.5 }] },
+});
+const invalidProblem: Problem | undefined = invalid.error;
+const fields = (problemOf(invalidProblem, invalid.response, 400, "an invalid rebalance").errors ?? []).map((e) => e.field);
+check(fields.join() === "sector_signals[0].confidence", "an invalid rebalance: the field", invalidProblem);
+
 // the same Idempotency-Key with another body: 422
 const reused = await integration.POST(REBALANCE, {
   params: { path, header: { "Idempotency-Key": "typescript-flow-dry-run" } },

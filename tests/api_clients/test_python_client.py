@@ -185,6 +185,14 @@ def test_the_integration_flow_with_the_python_client(package, world):
     assert set(dry.parsed.target_allocation.additional_properties) == set(codes)
     assert isinstance(dry.parsed.explanation.cash, float)  # the explanation is a typed component
 
+    # an invalid request: 400, a problem naming the field by its path in the request
+    invalid = rebalance.sync_detailed(
+        slug,
+        client=integration,
+        body=api.body(rebalance, dry_run=True, sector_signals=[{"sector": sector, "action": "BUY", "confidence": 1.5}]),
+    )
+    assert [error.field for error in api.problem(invalid, 400).errors] == ["sector_signals[0].confidence"]
+
     # the same Idempotency-Key with another body: 422, a problem
     reused = rebalance.sync_detailed(
         slug,
