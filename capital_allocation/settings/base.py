@@ -126,6 +126,18 @@ REST_FRAMEWORK = {
     # throttles key anonymous clients on the peer address (the header is the client's to forge).
     "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
 }
+# "default" as Django's own default (each process's memory: the throttles' counters); "answers" holds
+# read answers versioned by the portfolio's audit chain head (allocations.selectors.current), so an
+# entry is never stale, only unused: a small bound and a timeout keep the memory in check.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "answers": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "cae-answers",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 # File parts of a multipart body are held to the same limit (Django's applies to form fields only).
 FILE_UPLOAD_HANDLERS = [

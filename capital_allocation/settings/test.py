@@ -3,3 +3,10 @@
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests build rows with factories, which write no audit row and so leave a portfolio's version
+# (allocations.selectors.current) where it was, and they reuse ids after a rollback: a cached answer
+# could outlive its test. Every write of the application is audited; the tests of the cache itself
+# (tests/allocations/selectors/test_current.py, tests/allocations/api/test_current_allocation_cache.py)
+# turn a real cache back on.
+CACHES = {**CACHES, "answers": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}  # noqa: F405

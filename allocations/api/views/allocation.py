@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -11,7 +14,15 @@ from allocations import engine
 from allocations.api.enums import PLAN_STEP_STATUSES
 from allocations.api.explanation import ExplanationField
 from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from allocations.api.permissions import MANAGE_POLICY, REBALANCE, VIEW, actor_of, portfolio_for
+from allocations.api.permissions import (
+    MANAGE_POLICY,
+    READ_AUTHENTICATION,
+    REBALANCE,
+    VIEW,
+    actor_of,
+    portfolio_for,
+    portfolio_version_for,
+)
 from allocations.api.serializers import (
     FiniteFloatField,
     MoneyField,
@@ -23,6 +34,7 @@ from allocations.api.serializers import (
 )
 from allocations.models import RunStatus
 from allocations.selectors.core import fund_changes_recent, fund_list, fund_total_capital, policy_current
+from allocations.selectors.current import portfolio_cached
 from allocations.selectors.performance import portfolio_performance
 from allocations.services.policies import policy_set_method
 from allocations.services.runs import RebalanceRequest, allocation_run_create
@@ -54,15 +66,36 @@ class AllocationCurrentApi(Api):
         amounts = serializers.DictField(child=serializers.CharField(), help_text="strategy code -> amount.")
         recent_changes = FundChangeSerializer(many=True, help_text="The last 10 fund changes, newest first.")
 
+    authentication_classes = READ_AUTHENTICATION
+
+    # The answer but its timestamp is cached per portfolio version (selectors.current): a fund,
+    # equity or strategy change moves the version in its own transaction, so the next read sees it.
+    # The version is also the answer's (weak) ETag: If-None-Match with it gets 304.
+    timestamp_field = serializers.DateTimeField()
+
     @extend_schema(responses=OutputSerializer, summary="The current allocation")
     def get(self, request, slug):
-        portfolio = portfolio_for(request, slug, VIEW)
+        version = portfolio_version_for(request, slug)
+        tag = f"{version.portfolio_id}:{version.slug}:{version.version}"
+        etag = f'W/"{hashlib.blake2b(tag.encode(), digest_size=12).hexdigest()}"'
+        not_modified = get_conditional_response(request, etag=etag)
+        if not_modified is not None:
+            not_modified["ETag"] = etag
+            return not_modified
+        answer = portfolio_cached(version=version, name="allocation-current", build=self.answer)
+        response = Response({**answer, "timestamp": self.timestamp_field.to_representation(timezone.now())})
+        response["ETag"] = etag
+        return response
+
+    @classmethod
+    def answer(cls, portfolio) -> dict:
+        """The answer as plain data, its timestamp left out (None)."""
         funds = list(fund_list(portfolio=portfolio))
         capital = fund_total_capital(portfolio=portfolio)
         equity = portfolio.total_equity
         data = {
             "portfolio": portfolio.slug,
-            "timestamp": timezone.now(),
+            "timestamp": None,
             "total_equity": equity,
             "total_capital": capital,
             "cash": equity - capital,
@@ -71,7 +104,7 @@ class AllocationCurrentApi(Api):
             "amounts": {f.strategy.code: str(f.amount) for f in funds},
             "recent_changes": fund_changes_recent(portfolio=portfolio, limit=10),
         }
-        return Response(self.OutputSerializer(data).data)
+        return dict(cls.OutputSerializer(data).data)
 
 
 class RebalanceOutputSerializer(serializers.Serializer):

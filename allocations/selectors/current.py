@@ -1,0 +1,111 @@
+"""Reads of a portfolio's current state, answered from a cache that the portfolio's audit trail versions.
+
+Every write that changes what these reads show (a fund, the equity, a strategy) appends to the
+portfolio's audit trail, and every append moves the portfolio's chain head (``AuditChainHead``:
+row count and last hash) in the same transaction. The head, with the portfolio's own fields the
+answers show (slug and equity, which the admin can edit), is therefore a version of the portfolio:
+an answer is cached under the version it was computed at, and a read looks up the version it has
+just read from the database. So a read never answers older than a change committed before it began
+(read-your-writes, across processes and machines), and nothing has to be invalidated: a change
+moves the version and the old entries are left to expire.
+
+The version is read in one query with the view permission (``portfolio_version_for_user``: guardian's
+``core.portfolio_list_for_user``, compiled to SQL once per user and slug, since the query-building
+costs more than the query). An answer is computed from several statements, so it is cached only
+when the version read again afterwards is unchanged: no change was committed in between, so every
+statement saw that version. The cache is ``CACHES["answers"]`` (each process's memory by default;
+a shared cache works too: the last hash, an HMAC under the audit key, keeps two databases apart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.core.cache import caches
+from django.db import connection
+
+from allocations.models import Portfolio
+
+from .core import portfolio_list_for_user
+
+T = TypeVar("T")
+
+CACHE_ALIAS = "answers"
+# What the version is made of, in this order: the portfolio's id, then what its answers depend on.
+_VERSION_FIELDS = ("id", "slug", "total_equity", "audit_chain_head__count", "audit_chain_head__last_hash")
+_COMPILED_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class PortfolioVersion:
+    """A portfolio as of one committed state: its id and an opaque version of what its answers show."""
+
+    portfolio_id: int
+    slug: str
+    version: str
+
+
+# (user id, superuser?, slug) -> (sql, params) of the permission-filtered version query. Guardian's
+# query depends on nothing else of the user (groups are a subquery, read when it runs).
+_compiled: dict[tuple, tuple[str, tuple]] = {}
+
+
+def _sql(key: tuple, make) -> tuple[str, tuple]:
+    found = _compiled.get(key)
+    if found is None:
+        if len(_compiled) >= _COMPILED_LIMIT:
+            _compiled.clear()
+        found = _compiled[key] = make().query.sql_with_params()
+    return found
+
+
+def _version_row(sql: str, params: tuple) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _version(row: tuple) -> PortfolioVersion:
+    portfolio_id, slug, equity, count, last_hash = row
+    return PortfolioVersion(portfolio_id=portfolio_id, slug=slug, version=f"{count or 0}:{last_hash or ''}:{equity}")
+
+
+def portfolio_version_for_user(*, user, slug: str) -> PortfolioVersion | None:
+    """The version of portfolio ``slug`` if ``user`` may view it (``core.portfolio_for_user``), else None."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+
+    def make():
+        return portfolio_list_for_user(user=user).filter(slug=slug).values_list(*_VERSION_FIELDS)[:1]
+
+    row = _version_row(*_sql((connection.alias, user.pk, bool(user.is_superuser), slug), make))
+    return _version(row) if row is not None else None
+
+
+def portfolio_version_now(*, portfolio_id: int) -> PortfolioVersion | None:
+    """The version of the portfolio as committed now (no permission check)."""
+
+    def make():
+        return Portfolio.objects.filter(pk=portfolio_id).values_list(*_VERSION_FIELDS)
+
+    row = _version_row(*_sql((connection.alias, "any", portfolio_id), make))
+    return _version(row) if row is not None else None
+
+
+def portfolio_cached(*, version: PortfolioVersion, name: str, build: Callable[[Portfolio], T]) -> T:
+    """``build(portfolio)``, or what it returned for this portfolio at this version before.
+
+    ``name`` tells the answers apart; ``build`` reads the portfolio's state and returns plain data
+    (cached as it is). A value is cached only when no change was committed while it was built.
+    """
+    cache = caches[CACHE_ALIAS]
+    key = f"cae:{name}:{version.portfolio_id}:{version.slug}:{version.version}"
+    found = cache.get(key)
+    if found is not None:
+        return found
+    value = build(Portfolio.objects.get(pk=version.portfolio_id))
+    if portfolio_version_now(portfolio_id=version.portfolio_id) == version:
+        cache.set(key, value)
+    return value
