@@ -128,6 +128,15 @@ def main() -> None:
     parser.add_argument("--rebalance-every", type=float, default=3.0)
     parser.add_argument("--web", type=int, default=2, help="web processes (gunicorn servers)")
     parser.add_argument("--web-concurrency", type=int, default=1, help="gunicorn workers per web process")
+    parser.add_argument(
+        "--web-threads", type=int, default=None, help="threads per gunicorn worker (default: deploy/gunicorn.conf.py's)"
+    )
+    parser.add_argument(
+        "--keep-alive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the readers keep their connections open between requests (default: yes)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--port", type=int, default=8310)
     parser.add_argument("--reuse", action="store_true", help="keep the database from a previous run")
@@ -203,6 +212,8 @@ def main() -> None:
         sh(str(BIN / "celery"), "-A", "capital_allocation", "purge", "-f", env=service_env, check=False)
         for i, port in enumerate(ports):
             web_env = {**service_env, "WEB_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(args.web_concurrency)}
+            if args.web_threads is not None:
+                web_env["WEB_THREADS"] = str(args.web_threads)
             spawn(f"web{i + 1}", [str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py"], web_env)
         for i in range(args.workers):
             worker = [str(BIN / "celery"), "-A", "capital_allocation", "worker", "--concurrency=1"]
@@ -234,20 +245,38 @@ def main() -> None:
         errors: list[str] = []
         lock = threading.Lock()
 
+        read_headers = {"Authorization": f"Token {reader_token}", "Accept": "application/json", "Host": "127.0.0.1"}
+
         def reader(index: int) -> None:
             mine, bad = [], []
             n = index
+            # one connection per web process, kept open between requests (HTTP/1.1 keep-alive, as an
+            # integration's HTTP client does) unless --no-keep-alive; a server that closes it is reconnected
+            kept = {port: http.client.HTTPConnection("127.0.0.1", port, timeout=30) for port in ports}
             while not stop.is_set():
                 port = ports[n % len(ports)]
                 n += 1
                 t0 = time.perf_counter()
                 try:
-                    status, _ = request(port, "GET", READ_PATH, token=reader_token)
+                    if args.keep_alive:
+                        conn = kept[port]
+                        try:
+                            conn.request("GET", READ_PATH, headers=read_headers)
+                            response = conn.getresponse()
+                            response.read()
+                            status = response.status
+                        except Exception:
+                            conn.close()
+                            raise
+                    else:
+                        status, _ = request(port, "GET", READ_PATH, token=reader_token)
                     if status != 200:
                         bad.append(f"HTTP {status}")
                 except Exception as exc:  # noqa: BLE001 - every failure is an error to count
                     bad.append(f"{exc.__class__.__name__}: {exc}")
                 mine.append(time.perf_counter() - t0)
+            for conn in kept.values():
+                conn.close()
             with lock:
                 latencies.extend(mine)
                 errors.extend(bad)
@@ -290,7 +319,8 @@ def main() -> None:
 
         print(
             f"load: {args.clients} clients x {args.duration:.0f} s on {args.web} web process(es) x "
-            f"{args.web_concurrency} worker(s), {args.workers} Celery workers ...",
+            f"{args.web_concurrency} worker(s) x {args.web_threads or 'default'} thread(s), "
+            f"{'keep-alive' if args.keep_alive else 'a connection per request'}, {args.workers} Celery workers ...",
             flush=True,
         )
         threads = [threading.Thread(target=reader, args=(i,)) for i in range(args.clients)]

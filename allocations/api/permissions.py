@@ -6,19 +6,26 @@ user cannot view it (or it does not exist), 403 when the user can view it but la
 
 from __future__ import annotations
 
+import binascii
+from hmac import compare_digest
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.drainage import set_override
 from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.settings import CONSTANTS, knox_settings
 from knox.signals import token_expired
+from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
 from accounts import roles
 from allocations.models import Portfolio
 from allocations.selectors.core import portfolio_for_user, user_may
-from allocations.selectors.current import PortfolioVersion, portfolio_version_for_user
+from allocations.selectors.current import PortfolioVersion, api_tokens_with_user, portfolio_version_for_user
 from allocations.services.actors import Actor
 
 VIEW = roles.VIEW
@@ -60,12 +67,29 @@ def actor_of(request) -> Actor:
 class ReadTokenAuthentication(TokenAuthentication):
     """knox's token authentication for a read on the hot path (``AllocationCurrentApi``).
 
-    The presented token gets the same checks (digest, expiry: an expired token is deleted and
-    refused, an active user), but not knox's sweep of the user's *other* expired tokens on every
-    request: that loads every token of the user (one per login, so an integration that logs in from
-    many clients holds many) to delete the expired ones, which never authenticate anyway. Every
-    other endpoint still sweeps.
+    The presented token gets knox's checks (digest, expiry: an expired token is deleted and refused,
+    auto-refresh when configured, an active user), with two savings: knox's query is prepared once
+    (``selectors.current.api_tokens_with_user``: building it cost more than running it), and knox's
+    sweep of the user's *other* expired tokens on every request is left to the other endpoints: it
+    loads every token of the user (one per login, so an integration that logs in from many clients
+    holds many) to delete the expired ones, which never authenticate anyway.
     """
+
+    def authenticate_credentials(self, token: bytes):
+        message = _("Invalid token.")
+        token = token.decode("utf-8")
+        for auth_token in api_tokens_with_user(token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH]):
+            if self._cleanup_token(auth_token):
+                continue
+            try:
+                digest = hash_token(token)
+            except (TypeError, binascii.Error):
+                raise exceptions.AuthenticationFailed(message) from None
+            if compare_digest(digest, auth_token.digest):
+                if knox_settings.AUTO_REFRESH and auth_token.expiry:
+                    self.renew_token(auth_token)
+                return self.validate_user(auth_token)
+        raise exceptions.AuthenticationFailed(message)
 
     def _cleanup_token(self, auth_token) -> bool:
         if auth_token.expiry is not None and auth_token.expiry < timezone.now():

@@ -23,8 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from knox.models import AuthToken
 
 from allocations.models import Portfolio
 
@@ -35,7 +37,7 @@ T = TypeVar("T")
 CACHE_ALIAS = "answers"
 # What the version is made of, in this order: the portfolio's id, then what its answers depend on.
 _VERSION_FIELDS = ("id", "slug", "total_equity", "audit_chain_head__count", "audit_chain_head__last_hash")
-_COMPILED_LIMIT = 4096
+_PREPARED_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -47,24 +49,34 @@ class PortfolioVersion:
     version: str
 
 
-# (user id, superuser?, slug) -> (sql, params) of the permission-filtered version query. Guardian's
-# query depends on nothing else of the user (groups are a subquery, read when it runs).
-_compiled: dict[tuple, tuple[str, tuple]] = {}
+class _Prepared:
+    """A values query compiled to SQL once, run again (with other parameters of the same shape if
+    given), its rows converted as the ORM converts them (the compiler's converters)."""
+
+    def __init__(self, queryset, wrapper):
+        self.compiler = compiler = queryset.query.get_compiler(connection=wrapper)
+        self.sql, self.params = compiler.as_sql()
+        self.converters = compiler.get_converters([column for column, *_ in compiler.select[: compiler.col_count]])
+
+    def rows(self, params: list | None = None) -> list[tuple]:
+        with self.compiler.connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params if params is None else params)
+            fetched = cursor.fetchall()
+        if not self.converters:
+            return [tuple(row) for row in fetched]
+        return [tuple(row) for row in self.compiler.apply_converters(fetched, self.converters)]
 
 
-def _sql(key: tuple, make) -> tuple[str, tuple]:
-    found = _compiled.get(key)
+def _prepared(key: tuple, make) -> _Prepared:
+    """The query ``make()`` (a queryset) prepared once per thread's connection (bounded), under ``key``."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    store = wrapper.__dict__.setdefault("_cae_prepared", {})
+    found = store.get(key)
     if found is None:
-        if len(_compiled) >= _COMPILED_LIMIT:
-            _compiled.clear()
-        found = _compiled[key] = make().query.sql_with_params()
+        if len(store) >= _PREPARED_LIMIT:
+            store.clear()
+        found = store[key] = _Prepared(make(), wrapper)
     return found
-
-
-def _version_row(sql: str, params: tuple) -> tuple | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
 
 
 def _version(row: tuple) -> PortfolioVersion:
@@ -73,25 +85,45 @@ def _version(row: tuple) -> PortfolioVersion:
 
 
 def portfolio_version_for_user(*, user, slug: str) -> PortfolioVersion | None:
-    """The version of portfolio ``slug`` if ``user`` may view it (``core.portfolio_for_user``), else None."""
+    """The version of portfolio ``slug`` if ``user`` may view it (``core.portfolio_for_user``), else None.
+
+    Guardian's query depends on nothing of the user but its id and superuser flag (the groups are a
+    subquery, read when it runs), so it is prepared once per user and slug.
+    """
     if user is None or not user.is_authenticated or not user.is_active:
         return None
 
     def make():
         return portfolio_list_for_user(user=user).filter(slug=slug).values_list(*_VERSION_FIELDS)[:1]
 
-    row = _version_row(*_sql((connection.alias, user.pk, bool(user.is_superuser), slug), make))
-    return _version(row) if row is not None else None
+    rows = _prepared(("portfolio", user.pk, bool(user.is_superuser), slug), make).rows()
+    return _version(rows[0]) if rows else None
 
 
 def portfolio_version_now(*, portfolio_id: int) -> PortfolioVersion | None:
     """The version of the portfolio as committed now (no permission check)."""
+    rows = Portfolio.objects.filter(pk=portfolio_id).values_list(*_VERSION_FIELDS)
+    return _version(rows[0]) if rows else None
+
+
+def api_tokens_with_user(*, token_key: str) -> list[AuthToken]:
+    """The knox tokens whose key (the token's first characters) is ``token_key``, each with its user
+    joined: knox's own query (``filter(token_key=...).select_related("user")``), prepared once."""
+    User = get_user_model()
+    token_fields = [f.name for f in AuthToken._meta.concrete_fields]
+    user_fields = [f.attname for f in User._meta.concrete_fields]
 
     def make():
-        return Portfolio.objects.filter(pk=portfolio_id).values_list(*_VERSION_FIELDS)
+        names = [*token_fields, *(f"user__{name}" for name in user_fields)]
+        return AuthToken.objects.filter(token_key="-").values_list(*names)
 
-    row = _version_row(*_sql((connection.alias, "any", portfolio_id), make))
-    return _version(row) if row is not None else None
+    tokens = []
+    split = len(token_fields)
+    for row in _prepared(("api-token",), make).rows([token_key]):
+        token = AuthToken.from_db(DEFAULT_DB_ALIAS, [f.attname for f in AuthToken._meta.concrete_fields], row[:split])
+        token.user = User.from_db(DEFAULT_DB_ALIAS, user_fields, row[split:])
+        tokens.append(token)
+    return tokens
 
 
 def portfolio_cached(*, version: PortfolioVersion, name: str, build: Callable[[Portfolio], T]) -> T:

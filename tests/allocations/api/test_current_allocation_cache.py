@@ -186,3 +186,28 @@ def test_a_change_committed_by_another_connection_is_in_the_next_read(live_serve
         writer.start()
         writer.join(timeout=60)
         assert read()["amounts"][strategy.code] == amount
+
+
+def test_a_forged_token_or_an_inactive_user_is_refused(demo, users):
+    token, key = AuthToken.objects.create(users["viewer"])
+    forged = APIClient()
+    forged.credentials(HTTP_AUTHORIZATION=f"Token {key[:15]}{'0' * (len(key) - 15)}")  # the right key prefix
+    assert forged.get(CURRENT).status_code == 401
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(CURRENT).status_code == 200
+    type(users["viewer"]).objects.filter(pk=users["viewer"].pk).update(is_active=False)
+    assert client.get(CURRENT).status_code == 401
+
+
+def test_the_read_authenticates_as_knox_does_with_the_user_as_stored(demo, users):
+    from allocations.api.permissions import ReadTokenAuthentication
+
+    viewer = users["viewer"]
+    token, key = AuthToken.objects.create(viewer)
+    user, found = ReadTokenAuthentication().authenticate_credentials(key.encode())
+    assert found.digest == token.digest and found.expiry == token.expiry and found.created == token.created
+    assert user == viewer
+    stored = type(viewer).objects.get(pk=viewer.pk)
+    for field in type(viewer)._meta.concrete_fields:
+        assert getattr(user, field.attname) == getattr(stored, field.attname), field.name
