@@ -2,8 +2,13 @@
 
 Read from the environment through ``capital_allocation.env`` like every other setting:
 ``WEB_CONCURRENCY`` worker processes (default 2, one per core here), ``WEB_THREADS`` threads each
-(default 1: sync workers), ``WEB_BIND`` (default ``127.0.0.1:8000``; ``0.0.0.0:8000`` in a
-container), ``WEB_TIMEOUT`` seconds before a stuck worker is replaced (default 30).
+(default 2: gthread workers; 1 makes them sync workers), ``WEB_BIND`` (default ``127.0.0.1:8000``;
+``0.0.0.0:8000`` in a container), ``WEB_TIMEOUT`` seconds before a stuck worker is replaced (default 30).
+
+Two threads per process: a rebalance POST (a CPU-bound 150-250 ms) no longer holds every read queued
+behind it on its process, and clients keep their connections (``keepalive``; a sync worker closes
+each). Measured with ``bench/load.py`` on 2 cores (docs/runbook.md, *Load*): the same requests/s as
+sync workers or more, a shorter p99; four threads did no better (one interpreter lock per process).
 """
 
 import sys
@@ -16,7 +21,7 @@ from capital_allocation.env import env_int, env_str  # noqa: E402
 wsgi_app = "capital_allocation.wsgi:application"
 bind = [env_str("WEB_BIND", "127.0.0.1:8000")]
 workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
-threads = env_int("WEB_THREADS", 1, minimum=1)
+threads = env_int("WEB_THREADS", 2, minimum=1)
 timeout = env_int("WEB_TIMEOUT", 30, minimum=1)
 graceful_timeout = 30
 keepalive = 5
