@@ -15,6 +15,8 @@ costs more than the query). An answer is computed from several statements, so it
 when the version read again afterwards is unchanged: no change was committed in between, so every
 statement saw that version. The cache is ``CACHES["answers"]`` (each process's memory by default;
 a shared cache works too: the last hash, an HMAC under the audit key, keeps two databases apart).
+
+The read's other query, knox's token lookup (``api_tokens_with_user``), is prepared once the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TypeVar
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS, connections
-from knox.models import AuthToken
+from knox.models import AuthToken, get_token_model
 
 from allocations.models import Portfolio
 
@@ -109,18 +111,18 @@ def portfolio_version_now(*, portfolio_id: int) -> PortfolioVersion | None:
 def api_tokens_with_user(*, token_key: str) -> list[AuthToken]:
     """The knox tokens whose key (the token's first characters) is ``token_key``, each with its user
     joined: knox's own query (``filter(token_key=...).select_related("user")``), prepared once."""
-    User = get_user_model()
-    token_fields = [f.name for f in AuthToken._meta.concrete_fields]
+    User, Token = get_user_model(), get_token_model()
+    token_fields = [f.name for f in Token._meta.concrete_fields]
     user_fields = [f.attname for f in User._meta.concrete_fields]
 
     def make():
         names = [*token_fields, *(f"user__{name}" for name in user_fields)]
-        return AuthToken.objects.filter(token_key="-").values_list(*names)
+        return Token.objects.filter(token_key="-").values_list(*names)
 
     tokens = []
     split = len(token_fields)
     for row in _prepared(("api-token",), make).rows([token_key]):
-        token = AuthToken.from_db(DEFAULT_DB_ALIAS, [f.attname for f in AuthToken._meta.concrete_fields], row[:split])
+        token = Token.from_db(DEFAULT_DB_ALIAS, [f.attname for f in Token._meta.concrete_fields], row[:split])
         token.user = User.from_db(DEFAULT_DB_ALIAS, user_fields, row[split:])
         tokens.append(token)
     return tokens
