@@ -31,10 +31,11 @@ PROBLEM_SCHEMA = {
     "properties": {
         "type": {
             "type": "string",
-            "description": f"The kind of problem: `{PROBLEM_TYPE_PREFIX}<code>` (invalid, not-authenticated, "
+            "description": f"The kind of problem: `{PROBLEM_TYPE_PREFIX}<code>` (invalid, parse-error, "
+            "not-authenticated, "
             "authentication-failed, permission-denied, not-found, method-not-allowed, not-acceptable, conflict, "
             "payload-too-large, unsupported-media-type, idempotency-key-reused, idempotency-key-in-flight, "
-            "throttled, unavailable).",
+            "throttled, unavailable, server-error).",
             "example": f"{PROBLEM_TYPE_PREFIX}invalid",
         },
         "title": {"type": "string", "description": "The status's phrase.", "example": "Bad Request"},
