@@ -246,3 +246,31 @@ def test_run_ranges_and_idempotency_key():
     assert_refused(lambda: AllocationRun.objects.create(**common, turnover=2.5))
     assert_refused(lambda: AllocationRun.objects.create(**common, cash_weight=-0.1))
     assert_refused(lambda: AllocationRun.objects.create(**common, status="exploded"))
+
+
+def test_the_audit_table_keeps_only_the_indexes_it_reads_and_its_hashes_unique():
+    """Every audit row feeds every index of the table (a rebalance writes one per strategy moved): no
+    index of the portfolio alone (the (portfolio, created_at) index leads with it), no pattern index of
+    the hash; the hash itself stays unique and the chain unforkable."""
+    from django.db import connection
+
+    from allocations.models import AuditEntry
+    from tests.allocations.demo_support import seeded_demo
+
+    portfolio = seeded_demo(strategies=3, days=5, seed=1)
+    table = AuditEntry._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"] or c["unique"]}
+    assert ("portfolio_id",) not in indexed
+    assert ("entry_hash",) in indexed and ("portfolio_id", "prev_hash") in indexed
+    assert not [name for name in constraints if name.endswith("_like")]
+    first = AuditEntry.objects.filter(portfolio=portfolio).order_by("id").first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditEntry.objects.bulk_create(
+            [AuditEntry(**{**_fields(first), "prev_hash": "f" * 64, "entry_hash": first.entry_hash})]
+        )
+
+
+def _fields(entry) -> dict:
+    return {f.attname: getattr(entry, f.attname) for f in entry._meta.concrete_fields if f.attname != "id"}
