@@ -45,6 +45,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from measure import cpu_seconds, group_pids, percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 READ_PATH = "/api/v1/portfolios/demo/allocation/current"
@@ -87,38 +89,6 @@ def login(port: int, username: str, password: str) -> str:
     if response.status != 200:
         sys.exit(f"login {username}: {response.status} {data[:200]!r}")
     return json.loads(data)["token"]
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids: set[int]) -> float:
-    """User + system CPU of these processes so far (/proc), ignoring the ones gone."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
-
-
-def group_pids(groups: set[int]) -> set[int]:
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) in groups:
-                    pids.add(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return pids
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def main() -> None:
