@@ -27,6 +27,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from allocations.api.parsers import PayloadTooLarge
 from allocations.engine import EngineError
 from allocations.errors import ConflictError, DomainError
 from capital_allocation.problems import PROBLEM_CONTENT_TYPE, field_errors, invalid_detail, problem
@@ -49,6 +50,18 @@ def _engine_errors(exc: EngineError) -> dict:
     return {field if rest and " " not in field else "non_field_errors": [message]}
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is not answering; retry shortly."
+    default_code = "unavailable"
+    wait = DATABASE_RETRY_AFTER_SECONDS  # DRF's handler answers it as Retry-After
+
+
 def _as_api_exception(exc) -> exceptions.APIException | None:
     """The exceptions the domain and the database raise, as the DRF exception that answers them."""
     if isinstance(exc, Http404):
@@ -56,15 +69,11 @@ def _as_api_exception(exc) -> exceptions.APIException | None:
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, ConflictError):
-        conflict = exceptions.APIException(exc.message, code="conflict")
-        conflict.status_code = status.HTTP_409_CONFLICT
-        return conflict
+        return Conflict(exc.message)
     if isinstance(exc, DomainError):
         return exceptions.ValidationError(exc.as_dict())
     if isinstance(exc, RequestDataTooBig):
-        too_big = exceptions.APIException(str(exc) or "The request body is too large.", code="payload_too_large")
-        too_big.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-        return too_big
+        return PayloadTooLarge(str(exc) or None)
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(_django_validation_errors(exc))
     if isinstance(exc, IntegrityError):
@@ -79,10 +88,7 @@ def _as_api_exception(exc) -> exceptions.APIException | None:
         return exceptions.ValidationError(_engine_errors(exc))
     if isinstance(exc, OperationalError):
         logger.warning("database unavailable, answered as 503: %s", exc)
-        unavailable = exceptions.APIException("The database is not answering; retry shortly.", code="unavailable")
-        unavailable.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        unavailable.wait = DATABASE_RETRY_AFTER_SECONDS
-        return unavailable
+        return DatabaseUnavailable()
     return None
 
 
