@@ -27,10 +27,10 @@ def _between(field: str, low: float, high: float, *, low_open: bool = False) -> 
     return lower & Q(**{f"{field}__lte": high})
 
 
-def _user_or_none() -> models.ForeignKey:
+def _user_or_none(**options) -> models.ForeignKey:
     """A user who may be absent (a command, the scheduler), kept while a row names them."""
     return models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", **options
     )
 
 
@@ -321,8 +321,12 @@ class AllocationRun(models.Model):
 class AllocationLine(models.Model):
     """One strategy's weights at every stage of one run (fractions of total equity)."""
 
-    run = models.ForeignKey(AllocationRun, on_delete=models.CASCADE, related_name="lines")
-    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="+")
+    # One line per strategy per run: no database key checks (see ``AuditEntry``), no index on ``run``
+    # alone (the unique (run, strategy) leads with it).
+    run = models.ForeignKey(
+        AllocationRun, on_delete=models.CASCADE, related_name="lines", db_index=False, db_constraint=False
+    )
+    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     current_weight = models.FloatField()
     base_weight = models.FloatField()
     signal_weight = models.FloatField()
@@ -427,131 +431,6 @@ class EquityChange(models.Model):
         return f"{self.portfolio_id}: {self.old_equity} -> {self.new_equity} ({self.status})"
 
 
-class AuditKind(models.TextChoices):
-    FUND_CHANGE = "fund_change", "Fund change"
-    RUN_CREATED = "run_created", "Run created"
-    RUN_APPROVED = "run_approved", "Run approved"
-    RUN_REJECTED = "run_rejected", "Run rejected"
-    RUN_SUPERSEDED = "run_superseded", "Pending run superseded"
-    EQUITY_CHANGE = "equity_change", "Equity change"
-    POLICY_CHANGE = "policy_change", "Policy change"
-    METHOD_CHANGE = "method_change", "Method change"
-    SCHEDULE_CANCELLED = "schedule_cancelled", "Schedule cancelled"
-    SCHEDULE_SUPERSEDED = "schedule_superseded", "Schedule superseded"
-    STEP_APPLIED = "step_applied", "Transition step applied"
-    STRATEGY_CHANGE = "strategy_change", "Strategy change"
-    DATA_IMPORT = "data_import", "Data import"
-
-
-AUDIT_KINDS = AuditKind.values
-
-
-class AuditTrailIsAppendOnly(Exception):
-    """Raised when code tries to change or remove an audit row."""
-
-
-class AuditEntryQuerySet(models.QuerySet):
-    def delete(self):
-        raise AuditTrailIsAppendOnly("audit entries cannot be deleted")
-
-
-class AuditEntry(models.Model):
-    """One append-only, hash-chained row of the audit trail of a portfolio.
-
-    ``entry_hash = sha256(canonical_json(content) + prev_hash)`` where ``prev_hash`` is the hash
-    of the portfolio's previous row (64 zeros for the first). Rows are never updated or deleted:
-    on PostgreSQL a trigger refuses it, and ``manage.py verify_audit`` recomputes the chain.
-    """
-
-    Kind = AuditKind
-
-    # No index of its own: the (portfolio, created_at) index leads with it. Each audit row feeds every
-    # index of this table, and a rebalance writes one row per strategy moved.
-    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="audit_entries", db_index=False)
-    kind = models.CharField(max_length=24, choices=AuditKind.choices)
-    created_at = models.DateTimeField()
-    strategy = models.ForeignKey(Strategy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    run = models.ForeignKey(AllocationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    step = models.ForeignKey(TransitionStep, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    old_amount = models.DecimalField(**MONEY, null=True, blank=True)
-    new_amount = models.DecimalField(**MONEY, null=True, blank=True)
-    total_capital = models.DecimalField(**MONEY, null=True, blank=True)
-    actor = _user_or_none()
-    actor_label = models.CharField(max_length=150, help_text="Who acted: user:NAME, system:TASK, command:NAME.")
-    reason = models.TextField(blank=True, default="")
-    payload = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    entry_hash = models.CharField(max_length=64)  # unique by a constraint: no pattern (LIKE) index beside it
-
-    objects = AuditEntryQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["portfolio_id", "id"]
-        verbose_name_plural = "audit entries"
-        indexes = [
-            models.Index(fields=["portfolio", "created_at"], name="audit_portfolio_time_idx"),
-            models.Index(fields=["portfolio", "strategy"], name="audit_portfolio_strategy_idx"),
-        ]
-        constraints = [
-            # A predecessor has one successor: two writers racing for the chain's tail cannot fork it.
-            models.UniqueConstraint(fields=["portfolio", "prev_hash"], name="audit_chain_no_fork"),
-            models.UniqueConstraint(fields=["entry_hash"], name="audit_entry_hash_unique"),
-            models.CheckConstraint(condition=Q(kind__in=AUDIT_KINDS), name="audit_kind_valid"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.actor_label}"
-
-    # Guards for code paths that go through the instance (admin, shell). A queryset ``update()``
-    # reaches the database, where a trigger refuses it.
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AuditTrailIsAppendOnly("audit entries cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AuditTrailIsAppendOnly("audit entries cannot be deleted")
-
-
-class AuditChainHeadQuerySet(models.QuerySet):
-    def delete(self):
-        raise AuditTrailIsAppendOnly("audit chain heads cannot be deleted")
-
-
-class AuditChainHead(models.Model):
-    """Where a portfolio's audit chain ends, kept outside the audit table.
-
-    Written in the transaction of every append (``services.audit``): the chain has ``count`` rows
-    and the last one's hash is ``last_hash``. ``verify_audit`` compares the table with it, so rows
-    removed from the end show; ``signature`` (HMAC of the head under ``AUDIT_HMAC_KEY``) shows a
-    head moved back by hand. The chain's first ``legacy_count`` rows were hashed with plain sha256
-    (written before migration 0007); every later row with HMAC-SHA256.
-    """
-
-    portfolio = models.OneToOneField(
-        Portfolio, on_delete=models.PROTECT, primary_key=True, related_name="audit_chain_head"
-    )
-    count = models.PositiveBigIntegerField(help_text="Rows in the portfolio's audit chain.")
-    last_hash = models.CharField(max_length=64, help_text="entry_hash of the chain's last row.")
-    legacy_count = models.PositiveBigIntegerField(
-        default=0, help_text="Leading rows hashed with plain sha256 (before migration 0007)."
-    )
-    signature = models.CharField(max_length=64, help_text="HMAC-SHA256 of the head under AUDIT_HMAC_KEY.")
-
-    objects = AuditChainHeadQuerySet.as_manager()
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(condition=Q(legacy_count__lte=models.F("count")), name="audit_head_legacy_in_count"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.portfolio_id}: {self.count} rows"
-
-    def delete(self, *args, **kwargs):
-        raise AuditTrailIsAppendOnly("audit chain heads cannot be deleted")
-
-
 class IdempotencyRecord(models.Model):
     """The first response to a POST carrying an ``Idempotency-Key``, replayed to its retries.
 
@@ -584,7 +463,15 @@ class ReturnsPanelSnapshot(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
 
-# The tables of the scheduled jobs (outbox, job executions) live beside this module.
+# The audit trail's tables and the scheduled jobs' (outbox, job executions) live beside this module.
+from allocations.models_audit import (  # noqa: E402, F401
+    AUDIT_KINDS,
+    AuditChainHead,
+    AuditEntry,
+    AuditEntryQuerySet,
+    AuditKind,
+    AuditTrailIsAppendOnly,
+)
 from allocations.models_jobs import (  # noqa: E402, F401
     DeliveryAttempt,
     JobExecution,
