@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from allocations import engine
-from allocations.adapters import CompactExplanationField
+from allocations.adapters import CompactExplanationField, CompactStepWeightsField
 from allocations.policy_fields import ESTIMATOR_LABELS, METHOD_LABELS, POLICY_FIELDS
 
 MONEY = {"max_digits": 20, "decimal_places": 2}
@@ -378,7 +378,7 @@ class TransitionStep(models.Model):
     schedule = models.ForeignKey(TransitionSchedule, on_delete=models.CASCADE, related_name="steps")
     index = models.PositiveIntegerField(help_text="1 for the first step.")
     due_date = models.DateField()
-    weights = models.JSONField(help_text="Strategy id -> weight of total equity after this step.")
+    weights = CompactStepWeightsField(help_text="Strategy id -> weight of total equity after this step.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     applied_at = models.DateTimeField(null=True, blank=True)
     applied_by = models.CharField(max_length=150, blank=True, default="")

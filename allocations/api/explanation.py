@@ -11,7 +11,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from allocations.api.serializers import WeightField, WeightMapField
+from allocations.api.serializers import WeightField, WeightMapField, finite_or_none
 
 
 def _optional(field_class, **kwargs):
@@ -112,4 +112,8 @@ class ExplanationSerializer(serializers.Serializer):
 
 @extend_schema_field(ExplanationSerializer)
 class ExplanationField(serializers.DictField):
-    """The explanation dict, answered as built; documented as ``Explanation``."""
+    """The explanation dict, answered as built with its floats shown as weights are (``finite_or_none``);
+    documented as ``Explanation``."""
+
+    def to_representation(self, value):
+        return finite_or_none(value)

@@ -89,10 +89,24 @@ class WeightField(serializers.FloatField):
         return weight_shown(value)
 
 
+def _float_shown(value: float) -> float | None:
+    """``weight_shown`` of a float: ``value - value`` is 0.0 for a finite float, NaN otherwise."""
+    return round(value, WEIGHT_DECIMALS) + 0.0 if value - value == 0.0 else None
+
+
 class WeightMapField(serializers.DictField):
-    """strategy code -> weight."""
+    """strategy code -> weight.
+
+    A rebalance answers tens of thousands of weights at 1,000 strategies: each is shown in one
+    comprehension (``weight_shown``'s rule) rather than through a child field per value.
+    """
 
     child = WeightField()
+
+    def to_representation(self, value):
+        return {
+            str(key): _float_shown(item) if type(item) is float else weight_shown(item) for key, item in value.items()
+        }
 
 
 def finite_or_none(value):
@@ -101,10 +115,12 @@ def finite_or_none(value):
     Floats are shown as weights are (``weight_shown``: 12 decimals, non-finite becomes null);
     strings (amounts are exact decimal strings), integers and booleans are left as they are.
     """
-    if isinstance(value, float):
-        return weight_shown(value)
+    if type(value) is float:
+        return _float_shown(value)
     if isinstance(value, dict):
-        return {key: finite_or_none(item) for key, item in value.items()}
+        return {key: _float_shown(item) if type(item) is float else finite_or_none(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [finite_or_none(item) for item in value]
+        return [_float_shown(item) if type(item) is float else finite_or_none(item) for item in value]
+    if isinstance(value, float):  # a float subclass (numpy's float64)
+        return weight_shown(value)
     return value

@@ -22,6 +22,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -67,13 +68,28 @@ def outbox_event_write(
     return event
 
 
+def _names(run: AllocationRun, universe_ids: np.ndarray, codes: Sequence[str] | None) -> Sequence[str]:
+    """The codes of ``universe_ids``: ``codes`` when the caller knows them (a rebalance read them), else read."""
+    if codes is not None:
+        return codes
+    by_id = strategy_codes_by_id(portfolio=run.portfolio)
+    return [by_id.get(int(i), str(int(i))) for i in universe_ids]
+
+
 def outbox_target_approved(
-    *, run: AllocationRun, schedule_id: int, universe_ids: np.ndarray, target: np.ndarray, steps_total: int
+    *,
+    run: AllocationRun,
+    schedule_id: int,
+    universe_ids: np.ndarray,
+    target: np.ndarray,
+    steps_total: int,
+    codes: Sequence[str] | None = None,
 ) -> OutboxEvent:
-    """The event of a run whose target is approved (applied at once, or by a second risk officer)."""
-    codes = strategy_codes_by_id(portfolio=run.portfolio)
+    """The event of a run whose target is approved (applied at once, or by a second risk officer).
+
+    ``codes``: the strategies' codes in the order of ``universe_ids``, if the caller has them."""
     amounts = adapters.amounts_for_weights(target, run.total_equity)
-    names = [codes.get(int(i), str(int(i))) for i in universe_ids]
+    names = _names(run, universe_ids, codes)
     payload = {
         "allocation_id": str(run.public_id),
         "schedule_id": schedule_id,
@@ -86,16 +102,26 @@ def outbox_target_approved(
 
 
 def outbox_step_applied(
-    *, run: AllocationRun, step: TransitionStep, universe_ids: np.ndarray, weights: np.ndarray, amounts: list[Decimal]
+    *,
+    run: AllocationRun,
+    step: TransitionStep,
+    universe_ids: np.ndarray,
+    weights: np.ndarray,
+    amounts: list[Decimal],
+    codes: Sequence[str] | None = None,
+    steps_total: int | None = None,
 ) -> OutboxEvent:
-    """The event of an applied step: every strategy's weight and amount after it (the state to reach)."""
-    codes = strategy_codes_by_id(portfolio=run.portfolio)
-    names = [codes.get(int(i), str(int(i))) for i in universe_ids]
+    """The event of an applied step: every strategy's weight and amount after it (the state to reach).
+
+    ``codes`` (in the order of ``universe_ids``) and ``steps_total`` are read unless the caller has them."""
+    names = _names(run, universe_ids, codes)
+    if steps_total is None:
+        steps_total = TransitionStep.objects.filter(schedule_id=step.schedule_id).count()
     payload = {
         "allocation_id": str(run.public_id),
         "schedule_id": step.schedule_id,
         "step": step.index,
-        "steps_total": TransitionStep.objects.filter(schedule_id=step.schedule_id).count(),
+        "steps_total": steps_total,
         "due_date": step.due_date.isoformat(),
         "applied_at": step.applied_at.isoformat() if step.applied_at else None,
         "equity": str(run.total_equity),

@@ -99,6 +99,7 @@ def allocation_run_record(
             actor=actor,
             today=inputs.today,
             funds_known=True,  # read by run_inputs_load under the portfolio lock this transaction holds
+            codes=inputs.universe.codes,
             clock=clock,
         )
     return run

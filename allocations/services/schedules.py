@@ -7,11 +7,12 @@ idempotent: it locks the step and acts only while it is still pending.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from allocations import adapters
@@ -20,7 +21,7 @@ from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy, T
 from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
-from .audit import audit_append, copy_text
+from .audit import audit_append
 from .bulk import bulk_insert
 from .funds import funds_set_many
 from .locks import portfolio_lock
@@ -37,11 +38,14 @@ def _apply_weights(
     amounts: dict[int, Decimal],
     actor: Actor,
     funds_known: bool = False,
+    codes: Sequence[str] | None = None,
+    steps_total: int | None = None,
     clock=None,
 ) -> None:
     """Move the funds of the strategies whose weight changes in this step; audit each move.
 
     ``funds_known``: ``amounts`` is every fund of the portfolio, read under the lock still held.
+    ``codes`` (of ``universe_ids``) and ``steps_total``, when known, are not read again for the outbox.
     """
     new_amounts = adapters.amounts_for_weights(weights, run.total_equity)
     # A strategy retired since the schedule was planned keeps its zero fund (the universe is the
@@ -71,7 +75,15 @@ def _apply_weights(
     step.applied_by = actor.label[:150]
     step.save(update_fields=["status", "applied_at", "applied_by"])
     # the order-execution system hears of it from the outbox, written in this same transaction
-    outbox_step_applied(run=run, step=step, universe_ids=universe_ids, weights=weights, amounts=new_amounts)
+    outbox_step_applied(
+        run=run,
+        step=step,
+        universe_ids=universe_ids,
+        weights=weights,
+        amounts=new_amounts,
+        codes=codes,
+        steps_total=steps_total,
+    )
 
 
 def schedule_supersede_active(*, portfolio: Portfolio, actor: Actor, by_run: AllocationRun) -> None:
@@ -104,16 +116,23 @@ def schedule_create_and_apply_first(
     actor: Actor,
     today: date,
     funds_known: bool = False,
+    codes: Sequence[str] | None = None,
     clock=None,
 ) -> TransitionSchedule:
     """Write the schedule of ``run`` (one row of ``steps`` per business day from ``today``, the
-    portfolio's local date) and apply step 1. ``clock`` (a ``runs.PhaseClock``) times the parts."""
+    portfolio's local date) and apply step 1. ``codes``: the strategies' codes in the order of
+    ``universe_ids``, if the caller has them. ``clock`` (a ``runs.PhaseClock``) times the parts."""
     schedule = TransitionSchedule.objects.create(run=run, portfolio=run.portfolio)
     days = adapters.business_days_from(today, steps.shape[0])
     _write_steps(schedule=schedule, universe_ids=universe_ids, steps=steps, days=days)
     first = TransitionStep.objects.defer("weights").get(schedule=schedule, index=1)  # its id; the weights are known
     outbox_target_approved(
-        run=run, schedule_id=schedule.pk, universe_ids=universe_ids, target=steps[-1], steps_total=steps.shape[0]
+        run=run,
+        schedule_id=schedule.pk,
+        universe_ids=universe_ids,
+        target=steps[-1],
+        steps_total=steps.shape[0],
+        codes=codes,
     )
     if clock is not None:
         clock.lap("schedule_and_steps")
@@ -126,6 +145,8 @@ def schedule_create_and_apply_first(
         amounts=amounts,
         actor=actor,
         funds_known=funds_known,
+        codes=codes,
+        steps_total=steps.shape[0],
         clock=clock,
     )
     if steps.shape[0] == 1:
@@ -135,42 +156,27 @@ def schedule_create_and_apply_first(
     return schedule
 
 
-STEP_COLUMNS = ("schedule", "index", "due_date", "weights", "status", "applied_at", "applied_by")
-
-
 def _write_steps(
     *, schedule: TransitionSchedule, universe_ids: np.ndarray, steps: np.ndarray, days: list[date]
 ) -> None:
-    """The schedule's steps, pending; each step's weights one JSON object (strategy id -> weight).
-
-    On PostgreSQL the objects are written as text directly, each weight by ``repr`` as ``json.dumps``
-    writes a float, and streamed (COPY) with the keys encoded once for every step.
-    """
-    pending = TransitionStep.Status.PENDING.value
-    if connection.vendor != "postgresql":
-        ids = [str(int(i)) for i in universe_ids]
-        bulk_insert(
-            TransitionStep,
-            [
-                {
-                    "schedule_id": schedule.pk,
-                    "index": k + 1,
-                    "due_date": day,
-                    "weights": dict(zip(ids, steps[k].tolist(), strict=True)),
-                    "status": pending,
-                    "applied_at": None,
-                    "applied_by": "",
-                }
-                for k, day in enumerate(days)
-            ],
-        )
-        return
-    keys = [f'"{int(i)}":' for i in universe_ids.tolist()]
-    rows = []
-    for k, day in enumerate(days):
-        weights = ",".join(map(str.__add__, keys, map(repr, steps[k].tolist())))
-        rows.append(f"{schedule.pk}\t{k + 1}\t{day.isoformat()}\t{{{weights}}}\t{pending}\t\\N\t\n")
-    copy_text(TransitionStep, STEP_COLUMNS, "".join(rows))
+    """The schedule's steps, pending; each step's weights in the packed form its field stores
+    (``adapters.step_weights_compact``: the ids and the weights' float64 bytes, bit for bit)."""
+    ids = np.asarray(universe_ids, dtype=np.int64)
+    bulk_insert(
+        TransitionStep,
+        [
+            {
+                "schedule_id": schedule.pk,
+                "index": k + 1,
+                "due_date": day,
+                "weights": adapters.step_weights_compact(ids, steps[k]),
+                "status": TransitionStep.Status.PENDING.value,
+                "applied_at": None,
+                "applied_by": "",
+            }
+            for k, day in enumerate(days)
+        ],
+    )
 
 
 def _close(schedule: TransitionSchedule, status: str, *, by=None, reason: str = "") -> None:

@@ -216,7 +216,7 @@ class AllocationRebalanceApi(Api):
         )
         created = outcome.run is not None and not getattr(outcome, "replayed", False)
         answer = outcome.to_response(full_explanation=full)
-        body = finite_or_none(AllocationRebalanceApi.OutputSerializer(answer).data)
+        body = AllocationRebalanceApi.OutputSerializer(answer).data  # floats shown by their fields
         response = Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
         if outcome.replayed:
             response["Idempotent-Replayed"] = "true"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from allocations.api.serializers import WEIGHT_DECIMALS, WeightField, WeightMapField, finite_or_none
+from allocations.api.serializers import WEIGHT_DECIMALS, WeightField, WeightMapField, finite_or_none, weight_shown
 from allocations.models import AllocationLine, AllocationRun
 
 BASE = "/api/v1/portfolios/demo"
@@ -31,6 +32,9 @@ NOISE = 2.220446049250313e-16  # one unit in the last place of 1.0
         (1 - NOISE, 1.0),
         (math.nan, None),
         (math.inf, None),
+        (-math.inf, None),
+        (np.float64(0.30000000000000004), 0.3),
+        (np.float64(math.nan), None),
         (None, None),
     ],
 )
@@ -43,6 +47,21 @@ def test_a_weight_is_shown_to_12_decimals(value, shown):
         assert rendered == shown
         if shown == 0.0:
             assert math.copysign(1.0, rendered) == 1.0  # never "-0.0"
+
+
+def test_maps_and_bodies_show_every_weight_as_weight_shown_does():
+    """The map field and ``finite_or_none`` show many weights in one pass: value for value what
+    ``weight_shown`` gives, noise, ties at the 12th decimal and non-finite values included."""
+    rng = np.random.default_rng(7)
+    values = [*rng.dirichlet(np.ones(2_000)).tolist(), *(rng.integers(0, 10**12, 500) / 10**12 + 5e-13).tolist()]
+    values += [v + NOISE for v in values[:500]] + [-v for v in values[:100]] + [math.nan, math.inf, -0.0, None]
+    codes = [f"s{i}" for i in range(len(values))]
+    expected = [weight_shown(v) for v in values]
+    by_map = WeightMapField().to_representation(dict(zip(codes, values, strict=True)))
+    by_body = finite_or_none({"steps": [{"weights": dict(zip(codes, values, strict=True))}], "flat": values})
+    assert list(by_map.values()) == expected
+    assert list(by_body["steps"][0]["weights"].values()) == expected
+    assert by_body["flat"] == expected
 
 
 def test_finite_or_none_leaves_what_is_not_a_float_alone():

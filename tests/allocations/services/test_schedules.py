@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from decimal import Decimal
@@ -11,7 +12,7 @@ import pytest
 from django.db import connection
 
 from allocations.errors import ConflictError, DomainError
-from allocations.models import AuditEntry, Fund, Portfolio, TransitionSchedule, TransitionStep
+from allocations.models import AuditEntry, Fund, Portfolio, Strategy, TransitionSchedule, TransitionStep
 from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.demo import demo_seed
@@ -238,3 +239,53 @@ def test_one_step_delivered_twice_at_once_applies_once():
     rows = fund_rows(step)
     assert rows and len({sid for sid, _, _ in rows}) == len(rows)  # one audit row per moved fund
     assert audit_verify().ok
+
+
+def test_a_schedules_steps_keep_the_planned_weights_bit_for_bit(demo, users):
+    """Steps store their weights packed (float64 bytes): read back, each is the float the answer planned."""
+    set_policy(demo, approval_threshold=2.0, max_daily_change=0.02, min_change_threshold=0.0)
+    outcome = allocation_run_create(
+        portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
+    )
+    codes = dict(Strategy.objects.filter(portfolio=demo).values_list("pk", "code"))
+    stored = list(TransitionStep.objects.filter(schedule__run=outcome.run).order_by("index"))
+    planned = [step["weights"] for step in outcome.transition_schedule]
+    assert len(stored) == len(planned) >= 2
+    for step, weights in zip(stored, planned, strict=True):
+        assert [codes[int(key)] for key in step.weights] == list(weights)  # the answer's order
+        for key, weight in step.weights.items():
+            assert type(weight) is float
+            assert weight.hex() == float(weights[codes[int(key)]]).hex()
+    with connection.cursor() as cursor:  # what the table holds: two packed strings, not an object per strategy
+        cursor.execute(f"SELECT weights FROM {TransitionStep._meta.db_table} WHERE id = %s", [stored[0].pk])
+        raw = cursor.fetchone()[0]
+    raw = json.loads(raw) if isinstance(raw, str) else raw
+    assert set(raw) == {"ids", "f8"}
+
+
+def test_step_weights_written_as_an_object_read_back_as_they_are(demo, users):
+    """A step stored before the packed form (an object of id -> weight) reads back unchanged, and
+    applying it still moves the funds; a mapping given to the ORM is packed on save."""
+    set_policy(demo, approval_threshold=2.0, max_daily_change=0.02, min_change_threshold=0.0)
+    outcome = allocation_run_create(
+        portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
+    )
+    step = TransitionStep.objects.get(schedule__run=outcome.run, index=2)
+    legacy = {key: weight for key, weight in step.weights.items()}
+    with connection.cursor() as cursor:  # the table as an older version wrote it
+        cursor.execute(
+            f"UPDATE {TransitionStep._meta.db_table} SET weights = %s WHERE id = %s", [json.dumps(legacy), step.pk]
+        )
+    step.refresh_from_db()
+    assert step.weights == legacy
+    assert transition_step_apply(step_id=step.pk, actor=Actor.system("test")) is True
+    funds = funds_of(demo)
+    codes = dict(Strategy.objects.filter(portfolio=demo).values_list("pk", "code"))
+    for key, weight in legacy.items():
+        assert abs(float(funds[codes[int(key)]]) - weight * float(EQUITY)) <= 0.01
+    other = TransitionStep.objects.get(schedule__run=outcome.run, index=3)
+    other.weights = {"7": 0.1, "3": 1 / 3}
+    other.save(update_fields=["weights"])
+    other.refresh_from_db()
+    assert other.weights == {"7": 0.1, "3": 1 / 3}
+    assert list(other.weights) == ["7", "3"]
