@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 from django.db import models
 from django.db.models.fields.json import KeyTransform
+from django.db.models.query_utils import DeferredAttribute
 
 from allocations import engine
 from allocations.policy_fields import POLICY_FIELDS
@@ -119,20 +120,18 @@ def inputs_digest(*parts) -> str:
 
 
 def run_explanation(result: engine.AllocationResult, codes: Sequence[str], sectors: Sequence[str], extra: dict) -> dict:
-    """The run's explanation: the engine's run-level facts, ``extra``, and every stage per strategy."""
-    plain = result.to_dict()
-    per = plain["strategies"]
-    keys = ("sector", *plain["stages"], "risk_contribution", "binding_limit", "binding_amount", "flags")
-    columns = (
-        sectors,
-        *plain["stages"].values(),
-        per["risk_contribution"],
-        per["binding_limit"],
-        per["binding_amount"],
-        [[flag] if flag else [] for flag in per["flags"]],
-    )
-    strategies = {code: dict(zip(keys, row, strict=True)) for code, *row in zip(codes, *columns, strict=True)}
-    return {**plain["explanation"], **extra, "strategies": strategies}
+    """The run's explanation: the engine's run-level facts, ``extra``, and every stage per strategy,
+    built in the compact form it is stored in (``explanation_compact``: a column per key, floats packed)
+    straight from the engine's arrays. ``explanation_rows`` gives the per-strategy rows."""
+    columns: dict[str, list | dict] = {"strategy": list(codes), "sector": list(sectors)}
+    for name, values in result.stages.items():
+        columns[name] = _packed_array(values)
+    columns["risk_contribution"] = _packed_array(result.risk_contributions)
+    columns["binding_limit"] = [str(v) for v in result.binding_limit.tolist()]
+    columns["binding_amount"] = _packed_array(result.binding_amount)
+    columns["flags"] = [[flag] if flag else [] for flag in map(str, result.flags.tolist())]
+    facts = {key: value for key, value in result.to_dict_explanation().items() if key != "strategies"}
+    return {**facts, **extra, STRATEGY_COLUMNS: columns}
 
 
 STRATEGY_COLUMNS = "strategy_columns"
@@ -142,7 +141,17 @@ def _packed(values: list) -> list | dict:
     """A column of floats (or None) as ``{"f8": base64 of float64 bytes}``; any other column as it is."""
     if not values or not all(type(v) is float or v is None for v in values):
         return values
-    array = np.array(values, dtype="<f8")  # None -> NaN
+    return _packed_array(np.array(values, dtype="<f8"))  # None -> NaN
+
+
+def _packed_array(values: np.ndarray) -> list | dict:
+    """``_packed`` of a float array (NaN for None): every NaN written as the one NaN ``_packed`` writes."""
+    array = np.asarray(values, dtype="<f8")
+    if not array.size:
+        return []
+    nan = np.isnan(array)
+    if nan.any():
+        array = np.where(nan, np.nan, array).astype("<f8")
     return {"f8": base64.b64encode(array.tobytes()).decode("ascii")}
 
 
@@ -196,9 +205,25 @@ def explanation_rows(stored: dict) -> dict:
     return explanation
 
 
+class _RowsWhenRead(DeferredAttribute):
+    """An explanation assigned in the compact form (a rebalance builds it so) reads as rows: expanded on
+    first access and kept, so the instance a service returns reads as one loaded from the database."""
+
+    def __get__(self, instance, cls=None):
+        value = super().__get__(instance, cls)
+        if instance is not None and isinstance(value, dict) and STRATEGY_COLUMNS in value:
+            value = instance.__dict__[self.field.attname] = explanation_rows(value)
+        return value
+
+    def __set__(self, instance, value):  # a data descriptor: read through ``__get__`` even once set
+        instance.__dict__[self.field.attname] = value
+
+
 class CompactExplanationField(models.JSONField):
     """A run's explanation: written in the compact form (``explanation_compact``), read back as rows
     (``explanation_rows``), so every reader sees the rows the rebalance answered."""
+
+    descriptor_class = _RowsWhenRead
 
     def get_prep_value(self, value):
         return super().get_prep_value(explanation_compact(value) if isinstance(value, dict) else value)

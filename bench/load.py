@@ -7,7 +7,8 @@ What it does, on its own database (dropped and created unless ``--reuse``):
    creates the service role (``deploy/service_role.sql``), which everything below runs as;
 2. starts two web processes (``--web`` gunicorn servers, each ``--web-concurrency`` workers, with
    ``deploy/gunicorn.conf.py`` and the production settings) and two Celery workers on Redis;
-3. for ``--duration`` seconds, ``--clients`` threads GET ``/api/v1/portfolios/demo/allocation/current``
+3. for ``--duration`` seconds, ``--clients`` readers (threads spread over ``--client-processes`` processes,
+   ``bench/readers.py``) GET ``/api/v1/portfolios/demo/allocation/current``
    (an integration token; the two web processes alternately, as a load balancer would), while every
    ``--rebalance-every`` seconds ``load-b`` is rebalanced over the API (the same Idempotency-Key sent to
    both web processes at once: one run; the later of the two gets that run or 409 "still running"), and
@@ -46,6 +47,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from measure import cpu_seconds, group_pids, percentile
+from readers import Readers
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -95,6 +97,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=4,
+        help="processes the clients are spread over (default 4; 1: every client a thread of one process)",
+    )
     parser.add_argument("--rebalance-every", type=float, default=3.0)
     parser.add_argument("--web", type=int, default=2, help="web processes (gunicorn servers)")
     parser.add_argument("--web-concurrency", type=int, default=1, help="gunicorn workers per web process")
@@ -211,45 +219,15 @@ def main() -> None:
 
         sender = Celery("load", broker=broker)
         stop = threading.Event()
-        latencies: list[float] = []
-        errors: list[str] = []
-        lock = threading.Lock()
-
         read_headers = {"Authorization": f"Token {reader_token}", "Accept": "application/json", "Host": "127.0.0.1"}
-
-        def reader(index: int) -> None:
-            mine, bad = [], []
-            n = index
-            # one connection per web process, kept open between requests (HTTP/1.1 keep-alive, as an
-            # integration's HTTP client does) unless --no-keep-alive; a server that closes it is reconnected
-            kept = {port: http.client.HTTPConnection("127.0.0.1", port, timeout=30) for port in ports}
-            while not stop.is_set():
-                port = ports[n % len(ports)]
-                n += 1
-                t0 = time.perf_counter()
-                try:
-                    if args.keep_alive:
-                        conn = kept[port]
-                        try:
-                            conn.request("GET", READ_PATH, headers=read_headers)
-                            response = conn.getresponse()
-                            response.read()
-                            status = response.status
-                        except Exception:
-                            conn.close()
-                            raise
-                    else:
-                        status, _ = request(port, "GET", READ_PATH, token=reader_token)
-                    if status != 200:
-                        bad.append(f"HTTP {status}")
-                except Exception as exc:  # noqa: BLE001 - every failure is an error to count
-                    bad.append(f"{exc.__class__.__name__}: {exc}")
-                mine.append(time.perf_counter() - t0)
-            for conn in kept.values():
-                conn.close()
-            with lock:
-                latencies.extend(mine)
-                errors.extend(bad)
+        readers = Readers(
+            ports=ports,
+            path=READ_PATH,
+            headers=read_headers,
+            clients=args.clients,
+            processes=args.client_processes,
+            keep_alive=args.keep_alive,
+        )
 
         rebalances: list[tuple[float, int]] = []
         idempotent: list[set] = []
@@ -290,25 +268,27 @@ def main() -> None:
         print(
             f"load: {args.clients} clients x {args.duration:.0f} s on {args.web} web process(es) x "
             f"{args.web_concurrency} worker(s) x {args.web_threads or 'default'} thread(s), "
-            f"{'keep-alive' if args.keep_alive else 'a connection per request'}, {args.workers} Celery workers ...",
+            f"{'keep-alive' if args.keep_alive else 'a connection per request'}, the clients in "
+            f"{args.client_processes} process(es), {args.workers} Celery workers ...",
             flush=True,
         )
-        threads = [threading.Thread(target=reader, args=(i,)) for i in range(args.clients)]
-        threads.append(threading.Thread(target=rebalancer))
+        threads = [threading.Thread(target=rebalancer)]
         web_pids = group_pids({processes[i].pid for i in range(len(ports))})
         backends_sql = f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND usename = '{APP_ROLE}'"
         cpu_before = cpu_seconds(web_pids), time.process_time()
         t_start = time.perf_counter()
+        readers.start()
         for t in threads:
             t.start()
         time.sleep(args.duration)
         db_pids = {int(p) for p in psql(backends_sql, env=pg).split()}
         stop.set()
+        latencies, errors, cpu_readers = readers.stop()
+        wall = time.perf_counter() - t_start
         for t in threads:
             t.join(timeout=60)
-        wall = time.perf_counter() - t_start
         cpu_web = cpu_seconds(web_pids) - cpu_before[0]
-        cpu_client = time.process_time() - cpu_before[1]
+        cpu_client = time.process_time() - cpu_before[1] + cpu_readers
         cpu_db = cpu_seconds(db_pids)  # the service's backends (web and workers), from their start
         load_average = os.getloadavg()
 

@@ -106,6 +106,10 @@ class AllocationResult:
             )
         )
 
+    def to_dict_explanation(self) -> dict[str, Any]:
+        """The run-level facts of ``to_dict`` alone (``to_dict()["explanation"]``), without the arrays."""
+        return _plain(self.explanation)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain Python (floats, lists, str, None for NaN), ready for JSON."""
         return {

@@ -38,6 +38,11 @@ class RebalanceOutcome:
             explanation=explanation,
         )
 
+    def explanation_rows(self) -> dict:
+        """The explanation with its per-strategy rows (``strategies``); ``explanation`` itself may hold
+        them in the compact form a rebalance builds (``adapters.run_explanation``)."""
+        return adapters.explanation_rows(self.explanation)
+
     def to_response(self, *, full_explanation: bool = True) -> dict:
         """The answer; with ``full_explanation=False`` the explanation is its summary (no per-strategy rows)."""
         return {
@@ -47,16 +52,20 @@ class RebalanceOutcome:
             "current_allocation": self.current_allocation,
             "target_allocation": self.target_allocation,
             "transition_schedule": self.transition_schedule,
-            "explanation": self.explanation if full_explanation else explanation_summary(self.explanation),
+            "explanation": self.explanation_rows() if full_explanation else explanation_summary(self.explanation),
         }
 
 
 def explanation_summary(explanation: dict) -> dict:
-    """The run-level facts of an explanation; the per-strategy rows are left out (``run_explanation_rows``)."""
+    """The run-level facts of an explanation, as rows or in the compact form; the per-strategy rows are
+    left out (``run_explanation_rows``)."""
     rows = explanation.get("strategies")
-    summary = {key: value for key, value in explanation.items() if key != "strategies"}
+    columns = explanation.get(adapters.STRATEGY_COLUMNS)
+    summary = {key: value for key, value in explanation.items() if key not in ("strategies", adapters.STRATEGY_COLUMNS)}
     if isinstance(rows, dict):
         summary["strategies_explained"] = len(rows)
+    elif isinstance(columns, dict):
+        summary["strategies_explained"] = len(columns.get("strategy", ()))
     return summary
 
 

@@ -116,6 +116,10 @@ REST_FRAMEWORK = {
     # NaN, Infinity, 1e400 and "\ud800" are 400s naming the field; bodies past DATA_UPLOAD_MAX_MEMORY_SIZE
     # are 413s. Writes take JSON (the returns upload also text/csv): multipart and form bodies are 415.
     "DEFAULT_PARSER_CLASSES": ["allocations.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "capital_allocation.renderers.FastJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "EXCEPTION_HANDLER": "allocations.api.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["capital_allocation.throttles.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

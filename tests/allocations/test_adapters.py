@@ -357,9 +357,14 @@ def test_run_explanation_shape():
     codes, sectors = ["a", "b", "c", "d"], ["technology", "technology", "energy", "energy"]
     result = engine.allocate(panel, sectors, policy=engine.AllocationPolicy(method="risk_parity"))
     extra = {"equity": "1000.00", "policy_version": 3}
-    explanation = adapters.run_explanation(result, codes, sectors, extra)
+    stored = adapters.run_explanation(result, codes, sectors, extra)
+    facts = set(result.explanation) - {"strategies"}  # the engine's count of strategies: the rows take its place
+    assert set(stored) == facts | set(extra) | {adapters.STRATEGY_COLUMNS}  # the compact form
+    assert set(stored[adapters.STRATEGY_COLUMNS]["final"]) == {"f8"}  # floats packed, not a list of numbers
+    assert adapters.explanation_compact(adapters.explanation_rows(stored)) == stored  # what storing it writes
+    explanation = adapters.explanation_rows(stored)
 
-    assert set(explanation) == set(result.explanation) | set(extra) | {"strategies"}
+    assert set(explanation) == facts | set(extra) | {"strategies"}
     assert explanation["equity"] == "1000.00" and explanation["policy_version"] == 3
     assert list(explanation["strategies"]) == codes
     for j, code in enumerate(codes):

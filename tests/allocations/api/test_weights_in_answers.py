@@ -55,6 +55,8 @@ def test_maps_and_bodies_show_every_weight_as_weight_shown_does():
     rng = np.random.default_rng(7)
     values = [*rng.dirichlet(np.ones(2_000)).tolist(), *(rng.integers(0, 10**12, 500) / 10**12 + 5e-13).tolist()]
     values += [v + NOISE for v in values[:500]] + [-v for v in values[:100]] + [math.nan, math.inf, -0.0, None]
+    values += [1 - NOISE, 1.0, -1.0, 1.5, 12345.678901234567, -0.5e-12, 0.5e-12, 2.5e-12, 1e300, 5e-324]
+    values += ((rng.integers(-(10**12), 10**12, 2_000) + 0.5) / 1e12).tolist()  # ties: half differ from numpy's
     codes = [f"s{i}" for i in range(len(values))]
     expected = [weight_shown(v) for v in values]
     by_map = WeightMapField().to_representation(dict(zip(codes, values, strict=True)))

@@ -24,10 +24,10 @@ def test_a_strategy_without_returns_for_longer_than_the_policy_allows_is_held_an
     assert (inputs.age_days[[j for j in range(len(inputs.universe)) if j != column]] <= 1).all()
 
     outcome = allocation_run_create(portfolio=demo, actor=actor, request=RebalanceRequest(dry_run=True))
-    row = outcome.explanation["strategies"][stale.code]
+    row = outcome.explanation_rows()["strategies"][stale.code]
     assert row["flags"] == ["stale"]
     assert outcome.target_allocation[stale.code] == pytest.approx(outcome.current_allocation[stale.code], abs=1e-12)
     # a looser policy scores it again
     set_policy(demo, stale_after_days=60)
     again = allocation_run_create(portfolio=demo, actor=actor, request=RebalanceRequest(dry_run=True))
-    assert again.explanation["strategies"][stale.code]["flags"] == []
+    assert again.explanation_rows()["strategies"][stale.code]["flags"] == []

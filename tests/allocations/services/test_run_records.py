@@ -32,7 +32,7 @@ def test_the_lines_store_every_stage_bit_for_bit(demo, users):
     outcome = allocation_run_create(
         portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(allocation_method="risk_parity")
     )
-    rows = outcome.explanation["strategies"]
+    rows = outcome.explanation_rows()["strategies"]
     lines = list(AllocationLine.objects.filter(run=outcome.run).select_related("strategy"))
     assert len(lines) == len(rows) == len(outcome.target_allocation)
     for line in lines:

@@ -116,11 +116,11 @@ def test_sector_signals_of_the_request_move_weight_into_the_sector(demo, users):
         actor=actor,
         request=RebalanceRequest(dry_run=True, sector_signals=[{"sector": "energy", "action": "BUY", "confidence": 1}]),
     )
-    energy = [c for c, s in base.explanation["strategies"].items() if s["sector"] == "energy"]
+    energy = [c for c, s in base.explanation_rows()["strategies"].items() if s["sector"] == "energy"]
     assert energy
 
     def energy_share(outcome, stage):
-        rows = outcome.explanation["strategies"]
+        rows = outcome.explanation_rows()["strategies"]
         return sum(rows[c][stage] for c in energy) / sum(r[stage] for r in rows.values())
 
     # BUY with confidence 1 multiplies the sector by 1.3 before normalising (ARCHITECTURE 5.6).
