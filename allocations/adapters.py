@@ -69,8 +69,36 @@ def business_days_from(start: date, count: int) -> list[date]:
 
 
 def amounts_for_weights(weights: Iterable[float], equity: Decimal) -> list[Decimal]:
-    """amount_i = w_i x equity, rounded down to the cent so the amounts never exceed the equity."""
-    return [(Decimal(repr(float(w))) * equity).quantize(CENT, rounding=ROUND_DOWN) for w in weights]
+    """amount_i = w_i x equity, rounded down to the cent so the amounts never exceed the equity.
+
+    ``w_i`` is the weight's shortest decimal (``repr``) and the product is exact. In floats,
+    ``w x (100 x equity)`` is within ``4e-16`` of it relatively (the equity's cents are an exact
+    integer below 2^53; the product and the weight's own decimal each cost half an ulp), so its
+    floor is the exact floor wherever it lies farther than that from a whole cent; the others
+    (near a whole cent, huge, negative or not finite) are computed in decimals as one would by hand.
+    """
+    values = weights if isinstance(weights, np.ndarray) else list(weights)
+    array = np.asarray(values, dtype=float)
+    equity_cents = float(equity * 100)
+    if array.ndim != 1 or not equity_cents < 2.0**53:
+        return [_amount_by_hand(w, equity) for w in values]
+    with np.errstate(invalid="ignore", over="ignore"):
+        cents = array * equity_cents
+        floor = np.floor(cents)
+        margin = cents * 4e-16 + 1e-9
+        fast = (array >= 0) & (cents < 2.0**52) & (cents - floor > margin) & (floor + 1 - cents > margin)
+    amounts = [Decimal(c).scaleb(-2) for c in floor.astype(np.int64, copy=False).tolist()] if fast.all() else None
+    if amounts is None:
+        whole = np.where(fast, floor, 0).astype(np.int64).tolist()
+        amounts = [
+            Decimal(c).scaleb(-2) if ok else _amount_by_hand(values[i], equity)
+            for i, (c, ok) in enumerate(zip(whole, fast.tolist(), strict=True))
+        ]
+    return amounts
+
+
+def _amount_by_hand(weight: float, equity: Decimal) -> Decimal:
+    return (Decimal(repr(float(weight))) * equity).quantize(CENT, rounding=ROUND_DOWN)
 
 
 def weights_of_amounts(ids: np.ndarray, amounts: dict[int, Decimal], equity: Decimal) -> tuple[np.ndarray, float]:

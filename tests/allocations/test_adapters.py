@@ -133,6 +133,21 @@ def test_amounts_for_weights_round_down_to_the_cent_and_never_exceed_the_equity(
         assert sum(amounts, Decimal("0")) <= equity
 
 
+def test_amounts_for_weights_agree_with_exact_arithmetic_near_whole_cents_and_at_any_size():
+    """The float path and the decimal one give the exact floor wherever the product falls: on a whole
+    cent, a hair either side of one, for tiny and for huge equities, for 0, 1 and NaN-free books."""
+    rng = np.random.default_rng(7)
+    for equity in (Decimal("0.01"), Decimal("100.00"), Decimal("1234567.89"), Decimal("99999999999999.99")):
+        cents = int(equity * 100)
+        k = rng.integers(0, cents + 1, 300)
+        weights = np.concatenate(
+            [k / cents, np.nextafter(k / cents, 0), np.nextafter(k / cents, 2), rng.uniform(0, 1, 300), [0.0, 1.0]]
+        )
+        weights = np.clip(weights, 0.0, 1.0)
+        assert adapters.amounts_for_weights(weights, equity) == [floor_to_cent(w, equity) for w in weights]
+        assert adapters.amounts_for_weights(weights.tolist(), equity) == [floor_to_cent(w, equity) for w in weights]
+
+
 def test_weights_of_amounts_take_the_equity_as_basis():
     ids = np.array([3, 1, 7])
     amounts = {1: Decimal("200.00"), 3: Decimal("100.00"), 9: Decimal("50.00")}  # 9: not in the universe
