@@ -43,9 +43,16 @@ class AuditEntryQuerySet(models.QuerySet):
 class AuditEntry(models.Model):
     """One append-only, hash-chained row of the audit trail of a portfolio.
 
-    ``entry_hash = sha256(canonical_json(content) + prev_hash)`` where ``prev_hash`` is the hash
+    ``entry_hash = HMAC-SHA256(canonical_json(content) + prev_hash)`` where ``prev_hash`` is the hash
     of the portfolio's previous row (64 zeros for the first). Rows are never updated or deleted:
     on PostgreSQL a trigger refuses it, and ``manage.py verify_audit`` recomputes the chain.
+
+    ``seq`` is the row's position in its portfolio's chain (1 for the first row, the chain head's
+    ``count`` for the last). Unique per portfolio, it is the fork guard: two writers racing for the
+    chain's tail would both claim ``head.count + 1`` and the database refuses the second. One
+    integer index does what two unique indexes of random 64-character hashes (``entry_hash``;
+    ``portfolio, prev_hash``) did, at about 28 instead of 38 ms per 1,000 rows (issue 14). It is
+    not hashed (hashes written before it stay valid): ``verify_audit`` checks it is 1..n in id order.
     """
 
     Kind = AuditKind
@@ -82,7 +89,8 @@ class AuditEntry(models.Model):
     reason = models.TextField(blank=True, default="")
     payload = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
-    entry_hash = models.CharField(max_length=64)  # unique by a constraint: no pattern (LIKE) index beside it
+    entry_hash = models.CharField(max_length=64)  # no index: nothing looks a row up by its hash
+    seq = models.PositiveBigIntegerField(help_text="Position in the portfolio's chain: 1, 2, ... in id order.")
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -94,9 +102,8 @@ class AuditEntry(models.Model):
             models.Index(fields=["portfolio", "strategy"], name="audit_portfolio_strategy_idx"),
         ]
         constraints = [
-            # A predecessor has one successor: two writers racing for the chain's tail cannot fork it.
-            models.UniqueConstraint(fields=["portfolio", "prev_hash"], name="audit_chain_no_fork"),
-            models.UniqueConstraint(fields=["entry_hash"], name="audit_entry_hash_unique"),
+            # One row per chain position: two writers racing for the chain's tail cannot fork it.
+            models.UniqueConstraint(fields=["portfolio", "seq"], name="audit_chain_position_unique"),
             models.CheckConstraint(condition=Q(kind__in=AUDIT_KINDS), name="audit_kind_valid"),
         ]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
@@ -39,6 +39,7 @@ from allocations.models import (
     Strategy,
     StrategyReturn,
     TransitionSchedule,
+    TransitionStep,
 )
 
 
@@ -70,12 +71,16 @@ def fund_weights(*, portfolio: Portfolio) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class AuditVerification:
-    """The outcome of ``audit_verify``: ``first_bad`` names a row; a chain-head problem names ``portfolio_id`` only."""
+    """The outcome of ``audit_verify``: ``first_bad`` names a row; a chain-head problem names ``portfolio_id`` only.
+
+    ``orphans`` counts the rows whose run, step or strategy is missing (the chain itself is intact
+    then, and ``first_bad`` is the first of them)."""
 
     checked: int
     first_bad: AuditEntry | None = None
     problem: str = ""
     portfolio_id: int | None = None
+    orphans: int = 0
 
     @property
     def ok(self) -> bool:
@@ -107,15 +112,47 @@ def _tail_problem(head: AuditChainHead, rows: int, last_hash: str) -> str:
     return ""
 
 
+# The keys of an audit row the database does not check (migration 0012): ``verify_audit`` does.
+AUDIT_ROW_KEYS = (("strategy", Strategy), ("run", AllocationRun), ("step", TransitionStep))
+
+
+def _missing(key: str, model) -> Q:
+    return Q(**{f"{key}_id__isnull": False}) & ~Exists(model._base_manager.filter(pk=OuterRef(f"{key}_id")))
+
+
+def audit_rows_with_missing_keys(*, portfolio: Portfolio | None = None) -> QuerySet[AuditEntry]:
+    """Audit rows, in id order, whose strategy, run or step points at a row that does not exist."""
+    condition = _missing(*AUDIT_ROW_KEYS[0]) | _missing(*AUDIT_ROW_KEYS[1]) | _missing(*AUDIT_ROW_KEYS[2])
+    rows = AuditEntry.objects.filter(condition).order_by("id")
+    return rows if portfolio is None else rows.filter(portfolio=portfolio)
+
+
+def _orphans(checked: int, portfolio: Portfolio | None) -> AuditVerification:
+    rows = audit_rows_with_missing_keys(portfolio=portfolio)
+    first = rows.first()
+    if first is None:
+        return AuditVerification(checked)
+    missing = [
+        f"its {key} {getattr(first, f'{key}_id')} does not exist"
+        for key, model in AUDIT_ROW_KEYS
+        if getattr(first, f"{key}_id") is not None
+        and not model._base_manager.filter(pk=getattr(first, f"{key}_id")).exists()
+    ]
+    problem = f"{' and '.join(missing)} (the database does not check audit rows' keys: removed by hand, or never there)"
+    return AuditVerification(checked, first, problem, first.portfolio_id, orphans=rows.count())
+
+
 def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
     """Recompute every portfolio's hash chain and compare it with its chain head; report the first problem.
 
     A row fails when its stored ``prev_hash`` is not its predecessor's hash (a row was removed or
     inserted), when its content no longer hashes to ``entry_hash`` under ``AUDIT_HMAC_KEY`` (a row
     was altered; the first ``legacy_count`` rows of a chain use the plain sha256 of before
-    migration 0007), or when it lies beyond the chain head. A chain fails as a whole when its head
+    migration 0007), when its ``seq`` is not its place in the chain (1..n in id order; ``seq`` is
+    not hashed), or when it lies beyond the chain head. A chain fails as a whole when its head
     is missing or its signature is wrong, or when the table ends before the head says (its last
-    rows were removed).
+    rows were removed). With every chain intact, the rows whose strategy, run or step is missing
+    are reported (``orphans``; the first of them named).
     """
     key = audit_key()
     keyed_hash = ChainHasher(key)
@@ -146,6 +183,12 @@ def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
         if hash_of(entry_canonical(entry), entry.prev_hash) != entry.entry_hash:
             problem = "its content does not match its hash (the row was altered)"
             return AuditVerification(checked, entry, problem, current_portfolio)
+        if entry.seq != rows:
+            problem = (
+                f"its chain position (seq) is {entry.seq}, its place in id order is {rows} "
+                "(seq altered, or written out of place)"
+            )
+            return AuditVerification(checked, entry, problem, current_portfolio)
         if rows > head.count:
             problem = f"it lies beyond the chain head's {head.count} rows (appended without moving the head)"
             return AuditVerification(checked, entry, problem, current_portfolio)
@@ -155,7 +198,7 @@ def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
     for portfolio_id, orphan in sorted(heads.items()):  # heads whose rows are all gone
         if problem := _head_problem(orphan, key) or _tail_problem(orphan, 0, GENESIS_HASH):
             return AuditVerification(checked, None, problem, portfolio_id)
-    return AuditVerification(checked)
+    return _orphans(checked, portfolio)
 
 
 # --- reads of the REST API: permission filtering in one place -------------------------------

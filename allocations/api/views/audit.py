@@ -23,7 +23,7 @@ from .base import Api, PortfolioScopedListApi
 CSV_TEXT = OpenApiResponse(
     OpenApiTypes.STR,
     description="CSV with a header row: id, created_at, kind, strategy, allocation_id, step, "
-    "old_amount, new_amount, total_capital, actor, reason, payload (JSON), entry_hash.",
+    "old_amount, new_amount, total_capital, actor, reason, payload (JSON), entry_hash, seq.",
 )
 CSV_COLUMNS = [
     "id",
@@ -39,6 +39,7 @@ CSV_COLUMNS = [
     "reason",
     "payload",
     "entry_hash",
+    "seq",
 ]
 
 
@@ -77,6 +78,7 @@ class AuditOutputSerializer(serializers.Serializer):
     reason = serializers.CharField()
     payload = serializers.DictField()
     entry_hash = serializers.CharField()
+    seq = serializers.IntegerField(read_only=True, help_text="Position in the portfolio's audit chain: 1, 2, ...")
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -116,6 +118,7 @@ def _csv_rows(entries):
                 e.reason,
                 json.dumps(e.payload, sort_keys=True),
                 e.entry_hash,
+                e.seq,
             ]
         )
 

@@ -477,7 +477,7 @@ def test_chain_head_cannot_be_deleted_or_moved_back_on_postgresql(trail, portfol
 # --- the migration: chains written before 0007 (plain sha256) keep verifying --------------------------
 
 
-def _row_not_from_the_service(portfolio, actor, *, reason: str, payload: dict, prev_hash: str) -> AuditEntry:
+def _row_not_from_the_service(portfolio, actor, *, reason: str, payload: dict, prev_hash: str, seq: int) -> AuditEntry:
     """An unsaved, unhashed ``data_import`` row made now, as code other than the audit service would make it."""
     return AuditEntry(
         portfolio=portfolio,
@@ -488,6 +488,7 @@ def _row_not_from_the_service(portfolio, actor, *, reason: str, payload: dict, p
         reason=reason,
         payload=payload,
         prev_hash=prev_hash,
+        seq=seq,
     )
 
 
@@ -496,9 +497,9 @@ def _legacy_chain(portfolio, actor, reasons: list[str]) -> list[AuditEntry]:
     from allocations.audit_chain import normalise_payload
 
     prev, rows = GENESIS_HASH, []
-    for reason in reasons:
+    for position, reason in enumerate(reasons, start=1):
         entry = _row_not_from_the_service(
-            portfolio, actor, reason=reason, payload=normalise_payload({"reason": reason}), prev_hash=prev
+            portfolio, actor, reason=reason, payload=normalise_payload({"reason": reason}), prev_hash=prev, seq=position
         )
         entry.entry_hash = _independent_hash(entry)
         prev = entry.entry_hash
@@ -606,7 +607,10 @@ def test_the_migration_in_a_real_process(tmp_path):
 
 def test_a_row_added_without_moving_the_head_is_named(trail, portfolio, actor):
     """Even with the key, a row inserted behind the service's back lies beyond the chain head."""
-    entry = _row_not_from_the_service(portfolio, actor, reason="slipped in", payload={}, prev_hash=trail[-1].entry_hash)
+    last = trail[-1]
+    entry = _row_not_from_the_service(
+        portfolio, actor, reason="slipped in", payload={}, prev_hash=last.entry_hash, seq=last.seq + 1
+    )
     entry.entry_hash = _keyed_hash(entry)
     AuditEntry.objects.bulk_create([entry])
     result = audit_verify(portfolio=portfolio)
@@ -622,3 +626,65 @@ def test_appending_to_a_chain_whose_head_was_removed_is_refused(trail, portfolio
     with pytest.raises(AuditChainBroken, match="no chain head"), transaction.atomic():
         audit_append(portfolio=portfolio, actor=actor, record=AuditRecord(kind="data_import", reason="after"))
     assert AuditEntry.objects.filter(portfolio=portfolio).count() == 5
+
+
+# --- issue 14: the chain position (seq) is the fork guard, an integer index instead of two hash indexes ----
+
+
+def _positions(portfolio) -> list[int]:
+    return list(AuditEntry.objects.filter(portfolio=portfolio).order_by("id").values_list("seq", flat=True))
+
+
+def test_seq_numbers_each_portfolios_chain_1_to_n_whatever_path_wrote_the_rows(portfolio, other_portfolio, actor):
+    """Single rows, small batches and streamed ones (COPY on PostgreSQL), two chains interleaved."""
+    from allocations.services.audit import BULK_THRESHOLD, audit_append_many
+
+    def append(target, rows: int) -> list[AuditEntry]:
+        with transaction.atomic():
+            records = [AuditRecord(kind="data_import", reason=f"r{i}") for i in range(rows)]
+            return audit_append_many(portfolio=target, actor=actor, records=records)
+
+    sizes = {portfolio: [1, BULK_THRESHOLD + 3, 2, 1], other_portfolio: [3, 1, BULK_THRESHOLD]}
+    assert [e.seq for e in append(portfolio, 1)] == [1]  # the rows returned carry their position
+    assert [e.seq for e in append(other_portfolio, 3)] == [1, 2, 3]
+    append(portfolio, BULK_THRESHOLD + 3)
+    append(other_portfolio, 1)
+    assert [e.seq for e in append(portfolio, 2)] == [BULK_THRESHOLD + 5, BULK_THRESHOLD + 6]
+    append(other_portfolio, BULK_THRESHOLD)
+    fund_set(portfolio=portfolio, strategy=StrategyFactory(portfolio=portfolio), amount="5", actor=actor)
+
+    for target, batches in sizes.items():
+        assert _positions(target) == list(range(1, sum(batches) + 1))
+        assert _head_of(target).count == sum(batches)
+    result = audit_verify()
+    assert result.ok and result.checked == AuditEntry.objects.count()
+
+
+def test_a_second_row_at_a_chain_position_is_refused_by_the_database(trail, portfolio, other_portfolio, actor):
+    """Two writers racing for the tail would both claim seq = head.count + 1: the second is refused,
+    so the chain cannot fork. The same position in another portfolio's chain is that chain's own."""
+    assert _positions(portfolio) == [1, 2, 3, 4, 5]
+    last = trail[-1]
+    for seq, prev_hash in [(last.seq, last.prev_hash), (3, trail[1].entry_hash)]:
+        fork = _row_not_from_the_service(portfolio, actor, reason="fork", payload={}, prev_hash=prev_hash, seq=seq)
+        fork.entry_hash = _keyed_hash(fork)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            AuditEntry.objects.bulk_create([fork])
+    assert AuditEntry.objects.filter(portfolio=portfolio).count() == 5
+    with transaction.atomic():
+        audit_append(portfolio=other_portfolio, actor=actor, record=AuditRecord(kind="data_import", reason="b three"))
+    assert _positions(other_portfolio) == [1, 2, 3]
+    assert audit_verify().ok
+
+
+def test_the_fork_guard_is_one_integer_index_and_the_hashes_have_none(trail):
+    """Every audit row feeds every index of the table: the two unique indexes of random 64-character
+    hashes (``entry_hash``; ``portfolio, prev_hash``) are gone, ``portfolio, seq`` guards the chain."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, TABLE)
+    unique = {tuple(c["columns"]) for c in constraints.values() if c["unique"] and not c["primary_key"]}
+    assert unique == {("portfolio_id", "seq")}
+    assert "audit_chain_position_unique" in constraints
+    assert not {"audit_chain_no_fork", "audit_entry_hash_unique"} & set(constraints)
+    indexed = [c["columns"] for c in constraints.values() if c["index"] or c["unique"]]
+    assert not [columns for columns in indexed if {"entry_hash", "prev_hash"} & set(columns or [])]
