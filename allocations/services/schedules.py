@@ -55,10 +55,11 @@ def _apply_weights(
             "pk", flat=True
         )
     )
+    changed = (np.abs(np.asarray(weights, dtype=float) - np.asarray(previous, dtype=float)) > 1e-15).tolist()
     moving = {
-        int(sid): new_amounts[j]
-        for j, sid in enumerate(universe_ids)
-        if int(sid) not in retired and (abs(float(weights[j]) - float(previous[j])) > 1e-15 or int(sid) not in amounts)
+        sid: new_amounts[j]
+        for j, sid in enumerate(np.asarray(universe_ids, dtype=np.int64).tolist())
+        if sid not in retired and (changed[j] or sid not in amounts)
     }
     funds_set_many(
         portfolio=run.portfolio,

@@ -248,10 +248,10 @@ def test_run_ranges_and_idempotency_key():
     assert_refused(lambda: AllocationRun.objects.create(**common, status="exploded"))
 
 
-def test_the_audit_table_keeps_only_the_indexes_it_reads_and_its_hashes_unique():
+def test_the_audit_table_keeps_only_the_indexes_it_reads_and_its_chain_unforkable():
     """Every audit row feeds every index of the table (a rebalance writes one per strategy moved): no
-    index of the portfolio alone (the (portfolio, created_at) index leads with it), no pattern index of
-    the hash; the hash itself stays unique and the chain unforkable."""
+    index of the portfolio alone (the (portfolio, created_at) index leads with it), none of the hashes
+    (issue 14); the chain stays unforkable by its position, (portfolio, seq) unique."""
     from django.db import connection
 
     from allocations.models import AuditEntry
@@ -263,12 +263,13 @@ def test_the_audit_table_keeps_only_the_indexes_it_reads_and_its_hashes_unique()
         constraints = connection.introspection.get_constraints(cursor, table)
     indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"] or c["unique"]}
     assert ("portfolio_id",) not in indexed
-    assert ("entry_hash",) in indexed and ("portfolio_id", "prev_hash") in indexed
+    assert ("portfolio_id", "seq") in indexed
+    assert not [columns for columns in indexed if {"entry_hash", "prev_hash"} & set(columns)]
     assert not [name for name in constraints if name.endswith("_like")]
     first = AuditEntry.objects.filter(portfolio=portfolio).order_by("id").first()
     with pytest.raises(IntegrityError), transaction.atomic():
         AuditEntry.objects.bulk_create(
-            [AuditEntry(**{**_fields(first), "prev_hash": "f" * 64, "entry_hash": first.entry_hash})]
+            [AuditEntry(**{**_fields(first), "prev_hash": "f" * 64, "entry_hash": "e" * 64})]  # first's seq
         )
 
 

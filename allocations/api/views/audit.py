@@ -11,6 +11,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import renderers, serializers
+from rest_framework.settings import api_settings
 
 from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.permissions import VIEW, portfolio_for
@@ -146,7 +147,7 @@ class AuditListApi(PortfolioScopedListApi):
     model = AuditEntry
     serializer_class = AuditOutputSerializer
     filterset_class = AuditFilter
-    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
     def select(self, portfolio):
         return audit_list(portfolio=portfolio)
