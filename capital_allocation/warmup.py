@@ -1,0 +1,23 @@
+"""Start a process ready to serve: import what the first request would, then freeze those objects
+out of the garbage collector's sight.
+
+The cyclic collector's full passes walk every tracked object. A process's startup objects (Django,
+DRF, numpy, the URL conf and every view, which Django imports only on the first request) never
+become garbage, yet each full pass walked them: measured in a 1,000-strategy rebalance, one pass
+landed in the middle of it about every third run and took 40 ms of its 125. ``gc.freeze()`` moves
+them to a permanent generation the collector skips (the standard library's advice for servers that
+fork workers; it also keeps their pages shared). The same rebalance took 90 ms with it.
+"""
+
+from __future__ import annotations
+
+import gc
+
+
+def warm_and_freeze() -> None:
+    """Import the URL conf (every view, serializer, service and the engine), then ``gc.freeze()``."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - evaluated for its imports
+    gc.collect()  # what startup left as garbage goes now, not frozen with the rest
+    gc.freeze()
