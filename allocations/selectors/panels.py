@@ -8,6 +8,8 @@ return rows only where no snapshot is stored (a write outside the ingestion serv
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -120,12 +122,60 @@ def returns_snapshot_get(*, portfolio_id: int | None, ids: np.ndarray | None = N
     return None if row is None else snapshot_decode(*row)
 
 
+class _SnapshotCache:
+    """The snapshots this process read last, each under its row's version (``xmin``, which every write
+    of the row changes, and ``updated_at``). A read asks the database for the version first and fetches
+    the row only when it differs from the one kept: 2 MB at 1,000 strategies x 252 days took 7.6 ms to
+    fetch, the version 0.3 ms. Arrays kept are read-only; a few portfolios are kept (the least recent
+    goes first), at most ``MAX_BYTES`` of them."""
+
+    MAX_ENTRIES = 8
+    MAX_BYTES = 64 * 2**20
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[int, tuple[tuple, PanelSnapshot]] = OrderedDict()
+        self._lock = threading.Lock()  # gthread workers serve requests from two threads
+
+    def get(self, portfolio_id: int, version: tuple) -> PanelSnapshot | None:
+        with self._lock:
+            entry = self._entries.get(portfolio_id)
+            if entry is None or entry[0] != version:
+                return None
+            self._entries.move_to_end(portfolio_id)
+            return entry[1]
+
+    def put(self, portfolio_id: int, version: tuple, snapshot: PanelSnapshot) -> None:
+        for array in (snapshot.ids, snapshot.days, snapshot.values):
+            array.setflags(write=False)
+        with self._lock:
+            self._entries[portfolio_id] = (version, snapshot)
+            self._entries.move_to_end(portfolio_id)
+            while len(self._entries) > self.MAX_ENTRIES or (
+                len(self._entries) > 1 and sum(s.values.nbytes for _, s in self._entries.values()) > self.MAX_BYTES
+            ):
+                self._entries.popitem(last=False)
+
+
+SNAPSHOTS = _SnapshotCache()
+
+
 def _snapshot_get_postgres(portfolio_id: int | None, ids: np.ndarray | None) -> PanelSnapshot | None:
     """One fetch in PostgreSQL's binary format: the bytea arrives as its bytes (the text format
     doubles them as hex, and decoding that costs more than the transfer). Without ``portfolio_id``,
-    the portfolio of the first id, if every id belongs to it."""
+    the portfolio of the first id, if every id belongs to it. With it, the row's version is read
+    first and a snapshot this process already holds at that version is answered (``_SnapshotCache``)."""
     table, strategies = ReturnsPanelSnapshot._meta.db_table, Strategy._meta.db_table
-    columns = f'p.strategy_ids, p.days, p."values" FROM {table} p'
+    connection.ensure_connection()
+    if portfolio_id is not None:
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(f"SELECT xmin::text, updated_at FROM {table} WHERE portfolio_id = %s", [portfolio_id])
+            version = cursor.fetchone()
+        if version is None:
+            return None
+        kept = SNAPSHOTS.get(portfolio_id, version)
+        if kept is not None:
+            return kept
+    columns = f'p.strategy_ids, p.days, p."values", p.xmin::text, p.updated_at FROM {table} p'
     if portfolio_id is not None:
         sql, params = f"SELECT {columns} WHERE p.portfolio_id = %s", [portfolio_id]
     else:
@@ -134,11 +184,15 @@ def _snapshot_get_postgres(portfolio_id: int | None, ids: np.ndarray | None) -> 
             f"AND NOT EXISTS (SELECT 1 FROM {strategies} o WHERE o.id = ANY(%s) AND o.portfolio_id <> p.portfolio_id)"
         )
         params = [int(ids[0]), ids.tolist()]
-    connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:  # server-side binding: binary results
         cursor.execute(sql, params, binary=True)
         row = cursor.fetchone()
-    return None if row is None else snapshot_decode(*row)
+    if row is None:
+        return None
+    snapshot = snapshot_decode(*row[:3])
+    if portfolio_id is not None:
+        SNAPSHOTS.put(portfolio_id, (row[3], row[4]), snapshot)
+    return snapshot
 
 
 def _panel_from_snapshot(

@@ -218,3 +218,25 @@ def test_a_reader_never_sees_a_half_written_snapshot():
     after = returns_panel(ids=ids, portfolio_id=portfolio.pk)
     assert after[0][-1] == DAY + dt.timedelta(days=30) and after[1][0, 0] == 0.4
     assert returns_snapshot_check(portfolio=portfolio, repair=False) == "equal"
+
+
+@pytest.mark.postgres
+def test_a_process_keeps_a_snapshot_until_its_row_changes(portfolio, strategies, actor):
+    """The loader answers the snapshot it already holds while the row's version (xmin, updated_at) is
+    the same, and fetches again after any write of the row, by the services or by hand."""
+    returns_import(portfolio=portfolio, rows=rows_of(history(strategies, 20, seed=5)), actor=actor)
+    first = returns_snapshot_get(portfolio_id=portfolio.pk)
+    assert returns_snapshot_get(portfolio_id=portfolio.pk) is first  # unchanged: not fetched again
+    with pytest.raises(ValueError):
+        first.values[0, 0] = 1.0  # kept arrays are read-only
+    returns_import(portfolio=portfolio, rows=rows_of([(DAY, "tech-a", 0.25)]), actor=actor)
+    second = returns_snapshot_get(portfolio_id=portfolio.pk)
+    assert second is not first and second.values[0, 0] == 0.25
+    table = ReturnsPanelSnapshot._meta.db_table
+    changed = second.values.copy()
+    changed[0, 0] = 0.75
+    with connection.cursor() as cursor:  # the same updated_at: the row's xmin still changes
+        cursor.execute(f'UPDATE {table} SET "values" = %s WHERE portfolio_id = %s', [changed.tobytes(), portfolio.pk])
+    assert returns_snapshot_get(portfolio_id=portfolio.pk).values[0, 0] == 0.75
+    ReturnsPanelSnapshot.objects.filter(portfolio=portfolio).delete()
+    assert returns_snapshot_get(portfolio_id=portfolio.pk) is None
