@@ -88,6 +88,10 @@ def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | 
     return networks
 
 
+# Django's PostgreSQL backend checking a connection's health at most once a second (its module says why)
+POSTGRESQL_ENGINE = "capital_allocation.postgresql"
+
+
 def env_database(name: str = "DATABASE_URL") -> dict:
     """``DATABASE_URL`` as a Django ``DATABASES['default']``; a SQLite file under var/ by default."""
     import dj_database_url
@@ -112,6 +116,7 @@ def env_database(name: str = "DATABASE_URL") -> dict:
         config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
     else:
         config.setdefault("OPTIONS", {})
+        config["ENGINE"] = POSTGRESQL_ENGINE
     return config
 
 
