@@ -20,11 +20,13 @@ from accounts.services import portfolio_grant, roles_ensure, user_ensure
 from allocations.errors import DomainError
 from allocations.models import AllocationRun, Portfolio, Sector, Strategy, StrategyReturn
 from allocations.selectors.core import run_list, schedule_list
+from allocations.selectors.panels import returns_snapshot_get
 
 from .actors import Actor
 from .approvals import allocation_run_approve, allocation_run_reject
 from .funds import CENT, funds_set_many
 from .policies import policy_create_version, policy_set_method
+from .returns_snapshot import returns_snapshot_merge
 from .run_inputs import RebalanceRequest
 from .runs import allocation_run_create
 from .schedules import transition_schedule_cancel, transition_step_apply, transition_steps_due
@@ -128,7 +130,7 @@ def _seed_portfolio(
         days = business_days(timezone.localdate() - timedelta(days=1), n_days)
         values = synthetic_returns(n_strategies, n_days, sector_of, seed)
         before = n_days - history_days
-        _returns_create(ids, days[:before], values[:before])
+        _returns_create(portfolio, ids, days[:before], values[:before])
         start = days[before] if history_days else timezone.localdate()
         each = (equity / n_strategies).quantize(CENT)
         with _clock(portfolio, start, time(8, 0)):
@@ -154,7 +156,10 @@ def _signals_create(portfolio: Portfolio, signals, *, source: str) -> None:
         )
 
 
-def _returns_create(ids: list[int], days: list[date], values: np.ndarray) -> None:
+def _returns_create(portfolio: Portfolio, ids: list[int], days: list[date], values: np.ndarray) -> None:
+    """The returns ``values`` (days x ids) as rows, and the portfolio's snapshot kept with them as the
+    ingestion services keep it (the rows' trigger drops it; it is stored again, merged)."""
+    before = returns_snapshot_get(portfolio_id=portfolio.pk)
     StrategyReturn.objects.bulk_create(
         (
             StrategyReturn(strategy_id=sid, date=day, value=float(values[t, j]))
@@ -162,6 +167,14 @@ def _returns_create(ids: list[int], days: list[date], values: np.ndarray) -> Non
             for t, day in enumerate(days)
         ),
         batch_size=5000,
+    )
+    grid_days, grid_ids = np.meshgrid([d.toordinal() for d in days], ids, indexing="ij")
+    returns_snapshot_merge(
+        portfolio=portfolio,
+        before=before,
+        strategy_ids=grid_ids.ravel(),
+        days=grid_days.ravel(),
+        values=np.asarray(values, dtype=float).ravel(),
     )
 
 
@@ -211,7 +224,7 @@ def _live_history(portfolio: Portfolio, ids: list[int], days: list[date], values
                 ]
                 _signals_create(portfolio, drawn, source="demo")
         with _clock(portfolio, day, time(18, 0)):
-            _returns_create(ids, [day], values[t : t + 1])
+            _returns_create(portfolio, ids, [day], values[t : t + 1])
         with _clock(portfolio, day, time(18, 30)):
             _daily_run(portfolio, day)
         if t in (n // 2, n - 10, n - 1):  # a manager's large request: rejected, approved, and one left waiting

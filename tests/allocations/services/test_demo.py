@@ -192,3 +192,15 @@ def test_seed_demo_command_refuses_bad_sizes(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("seed_demo", *args)
     assert not Portfolio.objects.exists()
+
+
+def test_the_seed_keeps_each_portfolios_returns_snapshot_equal_to_its_rows(db):
+    """Demo returns land as ingested ones do: the snapshot the rebalances read is there and equals the rows,
+    after the history is seeded and after each lived-through day."""
+    from allocations.models import ReturnsPanelSnapshot
+    from allocations.services.returns_snapshot import returns_snapshot_check
+
+    demo_seed(strategies=6, days=70, history_days=4, password="s3cret-demo")
+    for portfolio in Portfolio.objects.all():
+        assert ReturnsPanelSnapshot.objects.filter(portfolio=portfolio).exists(), portfolio.slug
+        assert returns_snapshot_check(portfolio=portfolio, repair=False) == "equal", portfolio.slug
