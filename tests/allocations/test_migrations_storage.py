@@ -1,4 +1,4 @@
-"""Migration 0015: the large JSON columns a rebalance writes are compressed with lz4 on PostgreSQL."""
+"""Migrations 0015 and 0016: lz4 for the large JSON columns a rebalance writes, room on the fund table's pages."""
 
 from __future__ import annotations
 
@@ -23,3 +23,13 @@ def test_the_large_json_columns_compress_with_lz4():
                 [table, column],
             )
             assert cursor.fetchone()[0] == "l", (table, column)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_fund_table_leaves_room_for_its_rows_new_versions():
+    """Migration 0016: fillfactor 70 on the fund table, so a rebalance's fund updates can stay on their page."""
+    fillfactor = importlib.import_module("allocations.migrations.0016_fund_fillfactor").FILLFACTOR
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = 'allocations_fund'::regclass")
+        assert f"fillfactor={fillfactor}" in (cursor.fetchone()[0] or [])
