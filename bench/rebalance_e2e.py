@@ -4,7 +4,8 @@ Seeds (once) the portfolio ``big`` (``big<N>`` for ``--strategies N`` other than
 strategies with 252 days of returns, as ``manage.py seed_demo --portfolio big --strategies N
 --days 252 --history-days 0``; builds its returns snapshot (``manage.py returns_snapshot``, where
 the command exists); raises its approval threshold so every run is applied at once (the heaviest
-path: run, N lines, schedule, step 1 moving up to N funds, one audit row per move); starts the web
+path: run, N lines, schedule, step 1 moving up to N funds, one audit row per move); vacuums the tables a
+rebalance writes (``support.vacuum``: what autovacuum does on a production server); starts the web
 server; then times ``--runs`` POST rebalance requests from a client on the same machine and prints
 the median, the server's peak RSS and the service's phase table (medians of the phase timings each
 run records, ``AllocationRun.phase_timings_ms``; a dry run answers them in its explanation).
@@ -28,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from support import ROOT, database_label, django_env, migrate, quiet_server, wait_for
+from support import ROOT, database_label, django_env, migrate, quiet_server, vacuum, wait_for
 
 sys.path.insert(0, str(ROOT))
 
@@ -66,6 +67,7 @@ def prepare(python: str, env: dict, slug: str, strategies: int) -> None:
         " reason='benchmark: apply every run at once', changes={'approval_threshold': 2.0})"
     )
     subprocess.run([python, "-c", code], cwd=ROOT, env=env, check=True)
+    vacuum(python, env)
 
 
 def stored_phases(allocation_ids: list[str]) -> list[dict]:

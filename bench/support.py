@@ -30,6 +30,29 @@ def migrate(python: str, env: dict) -> None:
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
 
 
+REBALANCE_TABLES = (
+    "allocations_fund", "allocations_auditentry", "allocations_auditchainhead", "allocations_allocationrun",
+    "allocations_allocationline", "allocations_transitionschedule", "allocations_transitionstep",
+    "allocations_outboxevent", "allocations_portfolio",
+)  # fmt: skip
+
+
+def vacuum(python: str, env: dict, tables=REBALANCE_TABLES) -> None:
+    """``VACUUM ANALYZE`` the tables a rebalance writes, as autovacuum keeps them on a production server.
+
+    Runs of a bench leave dead rows behind (every fund row is rewritten by each run); where the server
+    runs with autovacuum off (this machine's does) they pile up between runs and the next run's timings
+    drift and spread (1,000 strategies: median 107-121 ms, p90 148 ms after 200 runs; 85 and 89 vacuumed).
+    """
+    if not env.get("DATABASE_URL", "").startswith("postgres"):
+        return
+    code = (
+        "import django; django.setup(); from django.db import connection;"
+        f"[connection.cursor().execute('VACUUM ANALYZE ' + t) for t in {tuple(tables)!r}]"
+    )
+    subprocess.run([python, "-c", code], cwd=ROOT, env=env, check=True)
+
+
 def quiet_server(command: list[str], env: dict) -> subprocess.Popen:
     """``command`` started from the repository root, its output discarded."""
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
