@@ -27,10 +27,10 @@ def _between(field: str, low: float, high: float, *, low_open: bool = False) -> 
     return lower & Q(**{f"{field}__lte": high})
 
 
-def _user_or_none(**options) -> models.ForeignKey:
+def _user_or_none() -> models.ForeignKey:
     """A user who may be absent (a command, the scheduler), kept while a row names them."""
     return models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", **options
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
 

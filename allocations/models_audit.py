@@ -6,10 +6,13 @@ registers them; written only through ``allocations.services.audit``.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from allocations.models import MONEY, AllocationRun, Portfolio, Strategy, TransitionStep, _user_or_none
+# As ``allocations.models``'s money fields (this module is imported from there: it names the tables it
+# refers to by their labels and imports nothing from it)
+MONEY = {"max_digits": 20, "decimal_places": 2}
 
 
 class AuditKind(models.TextChoices):
@@ -62,18 +65,33 @@ class AuditEntry(models.Model):
     # rebalance, with the lines'). Ids come from rows read under the portfolio lock; Django's PROTECT
     # refuses deleting a parent; ``verify_audit`` names a row whose run, step or strategy is missing.
     portfolio = models.ForeignKey(
-        Portfolio, on_delete=models.PROTECT, related_name="audit_entries", db_index=False, db_constraint=False
+        "allocations.Portfolio",
+        on_delete=models.PROTECT,
+        related_name="audit_entries",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=24, choices=AuditKind.choices)
     created_at = models.DateTimeField()
     strategy = models.ForeignKey(
-        Strategy, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+        "allocations.Strategy",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     run = models.ForeignKey(
-        AllocationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        "allocations.AllocationRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     step = models.ForeignKey(
-        TransitionStep,
+        "allocations.TransitionStep",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -84,7 +102,15 @@ class AuditEntry(models.Model):
     old_amount = models.DecimalField(**MONEY, null=True, blank=True)
     new_amount = models.DecimalField(**MONEY, null=True, blank=True)
     total_capital = models.DecimalField(**MONEY, null=True, blank=True)
-    actor = _user_or_none(db_index=False, db_constraint=False)
+    actor = models.ForeignKey(  # a user who may be absent (a command, the scheduler), kept while a row names them
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     actor_label = models.CharField(max_length=150, help_text="Who acted: user:NAME, system:TASK, command:NAME.")
     reason = models.TextField(blank=True, default="")
     payload = models.JSONField(default=dict, blank=True)
@@ -137,7 +163,7 @@ class AuditChainHead(models.Model):
     """
 
     portfolio = models.OneToOneField(
-        Portfolio, on_delete=models.PROTECT, primary_key=True, related_name="audit_chain_head"
+        "allocations.Portfolio", on_delete=models.PROTECT, primary_key=True, related_name="audit_chain_head"
     )
     count = models.PositiveBigIntegerField(help_text="Rows in the portfolio's audit chain.")
     last_hash = models.CharField(max_length=64, help_text="entry_hash of the chain's last row.")
