@@ -87,14 +87,11 @@ def amounts_for_weights(weights: Iterable[float], equity: Decimal) -> list[Decim
         floor = np.floor(cents)
         margin = cents * 4e-16 + 1e-9
         fast = (array >= 0) & (cents < 2.0**52) & (cents - floor > margin) & (floor + 1 - cents > margin)
-    amounts = [Decimal(c).scaleb(-2) for c in floor.astype(np.int64, copy=False).tolist()] if fast.all() else None
-    if amounts is None:
-        whole = np.where(fast, floor, 0).astype(np.int64).tolist()
-        amounts = [
-            Decimal(c).scaleb(-2) if ok else _amount_by_hand(values[i], equity)
-            for i, (c, ok) in enumerate(zip(whole, fast.tolist(), strict=True))
-        ]
-    return amounts
+    whole = np.where(fast, floor, 0).astype(np.int64).tolist()
+    return [
+        Decimal(c).scaleb(-2) if ok else _amount_by_hand(values[i], equity)
+        for i, (c, ok) in enumerate(zip(whole, fast.tolist(), strict=True))
+    ]
 
 
 def _amount_by_hand(weight: float, equity: Decimal) -> Decimal:

@@ -15,6 +15,19 @@ from django.db.models import Q
 MONEY = {"max_digits": 20, "decimal_places": 2}
 
 
+def _unchecked_key(to: str, *, related_name: str = "+", null: bool = True, **options) -> models.ForeignKey:
+    """A key of an audit row: no database constraint (see ``AuditEntry``), and Django's PROTECT."""
+    return models.ForeignKey(
+        to,
+        on_delete=models.PROTECT,
+        related_name=related_name,
+        null=null,
+        blank=null,
+        db_constraint=False,
+        **options,
+    )
+
+
 class AuditKind(models.TextChoices):
     FUND_CHANGE = "fund_change", "Fund change"
     RUN_CREATED = "run_created", "Run created"
@@ -64,53 +77,16 @@ class AuditEntry(models.Model):
     # key checks (a deferred check locks the parent row at commit: 45 ms of a 1,000-strategy
     # rebalance, with the lines'). Ids come from rows read under the portfolio lock; Django's PROTECT
     # refuses deleting a parent; ``verify_audit`` names a row whose run, step or strategy is missing.
-    portfolio = models.ForeignKey(
-        "allocations.Portfolio",
-        on_delete=models.PROTECT,
-        related_name="audit_entries",
-        db_index=False,
-        db_constraint=False,
-    )
+    portfolio = _unchecked_key("allocations.Portfolio", related_name="audit_entries", null=False, db_index=False)
     kind = models.CharField(max_length=24, choices=AuditKind.choices)
     created_at = models.DateTimeField()
-    strategy = models.ForeignKey(
-        "allocations.Strategy",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    run = models.ForeignKey(
-        "allocations.AllocationRun",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_constraint=False,
-    )
-    step = models.ForeignKey(
-        "allocations.TransitionStep",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    strategy = _unchecked_key("allocations.Strategy", db_index=False)  # (portfolio, strategy) leads with it
+    run = _unchecked_key("allocations.AllocationRun")
+    step = _unchecked_key("allocations.TransitionStep", db_index=False)
     old_amount = models.DecimalField(**MONEY, null=True, blank=True)
     new_amount = models.DecimalField(**MONEY, null=True, blank=True)
     total_capital = models.DecimalField(**MONEY, null=True, blank=True)
-    actor = models.ForeignKey(  # a user who may be absent (a command, the scheduler), kept while a row names them
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    actor = _unchecked_key(settings.AUTH_USER_MODEL, db_index=False)  # absent for a command, the scheduler
     actor_label = models.CharField(max_length=150, help_text="Who acted: user:NAME, system:TASK, command:NAME.")
     reason = models.TextField(blank=True, default="")
     payload = models.JSONField(default=dict, blank=True)

@@ -125,5 +125,5 @@ class AllocationResult:
                 **{f"removed_by_{name}": _plain(self.removed_by_limit[i]) for i, name in enumerate(LIMIT_NAMES)},
                 "flags": [str(v) for v in self.flags.tolist()],
             },
-            "explanation": _plain(self.explanation),
+            "explanation": self.to_dict_explanation(),
         }
