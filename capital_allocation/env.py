@@ -90,6 +90,7 @@ def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | 
 
 # Django's PostgreSQL backend checking a connection's health at most once a second (its module says why)
 POSTGRESQL_ENGINE = "capital_allocation.postgresql"
+PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
 
 
 def env_database(name: str = "DATABASE_URL") -> dict:
@@ -117,6 +118,11 @@ def env_database(name: str = "DATABASE_URL") -> dict:
     else:
         config.setdefault("OPTIONS", {})
         config["ENGINE"] = POSTGRESQL_ENGINE
+        if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+            # psycopg prepares what a cursor asks it to (the backend's prepared_cursor) and, past this
+            # many runs, what a server-binding cursor runs: Django's cursors bind on the client and are
+            # never prepared, so only the statements asked for are.
+            config["OPTIONS"]["prepare_threshold"] = PREPARE_ONLY_WHEN_ASKED
     return config
 
 

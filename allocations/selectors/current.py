@@ -17,6 +17,7 @@ statement saw that version. The cache is ``CACHES["answers"]`` (each process's m
 a shared cache works too: the last hash, an HMAC under the audit key, keeps two databases apart).
 
 The read's other query, knox's token lookup (``api_tokens_with_user``), is prepared once the same way.
+On PostgreSQL both are also prepared statements on the server (``capital_allocation.postgresql``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,11 @@ class _Prepared:
         self.converters = compiler.get_converters([column for column, *_ in compiler.select[: compiler.col_count]])
 
     def rows(self, params: list | None = None) -> list[tuple]:
-        with self.compiler.connection.cursor() as cursor:
+        wrapper = self.compiler.connection
+        # On PostgreSQL the server keeps the statement prepared on this connection (planning the
+        # permission query cost more than running it); elsewhere a cursor as any other.
+        cursor_for = getattr(wrapper, "prepared_cursor", wrapper.cursor)
+        with cursor_for() as cursor:
             cursor.execute(self.sql, self.params if params is None else params)
             fetched = cursor.fetchall()
         if not self.converters:

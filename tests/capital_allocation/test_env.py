@@ -89,6 +89,14 @@ def test_database_postgres_url(monkeypatch):
         "db.example.com",
         6543,
     )
+    # psycopg prepares only the statements a cursor asks for (the backend's prepared_cursor)
+    assert config["OPTIONS"]["prepare_threshold"] == env.PREPARE_ONLY_WHEN_ASKED
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://alice:pw@db.example.com:6543/cae")
+    monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", "false")
+    assert "prepare_threshold" not in env.env_database()["OPTIONS"]  # Django's default: none prepared
 
 
 @pytest.mark.parametrize("raw", ["mysqlx://u@h/db", "mysql://u@h/db", "localhost:5432/db", "http://x"])

@@ -52,3 +52,52 @@ def test_a_connection_idle_past_the_interval_is_checked_and_a_dead_one_replaced(
     assert len(checks) == 1 and second != first
     _request(checks)
     assert len(checks) == 2  # checked every time with no interval
+
+
+def _prepared_names() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_a_prepared_cursor_prepares_its_statement_once_and_other_cursors_never():
+    connection.ensure_connection()
+    before = _prepared_names()
+    with connection.cursor() as cursor:  # Django's own: bound on the client, never prepared
+        for _ in range(10):
+            cursor.execute("SELECT %s::int + 1", [1])
+    assert _prepared_names() == before
+    answers = []
+    for value in (1, 2, 3):
+        with connection.prepared_cursor() as cursor:
+            cursor.execute("SELECT %s::int + 41", [value])
+            answers.append(cursor.fetchone()[0])
+    assert answers == [42, 43, 44]
+    added = _prepared_names() - before
+    assert len(added) == 1  # one statement on the server, run three times with other values
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements WHERE name = %s",
+            [added.pop()],
+        )
+        statement, plans = cursor.fetchone()
+    assert "+ 41" in statement and plans == 3
+
+
+def test_prepared_statements_turned_off_give_djangos_cursor(monkeypatch):
+    connection.ensure_connection()
+    monkeypatch.setattr(connection.connection, "prepare_threshold", None)
+    before = _prepared_names()
+    with connection.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int * 2", [21])
+        assert cursor.fetchone()[0] == 42
+    assert _prepared_names() == before
+
+
+def test_a_replaced_connection_prepares_again():
+    with connection.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int - 1", [1])
+    connection.close()
+    with connection.prepared_cursor() as cursor:  # a new session: psycopg's names start afresh
+        cursor.execute("SELECT %s::int - 1", [5])
+        assert cursor.fetchone()[0] == 4

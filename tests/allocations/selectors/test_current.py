@@ -133,3 +133,28 @@ def test_a_value_built_while_a_change_commits_is_not_kept(answers_cache, portfol
     assert portfolio_cached(version=fresh, name="t", build=build) == {"n": 3}
     assert portfolio_cached(version=fresh, name="t", build=build) == {"n": 3}  # nothing committed: kept
     assert len(built) == 3
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_permission_query_is_one_prepared_statement_for_every_user(portfolio, viewer):
+    from django.db import connection
+
+    def prepared() -> dict[str, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+            return dict(cursor.fetchall())
+
+    def permission_runs() -> dict[str, int]:
+        return {sql: count for sql, count in prepared().items() if "guardian_userobjectpermission" in sql}
+
+    portfolio_version_for_user(user=viewer, slug="alpha")  # the connection has it prepared from here on
+    before = permission_runs()
+    another, _ = user_ensure(username="current-viewer-2", role=roles.VIEWER, password="pw")
+    for _ in range(3):
+        assert portfolio_version_for_user(user=viewer, slug="alpha") == version_of(portfolio)
+        assert portfolio_version_for_user(user=viewer, slug="beta") is None
+        assert portfolio_version_for_user(user=another, slug="alpha") is None
+    after = permission_runs()
+    # one statement for every user and slug (their values bound on the server), run nine more times
+    assert after.keys() == before.keys() and len(after) == 1
+    assert sum(after.values()) - sum(before.values()) == 9
