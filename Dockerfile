@@ -44,4 +44,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD python -c "\
 import os, urllib.request as u; host = os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].lstrip('.*'); \
 u.urlopen(u.Request('http://127.0.0.1:8000/health/', headers={'Host': host, 'X-Forwarded-Proto': 'https'}), timeout=4)"
-CMD ["gunicorn", "--config", "deploy/gunicorn.conf.py"]
+CMD ["python", "deploy/web.py"]

@@ -33,7 +33,7 @@ run: install
 	$(PY) manage.py seed_demo && \
 	DEBUG="$${DEBUG:-true}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho --procfile Procfile start
 
-## serve: the production stack locally (deploy/serve.sh): gunicorn (WEB_CONCURRENCY workers), a Celery worker
+## serve: the production stack locally (deploy/serve.sh): granian (deploy/web.py, WEB_CONCURRENCY workers), a Celery worker
 ## and beat with the production settings, after migrate and collectstatic; on a SQLite file of its own and the
 ## embedded broker unless DATABASE_URL / CELERY_BROKER_URL say otherwise. See docs/runbook.md.
 serve: install

@@ -3,8 +3,8 @@
 Seeds (once) the portfolio ``dash1k``: 1,000 strategies, 252 days of returns of which the last
 ``--history-days`` are lived through the services (daily runs, steps, approvals), as
 ``manage.py seed_demo --portfolio dash1k --strategies 1000 --days 252 --history-days 40``. Starts
-the web server as production does, gunicorn with ``--workers`` sync workers (DEBUG off; the static
-files served by Django's static handler in the same processes, as whitenoise does in production),
+the web server as production does, granian with ``--workers`` workers of one thread (DEBUG off; the
+static files served by Django's static handler in the same processes, as whitenoise does in production),
 signs in as ``admin`` in headless Chromium (Debian's ``chromium``, driven by Playwright) and prints:
 
 - each data request of the dashboard (``/portfolios/dash1k/data/*.json``): the median and max of
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from support import ROOT, database_label, django_env, migrate, quiet_server, wait_for
 
-sys.path.insert(0, str(ROOT))  # the browser session the browser tests use, and Django for gunicorn
+sys.path.insert(0, str(ROOT))  # the browser session the browser tests use, and Django for granian
 
 from tests.allocations.pages.browser_support import launch_chromium, sign_in  # noqa: E402
 
@@ -41,7 +41,7 @@ TIMING = """url => {
 
 
 def wsgi():
-    """The application gunicorn serves here: Django's, with its static files."""
+    """The application granian serves here: Django's, with its static files."""
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.core.wsgi import get_wsgi_application
 
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="requests per data view")
     parser.add_argument("--loads", type=int, default=5, help="warm page loads")
     parser.add_argument("--history-days", type=int, default=40)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (production: one per core)")
+    parser.add_argument("--workers", type=int, default=2, help="granian workers (production: one per core)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--allow-sqlite", action="store_true", help="run even without a PostgreSQL DATABASE_URL")
     args = parser.parse_args()
@@ -75,10 +75,11 @@ def main() -> None:
 
     python = sys.executable
     prepare(python, env, args.history_days)
-    gunicorn = Path(python).parent / "gunicorn"
+    granian = Path(python).parent / "granian"
     server = quiet_server(
-        [str(gunicorn), "--pythonpath", "bench", "--bind", f"127.0.0.1:{args.port}"]
-        + ["--workers", str(args.workers), "--access-logfile", "/dev/null", "dashboard:wsgi()"],
+        [str(granian), "--interface", "wsgi", "--factory", "--working-dir", "bench", "--no-ws"]
+        + ["--host", "127.0.0.1", "--port", str(args.port), "--workers", str(args.workers)]
+        + ["--blocking-threads", "1", "dashboard:wsgi"],
         env,
     )
     base = f"http://127.0.0.1:{args.port}"
@@ -109,7 +110,7 @@ def main() -> None:
         database = database_label(env)
         print(
             f"dashboard of {SLUG}: 1,000 strategies x 252 days, {args.history_days} days of history, {database}, "
-            f"gunicorn with {args.workers} workers"
+            f"granian with {args.workers} workers"
         )
         print(f"data requests ({args.repeats} each, browser Resource Timing, responseEnd - requestStart):")
         for part in PARTS:

@@ -5,8 +5,8 @@ What it does, on its own database (dropped and created unless ``--reuse``):
 1. migrates and seeds (as the tables' owner): ``demo`` with 100 strategies x 252 days (the portfolio
    read) and ``load-b`` with 100 strategies (the portfolio rebalanced; every run applied at once);
    creates the service role (``deploy/service_role.sql``), which everything below runs as;
-2. starts two web processes (``--web`` gunicorn servers, each ``--web-concurrency`` workers, with
-   ``deploy/gunicorn.conf.py`` and the production settings) and two Celery workers on Redis;
+2. starts two web processes (``--web`` servers, ``deploy/web.py``: granian, each ``--web-concurrency``
+   workers, with the production settings) and two Celery workers on Redis;
 3. for ``--duration`` seconds, ``--clients`` readers (threads spread over ``--client-processes`` processes,
    ``bench/readers.py``) GET ``/api/v1/portfolios/demo/allocation/current``
    (an integration token; the two web processes alternately, as a load balancer would), while every
@@ -104,10 +104,10 @@ def main() -> None:
         help="processes the clients are spread over (default 4; 1: every client a thread of one process)",
     )
     parser.add_argument("--rebalance-every", type=float, default=3.0)
-    parser.add_argument("--web", type=int, default=2, help="web processes (gunicorn servers)")
-    parser.add_argument("--web-concurrency", type=int, default=1, help="gunicorn workers per web process")
+    parser.add_argument("--web", type=int, default=2, help="web processes (deploy/web.py servers)")
+    parser.add_argument("--web-concurrency", type=int, default=1, help="worker processes per web server")
     parser.add_argument(
-        "--web-threads", type=int, default=None, help="threads per gunicorn worker (default: deploy/gunicorn.conf.py's)"
+        "--web-threads", type=int, default=None, help="application threads per worker (default: deploy/web.py's)"
     )
     parser.add_argument(
         "--keep-alive",
@@ -192,7 +192,7 @@ def main() -> None:
             web_env = {**service_env, "WEB_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(args.web_concurrency)}
             if args.web_threads is not None:
                 web_env["WEB_THREADS"] = str(args.web_threads)
-            spawn(f"web{i + 1}", [str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py"], web_env)
+            spawn(f"web{i + 1}", [python, "deploy/web.py"], web_env)
         for i in range(args.workers):
             worker = [str(BIN / "celery"), "-A", "capital_allocation", "worker", "--concurrency=1"]
             spawn(f"worker{i + 1}", [*worker, "-n", f"load{i + 1}@%h", "--loglevel=WARNING"], service_env)

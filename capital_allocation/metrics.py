@@ -1,7 +1,7 @@
 """Prometheus metrics and the ``/metrics`` view.
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (``make serve``, the Dockerfile and compose set it) every
-process (each gunicorn worker, each Celery worker process) writes its samples to files in that
+process (each web server worker, each Celery worker process) writes its samples to files in that
 folder and ``/metrics`` adds them up, so one scrape of any web process sees the whole machine.
 Without it (tests, ``make run``) the samples are the answering process's own.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The production stack on this machine (`make serve`): gunicorn, a Celery worker and beat under honcho,
+# The production stack on this machine (`make serve`): granian (deploy/web.py), a Celery worker and beat under honcho,
 # with the production settings. On the embedded defaults (a SQLite file of its own, var/serve.sqlite3,
 # and the file-system broker) unless DATABASE_URL / CELERY_BROKER_URL say otherwise.
 #

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "deploy" / "Procfile.serve").read_text().splitlines() if line)
-GUNICORN = "gunicorn --config deploy/gunicorn.conf.py"  # as tests/ops/test_serve.py starts it
+WEB = "python deploy/web.py"  # as tests/ops/test_serve.py starts it
 
 
 def command(service: str) -> str:
@@ -23,7 +23,7 @@ def command(service: str) -> str:
 
 def test_the_image_runs_the_tested_server_as_an_unprivileged_user_with_the_production_settings():
     cmd = re.search(r"^CMD (\[.*\])$", DOCKERFILE, re.M).group(1)
-    assert " ".join(json.loads(cmd)) == GUNICORN == PROCFILE["web"]
+    assert " ".join(json.loads(cmd)) == WEB == PROCFILE["web"]
     users = re.findall(r"^USER (\S+)$", DOCKERFILE, re.M)
     assert users and users[-1] not in ("root", "0")
     assert "DJANGO_SETTINGS_MODULE=capital_allocation.settings.production" in DOCKERFILE

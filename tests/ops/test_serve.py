@@ -1,5 +1,5 @@
-"""The production server as `make serve` and the image start it: gunicorn with deploy/gunicorn.conf.py, the
-production settings, whitenoise's compressed hashed files, /metrics added up over the worker processes."""
+"""The production server as `make serve` and the image start it: granian with deploy/web.py, the production
+settings, whitenoise's compressed hashed files, /metrics added up over the worker processes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -26,13 +27,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get(url: str, **headers) -> tuple[int, dict, bytes]:
+def get(url: str, **headers) -> tuple[int, Message, bytes]:
+    """Status, headers (looked up whatever their case: granian sends them in lower case) and body."""
     request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
+
+
+def workers_of(pid: int) -> set[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {int(child) for child in children}
 
 
 @pytest.fixture
@@ -51,7 +58,7 @@ def production_env(tmp_path):
     }
 
 
-def test_gunicorn_serves_static_files_health_and_metrics_over_two_workers(production_env, tmp_path):
+def test_the_server_serves_static_files_health_and_metrics_over_two_workers(production_env, tmp_path):
     env = production_env
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
     collect = subprocess.run(
@@ -67,9 +74,9 @@ def test_gunicorn_serves_static_files_health_and_metrics_over_two_workers(produc
 
     port = free_port()
     env["WEB_BIND"] = f"127.0.0.1:{port}"
-    log = (tmp_path / "gunicorn.log").open("w+")
+    log = (tmp_path / "web.log").open("w+")
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py"],
+        [sys.executable, "deploy/web.py"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -84,7 +91,7 @@ def test_gunicorn_serves_static_files_health_and_metrics_over_two_workers(produc
                 status, headers, _ = get(f"{base}/health/")
                 break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                assert server.poll() is None and time.monotonic() < deadline, "the web server did not start"
                 time.sleep(0.3)
         assert status in (200, 503)
         assert headers["X-Request-ID"]
@@ -107,13 +114,27 @@ def test_gunicorn_serves_static_files_health_and_metrics_over_two_workers(produc
         )
         assert counted == 21, text  # both workers' samples, added up
         assert get(f"{base}/metrics", **{"X-Forwarded-For": "127.0.0.1"})[0] == 200
+
+        # HUP (the runbook's upgrade step) replaces the workers one by one; the server answers throughout
+        before = workers_of(server.pid)
+        assert len(before) == 2
+        os.kill(server.pid, signal.SIGHUP)
+        deadline, during_reload = time.monotonic() + 60, 0
+        while True:
+            assert get(f"{base}/health/")[0] in (200, 503)
+            during_reload += 1
+            now = workers_of(server.pid)
+            if len(now) == 2 and not now & before:
+                break
+            assert time.monotonic() < deadline, f"workers not replaced: {before} -> {now}"
+            time.sleep(0.2)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        os.kill(server.pid, signal.SIGTERM)  # to the main process, as honcho and Docker send it
+        server.wait(timeout=45)
     log.seek(0)
     lines = [json.loads(line) for line in log.read().splitlines() if line.startswith("{")]
-    assert any(line.get("logger") == "gunicorn.error" for line in lines)
+    assert any(line.get("logger") == "_granian" for line in lines)  # the server's own lines are JSON too
     served = [
         line for line in lines if line.get("logger") == "capital_allocation.request" and line["path"] == "/health/"
     ]
-    assert len(served) == 21 and sum(line["request_id"] == "serve-test" for line in served) == 20
+    assert len(served) == 21 + during_reload and sum(line["request_id"] == "serve-test" for line in served) == 20
