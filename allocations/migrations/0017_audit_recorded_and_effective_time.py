@@ -1,0 +1,8 @@
+# Issue 21 (hardening round 3), part A. Filled in by that part's work; empty until then.
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("allocations", "0016_fund_fillfactor")]
+
+    operations = []
