@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import inspect
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 GENESIS_HASH = "0" * 64
@@ -52,7 +52,10 @@ def canonical_content(
     actor_label: str,
     reason: str,
     payload: dict,
+    effective_at: datetime | None = None,
 ) -> str:
+    """The row's content as canonical JSON. ``effective_at`` counts only when set (rows without it,
+    and every row written before it existed, keep the content they were hashed with)."""
     content = {
         "portfolio": portfolio_id,
         "kind": kind,
@@ -68,6 +71,8 @@ def canonical_content(
         "reason": reason,
         "payload": payload,
     }
+    if effective_at is not None:
+        content["effective_at"] = effective_at.astimezone(UTC).isoformat()
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

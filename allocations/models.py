@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from allocations import engine
+from allocations import clock, engine
 from allocations.adapters import CompactExplanationField, CompactStepWeightsField
 from allocations.policy_fields import ESTIMATOR_LABELS, METHOD_LABELS, POLICY_FIELDS
 
@@ -161,7 +161,7 @@ class SectorSignal(models.Model):
     confidence = models.FloatField(default=1.0)
     as_of = models.DateTimeField()
     source = models.CharField(max_length=100, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
 
     class Meta:
         ordering = ["portfolio_id", "-as_of"]
@@ -205,7 +205,7 @@ class AllocationPolicy(models.Model):
     transition_period_days = models.PositiveIntegerField(default=5)
     max_daily_change = models.FloatField(default=0.1)
     min_change_threshold = models.FloatField(default=0.05)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -292,7 +292,7 @@ class AllocationRun(models.Model):
     decided_by = _user_or_none()
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -357,7 +357,7 @@ class TransitionSchedule(models.Model):
     run = models.OneToOneField(AllocationRun, on_delete=models.PROTECT, related_name="schedule")
     portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="schedules")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = _user_or_none()
     close_reason = models.TextField(blank=True, default="")
@@ -407,7 +407,7 @@ class EquityChange(models.Model):
     reason = models.TextField()
     status = models.CharField(max_length=20, choices=Status.choices)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField(auto_now_add=True)
+    requested_at = models.DateTimeField(default=clock.now, editable=False)
     decided_by = _user_or_none()
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True, default="")

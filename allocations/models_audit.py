@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.expressions import DatabaseDefault
+from django.db.models.functions import Now
 
 # As ``allocations.models``'s money fields (this module is imported from there: it names the tables it
 # refers to by their labels and imports nothing from it)
@@ -79,7 +81,21 @@ class AuditEntry(models.Model):
     # refuses deleting a parent; ``verify_audit`` names a row whose run, step or strategy is missing.
     portfolio = _unchecked_key("allocations.Portfolio", related_name="audit_entries", null=False, db_index=False)
     kind = models.CharField(max_length=24, choices=AuditKind.choices)
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(help_text="The writing process's clock (hashed).")
+    # The database's clock, never the caller's: PostgreSQL's statement time (``Now()``), stamped by the
+    # column's default on every insert path (ORM, bulk, COPY). Under the portfolio lock each append's
+    # statement starts after the previous writer committed, so it never decreases along a chain;
+    # ``verify_audit`` checks that. Not hashed (the writer cannot know it); UPDATE is refused by trigger.
+    # NULL for rows written before migration 0017.
+    recorded_at = models.DateTimeField(
+        db_default=Now(), null=True, editable=False, help_text="When the database recorded the row."
+    )
+    # When the change took effect, where that is not when it was recorded (the demo's lived history, a
+    # catch-up run: ``allocations.clock.effective``); hashed when set. Charts and history read
+    # ``effective_at`` or else ``recorded_at`` (``selectors.core.effective_time``).
+    effective_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the change took effect, if not when it was recorded."
+    )
     strategy = _unchecked_key("allocations.Strategy", db_index=False)  # (portfolio, strategy) leads with it
     run = _unchecked_key("allocations.AllocationRun")
     step = _unchecked_key("allocations.TransitionStep", db_index=False)
@@ -97,7 +113,7 @@ class AuditEntry(models.Model):
     objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
-        ordering = ["portfolio_id", "id"]
+        ordering = ["portfolio_id", "seq"]  # the chain's order, whatever the clocks say
         verbose_name_plural = "audit entries"
         indexes = [
             models.Index(fields=["portfolio", "created_at"], name="audit_portfolio_time_idx"),
@@ -110,13 +126,16 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.actor_label}"
+        at = self.effective_at or self.created_at
+        return f"{at:%Y-%m-%d %H:%M:%S} {self.kind} {self.actor_label}"
 
     # Guards for code paths that go through the instance (admin, shell). A queryset ``update()``
     # reaches the database, where a trigger refuses it.
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AuditTrailIsAppendOnly("audit entries cannot be changed")
+        if not isinstance(self.recorded_at, DatabaseDefault):
+            raise AuditTrailIsAppendOnly("recorded_at is the database's to set, not the writer's")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -13,6 +13,10 @@ import pytest
 
 REQUIRED = {s.strip() for s in os.environ.get("REQUIRE_SERVICES", "").split(",") if s.strip()}
 
+# ``PIN_CLOCK=2026-12-05T02:00:00+00:00 pytest ...`` runs the whole suite as if started then (the clock
+# ticks on from there): the suite must pass at any hour and on any weekday (issue 21).
+PIN_CLOCK = os.environ.get("PIN_CLOCK", "")
+
 
 def _database_vendor() -> str:
     from django.conf import settings
@@ -28,6 +32,11 @@ def _broker_is_redis() -> bool:
 
 
 def pytest_sessionstart(session):
+    if PIN_CLOCK:
+        import time_machine
+
+        session.config._pinned_clock = time_machine.travel(PIN_CLOCK, tick=True)
+        session.config._pinned_clock.start()
     if "postgres" in REQUIRED and _database_vendor() != "postgresql":
         pytest.exit("REQUIRE_SERVICES names postgres but DATABASE_URL is not a PostgreSQL URL", returncode=3)
     if "redis" in REQUIRED:

@@ -12,7 +12,9 @@ from .base import GrantedPortfolioFilter, ReadOnlyAdmin
 @admin.register(models.AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at",
+        "seq",
+        "recorded_at",
+        "effective_at",
         "portfolio",
         "kind",
         "strategy",
@@ -27,6 +29,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["portfolio", "strategy"]
     show_full_result_count = False
+    ordering = ["portfolio_id", "-seq"]  # each chain newest first by its position, whatever the clocks say
 
 
 @admin.register(models.AuditChainHead)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
-from django.utils import timezone
+from django.db.models.functions import Coalesce
 from guardian.shortcuts import get_objects_for_user
 
+from allocations import clock
 from allocations.adapters import local_date
 from allocations.audit_chain import (
     GENESIS_HASH,
@@ -142,6 +143,18 @@ def _orphans(checked: int, portfolio: Portfolio | None) -> AuditVerification:
     return AuditVerification(checked, first, problem, first.portfolio_id, orphans=rows.count())
 
 
+def _recorded_problem(before: datetime | None, recorded_at: datetime | None) -> str:
+    """Why a row's database time does not follow its predecessor's, or ""."""
+    if before is not None and recorded_at is None:
+        return "it has no recorded_at although an earlier row has one (the database stamps every row since 0017)"
+    if before is not None and recorded_at < before:
+        return (
+            f"it was recorded at {recorded_at.isoformat()}, before the row ahead of it in the chain "
+            f"({before.isoformat()}): the database's time never runs backwards along a chain"
+        )
+    return ""
+
+
 def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
     """Recompute every portfolio's hash chain and compare it with its chain head; report the first problem.
 
@@ -149,7 +162,8 @@ def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
     inserted), when its content no longer hashes to ``entry_hash`` under ``AUDIT_HMAC_KEY`` (a row
     was altered; the first ``legacy_count`` rows of a chain use the plain sha256 of before
     migration 0007), when its ``seq`` is not its place in the chain (1..n in id order; ``seq`` is
-    not hashed), or when it lies beyond the chain head. A chain fails as a whole when its head
+    not hashed), when it lies beyond the chain head, or when its ``recorded_at`` (the database's
+    time, not hashed) is earlier than its predecessor's. A chain fails as a whole when its head
     is missing or its signature is wrong, or when the table ends before the head says (its last
     rows were removed). With every chain intact, the rows whose strategy, run or step is missing
     are reported (``orphans``; the first of them named).
@@ -162,12 +176,12 @@ def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
         heads, entries = heads.filter(portfolio=portfolio), entries.filter(portfolio=portfolio)
     heads = {head.portfolio_id: head for head in heads}
     checked = 0
-    current_portfolio, head, rows, expected_prev = None, None, 0, GENESIS_HASH
+    current_portfolio, head, rows, expected_prev, recorded = None, None, 0, GENESIS_HASH, None
     for entry in entries.iterator(chunk_size=2000):
         if entry.portfolio_id != current_portfolio:
             if head is not None and (problem := _tail_problem(head, rows, expected_prev)):
                 return AuditVerification(checked, None, problem, current_portfolio)
-            current_portfolio, rows, expected_prev = entry.portfolio_id, 0, GENESIS_HASH
+            current_portfolio, rows, expected_prev, recorded = entry.portfolio_id, 0, GENESIS_HASH, None
             head = heads.pop(current_portfolio, None)
             if head is None:
                 problem = "no chain head records this portfolio's audit rows (the head was removed)"
@@ -192,7 +206,9 @@ def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
         if rows > head.count:
             problem = f"it lies beyond the chain head's {head.count} rows (appended without moving the head)"
             return AuditVerification(checked, entry, problem, current_portfolio)
-        expected_prev = entry.entry_hash
+        if problem := _recorded_problem(recorded, entry.recorded_at):
+            return AuditVerification(checked, entry, problem, current_portfolio)
+        expected_prev, recorded = entry.entry_hash, entry.recorded_at or recorded
     if head is not None and (problem := _tail_problem(head, rows, expected_prev)):
         return AuditVerification(checked, None, problem, current_portfolio)
     for portfolio_id, orphan in sorted(heads.items()):  # heads whose rows are all gone
@@ -287,8 +303,25 @@ def strategy_codes_by_id(*, portfolio: Portfolio) -> dict[int, str]:
     return dict(Strategy.objects.filter(portfolio=portfolio).values_list("id", "code"))
 
 
+#: When an audit row's change took effect: ``effective_at`` where the writer said so (the demo's lived
+#: history, a catch-up run: ``allocations.clock.effective``), else when the database recorded it
+#: (``recorded_at``; ``created_at`` for rows written before migration 0017). Charts and history read it.
+EFFECTIVE_TIME_SQL = "COALESCE(effective_at, recorded_at, created_at)"
+
+
+def audit_effective_time() -> Coalesce:
+    """``EFFECTIVE_TIME_SQL`` as an ORM expression (annotate it; order by ``seq``, never by a time)."""
+    return Coalesce("effective_at", "recorded_at", "created_at")
+
+
 def audit_list(*, portfolio: Portfolio) -> QuerySet[AuditEntry]:
-    return newest_first(AuditEntry, portfolio=portfolio, related=("strategy", "run", "actor"))
+    """The portfolio's audit rows, newest first by chain position (clocks can disagree; the chain cannot)."""
+    return (
+        AuditEntry.objects.filter(portfolio=portfolio)
+        .select_related("strategy", "run", "actor")
+        .annotate(effective_time=audit_effective_time())
+        .order_by("-seq")
+    )
 
 
 def fund_changes_recent(*, portfolio: Portfolio, limit: int = 10) -> list[AuditEntry]:
@@ -302,7 +335,7 @@ def sector_codes() -> set[str]:
 
 def portfolio_today(portfolio: Portfolio) -> date:
     """Today's date in the portfolio's time zone (steps fall on its business days)."""
-    return local_date(timezone.now(), portfolio.timezone)
+    return local_date(clock.now(), portfolio.timezone)
 
 
 def idempotency_record_get(*, user, key: str) -> IdempotencyRecord | None:

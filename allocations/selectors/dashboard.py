@@ -28,7 +28,15 @@ from django.utils import timezone
 
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule
 
-from .core import fund_total_capital, policy_current, portfolio_list_for_user, run_list, schedule_list
+from .core import (
+    EFFECTIVE_TIME_SQL,
+    audit_effective_time,
+    fund_total_capital,
+    policy_current,
+    portfolio_list_for_user,
+    run_list,
+    schedule_list,
+)
 from .panels import EPOCH_ORDINAL, fund_amounts, returns_panel
 
 # The API's own helpers, so the dashboard's risk and metrics are the API's numbers (not a second formula).
@@ -182,9 +190,9 @@ def _fund_changes(portfolio: Portfolio) -> tuple[np.ndarray, np.ndarray, np.ndar
     entries = AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE, strategy__isnull=False)
     if connection.vendor == "postgresql":
         sql = (
-            "SELECT string_agg(int4send(((created_at AT TIME ZONE %s)::date - DATE '1970-01-01')::integer), "
-            "''::bytea ORDER BY id), string_agg(int8send(strategy_id), ''::bytea ORDER BY id), "
-            "string_agg(float8send(COALESCE(new_amount, 0)::float8), ''::bytea ORDER BY id) "
+            f"SELECT string_agg(int4send((({EFFECTIVE_TIME_SQL} AT TIME ZONE %s)::date - DATE '1970-01-01')::integer), "
+            "''::bytea ORDER BY seq), string_agg(int8send(strategy_id), ''::bytea ORDER BY seq), "
+            "string_agg(float8send(COALESCE(new_amount, 0)::float8), ''::bytea ORDER BY seq) "
             f"FROM {AuditEntry._meta.db_table} WHERE portfolio_id = %s AND kind = %s AND strategy_id IS NOT NULL"
         )
         with connection.cursor() as cursor:
@@ -198,8 +206,8 @@ def _fund_changes(portfolio: Portfolio) -> tuple[np.ndarray, np.ndarray, np.ndar
             np.frombuffer(packed_amounts, dtype=">f8").astype(float),
         )
     rows = list(
-        entries.annotate(day=TruncDate("created_at"), amount=Cast("new_amount", FloatField()))
-        .order_by("id")
+        entries.annotate(day=TruncDate(audit_effective_time()), amount=Cast("new_amount", FloatField()))
+        .order_by("seq")
         .values_list("day", "strategy_id", "amount")
     )
     return (
@@ -251,8 +259,9 @@ def allocation_history(*, portfolio: Portfolio, top: int = TOP_STRATEGIES, days:
     }
     first = (
         AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE)
-        .order_by("id")
-        .values_list("created_at", flat=True)
+        .annotate(at=audit_effective_time())
+        .order_by("seq")
+        .values_list("at", flat=True)
         .first()
     )
     policy = policy_current(portfolio=portfolio)

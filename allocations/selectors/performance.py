@@ -27,7 +27,7 @@ from allocations import engine
 from allocations.engine import measures
 from allocations.models import AllocationPolicy, AuditEntry, Portfolio, Strategy
 
-from .core import policy_current
+from .core import audit_effective_time, policy_current
 from .panels import fund_amounts, returns_panel, window_start
 
 BACKTEST_DAYS = 252
@@ -64,12 +64,13 @@ def _amounts_in_force(portfolio: Portfolio, ids: np.ndarray, dates: list[date]) 
     latest: dict[tuple[int, int], float] = {}
     changes = (
         AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE, strategy_id__in=ids.tolist())
-        .order_by("id")
-        .values_list("created_at", "strategy_id", "new_amount")
+        .annotate(at=audit_effective_time())
+        .order_by("seq")
+        .values_list("at", "strategy_id", "new_amount")
     )
-    for created_at, strategy_id, new_amount in changes.iterator(chunk_size=5000):
-        # A change made on day d first earns the return of the next return date after d.
-        day = timezone.localtime(created_at).date().toordinal()
+    for effective, strategy_id, new_amount in changes.iterator(chunk_size=5000):
+        # A change that took effect on day d first earns the return of the next return date after d.
+        day = timezone.localtime(effective).date().toordinal()
         t = int(np.searchsorted(ordinals, day, side="right"))
         latest[(t, int(np.searchsorted(ids, strategy_id)))] = float(new_amount or 0)
     amounts = np.full((len(dates) + 1, ids.size), np.nan)
@@ -150,8 +151,9 @@ def portfolio_performance(*, portfolio: Portfolio) -> dict:
 
     first_change = (
         AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE)
-        .order_by("id")
-        .values_list("created_at", flat=True)
+        .annotate(at=audit_effective_time())
+        .order_by("seq")
+        .values_list("at", flat=True)
         .first()
     )
     starts = [

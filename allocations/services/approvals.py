@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 from django.db import transaction
-from django.utils import timezone
 
-from allocations import adapters
+from allocations import adapters, clock
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, AuditEntry
 from allocations.selectors.core import portfolio_today
@@ -69,7 +68,7 @@ def _decide(run: AllocationRun, actor: Actor, status: str, reason: str) -> Alloc
         )
     run.status = status
     run.decided_by = actor.user
-    run.decided_at = timezone.now()
+    run.decided_at = clock.now()
     run.decision_reason = reason
     run.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
     return run

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from allocations import clock
 from allocations.audit_chain import (
     GENESIS_HASH,
     ChainHasher,
@@ -101,10 +102,19 @@ class CanonicalBatch:
     fields the batch shares (portfolio, time, actor) are encoded once, repeated texts once each, and
     the keys are written in the sorted order ``json.dumps(sort_keys=True)`` gives them."""
 
-    def __init__(self, *, portfolio_id: int, created_at: datetime, actor_id: int | None, actor_label: str):
+    def __init__(
+        self,
+        *,
+        portfolio_id: int,
+        created_at: datetime,
+        actor_id: int | None,
+        actor_label: str,
+        effective_at: datetime | None = None,
+    ):
+        effective = "" if effective_at is None else f'"effective_at":{_scalar(effective_at.isoformat())},'
         self._head = (
             f'{{"actor":{_scalar(actor_id)},"actor_label":{_scalar(actor_label)},'
-            f'"created_at":{_scalar(created_at.isoformat())},"kind":'
+            f'"created_at":{_scalar(created_at.isoformat())},{effective}"kind":'
         )
         self._portfolio = _scalar(portfolio_id)
         self._texts: dict[str, str] = {}
@@ -195,9 +205,14 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
     seq = 0 if head is None else head.count  # the chain's last position: the batch takes the next ones
     key = audit_key()
     hasher = ChainHasher(key)
-    now = timezone.now()
+    now = timezone.now()  # the writer's clock, hashed; the database stamps ``recorded_at`` itself
+    effective_at = _effective_at()
     canonical = CanonicalBatch(
-        portfolio_id=portfolio.pk, created_at=now, actor_id=actor.user_id, actor_label=actor.label
+        portfolio_id=portfolio.pk,
+        created_at=now,
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        effective_at=effective_at,
     )
     if len(records) >= BULK_THRESHOLD and connection.vendor == "postgresql":
         text, prev_hash = _chained_copy_text(
@@ -205,6 +220,7 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
             portfolio=portfolio,
             actor=actor,
             now=now,
+            effective_at=effective_at,
             canonical=canonical,
             hasher=hasher,
             prev_hash=prev_hash,
@@ -220,6 +236,7 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
             "portfolio_id": portfolio.pk,
             "kind": record.kind,
             "created_at": now,
+            "effective_at": effective_at,
             "strategy_id": record.strategy_id,
             "run_id": record.run_id,
             "step_id": record.step_id,
@@ -244,8 +261,8 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
 
 
 COPY_COLUMNS = (
-    "portfolio", "kind", "created_at", "strategy", "run", "step", "old_amount", "new_amount", "total_capital",
-    "actor", "actor_label", "reason", "payload", "prev_hash", "entry_hash", "seq",
+    "portfolio", "kind", "created_at", "effective_at", "strategy", "run", "step", "old_amount", "new_amount",
+    "total_capital", "actor", "actor_label", "reason", "payload", "prev_hash", "entry_hash", "seq",
 )  # fmt: skip
 
 
@@ -255,6 +272,7 @@ def _chained_copy_text(
     portfolio: Portfolio,
     actor: Actor,
     now: datetime,
+    effective_at: datetime | None,
     canonical: CanonicalBatch,
     hasher: ChainHasher,
     prev_hash: str,
@@ -269,6 +287,7 @@ def _chained_copy_text(
     """
     shared: dict[tuple, tuple[str, str, str]] = {}
     who = f"{copy_field(actor.user_id)}\t{copy_field(actor.label)}\t"
+    times = f"{now.isoformat()}\t{copy_field(None if effective_at is None else effective_at.isoformat())}"
     lines = []
     for record in records:
         payload = record.payload
@@ -281,7 +300,7 @@ def _chained_copy_text(
         parts = shared.get(key)
         if parts is None:
             parts = shared[key] = (
-                f"{portfolio.pk}\t{copy_field(record.kind)}\t{now.isoformat()}\t",
+                f"{portfolio.pk}\t{copy_field(record.kind)}\t{times}\t",
                 f"\t{copy_field(record.run_id)}\t{copy_field(record.step_id)}\t",
                 f"\t{who}{copy_field(record.reason)}\t{copy_field(payload_text)}\t",
             )
@@ -294,6 +313,12 @@ def _chained_copy_text(
         )
         prev_hash = entry_hash
     return "".join(lines), prev_hash
+
+
+def _effective_at() -> datetime | None:
+    """The ``clock.effective`` moment in force, in UTC as the database gives it back (so it hashes alike)."""
+    moment = clock.effective_override()
+    return None if moment is None else moment.astimezone(UTC)
 
 
 def audit_append(*, portfolio: Portfolio, actor: Actor, record: AuditRecord | None = None, **fields) -> AuditEntry:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.services import portfolio_grant, roles_ensure, user_ensure
+from allocations import clock
 from allocations.errors import DomainError
 from allocations.models import AllocationRun, Portfolio, Sector, Strategy, StrategyReturn
 from allocations.selectors.core import run_list, schedule_list
@@ -96,12 +96,23 @@ def synthetic_returns(n_strategies: int, n_days: int, sector_of: np.ndarray, see
 
 
 def _seed_portfolio(
-    *, slug: str, name: str, n_strategies: int, n_days: int, seed: int, equity: Decimal, history_days: int = 0
+    *,
+    slug: str,
+    name: str,
+    n_strategies: int,
+    n_days: int,
+    seed: int,
+    equity: Decimal,
+    now: datetime | None,
+    history_days: int = 0,
 ) -> str:
     """Create one demo portfolio unless it already has strategies; returns what was done.
 
-    With ``history_days`` the last that many business days are lived through (``_live_history``):
-    the returns of each day arrive that evening and the daily rebalance runs, all through the services.
+    ``now`` is the moment the demo is seeded at (None: the wall clock): the returns end the day before it. With
+    ``history_days`` the last that many business days are lived through (``_live_history``): the
+    returns of each day arrive that evening and the daily rebalance runs, all through the services,
+    and the initial policy, signals and funds take effect at 08:00 of the first of those days.
+    Without history they take effect at ``now`` (never later: nothing is written from the future).
     """
     history_days = max(0, min(history_days, n_days - MIN_LOOKBACK))
     with transaction.atomic():
@@ -127,13 +138,13 @@ def _seed_portfolio(
         if not all(s.pk for s in strategies):  # databases without RETURNING
             strategies = list(Strategy.objects.filter(portfolio=portfolio).order_by("id"))
         ids = [s.pk for s in strategies]
-        days = business_days(timezone.localdate() - timedelta(days=1), n_days)
+        today = timezone.localtime(now or timezone.now(), ZoneInfo(portfolio.timezone)).date()
+        days = business_days(today - timedelta(days=1), n_days)
         values = synthetic_returns(n_strategies, n_days, sector_of, seed)
         before = n_days - history_days
         _returns_create(portfolio, ids, days[:before], values[:before])
-        start = days[before] if history_days else timezone.localdate()
         each = (equity / n_strategies).quantize(CENT)
-        with _clock(portfolio, start, time(8, 0)):
+        with _clock(portfolio, days[before], time(8, 0)) if history_days else _at(now):
             _signals_create(portfolio, DEMO_SIGNALS, source="seed_demo")
             policy_create_version(portfolio=portfolio, actor=ACTOR, reason="initial policy (specification defaults)")
             funds_set_many(
@@ -180,15 +191,20 @@ def _returns_create(portfolio: Portfolio, ids: list[int], days: list[date], valu
 
 @contextmanager
 def _clock(portfolio: Portfolio, day: date, at: time) -> Iterator[None]:
-    """Every ``timezone.now()`` (row timestamps, audit rows, "today" of the services) reads ``day`` at ``at``.
+    """Changes take effect on ``day`` at ``at`` in the portfolio's zone (``clock.effective``).
 
     The history is written by the same services as live traffic, in the order it would have
-    happened; only the clock is set back, so the audit chain, the runs' dates and the
-    performance history agree with one another.
+    happened; the services read "now" and "today" from ``allocations.clock``, and each audit row
+    keeps the database's ``recorded_at`` beside that ``effective_at``, so the audit chain, the runs'
+    dates and the performance history agree with one another and none claims to be recorded then.
     """
-    moment = datetime.combine(day, at, tzinfo=ZoneInfo(portfolio.timezone))
-    with mock.patch("django.utils.timezone.now", return_value=moment):
+    with clock.effective(datetime.combine(day, at, tzinfo=ZoneInfo(portfolio.timezone))):
         yield
+
+
+def _at(now: datetime | None):
+    """Changes take effect at ``now``, an earlier moment a caller chose, or (None) as they are written."""
+    return nullcontext() if now is None else clock.effective(now)
 
 
 def _live_history(portfolio: Portfolio, ids: list[int], days: list[date], values: np.ndarray, seed: int) -> None:
@@ -276,12 +292,16 @@ def demo_seed(
     seed: int = 7,
     password: str = "demo",
     history_days: int = 0,
+    now: datetime | None = None,
 ) -> SeedReport:
     """Seed the demo portfolio(s) and users. Running it again changes nothing.
 
-    ``history_days`` business days of daily runs, applied steps and decisions end yesterday
+    ``now`` is the demo's clock: the moment it is seeded at (default: the wall clock; never later).
+    ``history_days`` business days of daily runs, applied steps and decisions end the day before it
     (``seed_demo`` asks for ``HISTORY_DAYS``; at most ``days - 60``, so the first run has returns to use).
     """
+    if now is not None and now > timezone.now():
+        raise clock.MomentInTheFuture(f"the demo cannot be seeded at {now.isoformat()}: that is later than now")
     report = SeedReport()
     roles_ensure()
     users = [
@@ -294,6 +314,7 @@ def demo_seed(
         n_days=days,
         seed=seed,
         equity=Decimal("10000000.00"),
+        now=now,
         history_days=history_days if slug != "demo-b" else 0,
     )
     if slug != "demo-b":
@@ -304,6 +325,7 @@ def demo_seed(
             n_days=504,
             seed=seed + 1,
             equity=Decimal("5000000.00"),
+            now=now,
         )
     demo = Portfolio.objects.filter(slug="demo").first()
     for username, role, user, created in users:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts import roles
+from allocations import clock
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AuditEntry, EquityChange, Portfolio
 from allocations.selectors.core import policy_current
@@ -106,7 +106,7 @@ def _lock_waiting(change: EquityChange, actor: Actor) -> tuple[EquityChange, Por
 
 def _decided(change: EquityChange, actor: Actor, reason: str) -> None:
     change.decided_by = actor.user
-    change.decided_at = timezone.now()
+    change.decided_at = clock.now()
     change.decision_reason = reason
     change.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
 

@@ -11,8 +11,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from django.db import connection, transaction
 from django.db.models import Sum
-from django.utils import timezone
 
+from allocations.clock import now as clock_now
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Fund, Portfolio, Strategy
 
@@ -101,7 +101,7 @@ def funds_set_many(
             if old_amount == new_amount:
                 continue
             if old_amount is None:
-                to_create.append({"strategy_id": strategy_id, "amount": new_amount, "updated_at": timezone.now()})
+                to_create.append({"strategy_id": strategy_id, "amount": new_amount, "updated_at": clock_now()})
                 old_amount = Decimal("0.00")
             else:
                 to_update.append((strategy_id, new_amount))
@@ -132,7 +132,7 @@ def _update_amounts(pairs: list[tuple[int, Decimal]]) -> None:
     """Write many fund amounts in one statement (``bulk_update``'s CASE takes ~1 s for 1,000 rows)."""
     if not pairs:
         return
-    now = timezone.now()
+    now = clock_now()
     table = Fund._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

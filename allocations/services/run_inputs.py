@@ -12,9 +12,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.utils import timezone
 
 from allocations import adapters
+from allocations.clock import now as clock_now
 from allocations.errors import DomainError
 from allocations.models import AllocationPolicy, AllocationRun, Portfolio
 from allocations.selectors.core import policy_current, portfolio_today, sector_codes
@@ -88,7 +88,7 @@ def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceReq
     universe = universe_load(portfolio=portfolio)
     if len(universe) == 0:
         raise DomainError(f"portfolio {portfolio.slug!r} has no active strategies", field="strategies")
-    now = timezone.now()
+    now = clock_now()
     stored = latest_signals(portfolio=portfolio, since=now - timedelta(days=policy.signal_window_days))
     signals = _merge_signals(stored, request.sector_signals)
     sharpe_override, volatility_override = _overrides(request.strategy_performance, universe)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection
-from django.utils import timezone
 
 from allocations import adapters, engine
+from allocations.clock import now as clock_now
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio
 
 from .actors import Actor
@@ -108,7 +108,7 @@ def allocation_run_record(
 def _supersede_pending(runs: list[AllocationRun], *, by_run: AllocationRun, actor: Actor) -> None:
     for run in runs:
         run.status = AllocationRun.Status.SUPERSEDED
-        run.decided_at = timezone.now()
+        run.decided_at = clock_now()
         run.decision_reason = f"superseded by run {by_run.public_id}"
         run.save(update_fields=["status", "decided_at", "decision_reason"])
         audit_append(

@@ -13,9 +13,10 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import transaction
-from django.utils import timezone
 
 from allocations import adapters
+from allocations.clock import localdate as clock_localdate
+from allocations.clock import now as clock_now
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule, TransitionStep
 from allocations.selectors.panels import fund_amounts
@@ -72,7 +73,7 @@ def _apply_weights(
         clock=clock,
     )
     step.status = TransitionStep.Status.APPLIED
-    step.applied_at = timezone.now()
+    step.applied_at = clock_now()
     step.applied_by = actor.label[:150]
     step.save(update_fields=["status", "applied_at", "applied_by"])
     # the order-execution system hears of it from the outbox, written in this same transaction
@@ -94,7 +95,7 @@ def schedule_supersede_active(*, portfolio: Portfolio, actor: Actor, by_run: All
         return
     left = active.steps.filter(status=TransitionStep.Status.PENDING).update(status=TransitionStep.Status.SUPERSEDED)
     active.status = TransitionSchedule.Status.SUPERSEDED
-    active.closed_at = timezone.now()
+    active.closed_at = clock_now()
     active.close_reason = f"superseded by run {by_run.public_id}"
     active.save(update_fields=["status", "closed_at", "close_reason"])
     audit_append(
@@ -182,7 +183,7 @@ def _write_steps(
 
 def _close(schedule: TransitionSchedule, status: str, *, by=None, reason: str = "") -> None:
     schedule.status = status
-    schedule.closed_at = timezone.now()
+    schedule.closed_at = clock_now()
     schedule.closed_by = by
     schedule.close_reason = reason
     schedule.save(update_fields=["status", "closed_at", "closed_by", "close_reason"])
@@ -225,7 +226,7 @@ def transition_step_apply(*, step_id: int, actor: Actor) -> bool:
 
 def transition_steps_due(*, today=None) -> list[int]:
     """Ids of the pending steps of active schedules that are due, oldest first."""
-    today = today or timezone.localdate()
+    today = today or clock_localdate()
     return list(
         TransitionStep.objects.filter(
             status=TransitionStep.Status.PENDING, due_date__lte=today, schedule__status=TransitionSchedule.Status.ACTIVE

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from allocations import clock
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Portfolio, SectorSignal
 from allocations.selectors.core import sector_get
@@ -35,7 +36,7 @@ def signal_create(
     if sector_row is None:
         raise DomainError(f"unknown sector {sector!r}", field="sector")
     if as_of is None:
-        as_of = timezone.now()
+        as_of = clock.now()
     elif timezone.is_naive(as_of):
         as_of = timezone.make_aware(as_of)
     with transaction.atomic():

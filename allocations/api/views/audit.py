@@ -24,7 +24,8 @@ from .base import Api, PortfolioScopedListApi
 CSV_TEXT = OpenApiResponse(
     OpenApiTypes.STR,
     description="CSV with a header row: id, created_at, kind, strategy, allocation_id, step, "
-    "old_amount, new_amount, total_capital, actor, reason, payload (JSON), entry_hash, seq.",
+    "old_amount, new_amount, total_capital, actor, reason, payload (JSON), entry_hash, seq, recorded_at, "
+    "effective_at.",
 )
 CSV_COLUMNS = [
     "id",
@@ -41,6 +42,8 @@ CSV_COLUMNS = [
     "payload",
     "entry_hash",
     "seq",
+    "recorded_at",
+    "effective_at",
 ]
 
 
@@ -80,6 +83,12 @@ class AuditOutputSerializer(serializers.Serializer):
     payload = serializers.DictField()
     entry_hash = serializers.CharField()
     seq = serializers.IntegerField(read_only=True, help_text="Position in the portfolio's audit chain: 1, 2, ...")
+    recorded_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the database recorded the row (null: written before it kept this)."
+    )
+    effective_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the change took effect, where that is not when it was recorded."
+    )
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -120,6 +129,8 @@ def _csv_rows(entries):
                 json.dumps(e.payload, sort_keys=True),
                 e.entry_hash,
                 e.seq,
+                e.recorded_at.isoformat() if e.recorded_at else "",
+                e.effective_at.isoformat() if e.effective_at else "",
             ]
         )
 
@@ -140,7 +151,7 @@ def audit_csv_response(entries, slug: str) -> StreamingHttpResponse:
     )
 )
 class AuditListApi(PortfolioScopedListApi):
-    """The audit trail, newest first; filter by from/to (time), strategy, actor, kind.
+    """The audit trail, newest first by chain position (``seq``); filter by from/to (time), strategy, actor, kind.
 
     ``?format=csv`` (or ``Accept: text/csv``) answers every matching row as CSV, unpaginated."""
 

@@ -6,13 +6,13 @@ import datetime as dt
 import math
 import statistics
 from decimal import Decimal
-from unittest import mock
 
 import pytest
 from django.utils import timezone
 
 from accounts import roles
 from accounts.services import portfolio_grant, user_ensure
+from allocations import clock
 from allocations.services.actors import Actor
 from allocations.services.funds import funds_set_many
 from allocations.services.policies import policy_create_version
@@ -47,13 +47,13 @@ def book(db):
     actor = Actor.command("tests")
     policy_create_version(portfolio=portfolio, actor=actor, changes={"covariance_estimator": "sample"})
     ids = {code: s.pk for code, s in strategies.items()}
-    with mock.patch("django.utils.timezone.now", return_value=at(2023, 12, 29, 12)):
+    with clock.effective(at(2023, 12, 29, 12)):
         funds_set_many(
             portfolio=portfolio,
             amounts={ids["a"]: Decimal("300"), ids["b"]: Decimal("200"), ids["c"]: Decimal("100")},
             actor=actor,
         )
-    with mock.patch("django.utils.timezone.now", return_value=at(2024, 1, 2, 20)):
+    with clock.effective(at(2024, 1, 2, 20)):
         funds_set_many(portfolio=portfolio, amounts={ids["a"]: Decimal("500")}, actor=actor)
     user, _ = user_ensure(username="reader", role=roles.VIEWER, password="pw")
     portfolio_grant(user=user, portfolio=portfolio, role=roles.VIEWER)

@@ -13,12 +13,11 @@ import itertools
 import math
 import statistics
 from decimal import Decimal
-from unittest import mock
 
 import numpy as np
 import pytest
 
-from allocations import engine
+from allocations import clock, engine
 from allocations.selectors.performance import path_metrics, portfolio_performance
 from allocations.services.actors import Actor
 from allocations.services.funds import funds_set_many
@@ -132,7 +131,7 @@ def book(db):
         portfolio=portfolio, actor=actor, changes={"covariance_estimator": "sample", "covariance_lookback": COV_WINDOW}
     )
     ids = {code: s.pk for code, s in made.items()}
-    with mock.patch("django.utils.timezone.now", return_value=at(dt.date(2023, 12, 29), 12)):
+    with clock.effective(at(dt.date(2023, 12, 29), 12)):
         funds_set_many(
             portfolio=portfolio,
             amounts={
@@ -143,7 +142,7 @@ def book(db):
             },
             actor=actor,
         )
-    with mock.patch("django.utils.timezone.now", return_value=at(DAYS[3], 20)):
+    with clock.effective(at(DAYS[3], 20)):
         funds_set_many(portfolio=portfolio, amounts={ids["c"]: Decimal("500")}, actor=actor)
     return portfolio, returns
 
@@ -226,7 +225,7 @@ def test_a_portfolio_without_equity_weighs_its_history_by_the_funds(db):
     for t, day in enumerate(DAYS[:3]):
         StrategyReturnFactory(strategy=a, date=day, value=ra[t])
         StrategyReturnFactory(strategy=b, date=day, value=rb[t])
-    with mock.patch("django.utils.timezone.now", return_value=at(dt.date(2023, 12, 29), 12)):
+    with clock.effective(at(dt.date(2023, 12, 29), 12)):
         funds_set_many(
             portfolio=portfolio, amounts={a.pk: Decimal("300"), b.pk: Decimal("100")}, actor=Actor.command("tests")
         )
