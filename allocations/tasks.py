@@ -48,14 +48,19 @@ def rebalance_all_portfolios(self, as_of: str | None = None) -> int:
     ) as log:
         due = rebalances_due(as_of=moment)
         log.summary.update(as_of=moment.isoformat(), due=len(due), portfolios=[d.portfolio_id for d in due][:1000])
-        for item in due:
-            rebalance_portfolio.delay(item.portfolio_id, item.run_date.isoformat(), log.id)
+        for item in due:  # a catch-up passes its moment on: the runs take effect then (``allocations.clock``)
+            extra = {"as_of": moment.isoformat()} if as_of else {}
+            rebalance_portfolio.delay(item.portfolio_id, item.run_date.isoformat(), log.id, **extra)
     return len(due)
 
 
 @shared_task(name="allocations.rebalance_portfolio", bind=True, autoretry_for=TRANSIENT, **RETRY)
-def rebalance_portfolio(self, portfolio_id: int, run_date: str, parent_id: int | None = None) -> str:
-    """The scheduled rebalance of one portfolio for ``run_date``: the run's status, or ``already_ran``."""
+def rebalance_portfolio(
+    self, portfolio_id: int, run_date: str, parent_id: int | None = None, as_of: str | None = None
+) -> str:
+    """The scheduled rebalance of one portfolio for ``run_date``: the run's status, or ``already_ran``.
+
+    ``as_of`` (a catch-up's moment) makes the run take effect then, though it runs now."""
     with job_execution_recorded(
         job=self.name,
         task_id=self.request.id or "",
@@ -64,7 +69,11 @@ def rebalance_portfolio(self, portfolio_id: int, run_date: str, parent_id: int |
         parent_id=parent_id,
     ) as log:
         try:
-            outcome = portfolio_rebalance_scheduled(portfolio_id=portfolio_id, run_date=date.fromisoformat(run_date))
+            outcome = portfolio_rebalance_scheduled(
+                portfolio_id=portfolio_id,
+                run_date=date.fromisoformat(run_date),
+                as_of=as_of_parse(as_of) if as_of else None,
+            )
         except DomainError as exc:
             outcome = "refused"
             log.fail(exc.message)

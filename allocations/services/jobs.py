@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from allocations import clock
 from allocations.errors import DomainError, PortfolioBusyError
 from allocations.models import AllocationRun
 from allocations.models_jobs import JobExecution
@@ -101,13 +102,18 @@ def as_of_parse(value: str | datetime | None) -> datetime:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
-def portfolio_rebalance_scheduled(*, portfolio_id: int, run_date: date) -> str:
+def portfolio_rebalance_scheduled(*, portfolio_id: int, run_date: date, as_of: datetime | None = None) -> str:
     """Rebalance ``portfolio_id`` as the schedule for ``run_date``: the run's status, or ``already_ran``.
 
     The same use case as the API (trigger ``schedule``): a drift below the force-rebalance
     threshold records a no-op run, a turnover above the approval threshold waits for approval.
     Refusals of the domain (no policy, no strategies, too little history) raise ``DomainError``.
+    A catch-up (``as_of`` in the past) runs now and takes effect at ``as_of``: its audit rows say
+    both (``recorded_at`` now, ``effective_at`` then; ``allocations.clock``).
     """
+    if as_of is not None and as_of < timezone.now():
+        with clock.effective(as_of):
+            return portfolio_rebalance_scheduled(portfolio_id=portfolio_id, run_date=run_date)
     if scheduled_run_exists(portfolio_id=portfolio_id, run_date=run_date):
         return "already_ran"
     request = RebalanceRequest(trigger=AllocationRun.Trigger.SCHEDULE, run_date=run_date)

@@ -181,6 +181,19 @@ def test_as_of_catches_up_a_missed_day(db, eager):
     assert [d for d, _ in _scheduled(portfolio)] == [dt.date(2026, 11, 30)]
 
 
+def test_a_caught_up_run_takes_effect_at_its_moment_and_is_recorded_now(db, eager):
+    portfolio = book("late", zone="Europe/Paris", until=dt.date(2026, 11, 27))
+    missed = dt.datetime(2026, 11, 30, 16, 0, tzinfo=dt.UTC)
+    with time_machine.travel(dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC), tick=False):
+        rebalance_all_portfolios(as_of=missed.isoformat())
+    run = AllocationRun.objects.get(portfolio=portfolio, run_date=dt.date(2026, 11, 30))
+    assert run.created_at == missed
+    rows = AuditEntry.objects.filter(portfolio=portfolio, run=run)
+    assert rows.exists()
+    assert set(rows.values_list("effective_at", flat=True)) == {missed}
+    assert all(recorded is not None for recorded in rows.values_list("recorded_at", flat=True))
+
+
 def test_as_of_must_be_a_timestamp(db):
     with pytest.raises(DomainError, match="as_of"):
         rebalance_all_portfolios(as_of="yesterday-ish")
