@@ -14,7 +14,9 @@ import pytest
 REQUIRED = {s.strip() for s in os.environ.get("REQUIRE_SERVICES", "").split(",") if s.strip()}
 
 # ``PIN_CLOCK=2026-12-05T02:00:00+00:00 pytest ...`` runs the whole suite as if started then (the clock
-# ticks on from there): the suite must pass at any hour and on any weekday (issue 21).
+# ticks on from there): the suite must pass at any hour and on any weekday (issue 21). Pin a moment in the
+# past (today's 02:00, last Saturday): the database's clock (audit rows' recorded_at) is not pinned, and a
+# database clock behind the process's is a machine no deployment has.
 PIN_CLOCK = os.environ.get("PIN_CLOCK", "")
 
 
