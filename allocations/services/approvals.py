@@ -1,5 +1,10 @@
 """Four eyes: a run waiting for approval is approved by a risk officer other than its requester
-(planned from the funds as they are then, step 1 applied) or rejected with a reason (no fund moves).
+(planned from the funds as they are then, step 1 applied) or rejected; both with a reason.
+
+A run is approved only at the equity it was computed at: its target amounts and the weights of
+the funds it started from are fractions of that equity. An equity change supersedes the runs that
+wait (``services.equity``); one computed at another equity all the same (written before that rule)
+is refused with a 409 naming ``total_equity``, and the requester asks again.
 """
 
 from __future__ import annotations
@@ -19,16 +24,23 @@ from .locks import portfolio_lock
 from .schedules import schedule_create_and_apply_first, schedule_supersede_active
 
 
-def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str = "") -> AllocationRun:
+def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str) -> AllocationRun:
     """A second risk officer approves a run: it is planned from the funds as they are now and step 1 applied."""
+    _require_reason(reason, "approve a run")
     with transaction.atomic():
         run = _decide(run, actor, AllocationRun.Status.APPLIED, reason)
-        portfolio = run.portfolio
+        portfolio = run.portfolio  # read under the portfolio lock _decide took: the equity in force
+        if run.total_equity != portfolio.total_equity:
+            raise ConflictError(
+                f"the equity changed since this run (computed at {run.total_equity}, now {portfolio.total_equity}); "
+                "rebalance again",
+                field="total_equity",
+            )
         lines = list(run.lines.order_by("strategy_id").values_list("strategy_id", "target_weight"))
         ids = np.array([sid for sid, _ in lines], dtype=np.int64)
         target = np.array([w for _, w in lines], dtype=float)
         amounts = fund_amounts(portfolio=portfolio)
-        current, _ = adapters.weights_of_amounts(ids, amounts, run.total_equity)
+        current, _ = adapters.weights_of_amounts(ids, amounts, portfolio.total_equity)
         steps = adapters.plan_for_policy(run.policy, current, target, force=run.force_rebalance)
         _audit_decision(run, actor, AuditEntry.Kind.RUN_APPROVED, reason, steps=int(steps.shape[0]))
         schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)
@@ -40,18 +52,23 @@ def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str = ""
             amounts=amounts,
             actor=actor,
             today=portfolio_today(portfolio),
+            equity=portfolio.total_equity,
         )
     return run
 
 
 def allocation_run_reject(*, run: AllocationRun, actor: Actor, reason: str) -> AllocationRun:
     """Reject a run waiting for approval; no fund moves."""
-    if not reason or not str(reason).strip():
-        raise DomainError("a reason is required to reject a run", field="reason")
+    _require_reason(reason, "reject a run")
     with transaction.atomic():
         run = _decide(run, actor, AllocationRun.Status.REJECTED, reason)
         _audit_decision(run, actor, AuditEntry.Kind.RUN_REJECTED, reason)
     return run
+
+
+def _require_reason(reason: str, what: str) -> None:
+    if not reason or not str(reason).strip():
+        raise DomainError(f"a reason is required to {what}", field="reason")
 
 
 def _decide(run: AllocationRun, actor: Actor, status: str, reason: str) -> AllocationRun:

@@ -1,9 +1,15 @@
-"""A portfolio's equity changes only by its own audited decision of a risk officer.
+"""A portfolio's equity changes only by its own audited decision of two risk officers.
 
-Funds are fractions of the equity, so raising it moves money as surely as a rebalance does. A
-change within the policy's approval threshold (as a fraction of the current equity) applies at
-once; above it, it waits for a second risk officer, exactly like a run (four eyes). Every step
-is audited with the old and the new equity; a newer request supersedes the one that waited.
+Funds are fractions of the equity, so changing it moves money as surely as a rebalance does.
+Every change waits for a second risk officer (four eyes): a threshold on the size of one change
+let one officer go 10 M -> 19.2 M in three requests each below it, and subscriptions and
+redemptions are rare and material enough to be looked at twice. Every step is audited with the
+old and the new equity; a newer request supersedes the one that waited.
+
+A change that is applied supersedes what was planned at the old equity, in the same transaction:
+the active schedule's steps left and every run waiting for approval (their amounts were computed
+from the old equity). A new equity below what is invested scales every fund down with it
+(``funds_scale_to_equity``), so the funds never stay above the equity.
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ from django.db import transaction
 from accounts import roles
 from allocations import clock
 from allocations.errors import ConflictError, DomainError
-from allocations.models import AuditEntry, EquityChange, Portfolio
-from allocations.selectors.core import policy_current
+from allocations.models import AllocationRun, AuditEntry, EquityChange, Portfolio
 
 from .actors import Actor
 from .audit import audit_append
-from .funds import MAX_AMOUNT
+from .funds import MAX_AMOUNT, funds_scale_to_equity
 from .locks import portfolio_lock
+from .run_records import allocation_runs_supersede
+from .schedules import schedule_supersede_active
 
 CENT = Decimal("0.01")
 
@@ -31,12 +38,16 @@ def may_decide_equity(actor: Actor, portfolio: Portfolio) -> bool:
     return actor.user is not None and actor.user.has_perm(f"allocations.{roles.MANAGE_POLICY}", portfolio)
 
 
+def _require_reason(reason: str, what: str) -> None:
+    if not reason or not str(reason).strip():
+        raise DomainError(f"a reason is required to {what}", field="reason")
+
+
 def equity_change_request(*, portfolio: Portfolio, actor: Actor, equity: Decimal, reason: str) -> EquityChange:
-    """Ask for a new equity: applied at once within the approval threshold, else pending a second officer."""
+    """Ask for a new equity: it waits for a second risk officer, whatever its size."""
     if not may_decide_equity(actor, portfolio):
         raise ConflictError("only a risk officer of the portfolio changes its equity", field="total_equity")
-    if not reason or not reason.strip():
-        raise DomainError("a reason is required to change the equity", field="reason")
+    _require_reason(reason, "change the equity")
     equity = Decimal(equity).quantize(CENT)
     if equity <= 0 or equity >= MAX_AMOUNT:
         raise DomainError(f"total_equity must be in (0, {MAX_AMOUNT:,.0f}), got {equity}", field="total_equity")
@@ -46,26 +57,21 @@ def equity_change_request(*, portfolio: Portfolio, actor: Actor, equity: Decimal
         if equity == old:
             raise DomainError(f"the equity is already {old}", field="total_equity")
         _supersede_waiting(portfolio, actor)
-        policy = policy_current(portfolio=portfolio)
-        threshold = Decimal(str(policy.approval_threshold if policy else 0.25))
-        needs_approval = old <= 0 or abs(equity - old) > threshold * old
         change = EquityChange.objects.create(
             portfolio=portfolio,
             old_equity=old,
             new_equity=equity,
             reason=reason,
             requested_by=actor.user,
-            status=EquityChange.Status.PENDING_APPROVAL if needs_approval else EquityChange.Status.APPLIED,
+            status=EquityChange.Status.PENDING_APPROVAL,
         )
-        if needs_approval:
-            _audit(change, actor, reason, "requested, waiting for a second risk officer")
-        else:
-            _apply(change, portfolio, actor, reason)
+        _audit(change, actor, reason, "proposed")
         return change
 
 
-def equity_change_approve(*, change: EquityChange, actor: Actor, reason: str = "") -> EquityChange:
+def equity_change_approve(*, change: EquityChange, actor: Actor, reason: str) -> EquityChange:
     """A second risk officer approves a waiting change: the equity becomes the requested one."""
+    _require_reason(reason, "approve an equity change")
     with transaction.atomic():
         change, portfolio = _lock_waiting(change, actor)
         if change.requested_by_id == actor.user.pk:
@@ -78,14 +84,13 @@ def equity_change_approve(*, change: EquityChange, actor: Actor, reason: str = "
             )
         change.status = EquityChange.Status.APPLIED
         _decided(change, actor, reason)
-        _apply(change, portfolio, actor, reason or "approved")
+        _apply(change, portfolio, actor, reason)
         return change
 
 
 def equity_change_reject(*, change: EquityChange, actor: Actor, reason: str) -> EquityChange:
     """Reject a waiting change; the equity stays."""
-    if not reason or not reason.strip():
-        raise DomainError("a reason is required to reject an equity change", field="reason")
+    _require_reason(reason, "reject an equity change")
     with transaction.atomic():
         change, _ = _lock_waiting(change, actor)
         change.status = EquityChange.Status.REJECTED
@@ -112,9 +117,27 @@ def _decided(change: EquityChange, actor: Actor, reason: str) -> None:
 
 
 def _apply(change: EquityChange, portfolio: Portfolio, actor: Actor, reason: str) -> None:
+    """The equity in force becomes the new one; what was planned at the old one is superseded and
+    funds above the new one come down with it, all in the caller's transaction (under the lock)."""
     portfolio.total_equity = change.new_equity
     portfolio.save(update_fields=["total_equity"])
     _audit(change, actor, reason, "applied")
+    superseded = f"superseded by equity change {change.pk} ({change.old_equity} -> {change.new_equity})"
+    schedule_supersede_active(portfolio=portfolio, actor=actor, reason=superseded)
+    allocation_runs_supersede(
+        runs=list(
+            AllocationRun.objects.filter(portfolio=portfolio, status=AllocationRun.Status.PENDING_APPROVAL).defer(
+                "explanation"
+            )
+        ),
+        portfolio=portfolio,
+        actor=actor,
+        reason=superseded,
+        superseded_by={"equity_change": change.pk},
+    )
+    funds_scale_to_equity(
+        portfolio=portfolio, equity=change.new_equity, actor=actor, reason=f"equity change {change.pk}: {reason}"
+    )
 
 
 def _supersede_waiting(portfolio: Portfolio, actor: Actor) -> None:

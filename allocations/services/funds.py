@@ -7,7 +7,7 @@ audit row in one transaction, or raises ``DomainError`` and writes nothing.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -126,6 +126,30 @@ def funds_set_many(
         if clock is not None:
             clock.lap("funds_audit")
         return entries
+
+
+def funds_scale_to_equity(*, portfolio: Portfolio, equity: Decimal, actor: Actor, reason: str) -> list[AuditEntry]:
+    """Scale every fund by ``equity / invested`` when the funds add up to more than ``equity``.
+
+    Each amount is rounded down to the cent, so the funds end at or below the equity (the residue is
+    cash); one audited fund change per fund moved, in the caller's transaction. Nothing when the
+    funds are within the equity.
+    """
+    with transaction.atomic():
+        portfolio_lock(portfolio.pk)
+        funds = dict(
+            Fund.objects.select_for_update()
+            .filter(strategy__portfolio=portfolio, amount__gt=0)
+            .values_list("strategy_id", "amount")
+        )
+        invested = sum(funds.values(), Decimal("0"))
+        if invested <= equity:
+            return []
+        with localcontext(prec=60):  # 20-digit amounts times a 20-digit equity, exact before the floor
+            scaled = {
+                sid: (amount * equity / invested).quantize(CENT, rounding=ROUND_FLOOR) for sid, amount in funds.items()
+            }
+        return funds_set_many(portfolio=portfolio, amounts=scaled, actor=actor, reason=reason)
 
 
 def _update_amounts(pairs: list[tuple[int, Decimal]]) -> None:

@@ -28,7 +28,6 @@ from allocations.selectors.panels import (
 )
 
 from .actors import Actor
-from .equity import may_decide_equity
 from .funds import MAX_AMOUNT
 
 CENT = Decimal("0.01")
@@ -84,7 +83,7 @@ def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceReq
     policy = policy_current(portfolio=portfolio)
     if policy is None:
         raise DomainError(f"portfolio {portfolio.slug!r} has no allocation policy yet", field="policy")
-    equity = _equity(request.total_equity, portfolio, actor, dry_run=request.dry_run)
+    equity = _equity(request.total_equity, portfolio, dry_run=request.dry_run)
     universe = universe_load(portfolio=portfolio)
     if len(universe) == 0:
         raise DomainError(f"portfolio {portfolio.slug!r} has no active strategies", field="strategies")
@@ -124,17 +123,18 @@ def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceReq
     return inputs
 
 
-def _equity(requested: Decimal | None, portfolio: Portfolio, actor: Actor, *, dry_run: bool) -> Decimal:
-    """The portfolio's recorded equity; another one only in a dry run (a what-if) or from a risk officer.
+def _equity(requested: Decimal | None, portfolio: Portfolio, *, dry_run: bool) -> Decimal:
+    """The portfolio's recorded equity; another one only in a dry run (a what-if that moves nothing).
 
-    The equity is changed by its own audited decision (``services.equity``), never as a side
-    effect of a rebalance request: funds are fractions of it.
+    The equity is changed by its own decision of two risk officers (``services.equity``), never as
+    a side effect of a rebalance request, a risk officer's included: funds are fractions of it, and
+    a run at another equity would invest that equity with one pair of eyes.
     """
     differs = requested is not None and Decimal(requested) != portfolio.total_equity
-    if differs and not dry_run and not may_decide_equity(actor, portfolio):
+    if differs and not dry_run:
         raise DomainError(
             f"total_equity {requested} differs from the portfolio's recorded equity {portfolio.total_equity}; "
-            "a risk officer changes the equity (POST .../equity/), then rebalance without it",
+            "risk officers change the equity (POST .../equity/, approved by a second one), then rebalance without it",
             field="total_equity",
         )
     equity = portfolio.total_equity if requested is None else Decimal(requested)

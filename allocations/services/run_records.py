@@ -101,23 +101,38 @@ def allocation_run_record(
             funds_known=True,  # read by run_inputs_load under the portfolio lock this transaction holds
             codes=inputs.universe.codes,
             clock=clock,
+            equity=portfolio.total_equity,  # the run's own: a run at another equity is refused (run_inputs)
         )
     return run
 
 
 def _supersede_pending(runs: list[AllocationRun], *, by_run: AllocationRun, actor: Actor) -> None:
+    allocation_runs_supersede(
+        runs=runs,
+        portfolio=by_run.portfolio,
+        actor=actor,
+        reason=f"superseded by run {by_run.public_id}",
+        superseded_by={"superseded_by": str(by_run.public_id)},
+    )
+
+
+def allocation_runs_supersede(
+    *, runs: list[AllocationRun], portfolio: Portfolio, actor: Actor, reason: str, superseded_by: dict
+) -> None:
+    """Runs waiting for approval that no one may approve any more (a newer run, another equity):
+    status ``superseded``, audited with ``superseded_by`` in the payload. Under the portfolio lock."""
     for run in runs:
         run.status = AllocationRun.Status.SUPERSEDED
         run.decided_at = clock_now()
-        run.decision_reason = f"superseded by run {by_run.public_id}"
+        run.decision_reason = reason
         run.save(update_fields=["status", "decided_at", "decision_reason"])
         audit_append(
-            portfolio=by_run.portfolio,
+            portfolio=portfolio,
             actor=actor,
             kind=AuditEntry.Kind.RUN_SUPERSEDED,
             run_id=run.pk,
-            reason=run.decision_reason,
-            payload={"allocation_id": str(run.public_id), "superseded_by": str(by_run.public_id)},
+            reason=reason,
+            payload={"allocation_id": str(run.public_id), **superseded_by},
         )
 
 

@@ -42,13 +42,16 @@ def _apply_weights(
     codes: Sequence[str] | None = None,
     steps_total: int | None = None,
     clock=None,
+    equity: Decimal,
 ) -> None:
     """Move the funds of the strategies whose weight changes in this step; audit each move.
 
+    ``equity``: the portfolio's equity in force, read under the lock still held (never the run's:
+    a step planned before an equity change would invest the old equity).
     ``funds_known``: ``amounts`` is every fund of the portfolio, read under the lock still held.
     ``codes`` (of ``universe_ids``) and ``steps_total``, when known, are not read again for the outbox.
     """
-    new_amounts = adapters.amounts_for_weights(weights, run.total_equity)
+    new_amounts = adapters.amounts_for_weights(weights, equity)
     # A strategy retired since the schedule was planned keeps its zero fund (the universe is the
     # portfolio's: its retired strategies are few, where an IN list of every id costs a query plan).
     retired = set(
@@ -88,15 +91,18 @@ def _apply_weights(
     )
 
 
-def schedule_supersede_active(*, portfolio: Portfolio, actor: Actor, by_run: AllocationRun) -> None:
-    """A new applied run replaces the steps left of the portfolio's active schedule."""
+def schedule_supersede_active(
+    *, portfolio: Portfolio, actor: Actor, by_run: AllocationRun | None = None, reason: str = ""
+) -> None:
+    """A new applied run (``by_run``), or an equity change (``reason``), replaces the steps left of
+    the portfolio's active schedule."""
     active = TransitionSchedule.objects.select_for_update().filter(portfolio=portfolio, status="active").first()
     if active is None:
         return
     left = active.steps.filter(status=TransitionStep.Status.PENDING).update(status=TransitionStep.Status.SUPERSEDED)
     active.status = TransitionSchedule.Status.SUPERSEDED
     active.closed_at = clock_now()
-    active.close_reason = f"superseded by run {by_run.public_id}"
+    active.close_reason = f"superseded by run {by_run.public_id}" if by_run is not None else reason
     active.save(update_fields=["status", "closed_at", "close_reason"])
     audit_append(
         portfolio=portfolio,
@@ -120,10 +126,12 @@ def schedule_create_and_apply_first(
     funds_known: bool = False,
     codes: Sequence[str] | None = None,
     clock=None,
+    equity: Decimal,
 ) -> TransitionSchedule:
     """Write the schedule of ``run`` (one row of ``steps`` per business day from ``today``, the
-    portfolio's local date) and apply step 1. ``codes``: the strategies' codes in the order of
-    ``universe_ids``, if the caller has them. ``clock`` (a ``runs.PhaseClock``) times the parts."""
+    portfolio's local date) and apply step 1 at ``equity``, the portfolio's equity in force.
+    ``codes``: the strategies' codes in the order of ``universe_ids``, if the caller has them.
+    ``clock`` (a ``runs.PhaseClock``) times the parts."""
     schedule = TransitionSchedule.objects.create(run=run, portfolio=run.portfolio)
     days = adapters.business_days_from(today, steps.shape[0])
     _write_steps(schedule=schedule, universe_ids=universe_ids, steps=steps, days=days)
@@ -150,6 +158,7 @@ def schedule_create_and_apply_first(
         codes=codes,
         steps_total=steps.shape[0],
         clock=clock,
+        equity=equity,
     )
     if steps.shape[0] == 1:
         _close(schedule, TransitionSchedule.Status.COMPLETED)
@@ -195,7 +204,7 @@ def transition_step_apply(*, step_id: int, actor: Actor) -> bool:
         step = TransitionStep.objects.select_related("schedule__run").filter(pk=step_id).first()
         if step is None:
             return False
-        portfolio_lock(step.schedule.portfolio_id)
+        portfolio = portfolio_lock(step.schedule.portfolio_id)
         step = TransitionStep.objects.select_for_update().select_related("schedule__run__portfolio").get(pk=step_id)
         schedule = step.schedule
         if step.status != TransitionStep.Status.PENDING or schedule.status != TransitionSchedule.Status.ACTIVE:
@@ -218,6 +227,7 @@ def transition_step_apply(*, step_id: int, actor: Actor) -> bool:
             previous=prev,
             amounts=fund_amounts(portfolio=schedule.portfolio),
             actor=actor,
+            equity=portfolio.total_equity,
         )
         if not schedule.steps.filter(status=TransitionStep.Status.PENDING).exists():
             _close(schedule, TransitionSchedule.Status.COMPLETED)

@@ -1,4 +1,4 @@
-"""The portfolio's equity: its own audited decision of a risk officer, four eyes above the threshold."""
+"""The portfolio's equity: its own audited decision of two risk officers (four eyes on every change)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from allocations.api.permissions import APPROVE, MANAGE_POLICY, actor_of, portfolio_for
-from allocations.api.serializers import MoneyField, StrictInputSerializer, optional_reason, required_reason
+from allocations.api.serializers import MoneyField, StrictInputSerializer, required_reason
 from allocations.models import EquityChange
 from allocations.selectors.core import equity_change_get, equity_change_list
 from allocations.services.equity import equity_change_approve, equity_change_reject, equity_change_request
@@ -38,7 +38,7 @@ class EquityChangeListApi(PortfolioScopedListApi):
 class EquityChangeCreateApi(CreateApi):
     permission = MANAGE_POLICY
     output = EquityChangeOutputSerializer
-    summary = "Change the equity (applied within the approval threshold, else waits for a second risk officer)"
+    summary = "Ask for a new equity (it waits for a second risk officer)"
 
     @staticmethod
     def create(*, portfolio, actor, total_equity, reason) -> EquityChange:
@@ -71,10 +71,10 @@ class EquityChangeDecisionApi(DecisionApi):
 
 class EquityChangeApproveApi(EquityChangeDecisionApi):
     decide = staticmethod(equity_change_approve)
-    summary = "Approve a waiting equity change (four eyes: not its requester)"
+    summary = "Approve a waiting equity change (four eyes: not its requester; a reason is required)"
 
     class InputSerializer(StrictInputSerializer):
-        reason = optional_reason()
+        reason = required_reason()
 
 
 class EquityChangeRejectApi(EquityChangeDecisionApi):

@@ -17,7 +17,6 @@ from allocations.api.serializers import (
     WeightField,
     WeightMapField,
     finite_or_none,
-    optional_reason,
     required_reason,
 )
 from allocations.models import AllocationRun, Method, RunStatus
@@ -164,10 +163,10 @@ class RunDecisionApi(DecisionApi):
 
 class RunApproveApi(RunDecisionApi):
     decide = staticmethod(allocation_run_approve)
-    summary = "Approve a pending run (four eyes: not its requester)"
+    summary = "Approve a pending run (four eyes: not its requester; a reason is required)"
 
     class InputSerializer(StrictInputSerializer):
-        reason = optional_reason()
+        reason = required_reason()
 
 
 class RunRejectApi(RunDecisionApi):

@@ -202,14 +202,18 @@ def test_a_pending_run_moves_no_money(client_as, demo, pending):
 
 def test_the_requester_cannot_approve_their_own_run(client_as, demo, pending):
     before = funds(demo)
-    response = client_as("risk").post(f"/api/v1/portfolios/demo/runs/{pending}/approve/", {}, format="json")
+    response = client_as("risk").post(
+        f"/api/v1/portfolios/demo/runs/{pending}/approve/", {"reason": "checked"}, format="json"
+    )
     assert response.status_code == 409
     assert funds(demo) == before
     assert AllocationRun.objects.get(public_id=pending).status == "pending_approval"
 
 
 def test_a_user_without_approve_permission_gets_403_before_four_eyes(client_as, demo, pending):
-    response = client_as("pm").post(f"/api/v1/portfolios/demo/runs/{pending}/approve/", {}, format="json")
+    response = client_as("pm").post(
+        f"/api/v1/portfolios/demo/runs/{pending}/approve/", {"reason": "checked"}, format="json"
+    )
     assert response.status_code == 403
 
 
@@ -224,8 +228,20 @@ def test_another_risk_officer_approves_and_funds_move(client_as, demo, pending):
     assert funds(demo) != before
     approval = AuditEntry.objects.get(kind="run_approved", run__public_id=pending)
     assert approval.actor.username == "risk2" and approval.reason == "checked"
-    again = client_as("risk2").post(f"/api/v1/portfolios/demo/runs/{pending}/approve/", {}, format="json")
+    again = client_as("risk2").post(
+        f"/api/v1/portfolios/demo/runs/{pending}/approve/", {"reason": "checked"}, format="json"
+    )
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}])
+def test_approve_needs_a_reason(client_as, demo, pending, body):
+    """Issue 21 item 6: an approval moves money; like a rejection it says why."""
+    before = funds(demo)
+    response = client_as("risk2").post(f"/api/v1/portfolios/demo/runs/{pending}/approve/", body, format="json")
+    assert response.status_code == 400 and "reason" in problem_fields(response)
+    assert funds(demo) == before
+    assert AllocationRun.objects.get(public_id=pending).status == "pending_approval"
 
 
 def test_reject_needs_a_reason_and_leaves_funds_untouched(client_as, demo, pending):

@@ -41,7 +41,7 @@ def test_pending_run_waits_for_a_second_risk_officer(demo, users):
     assert planned and all(step["status"] == "planned" for step in planned)
     assert planned[-1]["weights"] == pytest.approx(outcome.target_allocation, abs=1e-15)
     with pytest.raises(ConflictError):
-        allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]))
+        allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]), reason="checked")
     run.refresh_from_db()
     assert run.status == AllocationRun.Status.PENDING_APPROVAL and funds_of(demo) == before
 
@@ -50,7 +50,7 @@ def test_pending_run_waits_for_a_second_risk_officer(demo, users):
     assert funds_of(demo) != before
     assert AuditEntry.objects.filter(run=run, kind=AuditEntry.Kind.RUN_APPROVED, actor=users["risk2"]).exists()
     with pytest.raises(ConflictError):
-        allocation_run_approve(run=run, actor=Actor.of_user(users["risk2"]))
+        allocation_run_approve(run=run, actor=Actor.of_user(users["risk2"]), reason="checked")
 
 
 def test_rejected_run_leaves_funds_untouched(demo, users):
@@ -152,7 +152,7 @@ def test_approval_with_unchanged_funds_starts_the_plan_the_request_answered(demo
     outcome = allocation_run_create(
         portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest(total_equity=EQUITY)
     )
-    allocation_run_approve(run=outcome.run, actor=Actor.of_user(users["risk2"]))
+    allocation_run_approve(run=outcome.run, actor=Actor.of_user(users["risk2"]), reason="checked")
     answered = outcome.transition_schedule
     steps = list(TransitionSchedule.objects.get(run=outcome.run).steps.order_by("index"))
     codes = dict(demo.strategies.values_list("id", "code"))
@@ -168,7 +168,7 @@ def test_approval_dates_the_steps_in_the_portfolios_time_zone(demo, users):
     friday_late = dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC)  # Saturday 08:30 in Tokyo
     assert friday_late.astimezone(ZoneInfo("Asia/Tokyo")).date() == dt.date(2026, 11, 28)
     with mock.patch("django.utils.timezone.now", return_value=friday_late):
-        allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]))
+        allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]), reason="checked")
     steps = list(TransitionSchedule.objects.get(run=run).steps.order_by("index"))
     assert len(steps) >= PERIOD
     expected = [np.busday_offset("2026-11-28", k, roll="forward").astype(dt.date) for k in range(len(steps))]
@@ -181,7 +181,7 @@ def test_a_decided_run_is_not_decided_again(demo, users):
     allocation_run_reject(run=run, actor=Actor.of_user(users["risk"]), reason="no")
     before = funds_of(demo)
     with pytest.raises(ConflictError) as err:
-        allocation_run_approve(run=run, actor=Actor.of_user(users["risk2"]))
+        allocation_run_approve(run=run, actor=Actor.of_user(users["risk2"]), reason="checked")
     assert err.value.field == "status"
     with pytest.raises(ConflictError):
         allocation_run_reject(run=run, actor=Actor.of_user(users["risk2"]), reason="again")
@@ -196,7 +196,7 @@ def test_a_system_actor_cannot_approve(demo, users):
     run = pending_run(demo, users)
     before = funds_of(demo)
     with pytest.raises(ConflictError) as err:
-        allocation_run_approve(run=run, actor=Actor.system("beat"))
+        allocation_run_approve(run=run, actor=Actor.system("beat"), reason="checked")
     assert err.value.field == "approved_by"
     run.refresh_from_db()
     assert run.status == AllocationRun.Status.PENDING_APPROVAL and run.decided_by is None
@@ -213,8 +213,21 @@ def test_approval_supersedes_the_active_schedule(demo, users):
     run = pending_run(demo, users)
     old.refresh_from_db()
     assert old.status == TransitionSchedule.Status.ACTIVE  # a pending run moves nothing yet
-    allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]))
+    allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]), reason="checked")
     old.refresh_from_db()
     assert old.status == TransitionSchedule.Status.SUPERSEDED
     assert not old.steps.filter(status=TransitionStep.Status.PENDING).exists()
     assert TransitionSchedule.objects.filter(portfolio=demo, status="active").get().run == run
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_an_approval_needs_a_reason(demo, users, reason):
+    """Issue 21 item 6: rejections asked for a reason, approvals did not."""
+    set_policy(demo, approval_threshold=0.0)
+    run = allocation_run_create(portfolio=demo, actor=Actor.of_user(users["pm"]), request=RebalanceRequest()).run
+    before = funds_of(demo)
+    with pytest.raises(DomainError) as err:
+        allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]), reason=reason)
+    assert err.value.field == "reason"
+    run.refresh_from_db()
+    assert run.status == AllocationRun.Status.PENDING_APPROVAL and funds_of(demo) == before
