@@ -45,6 +45,7 @@ STAFF_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "allocations.view_sectorsignal",
         "allocations.view_strategyreturn",
         "allocations.view_equitychange",
+        "allocations.view_policyproposal",
     ),
     ADMINISTRATOR: (),
 }

@@ -431,6 +431,50 @@ class EquityChange(models.Model):
         return f"{self.portfolio_id}: {self.old_equity} -> {self.new_equity} ({self.status})"
 
 
+class PolicyProposal(models.Model):
+    """A risk officer's proposed policy change, applied as a new version only when a second risk
+    officer approves it (a change that only tightens applies at once and needs no proposal)."""
+
+    class Status(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", "Pending approval"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded by a newer proposal"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="policy_proposals")
+    base_policy = models.ForeignKey(
+        AllocationPolicy, null=True, on_delete=models.PROTECT, related_name="+", help_text="The version in force."
+    )
+    changes = models.JSONField(help_text="Field -> proposed value (times as HH:MM:SS).")
+    reason = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=clock.now, editable=False)
+    decided_by = _user_or_none()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, default="")
+    applied_policy = models.ForeignKey(
+        AllocationPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending_approval", "applied", "rejected", "superseded"]),
+                name="policy_proposal_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["portfolio"],
+                condition=Q(status="pending_approval"),
+                name="policy_proposal_one_pending_per_portfolio",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio_id}: policy proposal {self.pk} ({self.status})"
+
+
 class IdempotencyRecord(models.Model):
     """The first response to a POST carrying an ``Idempotency-Key``, replayed to its retries.
 

@@ -45,6 +45,13 @@ class PolicyField:
     bounds: Bounds | None = None
     choices: tuple[str, ...] | None = None
     is_time: bool = False
+    # "lower" where a lower value only tightens (a cap, the approval threshold, the daily change);
+    # None where no direction is safer (a method, a window, a blend): any change there is a proposal
+    tighter: str | None = None
+
+    def tightens(self, old: Any, new: Any) -> bool:
+        """Whether moving from ``old`` to ``new`` only tightens (a second risk officer need not look)."""
+        return self.tighter == "lower" and old is not None and new <= old
 
     def validate(self, value: Any) -> Any:
         """The value, coerced (an int for an integral float, a ``time``); ``ValueError`` says why not."""
@@ -70,25 +77,26 @@ class PolicyField:
         return value
 
 
-def _engine(name: str, section: str, engine_name: str | None = None) -> PolicyField:
+def _engine(name: str, section: str, engine_name: str | None = None, tighter: str | None = None) -> PolicyField:
     engine_name = engine_name or name
-    return PolicyField(name, section, engine_name=engine_name, bounds=POLICY_BOUNDS[engine_name])
+    return PolicyField(name, section, engine_name=engine_name, bounds=POLICY_BOUNDS[engine_name], tighter=tighter)
 
 
 POLICY_FIELDS: dict[str, PolicyField] = {
     field.name: field
     for field in (
         _engine("hybrid_blend", "allocation"),
-        PolicyField("force_rebalance_threshold", "allocation", bounds=Bounds(float, 0.0, 1.0)),
-        PolicyField("approval_threshold", "allocation", bounds=Bounds(float, 0.0, 2.0)),
+        # a lower force threshold lets the book drift less from its approved target before a scheduled run
+        PolicyField("force_rebalance_threshold", "allocation", bounds=Bounds(float, 0.0, 1.0), tighter="lower"),
+        PolicyField("approval_threshold", "allocation", bounds=Bounds(float, 0.0, 2.0), tighter="lower"),
         _engine("momentum_factor", "performance"),
         _engine("signal_decay_factor", "performance", "signal_decay"),
         _engine("buy_multiplier", "performance"),
         _engine("sell_multiplier", "performance"),
-        _engine("max_single_strategy_exposure", "risk_limits", "max_single_strategy"),
-        _engine("max_sector_exposure", "risk_limits", "max_sector"),
-        _engine("max_total_risk", "risk_limits"),
-        _engine("max_daily_change", "transition"),
+        _engine("max_single_strategy_exposure", "risk_limits", "max_single_strategy", tighter="lower"),
+        _engine("max_sector_exposure", "risk_limits", "max_sector", tighter="lower"),
+        _engine("max_total_risk", "risk_limits", tighter="lower"),
+        _engine("max_daily_change", "transition", tighter="lower"),
         _engine("min_change_threshold", "transition", "min_change"),
         _engine("lookback_period", "performance", "lookback"),
         _engine("covariance_lookback", "allocation"),

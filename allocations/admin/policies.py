@@ -12,7 +12,7 @@ from allocations.errors import DomainError
 from allocations.policy_fields import EDITABLE_FIELDS, POLICY_FIELDS, PolicyField
 from allocations.selectors.core import portfolio_list_for_user
 from allocations.services.equity import equity_change_approve, equity_change_reject
-from allocations.services.policies import policy_create_version
+from allocations.services.policies import policy_change_request, policy_proposal_approve, policy_proposal_reject
 
 from .base import GrantedPortfolioFilter, PortfolioScopedAdmin, ReadOnlyAdmin, reason_action, request_actor
 
@@ -135,8 +135,9 @@ class SectorSignalAdmin(ReadOnlyAdmin):
 
 @admin.register(models.AllocationPolicy)
 class AllocationPolicyAdmin(PortfolioScopedAdmin):
-    """Saving a policy here makes a new version through the policy service (audited);
-    the version you edited stays as it was, as do the runs that used it."""
+    """Saving a policy here goes through the policy service: a change that only tightens makes a
+    new version at once (audited), any other a proposal for a second risk officer (Policy
+    proposals); the version you edited stays as it was, as do the runs that used it."""
 
     list_display = [
         "portfolio",
@@ -179,7 +180,7 @@ class AllocationPolicyAdmin(PortfolioScopedAdmin):
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.changed_data}
         try:
-            policy = policy_create_version(
+            change = policy_change_request(
                 portfolio=obj.portfolio,
                 actor=request_actor(request),
                 reason=form.cleaned_data.get("reason", ""),
@@ -188,7 +189,15 @@ class AllocationPolicyAdmin(PortfolioScopedAdmin):
         except DomainError as exc:
             self.message_user(request, f"not saved: {exc.message}", messages.ERROR)
             return
-        if policy.pk != obj.pk:
+        policy = change.policy
+        if change.proposal is not None:
+            self.message_user(
+                request,
+                f"proposed as policy proposal {change.proposal.pk} of {obj.portfolio.slug}: the policy in force "
+                "stays until a second risk officer approves it",
+                messages.WARNING,
+            )
+        elif policy.pk != obj.pk:
             self.message_user(
                 request, f"saved as policy version {policy.version} of {obj.portfolio.slug}", messages.SUCCESS
             )
@@ -232,4 +241,28 @@ class EquityChangeAdmin(ReadOnlyAdmin):
     )
     reject = reason_action(
         "Reject selected equity changes", "Reject equity changes", equity_change_reject, subject="change"
+    )
+
+
+@admin.register(models.PolicyProposal)
+class PolicyProposalAdmin(ReadOnlyAdmin):
+    """A policy change that does not only tighten waits here for a second risk officer (with a reason)."""
+
+    list_display = ["requested_at", "portfolio", "base_version", "changes", "status", "requested_by", "decided_by"]
+    list_filter = [GrantedPortfolioFilter, "status"]
+    list_select_related = ["portfolio", "base_policy", "requested_by", "decided_by"]
+    actions = ["approve", "reject"]
+
+    @admin.display(description="base version")
+    def base_version(self, obj):
+        return obj.base_policy.version if obj.base_policy else None
+
+    approve = reason_action(
+        "Approve selected policy proposals (four eyes: not your own)",
+        "Approve policy proposals",
+        policy_proposal_approve,
+        subject="proposal",
+    )
+    reject = reason_action(
+        "Reject selected policy proposals", "Reject policy proposals", policy_proposal_reject, subject="proposal"
     )

@@ -57,6 +57,17 @@ portfolio_patterns = [
     path("schedules/<int:schedule_id>/", schedules.ScheduleDetailApi.as_view(), name="schedule-detail"),
     path("schedules/<int:schedule_id>/cancel/", schedules.ScheduleCancelApi.as_view(), name="schedule-cancel"),
     path("policy/", policy.PolicyApi.as_view(), name="policy"),
+    path("policy/proposals/", policy.PolicyProposalCollectionApi.as_view(), name="policy-proposal-list"),
+    path(
+        "policy/proposals/<int:proposal_id>/approve/",
+        policy.PolicyProposalApproveApi.as_view(),
+        name="policy-proposal-approve",
+    ),
+    path(
+        "policy/proposals/<int:proposal_id>/reject/",
+        policy.PolicyProposalRejectApi.as_view(),
+        name="policy-proposal-reject",
+    ),
     path("equity/", equity.EquityChangeCollectionApi.as_view(), name="equity-list"),
     path("equity/<int:change_id>/approve/", equity.EquityChangeApproveApi.as_view(), name="equity-approve"),
     path("equity/<int:change_id>/reject/", equity.EquityChangeRejectApi.as_view(), name="equity-reject"),

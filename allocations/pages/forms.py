@@ -20,7 +20,7 @@ class DomainErrorMixin:
 
 class MethodForm(DomainErrorMixin, forms.Form):
     method = forms.ChoiceField(choices=[(m, m) for m in engine.METHODS])
-    reason = forms.CharField(required=False, **REASON)
+    reason = forms.CharField(required=True, **REASON)  # a proposal says why, for the second risk officer
 
 
 class RebalanceForm(DomainErrorMixin, forms.Form):
@@ -32,7 +32,7 @@ class RebalanceForm(DomainErrorMixin, forms.Form):
 
 
 class ApproveForm(DomainErrorMixin, forms.Form):
-    reason = forms.CharField(required=False, **REASON)
+    reason = forms.CharField(required=True, **REASON)  # an approval moves money: it says why, as a rejection does
 
 
 class RejectForm(DomainErrorMixin, forms.Form):

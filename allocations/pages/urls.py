@@ -28,4 +28,16 @@ urlpatterns = [
         name="run-reject",
     ),
     path("portfolios/<slug:slug>/schedules/<int:schedule_id>/cancel/", views.schedule_cancel, name="schedule-cancel"),
+    path(
+        "portfolios/<slug:slug>/policy/proposals/<int:proposal_id>/approve/",
+        views.policy_proposal_decide,
+        {"decision": "approve"},
+        name="policy-proposal-approve",
+    ),
+    path(
+        "portfolios/<slug:slug>/policy/proposals/<int:proposal_id>/reject/",
+        views.policy_proposal_decide,
+        {"decision": "reject"},
+        name="policy-proposal-reject",
+    ),
 ]

@@ -23,9 +23,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
 from allocations.errors import DomainError
-from allocations.models import AllocationRun, Portfolio
+from allocations.models import AllocationRun, PolicyProposal, Portfolio
 from allocations.selectors import dashboard as board
 from allocations.selectors.core import (
+    policy_proposal_get,
+    policy_proposal_list,
     portfolio_for_user,
     run_get,
     run_list,
@@ -34,7 +36,7 @@ from allocations.selectors.core import (
 )
 from allocations.services.actors import Actor
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
-from allocations.services.policies import policy_set_method
+from allocations.services.policies import policy_proposal_approve, policy_proposal_reject, policy_set_method
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from allocations.services.schedules import transition_schedule_cancel
 
@@ -115,6 +117,9 @@ def dashboard(request, slug):
         "overview": overview,
         "may": _may(request, portfolio),
         "pending_runs": run_list(portfolio=portfolio).filter(status=AllocationRun.Status.PENDING_APPROVAL),
+        "pending_proposals": policy_proposal_list(portfolio=portfolio).filter(
+            status=PolicyProposal.Status.PENDING_APPROVAL
+        ),
         "recent_runs": run_list(portfolio=portfolio)[:8],
         "method_form": MethodForm(initial={"method": overview["method"]}),
         "rebalance_form": RebalanceForm(),
@@ -190,16 +195,14 @@ def method_set(request, slug):
     portfolio = _portfolio(request, slug, roles.MANAGE_POLICY)
 
     def set_method(data):
-        method = data["method"]
-        reason = data["reason"] or f"method set to {method}"
-        policy_set_method(portfolio=portfolio, method=method, actor=_actor(request), reason=reason)
+        policy_set_method(portfolio=portfolio, method=data["method"], actor=_actor(request), reason=data["reason"])
 
     return _control_submit(
         request,
         portfolio,
         MethodForm(request.POST),
         set_method,
-        done="Method set to {method}.",
+        done="Method {method} proposed: it applies when a second risk officer approves it.",
         then=reverse("pages:dashboard", args=[slug]),
         title="Choose the method",
         action=reverse("pages:method", args=[slug]),
@@ -311,4 +314,32 @@ def schedule_cancel(request, slug, schedule_id):
         then=reverse("pages:dashboard", args=[slug]),
         title=f"Cancel schedule {schedule_id}",
         action=reverse("pages:schedule-cancel", args=[slug, schedule_id]),
+    )
+
+
+POLICY_DECISIONS = {
+    "approve": _RunDecision(ApproveForm, policy_proposal_approve, "Policy proposal approved: a new version applies."),
+    "reject": _RunDecision(RejectForm, policy_proposal_reject, "Policy proposal rejected: the policy stays."),
+}
+
+
+@login_required
+@require_POST
+def policy_proposal_decide(request, slug, proposal_id, decision: str):
+    """A second risk officer's ``decision`` on a waiting policy proposal, through the same service as
+    the API and the admin."""
+    form_class, decide, done = POLICY_DECISIONS[decision]
+    portfolio = _portfolio(request, slug, roles.MANAGE_POLICY)
+    proposal = policy_proposal_get(portfolio=portfolio, proposal_id=proposal_id)
+    if proposal is None:
+        raise Http404(f"no policy proposal {proposal_id} in this portfolio")
+    return _control_submit(
+        request,
+        portfolio,
+        form_class(request.POST),
+        lambda data: decide(proposal=proposal, actor=_actor(request), reason=data["reason"]),
+        done=done,
+        then=reverse("pages:dashboard", args=[slug]),
+        title=f"{decision.capitalize()} policy proposal {proposal_id}",
+        action=reverse(f"pages:policy-proposal-{decision}", args=[slug, proposal_id]),
     )

@@ -34,6 +34,7 @@ from allocations.models import (
     EquityChange,
     Fund,
     IdempotencyRecord,
+    PolicyProposal,
     Portfolio,
     Sector,
     SectorSignal,
@@ -353,3 +354,16 @@ def equity_change_list(*, portfolio: Portfolio) -> QuerySet[EquityChange]:
 
 def equity_change_get(*, portfolio: Portfolio, change_id: int) -> EquityChange | None:
     return equity_change_list(portfolio=portfolio).filter(pk=change_id).first()
+
+
+def policy_proposal_list(*, portfolio: Portfolio) -> QuerySet[PolicyProposal]:
+    return newest_first(
+        PolicyProposal,
+        portfolio=portfolio,
+        related=("requested_by", "decided_by", "base_policy", "applied_policy"),
+        by="requested_at",
+    )
+
+
+def policy_proposal_get(*, portfolio: Portfolio, proposal_id: int) -> PolicyProposal | None:
+    return policy_proposal_list(portfolio=portfolio).filter(pk=proposal_id).first()

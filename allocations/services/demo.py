@@ -25,7 +25,7 @@ from allocations.selectors.panels import returns_snapshot_get
 from .actors import Actor
 from .approvals import allocation_run_approve, allocation_run_reject
 from .funds import CENT, funds_set_many
-from .policies import policy_create_version, policy_set_method
+from .policies import policy_create_version, policy_proposal_approve, policy_set_method
 from .returns_snapshot import returns_snapshot_merge
 from .run_inputs import RebalanceRequest
 from .runs import allocation_run_create
@@ -219,6 +219,9 @@ def _live_history(portfolio: Portfolio, ids: list[int], days: list[date], values
     risk = Actor.of_user(users["risk"], via="web") if "risk" in users else ACTOR
     risk2 = Actor.of_user(users["risk2"], via="web") if "risk2" in users else ACTOR
     pm = Actor.of_user(users["pm"], via="web") if "pm" in users else ACTOR
+    for officer in (risk, risk2):  # they decide its policy in the history: risk officers of it from the start
+        if officer.user is not None:
+            portfolio_grant(user=officer.user, portfolio=portfolio, role=roles.RISK_OFFICER)
     n = len(days)
     methods = {n // 3: ("inverse_volatility", risk), (2 * n) // 3: ("hybrid", risk2)}
     cancelled = False
@@ -230,9 +233,18 @@ def _live_history(portfolio: Portfolio, ids: list[int], days: list[date], values
         with _clock(portfolio, day, time(9, 30)):
             for step_id in transition_steps_due(today=day):
                 transition_step_apply(step_id=step_id, actor=STEPS)
-            if t in methods:
+            if t in methods:  # one risk officer proposes, the other approves (four eyes on a method change)
                 method, actor = methods[t]
-                policy_set_method(portfolio=portfolio, method=method, actor=actor, reason=f"demo: switch to {method}")
+                if actor.user is None:  # no demo users: the seed itself sets it, as an operator would
+                    policy_create_version(portfolio=portfolio, actor=actor, changes={"method": method})
+                else:
+                    change = policy_set_method(
+                        portfolio=portfolio, method=method, actor=actor, reason=f"demo: switch to {method}"
+                    )
+                    if change.proposal is not None:
+                        policy_proposal_approve(
+                            proposal=change.proposal, actor=risk2 if actor is risk else risk, reason="demo: agreed"
+                        )
             if t % 15 == 7:
                 drawn = [
                     (code, str(rng.choice(["BUY", "SELL", "HOLD"])), round(float(rng.uniform(0.3, 0.95)), 2))

@@ -160,3 +160,29 @@ def test_a_waiting_equity_change_is_approved_by_a_second_risk_officer_in_the_adm
     assert change.status == EquityChange.Status.APPLIED and demo.total_equity == Decimal("20000000.00")
     rows = AuditEntry.objects.filter(kind=AuditEntry.Kind.EQUITY_CHANGE).order_by("id")
     assert [(r.old_amount, r.new_amount) for r in rows][-1] == (Decimal("10000000.00"), Decimal("20000000.00"))
+
+
+def test_a_policy_edit_that_loosens_is_a_proposal_a_second_officer_approves_in_the_admin(demo):
+    """Issue 21 items 5 and 6: raising the approval threshold in the admin waits for a second risk officer."""
+    from allocations.models import PolicyProposal
+
+    policy = AllocationPolicy.objects.get(portfolio=demo, version=1)
+    client = logged_in("risk")
+    form = client.get(f"/admin/allocations/allocationpolicy/{policy.pk}/change/").context["adminform"].form
+    data = {name: ("" if form[name].value() is None else form[name].value()) for name in form.fields}
+    data.update(approval_threshold="2.0", reason="fewer approvals")
+    assert client.post(f"/admin/allocations/allocationpolicy/{policy.pk}/change/", data).status_code == 302
+    assert AllocationPolicy.objects.filter(portfolio=demo).count() == 1  # nothing changed yet
+    proposal = PolicyProposal.objects.get(portfolio=demo, status="pending_approval")
+    assert proposal.changes == {"approval_threshold": 2.0} and proposal.reason == "fewer approvals"
+    url = "/admin/allocations/policyproposal/"
+    action = {"action": "approve", ACTION_CHECKBOX_NAME: [proposal.pk], "apply": "1"}
+    logged_in("risk").post(url, {**action, "reason": "mine"})  # the proposer: four eyes refuse
+    logged_in("risk2").post(url, {**action, "reason": ""})  # no reason: the form asks again
+    proposal.refresh_from_db()
+    assert proposal.status == "pending_approval"
+    logged_in("risk2").post(url, {**action, "reason": "agreed"})
+    proposal.refresh_from_db()
+    newest = AllocationPolicy.objects.filter(portfolio=demo).order_by("-version").first()
+    assert proposal.status == "applied" and (newest.version, newest.approval_threshold) == (2, 2.0)
+    assert proposal.decided_by.username == "risk2" and proposal.decision_reason == "agreed"

@@ -40,7 +40,7 @@ from allocations.services.policies import policy_set_method
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 
 from .base import Api
-from .policy import PolicyOutputSerializer
+from .policy import POLICY_CHANGE_RESPONSES, PolicyOutputSerializer, policy_change_response
 
 
 class FundChangeSerializer(serializers.Serializer):
@@ -284,19 +284,18 @@ class AllocationMethodSetApi(Api):
 
     @extend_schema(
         request=InputSerializer,
-        responses=PolicyOutputSerializer,
-        summary="Set the method (a new policy version)",
+        responses=POLICY_CHANGE_RESPONSES,
+        summary="Propose the method (202: a policy proposal for a second risk officer; 200: already the method)",
     )
     def put(self, request, slug, method):
-
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        policy = policy_set_method(
+        change = policy_set_method(
             portfolio=portfolio,
             method=method,
             actor=actor_of(request),
             reason=self.validated(request)["reason"] or f"method set to {method}",
         )
-        return Response(self.OutputSerializer(policy).data)
+        return policy_change_response(change)
 
 
 __all__ = [

@@ -1,19 +1,26 @@
-"""The portfolio's allocation policy: read the current version; a change makes a new one."""
+"""The portfolio's allocation policy: read the current version; a change that only tightens makes
+a new one at once, any other is a proposal that a second risk officer approves or rejects."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from allocations.api.permissions import MANAGE_POLICY, VIEW, actor_of, portfolio_for
-from allocations.api.serializers import FiniteFloatField, StrictInputSerializer, optional_reason
-from allocations.models import CovarianceEstimator, Method
+from allocations.api.permissions import APPROVE, MANAGE_POLICY, VIEW, actor_of, portfolio_for
+from allocations.api.serializers import FiniteFloatField, StrictInputSerializer, optional_reason, required_reason
+from allocations.models import CovarianceEstimator, Method, PolicyProposal
 from allocations.policy_fields import POLICY_FIELDS, REBALANCE_FREQUENCIES, PolicyField
-from allocations.selectors.core import policy_current
-from allocations.services.policies import policy_create_version
+from allocations.selectors.core import policy_current, policy_proposal_get, policy_proposal_list
+from allocations.services.policies import (
+    PolicyChange,
+    policy_change_request,
+    policy_proposal_approve,
+    policy_proposal_create,
+    policy_proposal_reject,
+)
 
-from .base import Api, found_or_404
+from .base import Api, CreateApi, DecisionApi, PortfolioScopedListApi, found_or_404
 
 
 class PolicyOutputSerializer(serializers.Serializer):
@@ -67,21 +74,52 @@ def _policy_input_field(field: PolicyField) -> serializers.Field:
     return FiniteFloatField(required=False, min_value=bounds.low, max_value=bounds.high, validators=validators)
 
 
-def _policy_input_fields() -> dict:
+def _policy_input_fields(reason: serializers.Field) -> dict:
     fields = {name: _policy_input_field(field) for name, field in POLICY_FIELDS.items()}
-    fields["reason"] = optional_reason()
+    fields["reason"] = reason
     return fields
+
+
+class PolicyProposalOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=PolicyProposal.Status.values)
+    base_version = serializers.IntegerField(
+        source="base_policy.version", allow_null=True, default=None, help_text="The version it changes."
+    )
+    changes = serializers.DictField(help_text="Field -> proposed value (times as HH:MM:SS).")
+    reason = serializers.CharField()
+    requested_by = serializers.CharField(source="requested_by.username", allow_null=True, default=None)
+    requested_at = serializers.DateTimeField()
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision_reason = serializers.CharField()
+    applied_version = serializers.IntegerField(
+        source="applied_policy.version", allow_null=True, default=None, help_text="The version its approval made."
+    )
+
+
+def policy_change_response(change: PolicyChange) -> Response:
+    """200 with the policy in force when the change applied at once (it only tightened, or changed
+    nothing); 202 with the proposal when it waits for a second risk officer."""
+    if change.proposal is not None:
+        return Response(PolicyProposalOutputSerializer(change.proposal).data, status=status.HTTP_202_ACCEPTED)
+    return Response(PolicyOutputSerializer(change.policy).data)
+
+
+POLICY_CHANGE_RESPONSES = {200: PolicyOutputSerializer, 202: PolicyProposalOutputSerializer}
 
 
 class PolicyApi(Api):
     """GET reads the current version; PUT and PATCH both take the fields to change (the others are
-    kept) and make a new version, audited. Nothing changed: the current version is answered."""
+    kept). A change that only tightens (lower caps, approval threshold, daily change or force
+    threshold) makes a new version at once, audited (200); any other waits as a proposal for a
+    second risk officer (202, a reason required). Nothing changed: the current version is answered."""
 
     InputSerializer = serializers.SerializerMetaclass(
         "InputSerializer",
         (StrictInputSerializer,),
         {
-            **_policy_input_fields(),
+            **_policy_input_fields(optional_reason()),
             "__qualname__": "PolicyUpdateApi.InputSerializer",
             "__module__": __name__,
         },
@@ -97,14 +135,87 @@ class PolicyApi(Api):
     def _update(self, request, slug):
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
         changes = dict(self.validated(request))
-        reason = changes.pop("reason", "") or "policy updated through the API"
-        policy = policy_create_version(portfolio=portfolio, actor=actor_of(request), reason=reason, changes=changes)
-        return Response(self.OutputSerializer(policy).data)
+        reason = changes.pop("reason", "")
+        change = policy_change_request(portfolio=portfolio, actor=actor_of(request), reason=reason, changes=changes)
+        return policy_change_response(change)
 
-    @extend_schema(request=InputSerializer, responses=PolicyOutputSerializer, summary="Change the policy (new version)")
+    @extend_schema(
+        request=InputSerializer,
+        responses=POLICY_CHANGE_RESPONSES,
+        summary="Change the policy (tightening: a new version; else a proposal)",
+    )
     def put(self, request, slug):
         return self._update(request, slug)
 
-    @extend_schema(request=InputSerializer, responses=PolicyOutputSerializer, summary="Change the policy (new version)")
+    @extend_schema(
+        request=InputSerializer,
+        responses=POLICY_CHANGE_RESPONSES,
+        summary="Change the policy (tightening: a new version; else a proposal)",
+    )
     def patch(self, request, slug):
         return self._update(request, slug)
+
+
+class PolicyProposalListApi(PortfolioScopedListApi):
+    """The portfolio's policy proposals, newest first."""
+
+    model = PolicyProposal
+    serializer_class = PolicyProposalOutputSerializer
+    selector = staticmethod(policy_proposal_list)
+
+
+class PolicyProposalCreateApi(CreateApi):
+    permission = MANAGE_POLICY
+    output = PolicyProposalOutputSerializer
+    summary = "Propose a policy change (it waits for a second risk officer, even one that only tightens)"
+
+    @staticmethod
+    def create(*, portfolio, actor, reason, **changes) -> PolicyProposal:
+        return policy_proposal_create(portfolio=portfolio, actor=actor, changes=changes, reason=reason)
+
+    InputSerializer = serializers.SerializerMetaclass(
+        "InputSerializer",
+        (StrictInputSerializer,),
+        {
+            **_policy_input_fields(required_reason()),
+            "__qualname__": "PolicyProposalCreateApi.InputSerializer",
+            "__module__": __name__,
+        },
+    )
+
+
+class PolicyProposalDecisionApi(DecisionApi):
+    # A waiting policy proposal; ``decide(proposal=, actor=, reason=)``.
+
+    output = PolicyProposalOutputSerializer
+
+    def handle(self, request, slug, proposal_id):
+        portfolio = portfolio_for(request, slug, APPROVE)
+        proposal = found_or_404(
+            policy_proposal_get(portfolio=portfolio, proposal_id=proposal_id),
+            f"no policy proposal {proposal_id} in this portfolio",
+        )
+        proposal = self.decide(proposal=proposal, actor=actor_of(request), **self.validated(request))
+        return Response(
+            PolicyProposalOutputSerializer(policy_proposal_get(portfolio=portfolio, proposal_id=proposal.pk)).data
+        )
+
+
+class PolicyProposalApproveApi(PolicyProposalDecisionApi):
+    decide = staticmethod(policy_proposal_approve)
+    summary = "Approve a waiting policy proposal (four eyes: not its proposer; a reason is required)"
+
+    class InputSerializer(StrictInputSerializer):
+        reason = required_reason()
+
+
+class PolicyProposalRejectApi(PolicyProposalDecisionApi):
+    decide = staticmethod(policy_proposal_reject)
+    summary = "Reject a waiting policy proposal (the policy in force stays)"
+
+    class InputSerializer(StrictInputSerializer):
+        reason = required_reason()
+
+
+class PolicyProposalCollectionApi(PolicyProposalListApi, PolicyProposalCreateApi):
+    """GET lists the policy proposals; POST proposes a change (risk officers)."""

@@ -173,5 +173,9 @@ def test_methods_lists_every_engine_method_and_the_current_one(client_as, demo):
     body = client_as("viewer").get("/api/v1/portfolios/demo/allocation/methods").json()
     assert body == {"methods": list(METHODS), "current_method": "hybrid"}
     response = client_as("risk").put("/api/v1/portfolios/demo/allocation/method/momentum", {}, format="json")
-    assert response.status_code == 200 and response.json()["version"] == 2
+    assert response.status_code == 202 and response.json()["changes"] == {"method": "momentum"}
+    assert client_as("viewer").get("/api/v1/portfolios/demo/allocation/methods").json()["current_method"] == "hybrid"
+    approve = f"/api/v1/portfolios/demo/policy/proposals/{response.json()['id']}/approve/"
+    approved = client_as("risk2").post(approve, {"reason": "agreed"}, format="json")
+    assert approved.status_code == 200 and approved.json()["applied_version"] == 2
     assert client_as("viewer").get("/api/v1/portfolios/demo/allocation/methods").json()["current_method"] == "momentum"

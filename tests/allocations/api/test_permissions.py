@@ -33,7 +33,7 @@ ENDPOINTS = [
     ("post", P + "/allocation/rebalance", {"allocation_method": "equal_weight"}, REBALANCE, 201),
     ("get", P + "/allocation/performance", None, VIEW, 200),
     ("get", P + "/allocation/methods", None, VIEW, 200),
-    ("put", P + "/allocation/method/equal_weight", {}, MANAGE, 200),
+    ("put", P + "/allocation/method/equal_weight", {}, MANAGE, 202),  # a policy proposal
     ("get", P + "/strategies/", None, VIEW, 200),
     ("post", P + "/strategies/", {"code": "new-1", "name": "New", "sector": "energy"}, MANAGE, 201),
     ("get", P + "/strategies/tech-0001/", None, VIEW, 200),
@@ -52,7 +52,9 @@ ENDPOINTS = [
     ("post", P + "/schedules/{schedule}/cancel/", {"reason": "stop"}, APPROVE, 200),
     ("get", P + "/policy/", None, VIEW, 200),
     ("put", P + "/policy/", {"max_total_risk": 0.7}, MANAGE, 200),
-    ("patch", P + "/policy/", {"lookback_period": 20}, MANAGE, 200),
+    ("patch", P + "/policy/", {"lookback_period": 20, "reason": "shorter"}, MANAGE, 202),  # a proposal
+    ("get", P + "/policy/proposals/", None, VIEW, 200),
+    ("post", P + "/policy/proposals/", {"max_total_risk": 0.7, "reason": "calmer"}, MANAGE, 201),
     ("get", P + "/equity/", None, VIEW, 200),
     ("post", P + "/equity/", {"total_equity": "10500000.00", "reason": "inflow"}, MANAGE, 201),
     ("get", P + "/audit/", None, VIEW, 200),

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, TransitionSchedule
+from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, PolicyProposal, TransitionSchedule
 from allocations.selectors.performance import portfolio_performance
 
 from .conftest import pending_run
@@ -184,6 +184,9 @@ def test_reject_and_cancel_and_method_from_the_page(demo):
     assert run.status == "rejected" and run.decision_reason == "too much"
     version = AllocationPolicy.objects.filter(portfolio=demo).order_by("-version").first().version
     assert client.post("/portfolios/demo/method/", {"method": "risk_parity", "reason": "calmer"}).status_code == 302
+    proposal = PolicyProposal.objects.get(portfolio=demo, status="pending_approval")
+    url = f"/portfolios/demo/policy/proposals/{proposal.pk}/approve/"
+    assert client_for("risk2").post(url, {"reason": "agreed"}).status_code == 302
     policy = AllocationPolicy.objects.filter(portfolio=demo).order_by("-version").first()
     assert (policy.version, policy.method) == (version + 1, "risk_parity")
     active = TransitionSchedule.objects.filter(portfolio=demo, status="active").first()
@@ -263,3 +266,34 @@ def test_weights_in_force_are_the_performance_apis(demo):
     expected = _amounts_in_force(demo, ids, dates)
     assert expected.sum() > 0
     np.testing.assert_array_equal(amounts_in_force(demo, ids, dates), expected)
+
+
+def test_choosing_the_method_is_a_proposal_a_second_officer_decides(demo):
+    """Issue 21 items 5 and 6: one risk officer set the method at once; now it waits, shown on the
+    dashboard, for another risk officer, who gives a reason (the proposer cannot approve it)."""
+    current = AllocationPolicy.objects.filter(portfolio=demo).order_by("-version").first()
+    other = "risk_parity" if current.method != "risk_parity" else "equal_weight"
+    risk, risk2 = client_for("risk"), client_for("risk2")
+    assert risk.post("/portfolios/demo/method/", {"method": other, "reason": ""}).status_code == 400
+    assert risk.post("/portfolios/demo/method/", {"method": other, "reason": "calmer"}).status_code == 302
+    assert AllocationPolicy.objects.filter(portfolio=demo).order_by("-version").first() == current
+    proposal = PolicyProposal.objects.get(portfolio=demo, status="pending_approval")
+    page = risk2.get("/portfolios/demo/").content.decode()
+    assert f'data-proposal="{proposal.pk}"' in page and f"method → {other}" in page
+    approve = f"/portfolios/demo/policy/proposals/{proposal.pk}/approve/"
+    mine = risk.post(approve, {"reason": "mine"})
+    assert mine.status_code == 400 and "four eyes" in mine.content.decode()
+    assert risk2.post(approve, {"reason": ""}).status_code == 400
+    proposal.refresh_from_db()
+    assert proposal.status == "pending_approval"
+    assert risk2.post(approve, {"reason": "agreed"}).status_code == 302
+    policy = AllocationPolicy.objects.filter(portfolio=demo).order_by("-version").first()
+    assert (policy.version, policy.method) == (current.version + 1, other)
+
+
+def test_an_approval_from_the_page_needs_a_reason(demo):
+    run = pending_run(demo, get_user_model().objects.get(username="pm"))
+    response = client_for("risk2").post(f"/portfolios/demo/runs/{run.public_id}/approve/", {"reason": ""})
+    assert response.status_code == 400
+    run.refresh_from_db()
+    assert run.status == "pending_approval"

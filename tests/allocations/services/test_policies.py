@@ -10,10 +10,22 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from allocations.errors import DomainError
-from allocations.models import AllocationPolicy, AuditEntry
+from accounts import roles
+from accounts.services import portfolio_grant, user_ensure
+from allocations.errors import ConflictError, DomainError
+from allocations.models import AllocationPolicy, AuditEntry, PolicyProposal
 from allocations.selectors.core import audit_verify, policy_current
-from allocations.services.policies import policy_create_version, policy_from_yaml, policy_set_method
+from allocations.services.actors import Actor
+from allocations.services.policies import (
+    policy_change_request,
+    policy_create_version,
+    policy_from_yaml,
+    policy_proposal_approve,
+    policy_proposal_create,
+    policy_proposal_reject,
+    policy_set_method,
+    policy_validate_changes,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -92,13 +104,156 @@ def test_a_change_makes_the_next_version_and_an_audit_row(portfolio, actor):
     assert audit_verify(portfolio=portfolio).ok
 
 
-def test_a_method_only_change_is_a_method_change(portfolio, actor):
-    policy_create_version(portfolio=portfolio, actor=actor)
-    policy = policy_set_method(portfolio=portfolio, method="risk_parity", actor=actor, reason="calmer")
+def test_a_method_only_change_is_a_method_change(portfolio, officers):
+    first, second = officers
+    policy_create_version(portfolio=portfolio, actor=first)
+    proposal = policy_set_method(portfolio=portfolio, method="risk_parity", actor=first, reason="calmer").proposal
+    proposed = AuditEntry.objects.filter(portfolio=portfolio).order_by("-id").first()
+    assert proposed.kind == AuditEntry.Kind.METHOD_CHANGE and proposed.payload["outcome"] == "proposed"
+    policy_proposal_approve(proposal=proposal, actor=second, reason="agreed")
+    policy = policy_current(portfolio=portfolio)
     assert (policy.version, policy.method) == (2, "risk_parity")
     row = AuditEntry.objects.filter(portfolio=portfolio).order_by("-id").first()
-    assert row.kind == AuditEntry.Kind.METHOD_CHANGE
+    assert row.kind == AuditEntry.Kind.METHOD_CHANGE and row.payload["outcome"] == "applied"
     assert row.payload["changes"] == {"method": {"old": "hybrid", "new": "risk_parity"}}
+
+
+# --- four eyes on a policy change (issue 21, items 5 and 6) ---------------------------------
+
+
+@pytest.fixture
+def officers(portfolio):
+    """Two risk officers of ``portfolio``."""
+    made = []
+    for name in ("officer-1", "officer-2"):
+        user, _ = user_ensure(username=name, role=roles.RISK_OFFICER, password="x")
+        portfolio_grant(user=user, portfolio=portfolio, role=roles.RISK_OFFICER)
+        made.append(Actor.of_user(user))
+    return made
+
+
+@pytest.fixture
+def in_force(portfolio, officers):
+    return policy_create_version(portfolio=portfolio, actor=officers[0], reason="initial")
+
+
+def test_switching_four_eyes_off_is_a_proposal_that_changes_nothing_yet(portfolio, officers, in_force):
+    """Issue 21 item 5: PATCH {"approval_threshold": 2.0} by one risk officer applied at once, without a reason."""
+    first, second = officers
+    with pytest.raises(DomainError) as err:
+        policy_change_request(portfolio=portfolio, actor=first, changes={"approval_threshold": 2.0})
+    assert err.value.field == "reason"
+    change = policy_change_request(
+        portfolio=portfolio, actor=first, changes={"approval_threshold": 2.0}, reason="fewer approvals"
+    )
+    assert change.proposal is not None and change.policy == in_force
+    assert policy_current(portfolio=portfolio) == in_force and in_force.approval_threshold == 0.25
+    assert change.proposal.changes == {"approval_threshold": 2.0}
+    with pytest.raises(ConflictError) as err:
+        policy_proposal_approve(proposal=change.proposal, actor=first, reason="mine")
+    assert err.value.field == "approved_by"
+    with pytest.raises(DomainError) as err:
+        policy_proposal_approve(proposal=change.proposal, actor=second, reason=" ")
+    assert err.value.field == "reason"
+    assert policy_current(portfolio=portfolio) == in_force
+    approved = policy_proposal_approve(proposal=change.proposal, actor=second, reason="agreed for the quarter")
+    policy = policy_current(portfolio=portfolio)
+    assert approved.status == PolicyProposal.Status.APPLIED and approved.applied_policy == policy
+    assert (policy.version, policy.approval_threshold, policy.reason) == (2, 2.0, "fewer approvals")
+    rows = AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.POLICY_CHANGE).order_by("seq")
+    assert [(r.payload["outcome"], r.reason) for r in rows][1:] == [
+        ("proposed", "fewer approvals"),
+        ("applied", "agreed for the quarter"),
+    ]
+    assert audit_verify().ok
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"max_single_strategy_exposure": 0.1},
+        {"max_sector_exposure": 0.2, "max_total_risk": 0.5},
+        {"approval_threshold": 0.1},
+        {"max_daily_change": 0.05},
+        {"force_rebalance_threshold": 0.05},
+        {"approval_threshold": 0.25, "max_total_risk": 0.7},  # one unchanged, one lower
+    ],
+)
+def test_a_change_that_only_tightens_applies_at_once(portfolio, officers, in_force, changes):
+    change = policy_change_request(portfolio=portfolio, actor=officers[0], changes=changes)
+    assert change.proposal is None and change.policy.version == 2
+    assert all(getattr(change.policy, name) == value for name, value in changes.items())
+    assert not PolicyProposal.objects.exists()
+    row = AuditEntry.objects.filter(portfolio=portfolio).order_by("-seq").first()
+    assert row.payload["outcome"] == "applied" and row.payload["version"] == 2
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"max_single_strategy_exposure": 0.3},  # a cap raised
+        {"approval_threshold": 0.1, "max_total_risk": 0.9},  # one tighter, one looser
+        {"method": "momentum"},
+        {"lookback_period": 60},  # no safer direction
+        {"transition_period_days": 10},
+        {"rebalance_time": "09:00"},
+    ],
+)
+def test_any_other_change_is_a_proposal(portfolio, officers, in_force, changes):
+    change = policy_change_request(portfolio=portfolio, actor=officers[0], changes=changes, reason="why")
+    assert change.proposal is not None and policy_current(portfolio=portfolio) == in_force
+    policy_proposal_approve(proposal=change.proposal, actor=officers[1], reason="fine")
+    policy = policy_current(portfolio=portfolio)
+    assert policy.version == 2 and policy_validate_changes(changes) == {n: getattr(policy, n) for n in changes}
+
+
+def test_a_newer_proposal_supersedes_the_waiting_one(portfolio, officers, in_force):
+    first, second = officers
+    old = policy_proposal_create(portfolio=portfolio, actor=first, changes={"max_total_risk": 0.9}, reason="a")
+    new = policy_proposal_create(portfolio=portfolio, actor=second, changes={"max_total_risk": 0.95}, reason="b")
+    old.refresh_from_db()
+    assert old.status == PolicyProposal.Status.SUPERSEDED and new.status == PolicyProposal.Status.PENDING_APPROVAL
+    outcomes = [
+        r.payload["outcome"]
+        for r in AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.POLICY_CHANGE).order_by("seq")
+    ]
+    assert outcomes[1:] == ["proposed", "superseded", "proposed"]
+    with pytest.raises(ConflictError):
+        policy_proposal_approve(proposal=old, actor=second, reason="late")
+
+
+def test_approving_a_proposal_whose_base_is_no_longer_in_force_is_a_conflict(portfolio, officers, in_force):
+    first, second = officers
+    proposal = policy_proposal_create(portfolio=portfolio, actor=first, changes={"max_total_risk": 0.9}, reason="a")
+    # a version written another way meanwhile (the YAML loader, an operator)
+    policy_create_version(portfolio=portfolio, actor=Actor.command("load_policy"), changes={"lookback_period": 40})
+    proposal.refresh_from_db()
+    assert proposal.status == PolicyProposal.Status.SUPERSEDED  # a new version supersedes what waited
+    PolicyProposal.objects.filter(pk=proposal.pk).update(status=PolicyProposal.Status.PENDING_APPROVAL)
+    with pytest.raises(ConflictError) as err:
+        policy_proposal_approve(proposal=proposal, actor=second, reason="ok")
+    assert err.value.field == "base_version"
+    assert policy_current(portfolio=portfolio).max_total_risk == 0.8
+
+
+def test_a_rejected_proposal_leaves_the_policy_and_needs_a_reason(portfolio, officers, in_force):
+    first, second = officers
+    proposal = policy_proposal_create(portfolio=portfolio, actor=first, changes={"max_total_risk": 0.9}, reason="a")
+    with pytest.raises(DomainError):
+        policy_proposal_reject(proposal=proposal, actor=second, reason="")
+    rejected = policy_proposal_reject(proposal=proposal, actor=second, reason="too risky")
+    assert rejected.status == PolicyProposal.Status.REJECTED and rejected.decision_reason == "too risky"
+    assert policy_current(portfolio=portfolio) == in_force
+
+
+def test_only_risk_officers_propose_and_decide(portfolio, officers, in_force, actor):
+    with pytest.raises(ConflictError):
+        policy_proposal_create(portfolio=portfolio, actor=actor, changes={"max_total_risk": 0.9}, reason="a")
+    proposal = policy_proposal_create(
+        portfolio=portfolio, actor=officers[0], changes={"max_total_risk": 0.9}, reason="a"
+    )
+    with pytest.raises(ConflictError):
+        policy_proposal_approve(proposal=proposal, actor=actor, reason="ok")
 
 
 def test_no_change_makes_no_version(portfolio, actor):
