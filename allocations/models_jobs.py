@@ -52,11 +52,15 @@ class OutboxEvent(models.Model):
     class Kind(models.TextChoices):
         TARGET_APPROVED = "allocation.target_approved", "Target approved"
         STEP_APPLIED = "allocation.step_applied", "Step applied"
+        FUNDS_SCALED = "portfolio.funds_scaled", "Funds scaled down to a lower equity"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     portfolio = models.ForeignKey("allocations.Portfolio", on_delete=models.PROTECT, related_name="outbox_events")
     kind = models.CharField(max_length=40, choices=Kind.choices)
-    run = models.ForeignKey("allocations.AllocationRun", on_delete=models.PROTECT, related_name="+")
+    # none for funds scaled down by an equity change (no run moved them)
+    run = models.ForeignKey(
+        "allocations.AllocationRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     step = models.ForeignKey(
         "allocations.TransitionStep", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

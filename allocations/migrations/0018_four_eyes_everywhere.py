@@ -1,5 +1,6 @@
 # Issue 21 (hardening round 3), part B: policy proposals (four eyes on a policy change that loosens),
-# and on PostgreSQL a deferred check that no commit leaves a portfolio's funds above its equity.
+# the outbox event of funds scaled down by an equity cut, and on PostgreSQL a deferred check that no
+# commit leaves a portfolio's funds above its equity.
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -63,12 +64,12 @@ DROP FUNCTION IF EXISTS allocations_funds_within_equity();
 
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_FORWARD)
+        schema_editor.execute(PG_FORWARD, params=None)
 
 
 def backward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_BACKWARD)
+        schema_editor.execute(PG_BACKWARD, params=None)
 
 
 class Migration(migrations.Migration):
@@ -161,6 +162,30 @@ class Migration(migrations.Migration):
                     ),
                 ],
             },
+        ),
+        # an equity cut that scales the funds down writes an outbox event, with no run behind it
+        migrations.AlterField(
+            model_name="outboxevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("allocation.target_approved", "Target approved"),
+                    ("allocation.step_applied", "Step applied"),
+                    ("portfolio.funds_scaled", "Funds scaled down to a lower equity"),
+                ],
+                max_length=40,
+            ),
+        ),
+        migrations.AlterField(
+            model_name="outboxevent",
+            name="run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="allocations.allocationrun",
+            ),
         ),
         migrations.RunPython(forward, backward),
     ]

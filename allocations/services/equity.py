@@ -9,7 +9,8 @@ old and the new equity; a newer request supersedes the one that waited.
 A change that is applied supersedes what was planned at the old equity, in the same transaction:
 the active schedule's steps left and every run waiting for approval (their amounts were computed
 from the old equity). A new equity below what is invested scales every fund down with it
-(``funds_scale_to_equity``), so the funds never stay above the equity.
+(``funds_scale_to_equity``), so the funds never stay above the equity, and writes a
+``portfolio.funds_scaled`` outbox event for the order-execution system.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from accounts import roles
 from allocations import clock
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, AuditEntry, EquityChange, Portfolio
+from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
 from .audit import audit_append
 from .funds import MAX_AMOUNT, funds_scale_to_equity
 from .locks import portfolio_lock
+from .outbox import outbox_funds_scaled
 from .run_records import allocation_runs_supersede
 from .schedules import schedule_supersede_active
 
@@ -135,9 +138,16 @@ def _apply(change: EquityChange, portfolio: Portfolio, actor: Actor, reason: str
         reason=superseded,
         superseded_by={"equity_change": change.pk},
     )
-    funds_scale_to_equity(
+    scaled = funds_scale_to_equity(
         portfolio=portfolio, equity=change.new_equity, actor=actor, reason=f"equity change {change.pk}: {reason}"
     )
+    if scaled:  # the order-execution system hears of it as of a step: from the outbox, in this transaction
+        outbox_funds_scaled(
+            portfolio=portfolio,
+            equity_change_id=change.pk,
+            equity=change.new_equity,
+            amounts=fund_amounts(portfolio=portfolio),
+        )
 
 
 def _supersede_waiting(portfolio: Portfolio, actor: Actor) -> None:

@@ -1,7 +1,8 @@
 """The outbox to order execution: allocation changes written with the funds, delivered to webhooks.
 
-An applied step and an approved target each write one ``OutboxEvent`` in the transaction that
-moves the funds (``services.schedules`` calls here), and one ``WebhookDelivery`` per active
+An applied step, an approved target and an equity cut that scales the funds down each write one
+``OutboxEvent`` in the transaction that moves the funds (``services.schedules`` and
+``services.equity`` call here), and one ``WebhookDelivery`` per active
 endpoint of the portfolio. After commit a task (``allocations.deliver_webhooks``) POSTs the
 event; beat's sweep retries what is due. Delivery is at least once: the body carries the event's
 stable ``id`` (also in ``X-CAE-Event-Id``) so the receiver drops duplicates, and
@@ -54,7 +55,7 @@ MAX_ERROR = 2000
 
 
 def outbox_event_write(
-    *, portfolio: Portfolio, kind: str, run: AllocationRun, step: TransitionStep | None = None, payload: dict
+    *, portfolio: Portfolio, kind: str, run: AllocationRun | None, step: TransitionStep | None = None, payload: dict
 ) -> OutboxEvent:
     """Record one allocation change and a pending delivery to each active endpoint; deliver after commit."""
     event = OutboxEvent.objects.create(portfolio=portfolio, kind=kind, run=run, step=step, payload=payload)
@@ -131,6 +132,22 @@ def outbox_step_applied(
     return outbox_event_write(
         portfolio=run.portfolio, kind=OutboxEvent.Kind.STEP_APPLIED, run=run, step=step, payload=payload
     )
+
+
+def outbox_funds_scaled(
+    *, portfolio: Portfolio, equity_change_id: int, equity: Decimal, amounts: dict[int, Decimal]
+) -> OutboxEvent:
+    """The event of an equity cut that scaled the funds down: every strategy's amount and weight
+    after it (``amounts``: strategy id -> fund), the state to reach, as a step's event gives it."""
+    by_id = strategy_codes_by_id(portfolio=portfolio)
+    ids = sorted(amounts)
+    payload = {
+        "equity_change": equity_change_id,
+        "equity": str(equity),
+        "weights": {by_id.get(i, str(i)): float(amounts[i] / equity) for i in ids},
+        "amounts": {by_id.get(i, str(i)): str(amounts[i]) for i in ids},
+    }
+    return outbox_event_write(portfolio=portfolio, kind=OutboxEvent.Kind.FUNDS_SCALED, run=None, payload=payload)
 
 
 def event_body(event: OutboxEvent) -> bytes:

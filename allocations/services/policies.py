@@ -257,7 +257,11 @@ def _as_json(value: Any) -> Any:
 def _lock_waiting(proposal: PolicyProposal, actor: Actor) -> tuple[PolicyProposal, AllocationPolicy | None]:
     portfolio = portfolio_lock(proposal.portfolio_id)
     _require_officer(actor, portfolio, field="approved_by")
-    proposal = PolicyProposal.objects.select_for_update().select_related("portfolio", "base_policy").get(pk=proposal.pk)
+    proposal = (
+        PolicyProposal.objects.select_for_update(of=("self",))
+        .select_related("portfolio", "base_policy")
+        .get(pk=proposal.pk)
+    )
     if proposal.status != PolicyProposal.Status.PENDING_APPROVAL:
         raise ConflictError(f"policy proposal {proposal.pk} is {proposal.status}, not pending approval", field="status")
     current = AllocationPolicy.objects.filter(portfolio=portfolio).order_by("-version").first()

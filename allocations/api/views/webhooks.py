@@ -124,7 +124,9 @@ class EventOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id", help_text="The stable event id (X-CAE-Event-Id).")
     type = serializers.ChoiceField(source="kind", choices=OutboxEvent.Kind.values)
     created_at = serializers.DateTimeField()
-    allocation_id = serializers.UUIDField(source="run.public_id")
+    allocation_id = serializers.UUIDField(
+        source="run.public_id", allow_null=True, default=None, help_text="None for funds scaled by an equity change."
+    )
     step = serializers.IntegerField(source="step.index", allow_null=True, default=None)
     deliveries = DeliverySerializer(many=True)
 

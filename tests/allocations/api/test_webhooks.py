@@ -128,3 +128,18 @@ def test_with_the_broker_down_the_api_answers_reads_and_rebalances(
     assert health.status_code == 503 and health.json()["down"] == ["broker"]
     assert "could not enqueue" in caplog.text  # the delivery waits in the outbox for beat's sweep
     assert WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).count() == 2
+
+
+def test_an_equity_cut_that_scales_the_funds_is_an_event_without_a_run(client_as, demo):
+    base = P.format(slug="demo")
+    change = client_as("risk").post(
+        base + "/equity/", {"total_equity": "8000000.00", "reason": "redemption"}, format="json"
+    )
+    approved = client_as("risk2").post(
+        base + f"/equity/{change.json()['id']}/approve/", {"reason": "wired"}, format="json"
+    )
+    assert approved.status_code == 200, approved.content
+    events = client_as("viewer").get(base + "/outbox/?type=portfolio.funds_scaled").json()["results"]
+    assert len(events) == 1 and events[0]["allocation_id"] is None
+    detail = client_as("viewer").get(base + f"/outbox/{events[0]['id']}/").json()
+    assert detail["data"]["equity"] == "8000000.00" and detail["type"] == "portfolio.funds_scaled"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import ROUND_FLOOR, Decimal
+from functools import partial
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
 
 from allocations.adapters import amounts_for_weights
 from allocations.errors import ConflictError, DomainError
@@ -18,13 +21,14 @@ from allocations.models import (
     TransitionSchedule,
     TransitionStep,
 )
+from allocations.models_jobs import OutboxEvent
 from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.approvals import allocation_run_approve
 from allocations.services.equity import equity_change_approve, equity_change_reject, equity_change_request
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from allocations.services.schedules import transition_step_apply
-from tests.allocations.demo_support import set_policy
+from tests.allocations.demo_support import seeded_demo, set_policy
 
 from .conftest import EQUITY, funds_of
 
@@ -113,12 +117,15 @@ def test_lowering_the_equity_below_the_funds_scales_every_fund_down(demo):
     moves = AuditEntry.objects.filter(portfolio=demo, kind=AuditEntry.Kind.FUND_CHANGE, reason__startswith="equity")
     assert moves.count() == sum(1 for c in before if before[c] != after[c])
     assert moves.order_by("seq").last().total_capital == sum(after.values()) and audit_verify().ok
+    event = OutboxEvent.objects.get(kind=OutboxEvent.Kind.FUNDS_SCALED)  # the order-execution system hears of it
+    assert event.run is None and event.payload["equity"] == "8000000.00"
+    assert event.payload["amounts"] == {code: str(amount) for code, amount in after.items()}
 
 
 def test_raising_the_equity_moves_no_fund(demo):
     before = funds_of(demo)
     _approved(demo, "12000000")
-    assert funds_of(demo) == before
+    assert funds_of(demo) == before and not OutboxEvent.objects.exists()
 
 
 def test_an_equity_change_supersedes_the_active_schedule_and_every_waiting_run(demo):
@@ -147,25 +154,26 @@ def test_an_equity_change_supersedes_the_active_schedule_and_every_waiting_run(d
 
 
 def test_a_step_applies_at_the_equity_in_force(demo):
-    """A step planned at 10 M and applied once the equity is 8 M invests 8 M, not the run's 10 M
-    (the equity is moved under the schedule here as a row written before the supersede rule)."""
+    """A step planned at 10 M and applied once the equity is 12 M invests 12 M, not the run's 10 M
+    (the equity is moved under the schedule here, as by a row written before the supersede rule;
+    upwards, since PostgreSQL refuses to commit an equity below the funds)."""
     set_policy(demo, approval_threshold=2.0, max_daily_change=0.02, min_change_threshold=0.0)
     run = allocation_run_create(portfolio=demo, actor=actor("pm"), request=RebalanceRequest()).run
     step = TransitionSchedule.objects.get(run=run).steps.get(index=2)
-    Portfolio.objects.filter(pk=demo.pk).update(total_equity=Decimal("8000000.00"))
+    Portfolio.objects.filter(pk=demo.pk).update(total_equity=Decimal("12000000.00"))
     assert transition_step_apply(step_id=step.pk, actor=Actor.system("test"))
     rows = list(AuditEntry.objects.filter(step=step, kind=AuditEntry.Kind.FUND_CHANGE))
     assert rows
     for row in rows:
         weight = step.weights.get(row.strategy_id, step.weights.get(str(row.strategy_id)))
-        assert row.new_amount == amounts_for_weights([weight], Decimal("8000000.00"))[0]
+        assert row.new_amount == amounts_for_weights([weight], Decimal("12000000.00"))[0]
 
 
 def test_a_run_computed_at_another_equity_is_not_approved(demo):
     set_policy(demo, approval_threshold=0.0)
     run = allocation_run_create(portfolio=demo, actor=actor("pm"), request=RebalanceRequest()).run
     before = funds_of(demo)
-    Portfolio.objects.filter(pk=demo.pk).update(total_equity=Decimal("8000000.00"))
+    Portfolio.objects.filter(pk=demo.pk).update(total_equity=Decimal("12000000.00"))
     with pytest.raises(ConflictError) as err:
         allocation_run_approve(run=run, actor=actor("risk"), reason="looks fine")
     assert err.value.field == "total_equity"
@@ -204,3 +212,81 @@ def test_funds_cannot_be_raised_above_equity_in_small_steps(demo):
         portfolio=demo, actor=actor("pm"), request=RebalanceRequest(total_equity=equity, dry_run=True)
     )
     assert outcome.dry_run and outcome.explanation["equity"] == str(equity.quantize(Decimal("0.01")))
+
+
+# --- PostgreSQL: the database refuses a commit with funds above the equity; the race -----------
+
+
+def _invested(portfolio) -> Decimal:
+    return sum(Fund.objects.filter(strategy__portfolio=portfolio).values_list("amount", flat=True), Decimal("0"))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_a_commit_that_leaves_funds_above_the_equity():
+    demo = seeded_demo(strategies=8, days=70, seed=4)
+    before = funds_of(demo)
+    fund = Fund.objects.filter(strategy__portfolio=demo).order_by("strategy_id").first()
+    with pytest.raises(IntegrityError, match="above its equity"):
+        with transaction.atomic():
+            Fund.objects.filter(pk=fund.pk).update(amount=fund.amount + Decimal("1.00"))
+    with pytest.raises(IntegrityError, match="above its equity"):
+        with transaction.atomic():
+            Portfolio.objects.filter(pk=demo.pk).update(total_equity=Decimal("8000000.00"))
+    with transaction.atomic():  # above for a moment inside the transaction is fine: checked at commit
+        Fund.objects.filter(pk=fund.pk).update(amount=fund.amount + Decimal("1.00"))
+        Fund.objects.filter(pk=fund.pk).update(amount=fund.amount)
+    assert funds_of(demo) == before
+    set_policy(demo, approval_threshold=0.25)
+    _approved(demo, "8000000")  # the service scales the funds in the same transaction: it commits
+    demo.refresh_from_db()
+    assert demo.total_equity == Decimal("8000000.00") and _invested(demo) <= demo.total_equity
+
+
+def _race(*calls) -> list[BaseException]:
+    """Run the calls at the same moment, each on its own connection; what they raised."""
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call):
+        try:
+            barrier.wait()
+            call()
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_rebalance_racing_an_equity_cut_never_leaves_funds_above_the_equity():
+    """Issue 21 item 3: a rebalance racing an equity cut ended above the equity in 3 of 5 rounds."""
+    demo = seeded_demo(strategies=16, days=80, seed=5)
+    set_policy(demo, approval_threshold=2.0, max_daily_change=1.0, min_change_threshold=0.0)
+    equity = EQUITY
+    for round_ in range(5):
+        equity = (equity * Decimal("0.8")).quantize(Decimal("0.01"))
+        change = equity_change_request(portfolio=demo, actor=actor("risk"), equity=equity, reason=f"round {round_}")
+        method = ("equal_weight", "inverse_volatility")[round_ % 2]
+        errors = _race(
+            partial(equity_change_approve, change=change, actor=actor("risk2"), reason="redemption wired"),
+            partial(
+                allocation_run_create,
+                portfolio=demo,
+                actor=actor("pm"),
+                request=RebalanceRequest(allocation_method=method),
+            ),
+        )
+        assert not errors, errors
+        demo.refresh_from_db()
+        assert demo.total_equity == equity
+        assert _invested(demo) <= demo.total_equity, f"round {round_}: {_invested(demo)} > {demo.total_equity}"
+    assert audit_verify().ok
