@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -143,7 +143,7 @@ def _seed_portfolio(
         values = synthetic_returns(n_strategies, n_days, sector_of, seed)
         before = n_days - history_days
         _returns_create(portfolio, ids, days[:before], values[:before])
-        each = (equity / n_strategies).quantize(CENT)
+        each = (equity / n_strategies).quantize(CENT, rounding=ROUND_FLOOR)  # never above the equity
         with _clock(portfolio, days[before], time(8, 0)) if history_days else _at(now):
             _signals_create(portfolio, DEMO_SIGNALS, source="seed_demo")
             policy_create_version(portfolio=portfolio, actor=ACTOR, reason="initial policy (specification defaults)")

@@ -1,7 +1,8 @@
 """The specification's Strategy Fund Manager, with persistence and an audit row per change.
 
 Amounts are decimals to the cent. Every change locks the portfolio, writes the fund and its
-audit row in one transaction, or raises ``DomainError`` and writes nothing.
+audit row in one transaction, or raises ``DomainError`` and writes nothing; the funds never add
+up to more than the equity (a change that would raise them past it is refused).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def funds_set_many(
     portfolio lock it still holds (a rebalance reads them to decide); they are not read again.
     """
     with transaction.atomic():
-        portfolio_lock(portfolio.pk)
+        equity = portfolio_lock(portfolio.pk).total_equity
         if known is not None:
             current = {sid: known[sid] for sid in amounts if sid in known}
             total = sum(known.values(), Decimal("0")).quantize(CENT)
@@ -94,6 +95,7 @@ def funds_set_many(
                 .values_list("strategy_id", "amount")
             )
             total = _total_capital(portfolio)
+        before = total
         to_create, to_update, records = [], [], []
         decreases_first = sorted(amounts.items(), key=lambda item: item[1] - current.get(item[0], Decimal("0")))
         for strategy_id, new_amount in decreases_first:
@@ -118,6 +120,8 @@ def funds_set_many(
                     total_capital=total,
                 )
             )
+        if total > equity and total > before:  # the database refuses it at commit on PostgreSQL; say why first
+            raise DomainError(f"the funds would add up to {total}, above the equity {equity}", field="amount")
         bulk_insert(Fund, to_create)
         _update_amounts(to_update)
         if clock is not None:  # a runs.PhaseClock

@@ -309,7 +309,7 @@ def test_verify_audit_exits_non_zero_in_a_real_process(tmp_path):
         "from allocations.models import Portfolio, Sector, Strategy\n"
         "from allocations.services.actors import Actor\n"
         "from allocations.services.funds import fund_set\n"
-        "p = Portfolio.objects.create(slug='sub', name='Sub')\n"
+        "p = Portfolio.objects.create(slug='sub', name='Sub', total_equity=1000)\n"
         "s = Sector.objects.create(code='tech', name='Tech')\n"
         "for i in range(3):\n"
         "    Strategy.objects.create(portfolio=p, code=f's{i}', name=f's{i}', sector=s)\n"

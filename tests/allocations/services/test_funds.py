@@ -239,3 +239,15 @@ def test_a_multi_fund_change_applies_decreases_first_so_no_row_shows_more_capita
     assert [row.strategy_id for row in rows] == [ids["tech-a"], ids["ener-a"]]
     assert max(row.total_capital for row in rows) == Decimal("1000.00")
     assert rows[-1].total_capital == _summed_total(portfolio) == Decimal("1000.00")
+
+
+def test_funds_are_never_raised_above_the_equity(portfolio, strategies, actor):
+    """Issue 21 item 3: the funds stayed at 10 M on an 8 M equity; a change that would put them
+    above it is refused naming the amount (PostgreSQL's commit check would refuse it anyway)."""
+    fund_set(portfolio=portfolio, strategy="tech-a", amount="600000", actor=actor)
+    with pytest.raises(DomainError) as err:
+        fund_set(portfolio=portfolio, strategy="tech-b", amount="400000.01", actor=actor)
+    assert err.value.field == "amount"
+    assert not Fund.objects.filter(strategy__code="tech-b").exists()
+    fund_set(portfolio=portfolio, strategy="tech-b", amount="400000", actor=actor)  # exactly the equity
+    assert sum(Fund.objects.values_list("amount", flat=True)) == portfolio.total_equity
