@@ -16,8 +16,10 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.db import connection
 
 from allocations import clock, engine
+from allocations.models import Portfolio
 from allocations.selectors.performance import path_metrics, portfolio_performance
 from allocations.services.actors import Actor
 from allocations.services.funds import funds_set_many
@@ -216,8 +218,13 @@ def test_the_answers_frame(book):
 
 def test_a_portfolio_without_equity_weighs_its_history_by_the_funds(db):
     """Equity 0 with funds 300 / 100: history weights are the funds' shares (0.75, 0.25); today's
-    weights of equity are 0, so the backtest is flat and the risk answers no volatility."""
-    portfolio = PortfolioFactory(slug="no-equity", total_equity=Decimal("0"))
+    weights of equity are 0, so the backtest is flat and the risk answers no volatility.
+
+    The services keep funds within the equity (issue 21); such a row comes from before that rule (its
+    equity set to 0 behind the services' back here). PostgreSQL refuses such a row (migration 0018)."""
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL's deferred check refuses funds above the equity (migration 0018)")
+    portfolio = PortfolioFactory(slug="no-equity", total_equity=Decimal("400"))
     sector = SectorFactory(code="technology")
     a = StrategyFactory(portfolio=portfolio, code="a", sector=sector)
     b = StrategyFactory(portfolio=portfolio, code="b", sector=sector)
@@ -229,6 +236,8 @@ def test_a_portfolio_without_equity_weighs_its_history_by_the_funds(db):
         funds_set_many(
             portfolio=portfolio, amounts={a.pk: Decimal("300"), b.pk: Decimal("100")}, actor=Actor.command("tests")
         )
+    Portfolio.objects.filter(pk=portfolio.pk).update(total_equity=Decimal("0"))
+    portfolio.refresh_from_db()
     got = portfolio_performance(portfolio=portfolio)
     expected = hand_metrics([0.75 * ra[t] + 0.25 * rb[t] for t in range(3)])
     for key, value in expected.items():
