@@ -8,15 +8,29 @@ class DomainError(ValueError):
 
     ``field`` names the offending input (``amount``, ``strategy``, ``line 14: return``) so the
     API can answer a 400 that points at it.
+
+    ``by_field`` maps each offending input to its messages when there are several (an import with
+    bad rows: ``{"line 3": ["unknown strategy 'x'"], "line 4": [...]}``); the API lists each under its
+    own field instead of every message under the first one's.
     """
 
-    def __init__(self, message: str, *, field: str | None = None, errors: list[str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: list[str] | None = None,
+        by_field: dict[str, list[str]] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.errors = errors or [message]
+        self.by_field = by_field
 
     def as_dict(self) -> dict:
+        if self.by_field:
+            return dict(self.by_field)
         return {self.field or "non_field_errors": self.errors}
 
 

@@ -8,6 +8,7 @@ driver ten minutes later.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -62,6 +63,22 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name}: expected an integer, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}: must be at least {minimum}, got {value}")
+    return value
+
+
+def env_float(name: str, default: float, *, above: float | None = None) -> float:
+    """A finite number; ``above`` is an exclusive lower bound (a bound of 0 would refuse everything)."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: expected a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name}: expected a finite number, got {raw!r}")
+    if above is not None and value <= above:
+        raise ImproperlyConfigured(f"{name}: must be greater than {above:g}, got {value:g}")
     return value
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 
 from allocations.errors import DomainError
@@ -23,6 +24,7 @@ from .locks import portfolio_lock
 from .returns_snapshot import returns_snapshot_merge
 
 MAX_REPORTED_ERRORS = 20
+MAX_REPORTED_OVERWRITES = 20
 EARLIEST_RETURN_DATE = date(1970, 1, 1)
 CSV_COLUMNS = ("date", "strategy", "return")
 
@@ -38,6 +40,16 @@ class ReturnRow:
 
 
 @dataclass(frozen=True)
+class Overwrite:
+    """A stored return this import replaced with another value."""
+
+    strategy: str
+    date: date
+    old: float
+    new: float
+
+
+@dataclass(frozen=True)
 class ImportSummary:
     rows: int
     created: int
@@ -45,6 +57,9 @@ class ImportSummary:
     strategies: int
     first_date: date | None
     last_date: date | None
+    overwritten: int = 0  # of ``updated``, the stored values that changed (the rest were equal)
+    overwrites: tuple[Overwrite, ...] = ()  # the first MAX_REPORTED_OVERWRITES of them
+    outliers: int = 0  # returns beyond MAX_ABS_DAILY_RETURN, loaded because the caller allowed them
 
 
 def returns_rows_from_csv(stream: Iterable[str]) -> list[ReturnRow]:
@@ -101,6 +116,17 @@ def _parse_value(raw: object) -> float | str:
     return value
 
 
+def _outlier(value: float, *, bound: float) -> str | None:
+    """Why a return is refused as an outlier, or None: +150 % in one day is far likelier a typo (1.5
+    meant as 1.5 %) than a fact, and a stored typo moves every weight of the next rebalance."""
+    if abs(value) <= bound:
+        return None
+    return (
+        f"return {value!r} is beyond the bound of ±{bound:g} (MAX_ABS_DAILY_RETURN); "
+        "send allow_outliers to load it as it is"
+    )
+
+
 def _parse_date(raw: object, *, latest: date) -> date | str:
     """The date, or why it is refused: malformed, after ``latest`` (today in the portfolio's time
     zone: a return from the future would become the latest data and move every weight), or before
@@ -119,20 +145,28 @@ def _parse_date(raw: object, *, latest: date) -> date | str:
     return day
 
 
-def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor, source: str = "") -> ImportSummary:
+def returns_import(
+    *, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor, source: str = "", allow_outliers: bool = False
+) -> ImportSummary:
     """Upsert daily returns of the portfolio's strategies; all rows or none.
 
     Rejects, citing the line: a malformed date, a date after today (in the portfolio's time zone)
     or before ``EARLIEST_RETURN_DATE``, an unknown strategy, a return that is missing,
-    not a number, not finite or <= -1, and the same (strategy, date) twice. A known (strategy,
-    date) gets its value replaced, so loading the same file twice changes nothing. The portfolio's
-    returns snapshot (what the panel loader reads) is updated in the same transaction.
+    not a number, not finite or <= -1, a return beyond ``settings.MAX_ABS_DAILY_RETURN`` either way
+    (unless ``allow_outliers``: the audit row then says so and how many), and the same (strategy,
+    date) twice. Every bad row is listed, each under its own line (``DomainError.by_field``). A
+    known (strategy, date) gets its value replaced, so loading the same file twice changes nothing;
+    the summary counts the stored values that changed (``overwritten``) and names the first ones.
+    The portfolio's returns snapshot (what the panel loader reads) is updated in the same transaction.
     """
     if not rows:
         raise DomainError("no rows to import", field="rows")
     strategy_ids = dict(Strategy.objects.filter(portfolio=portfolio).values_list("code", "id"))
     latest = portfolio_today(portfolio)
+    bound = settings.MAX_ABS_DAILY_RETURN
+    outliers = 0
     errors: list[str] = []
+    by_line: dict[str, list[str]] = {}
     seen: dict[tuple[int, date], int] = {}
     clean: list[StrategyReturn] = []
     for row in rows:
@@ -147,6 +181,11 @@ def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor,
             problems.append(f"unknown strategy {row.strategy!r}")
         if isinstance(value, str):
             problems.append(value)
+        elif (beyond := _outlier(value, bound=bound)) is not None:
+            if allow_outliers:
+                outliers += 1
+            else:
+                problems.append(beyond)
         if not problems:
             key = (strategy_id, day)
             if key in seen:
@@ -154,6 +193,7 @@ def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor,
             seen[key] = row.line
         if problems:
             errors.append(f"line {row.line}: " + "; ".join(problems))
+            by_line.setdefault(f"line {row.line}", []).extend(problems)
             if len(errors) >= MAX_REPORTED_ERRORS:
                 break
         else:
@@ -165,16 +205,23 @@ def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor,
             + errors[0],
             field=first_line,
             errors=errors,
+            by_field=by_line,
         )
 
     with transaction.atomic():
         portfolio_lock(portfolio.pk)  # the snapshot is read-modify-write: one import or rebalance at a time
         before = returns_snapshot_get(portfolio_id=portfolio.pk)
         days = [r.date for r in clean]
-        existing = StrategyReturn.objects.filter(
+        in_range = StrategyReturn.objects.filter(
             strategy_id__in={r.strategy_id for r in clean}, date__gte=min(days), date__lte=max(days)
-        ).values_list("strategy_id", "date")
-        known = set(existing) & set(seen)
+        ).values_list("strategy_id", "date", "value")
+        stored = {(sid, day): value for sid, day, value in in_range if (sid, day) in seen}
+        changed = [r for r in clean if (r.strategy_id, r.date) in stored and stored[r.strategy_id, r.date] != r.value]
+        codes = {sid: code for code, sid in strategy_ids.items()}
+        overwrites = tuple(
+            Overwrite(strategy=codes[r.strategy_id], date=r.date, old=stored[r.strategy_id, r.date], new=r.value)
+            for r in changed[:MAX_REPORTED_OVERWRITES]
+        )
         StrategyReturn.objects.bulk_create(
             clean,
             batch_size=2000,
@@ -191,11 +238,14 @@ def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor,
         )
         summary = ImportSummary(
             rows=len(clean),
-            created=len(clean) - len(known),
-            updated=len(known),
+            created=len(clean) - len(stored),
+            updated=len(stored),
             strategies=len({r.strategy_id for r in clean}),
             first_date=min(days),
             last_date=max(days),
+            overwritten=len(changed),
+            overwrites=overwrites,
+            outliers=outliers,
         )
         audit_append(
             portfolio=portfolio,
@@ -210,6 +260,9 @@ def returns_import(*, portfolio: Portfolio, rows: list[ReturnRow], actor: Actor,
                     "strategies": summary.strategies,
                     "first_date": str(summary.first_date),
                     "last_date": str(summary.last_date),
+                    "overwritten": summary.overwritten,
+                    # said only when asked for, so the trail shows who loaded a +150 % day knowingly
+                    **({"allow_outliers": True, "outliers": outliers} if allow_outliers else {}),
                 },
             ),
         )

@@ -10,6 +10,7 @@ from capital_allocation.env import (
     env_bool,
     env_broker,
     env_database,
+    env_float,
     env_int,
     env_list,
     env_networks,
@@ -232,6 +233,9 @@ HEALTH_BROKER_TIMEOUT = env_int("HEALTH_BROKER_TIMEOUT", 2, minimum=1)
 # How long a change waits for another change of the same portfolio to commit (PostgreSQL
 # lock_timeout) before answering 409 "busy, retry", instead of queueing forever behind it.
 PORTFOLIO_LOCK_TIMEOUT_MS = env_int("PORTFOLIO_LOCK_TIMEOUT_MS", 15_000, minimum=1)
+# A daily return past this size (0.5 is +-50 %) is refused as a likely typo (1.5 for 1.5 %) unless
+# the upload says it means it (allow_outliers, audited); allocations.services.ingestion.
+MAX_ABS_DAILY_RETURN = env_float("MAX_ABS_DAILY_RETURN", 0.5, above=0)
 
 # JSON lines on stderr with the request's or task's context (capital_allocation.logs); LOG_FORMAT=plain for text.
 LOG_FORMAT = env_str("LOG_FORMAT", "json")

@@ -48,6 +48,25 @@ def test_env_int(monkeypatch):
         env.env_int("HEALTH_BROKER_TIMEOUT", 2, minimum=1)
 
 
+def test_env_float(monkeypatch):
+    """Issue 21 item 17: MAX_ABS_DAILY_RETURN is a number read here, refused loudly when it is not one."""
+    monkeypatch.delenv("MAX_ABS_DAILY_RETURN", raising=False)
+    assert env.env_float("MAX_ABS_DAILY_RETURN", 0.5, above=0) == 0.5
+    monkeypatch.setenv("MAX_ABS_DAILY_RETURN", "0.25")
+    assert env.env_float("MAX_ABS_DAILY_RETURN", 0.5, above=0) == 0.25
+    refused = [("half", "expected a number"), ("inf", "expected a finite number"), ("0", "must be greater than 0")]
+    for raw, message in refused:
+        monkeypatch.setenv("MAX_ABS_DAILY_RETURN", raw)
+        with pytest.raises(ImproperlyConfigured, match=f"^MAX_ABS_DAILY_RETURN: {message}"):
+            env.env_float("MAX_ABS_DAILY_RETURN", 0.5, above=0)
+
+
+def test_the_daily_return_bound_defaults_to_half():
+    from django.conf import settings
+
+    assert settings.MAX_ABS_DAILY_RETURN == 0.5
+
+
 def test_env_list(monkeypatch):
     monkeypatch.setenv("ALLOWED_HOSTS", " a.example.com, b.example.com ,")
     assert env.env_list("ALLOWED_HOSTS", []) == ["a.example.com", "b.example.com"]
@@ -173,6 +192,7 @@ def test_base_settings_with_bad_debug_stop_naming_debug():
         ("DATABASE_URL", "mysqlx://u@h/db", "DATABASE_URL: unsupported scheme 'mysqlx'"),
         ("CELERY_BROKER_URL", "kafka://h:9092", "CELERY_BROKER_URL: unsupported scheme 'kafka'"),
         ("HEALTH_BROKER_TIMEOUT", "soon", "HEALTH_BROKER_TIMEOUT: expected an integer"),
+        ("MAX_ABS_DAILY_RETURN", "lots", "MAX_ABS_DAILY_RETURN: expected a number"),
     ],
 )
 def test_bad_urls_stop_start_up_naming_the_variable(variable, value, message):

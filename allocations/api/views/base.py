@@ -34,8 +34,10 @@ def idempotent_post(**schema):
     """An idempotent POST (a retry with the same Idempotency-Key gets the first answer), documented
     with that header and ``schema`` (``extend_schema``'s request, responses, summary)."""
 
+    parameters = [IDEMPOTENCY_HEADER, *schema.pop("parameters", [])]
+
     def decorate(view_method):
-        return extend_schema(parameters=[IDEMPOTENCY_HEADER], **schema)(idempotent(view_method))
+        return extend_schema(parameters=parameters, **schema)(idempotent(view_method))
 
     return decorate
 

@@ -7,6 +7,7 @@ import re
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from allocations.api.parsers import CSVTextParser, StrictJSONParser
@@ -51,7 +52,7 @@ class ReturnListApi(PortfolioScopedListApi):
 
 
 def _rows_from_json(data) -> list[ReturnRow]:
-    if not isinstance(data, dict) or set(data) - {"returns", "source"}:
+    if not isinstance(data, dict) or set(data) - {"returns", "source", "allow_outliers"}:
         raise DomainError('expected an object {"returns": [{"date", "strategy", "return"}, ...]}', field="returns")
     rows = data.get("returns")
     if not isinstance(rows, list) or not rows:
@@ -76,16 +77,53 @@ def _rows_from_json(data) -> list[ReturnRow]:
     return parsed
 
 
-_LINE = re.compile(r"^line (\d+)")
+_LINE = re.compile(r"\bline (\d+)\b")
 
 
 def _json_positions(exc: DomainError) -> DomainError:
-    """The service counts rows from 1 as lines; a JSON body's rows are ``returns[i]`` from 0."""
+    """The service counts rows from 1 as lines; a JSON body's rows are ``returns[i]`` from 0 (in the
+    field and in the messages: "already given on line 2" is ``returns[1]``)."""
 
     def where(text: str) -> str:
         return _LINE.sub(lambda m: f"returns[{int(m.group(1)) - 1}]", text)
 
-    return DomainError(where(exc.message), field=where(exc.field or "returns"), errors=[where(e) for e in exc.errors])
+    return type(exc)(  # a ConflictError (the portfolio busy) stays a 409
+        where(exc.message),
+        field=where(exc.field or "returns"),
+        errors=[where(e) for e in exc.errors],
+        by_field={where(field): [where(m) for m in messages] for field, messages in (exc.by_field or {}).items()}
+        or None,
+    )
+
+
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
+
+ALLOW_OUTLIERS = OpenApiParameter(
+    "allow_outliers",
+    bool,
+    description="For a CSV body: load returns beyond MAX_ABS_DAILY_RETURN (refused otherwise); the import's "
+    "audit row records it. A JSON body says it in its own allow_outliers field.",
+)
+
+
+def _allow_outliers(request, data) -> bool:
+    """The CSV upload's ``?allow_outliers=true`` or the JSON body's ``allow_outliers``; nothing else means yes."""
+    if isinstance(data, dict) and "allow_outliers" in data:
+        value = data["allow_outliers"]
+        if not isinstance(value, bool):
+            raise DomainError(f"allow_outliers must be true or false, got {_shown(value)}", field="allow_outliers")
+        return value
+    raw = request.query_params.get("allow_outliers")
+    if raw is None:
+        return False
+    if raw.strip().lower() not in _TRUE | _FALSE:
+        raise DomainError(f"allow_outliers must be true or false, got {raw[:20]!r}", field="allow_outliers")
+    return raw.strip().lower() in _TRUE
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 class ReturnIngestApi(Api):
@@ -99,38 +137,66 @@ class ReturnIngestApi(Api):
 
         returns = RowSerializer(many=True)
         source = serializers.CharField(required=False, max_length=100)
+        allow_outliers = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Load returns beyond MAX_ABS_DAILY_RETURN (refused otherwise, naming the row); audited.",
+        )
 
     InputSerializer.RowSerializer._declared_fields["return"] = serializers.FloatField(help_text="> -1")
 
     class OutputSerializer(serializers.Serializer):
+        class OverwriteSerializer(serializers.Serializer):
+            strategy = serializers.CharField()
+            date = serializers.DateField()
+            old = serializers.FloatField(help_text="The value stored before this import.")
+            new = serializers.FloatField()
+
         rows = serializers.IntegerField()
         created = serializers.IntegerField()
-        updated = serializers.IntegerField()
+        updated = serializers.IntegerField(help_text="Rows whose (strategy, date) was stored already.")
         strategies = serializers.IntegerField()
         first_date = serializers.DateField(allow_null=True)
         last_date = serializers.DateField(allow_null=True)
+        overwritten = serializers.IntegerField(help_text="Of the updated rows, those whose stored value changed.")
+        overwrites = OverwriteSerializer(many=True, help_text="The first overwritten values (at most 20).")
+        outliers = serializers.IntegerField(help_text="Returns beyond MAX_ABS_DAILY_RETURN loaded (allow_outliers).")
 
     @idempotent_post(
         request={"application/json": InputSerializer, "text/csv": OpenApiTypes.STR},
         responses={201: OutputSerializer},
+        parameters=[ALLOW_OUTLIERS],
         summary="Load daily returns (JSON, or a CSV body with the header date,strategy,return)",
     )
     def post(self, request, slug):
         portfolio = portfolio_for(request, slug, INGEST)
         data = request.data
+        allow_outliers = _allow_outliers(request, data)
         if isinstance(data, str):
             try:  # old Mac line ends count as line ends too
                 rows = returns_rows_from_text(data.replace("\r\n", "\n").replace("\r", "\n"))
             except csv.Error as exc:
                 raise DomainError(f"the CSV body cannot be read: {exc}", field="file") from None
-            summary = returns_import(portfolio=portfolio, rows=rows, actor=actor_of(request), source="api csv")
+            summary = returns_import(
+                portfolio=portfolio,
+                rows=rows,
+                actor=actor_of(request),
+                source="api csv",
+                allow_outliers=allow_outliers,
+            )
         else:
             rows = _rows_from_json(data)
             source = data.get("source") or "api json"
             if not isinstance(source, str) or len(source) > 100:
                 raise DomainError("source must be text of at most 100 characters", field="source")
             try:
-                summary = returns_import(portfolio=portfolio, rows=rows, actor=actor_of(request), source=source)
+                summary = returns_import(
+                    portfolio=portfolio,
+                    rows=rows,
+                    actor=actor_of(request),
+                    source=source,
+                    allow_outliers=allow_outliers,
+                )
             except DomainError as exc:
                 raise _json_positions(exc) from None
         return self.created(ReturnIngestApi.OutputSerializer(summary).data)

@@ -11,6 +11,14 @@ class Command(PortfolioFileCommand):
 
     file_help = "path of the CSV file"
 
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--allow-outliers",
+            action="store_true",
+            help="load returns beyond MAX_ABS_DAILY_RETURN (refused otherwise); the import's audit row records it",
+        )
+
     def handle(self, *args, **options):
         portfolio = self.portfolio(options)
         try:
@@ -24,7 +32,11 @@ class Command(PortfolioFileCommand):
             raise CommandError(f"{options['file']}: {exc.message}") from None
         try:
             summary = returns_import(
-                portfolio=portfolio, rows=rows, actor=Actor.command("import_returns"), source=options["file"]
+                portfolio=portfolio,
+                rows=rows,
+                actor=Actor.command("import_returns"),
+                source=options["file"],
+                allow_outliers=options["allow_outliers"],
             )
         except DomainError as exc:
             for line in exc.errors:
@@ -34,3 +46,11 @@ class Command(PortfolioFileCommand):
             f"imported {summary.rows} returns for {summary.strategies} strategies "
             f"({summary.created} new, {summary.updated} replaced) from {summary.first_date} to {summary.last_date}"
         )
+        if summary.outliers:
+            self.stdout.write(f"{summary.outliers} returns beyond MAX_ABS_DAILY_RETURN loaded (--allow-outliers)")
+        if summary.overwritten:
+            self.stdout.write(f"{summary.overwritten} stored values changed:")
+            for change in summary.overwrites:
+                self.stdout.write(f"  {change.strategy} {change.date}: {change.old!r} -> {change.new!r}")
+            if summary.overwritten > len(summary.overwrites):
+                self.stdout.write(f"  and {summary.overwritten - len(summary.overwrites)} more")

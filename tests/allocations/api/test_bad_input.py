@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import override_settings
 
-from allocations.models import AllocationRun, SectorSignal, StrategyReturn
+from allocations.models import AllocationRun, AuditEntry, SectorSignal, StrategyReturn
 from tests.problems import problem_fields
 
 BASE = "/api/v1/portfolios/demo"
@@ -377,3 +377,81 @@ def test_the_ingestion_service_refuses_an_integer_too_large_for_a_float(demo):
         returns_import(portfolio=demo, rows=[row], actor=Actor.system("test"), source="test")
     assert caught.value.field == "line 2"
     assert "not finite" in caught.value.message
+
+
+# Issue 21 item 17: outliers refused naming the row and the bound; CSV errors each under their own line.
+
+RETURNS = BASE + "/returns/"
+
+
+def test_an_outlying_json_return_is_400_naming_the_row_and_the_bound(client_as, demo):
+    rows = [
+        {"date": "2020-01-02", "strategy": "tech-0001", "return": 0.01},
+        {"date": "2020-01-02", "strategy": "fina-0002", "return": 1.5},
+    ]
+    response = client_as("pm").post(RETURNS, {"returns": rows}, format="json")
+    assert response.status_code == 400, response.content
+    (message,) = problem_fields(response)["returns[1]"]
+    assert "return 1.5 is beyond the bound of ±0.5 (MAX_ABS_DAILY_RETURN)" in message
+    assert not StrategyReturn.objects.filter(date="2020-01-02").exists()
+
+
+def test_an_outlying_json_return_is_loaded_when_the_body_allows_it(client_as, demo):
+    rows = [{"date": "2020-01-02", "strategy": "fina-0002", "return": 1.5}]
+    response = client_as("pm").post(RETURNS, {"returns": rows, "allow_outliers": True}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["outliers"] == 1
+    entry = AuditEntry.objects.filter(kind="data_import").latest("seq")
+    assert entry.payload["allow_outliers"] is True and entry.payload["outliers"] == 1
+
+
+def test_an_outlying_csv_return_is_400_on_its_line_unless_the_query_allows_it(client_as, demo):
+    text = "date,strategy,return\n2020-01-02,tech-0001,0.01\n2020-01-02,fina-0002,-0.75\n"
+    response = post_raw(client_as("pm"), RETURNS, text, content_type="text/csv")
+    assert response.status_code == 400, response.content
+    assert "MAX_ABS_DAILY_RETURN" in problem_fields(response)["line 3"][0]
+    allowed = post_raw(client_as("pm"), RETURNS + "?allow_outliers=true", text, content_type="text/csv")
+    assert allowed.status_code == 201, allowed.content
+    assert allowed.json()["outliers"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (RETURNS + "?allow_outliers=maybe", "date,strategy,return\n2020-01-02,tech-0001,0.01\n"),
+        (RETURNS, {"returns": [{"date": "2020-01-02", "strategy": "tech-0001", "return": 0.01}], "allow_outliers": 1}),
+    ],
+)
+def test_allow_outliers_is_true_or_false(client_as, demo, path, body):
+    if isinstance(body, str):
+        response = post_raw(client_as("pm"), path, body, content_type="text/csv")
+    else:
+        response = client_as("pm").post(path, body, format="json")
+    assert response.status_code == 400, response.content
+    assert "allow_outliers" in problem_fields(response)
+
+
+def test_every_bad_csv_line_is_listed_under_its_own_line(client_as, demo):
+    """The answer said "line 3: line 4: unknown strategy": every message sat under the first bad line."""
+    text = "date,strategy,return\n2020-01-02,tech-0001,0.01\n2020-01-02,ghost,0.01\n2020-01-02,spook,x\n"
+    response = post_raw(client_as("pm"), RETURNS, text, content_type="text/csv")
+    assert response.status_code == 400, response.content
+    assert problem_fields(response) == {
+        "line 3": ["unknown strategy 'ghost'"],
+        "line 4": ["unknown strategy 'spook'", "return 'x' is not a number"],
+    }
+    assert "line 3: line 4" not in response.json()["detail"]
+
+
+def test_every_bad_json_row_is_listed_under_its_own_index(client_as, demo):
+    rows = [
+        {"date": "2020-01-02", "strategy": "ghost", "return": 0.01},
+        {"date": "2020-01-02", "strategy": "tech-0001", "return": 0.01},
+        {"date": "2020-01-02", "strategy": "tech-0001", "return": 0.02},
+    ]
+    response = client_as("pm").post(RETURNS, {"returns": rows}, format="json")
+    assert response.status_code == 400, response.content
+    assert problem_fields(response) == {
+        "returns[0]": ["unknown strategy 'ghost'"],
+        "returns[2]": ["tech-0001 on 2020-01-02 already given on returns[1]"],
+    }

@@ -78,10 +78,16 @@ def test_returns_json_ingestion_upserts_and_is_audited(client_as, demo):
         "strategies": 1,
         "first_date": "2020-01-02",
         "last_date": "2020-01-03",
+        "overwritten": 0,
+        "overwrites": [],
+        "outliers": 0,
     }
     rows[0]["return"] = 0.03
     again = client_as("integration").post(BASE + "/returns/", {"returns": rows}, format="json").json()
     assert again["created"] == 0 and again["updated"] == 2
+    # Issue 21 item 17: an overwrite of a stored value says so (the equal one is updated, not overwritten).
+    assert again["overwritten"] == 1
+    assert again["overwrites"] == [{"strategy": "tech-0001", "date": "2020-01-02", "old": 0.01, "new": 0.03}]
     assert (
         StrategyReturn.objects.get(strategy__code="tech-0001", date="2020-01-02", strategy__portfolio=demo).value
         == 0.03

@@ -242,3 +242,31 @@ def test_today_in_the_portfolios_time_zone_is_accepted(tmp_path, portfolio, stra
     today = portfolio_today(portfolio)
     call_command("import_returns", _write(tmp_path, [(str(today), "tech-a", 0.01)]), portfolio=portfolio.slug)
     assert StrategyReturn.objects.get().date == today
+
+
+def test_an_outlier_is_refused_unless_the_flag_says_it_is_meant(tmp_path, portfolio, strategies):
+    """Issue 21 item 17: +150 % in a day was loaded silently."""
+    path = _write(tmp_path, [(dt.date(2024, 1, 2), "tech-a", 0.01), (dt.date(2024, 1, 2), "tech-b", 1.5)])
+    with pytest.raises(CommandError):
+        _import(path, portfolio)
+    assert not StrategyReturn.objects.exists()
+    out, err = StringIO(), StringIO()
+    call_command("import_returns", path, portfolio=portfolio.slug, allow_outliers=True, stdout=out, stderr=err)
+    assert "1 returns beyond MAX_ABS_DAILY_RETURN loaded" in out.getvalue()
+    row = AuditEntry.objects.get(portfolio=portfolio, kind=AuditEntry.Kind.DATA_IMPORT)
+    assert row.payload["allow_outliers"] is True and row.payload["outliers"] == 1
+
+
+def test_an_outlier_names_its_line_and_the_bound(tmp_path, portfolio, strategies):
+    path = _write(tmp_path, [(dt.date(2024, 1, 2), "tech-a", 0.01), (dt.date(2024, 1, 2), "tech-b", 1.5)])
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_returns", path, portfolio=portfolio.slug, stdout=out, stderr=err)
+    assert "line 3: return 1.5 is beyond the bound of ±0.5 (MAX_ABS_DAILY_RETURN)" in err.getvalue()
+
+
+def test_the_values_a_file_changes_are_listed(tmp_path, portfolio, strategies):
+    day = dt.date(2024, 1, 3)
+    _import(_write(tmp_path, [(day, "tech-a", 0.01), (day, "tech-b", 0.02)]), portfolio)
+    out, _ = _import(_write(tmp_path, [(day, "tech-a", 0.0425), (day, "tech-b", 0.02)], name="b.csv"), portfolio)
+    assert "1 stored values changed:\n  tech-a 2024-01-03: 0.01 -> 0.0425\n" in out

@@ -18,7 +18,9 @@ from allocations.models import AuditEntry, StrategyReturn
 from allocations.selectors.core import audit_verify
 from allocations.services.ingestion import (
     MAX_REPORTED_ERRORS,
+    MAX_REPORTED_OVERWRITES,
     ImportSummary,
+    Overwrite,
     ReturnRow,
     returns_import,
     returns_rows_from_text,
@@ -62,6 +64,7 @@ def test_rows_from_a_list_are_stored_exactly_and_summarised(portfolio, strategie
         "strategies": 2,
         "first_date": "2024-03-04",
         "last_date": "2024-03-07",
+        "overwritten": 0,
     }
     assert audit_verify().ok
 
@@ -218,3 +221,79 @@ def test_a_return_from_the_future_is_refused_naming_its_row(portfolio, actor):
         returns_import(portfolio=portfolio, rows=rows, actor=actor)
     assert "after today" in err.value.errors[0] and err.value.field.startswith("line")
     assert not StrategyReturn.objects.exists()
+
+
+# Issue 21 item 17: outliers, overwrites, every error under its own line.
+
+
+def test_a_return_beyond_the_bound_is_refused_naming_the_row_and_the_bound(portfolio, strategies, actor):
+    """A daily return of 1.5 (+150 %) was stored silently: it is refused unless allowed."""
+    rows = rows_of([(DAY, "tech-a", 0.01), (DAY, "tech-b", 1.5), (DAY, "ener-a", -0.51)])
+    with pytest.raises(DomainError) as err:
+        returns_import(portfolio=portfolio, rows=rows, actor=actor)
+    assert [e.split(":", 1)[0] for e in err.value.errors] == ["line 2", "line 3"]
+    assert "return 1.5 is beyond the bound of ±0.5 (MAX_ABS_DAILY_RETURN)" in err.value.errors[0]
+    assert "allow_outliers" in err.value.errors[0]
+    assert StrategyReturn.objects.count() == 0 and not imports(portfolio).exists()
+
+
+def test_the_bound_is_the_setting(portfolio, strategies, actor, settings):
+    settings.MAX_ABS_DAILY_RETURN = 0.1
+    with pytest.raises(DomainError, match=r"±0.1 \(MAX_ABS_DAILY_RETURN\)"):
+        returns_import(portfolio=portfolio, rows=rows_of([(DAY, "tech-a", 0.2)]), actor=actor)
+    settings.MAX_ABS_DAILY_RETURN = 2
+    assert returns_import(portfolio=portfolio, rows=rows_of([(DAY, "tech-a", 1.5)]), actor=actor).rows == 1
+
+
+def test_outliers_asked_for_are_loaded_and_the_audit_row_says_so(portfolio, strategies, actor):
+    rows = rows_of([(DAY, "tech-a", 0.01), (DAY, "tech-b", 1.5), (DAY, "ener-a", -0.6)])
+    summary = returns_import(portfolio=portfolio, rows=rows, actor=actor, allow_outliers=True)
+    assert summary.outliers == 2 and stored()[("tech-b", DAY)] == 1.5
+    entry = imports(portfolio).get()
+    assert entry.payload["allow_outliers"] is True and entry.payload["outliers"] == 2
+    assert audit_verify().ok
+
+
+def test_allow_outliers_still_refuses_what_is_not_a_return(portfolio, strategies, actor):
+    with pytest.raises(DomainError, match="-100 %"):
+        returns_import(portfolio=portfolio, rows=rows_of([(DAY, "tech-a", -1.0)]), actor=actor, allow_outliers=True)
+
+
+def test_an_import_without_outliers_does_not_mention_them(portfolio, strategies, actor):
+    returns_import(portfolio=portfolio, rows=rows_of([(DAY, "tech-a", 0.5)]), actor=actor)  # the bound itself
+    assert "allow_outliers" not in imports(portfolio).get().payload
+
+
+def test_an_overwrite_of_a_stored_value_says_which_and_how_many(portfolio, strategies, actor):
+    """A second import replaced stored values silently (``updated`` counts equal values too)."""
+    first = [(DAY, "tech-a", 0.01), (DAY, "tech-b", 0.02), (DAY + dt.timedelta(days=1), "tech-a", 0.03)]
+    returns_import(portfolio=portfolio, rows=rows_of(first), actor=actor)
+    second = [(DAY, "tech-a", 0.01), (DAY, "tech-b", -0.02), (DAY + dt.timedelta(days=1), "tech-a", 0.04)]
+    summary = returns_import(portfolio=portfolio, rows=rows_of(second), actor=actor)
+    assert (summary.updated, summary.overwritten) == (3, 2)
+    assert summary.overwrites == (
+        Overwrite(strategy="tech-b", date=DAY, old=0.02, new=-0.02),
+        Overwrite(strategy="tech-a", date=DAY + dt.timedelta(days=1), old=0.03, new=0.04),
+    )
+    assert [e.payload["overwritten"] for e in imports(portfolio).order_by("id")] == [0, 2]
+    again = returns_import(portfolio=portfolio, rows=rows_of(second), actor=actor)
+    assert (again.overwritten, again.overwrites) == (0, ())
+
+
+def test_the_overwrites_named_are_capped_not_counted(portfolio, strategies, actor):
+    days = [DAY - dt.timedelta(days=d) for d in range(MAX_REPORTED_OVERWRITES + 5)]
+    returns_import(portfolio=portfolio, rows=rows_of([(d, "tech-a", 0.01) for d in days]), actor=actor)
+    summary = returns_import(portfolio=portfolio, rows=rows_of([(d, "tech-a", 0.02) for d in days]), actor=actor)
+    assert summary.overwritten == MAX_REPORTED_OVERWRITES + 5
+    assert len(summary.overwrites) == MAX_REPORTED_OVERWRITES
+
+
+def test_each_bad_row_is_its_own_field_with_its_own_messages(portfolio, strategies, actor):
+    """The API listed every message under the first bad line ("line 3: line 4: unknown strategy")."""
+    text = "date,strategy,return\n2024-03-04,tech-a,0.01\n2024-03-04,ghost,0.01\n2024-03-04,spook,x\n"
+    with pytest.raises(DomainError) as err:
+        returns_import(portfolio=portfolio, rows=returns_rows_from_text(text), actor=actor)
+    assert err.value.as_dict() == {
+        "line 3": ["unknown strategy 'ghost'"],
+        "line 4": ["unknown strategy 'spook'", "return 'x' is not a number"],
+    }
