@@ -12,8 +12,11 @@ REASON = {"max_length": 2000, "widget": forms.TextInput(attrs={"size": 40})}
 
 class DomainErrorMixin:
     def add_domain_error(self, error: DomainError) -> None:
-        """Show the service's message next to the field it names (else above the form)."""
+        """Show the service's message next to the field it names (else above the form: a hidden
+        field's errors would not be seen)."""
         field = error.field if error.field in self.fields else None
+        if field is not None and self.fields[field].widget.is_hidden:
+            field = None
         for message in error.errors:
             self.add_error(field, message)
 
@@ -29,6 +32,14 @@ class RebalanceForm(DomainErrorMixin, forms.Form):
     )
     force_rebalance = forms.BooleanField(required=False, label="Apply the target at once")
     confirm = forms.CharField(required=False, widget=forms.HiddenInput)  # the preview's idempotency key
+    # what the preview computed from: the confirm runs only on the same inputs (the service checks)
+    inputs_digest = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("confirm") and not data.get("inputs_digest"):
+            raise forms.ValidationError("a rebalance is confirmed from its preview: preview it first")
+        return data
 
 
 class ApproveForm(DomainErrorMixin, forms.Form):

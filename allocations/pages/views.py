@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
-from allocations.errors import DomainError
+from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, PolicyProposal, Portfolio
 from allocations.selectors import dashboard as board
 from allocations.selectors.core import (
@@ -230,11 +230,18 @@ def rebalance(request, slug):
                 dry_run=key is None,
                 idempotency_key=f"web:{key}" if key else None,
                 trigger=AllocationRun.Trigger.DASHBOARD,
+                previewed_digest=(data["inputs_digest"] or None) if key else None,
             ),
         )
     except DomainError as exc:
+        status = 409 if isinstance(exc, ConflictError) else 400
+        if exc.field == "inputs_digest":  # a stale preview: offer a new preview, not the same refusal again
+            form = RebalanceForm(
+                {"allocation_method": data["allocation_method"], "force_rebalance": data["force_rebalance"]}
+            )
+            form.is_valid()
         form.add_domain_error(exc)
-        return _control_error(request, portfolio, form, title="Rebalance", action=action)
+        return _control_error(request, portfolio, form, title="Rebalance", action=action, status=status)
     if key is None:
         return _preview(request, portfolio, form, outcome)
     messages.success(request, f"Rebalance {outcome.status.replace('_', ' ')}.")
@@ -250,7 +257,13 @@ def _preview(request, portfolio, form, outcome):
         ),
         key=lambda m: (-abs(m["move"]), m["code"]),
     )
-    confirm = RebalanceForm(initial={**form.cleaned_data, "confirm": uuid.uuid4().hex})
+    confirm = RebalanceForm(
+        initial={
+            **form.cleaned_data,
+            "confirm": uuid.uuid4().hex,
+            "inputs_digest": outcome.explanation.get("inputs_digest", ""),
+        }
+    )
     for field in confirm.fields.values():  # confirm exactly what was previewed
         field.widget = forms.HiddenInput()
     context = {

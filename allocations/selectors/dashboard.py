@@ -3,14 +3,15 @@
 - ``portfolio_overview_list``: the portfolios a user may see, at a glance (the ``/`` page);
 - ``dashboard_summary``: the few numbers the page polls; its ``version`` (the last audit row's id)
   changes whenever anything of the portfolio changes, so the page refetches only then;
-- ``allocation_snapshot``: per strategy the current weight of equity, the target of the latest
-  decided run, and its Sharpe, return and volatility over the policy's lookback;
+- ``allocation_snapshot``: per strategy the current weight of equity, the target in force (the
+  active schedule's run, else the newest applied run), apart from it the target of a run waiting
+  for approval, and its Sharpe, return and volatility over the policy's lookback;
 - ``allocation_history``: weights in force at the start of each return date (the fund-change audit
   rows, exactly as ``GET .../allocation/performance`` reads them), summed per sector, for the
   largest strategies, the equity curve ``V_t = Π (1 + r_s)`` with its drawdown ``V_t / max V − 1``
   and the API's metrics of that path;
-- ``risk_panel``: ``portfolio_performance``'s risk figures, the caps, and the latest
-  run's largest risk contributions and binding limits;
+- ``risk_panel``: ``portfolio_performance``'s risk figures, the caps, and the run in force's
+  largest risk contributions and binding limits;
 - ``schedule_timeline``: the latest schedule's steps and the recent schedules;
 - ``run_moves`` / ``run_trail``: a run's lines, largest moves first, and its decisions.
 """
@@ -42,7 +43,6 @@ from .panels import EPOCH_ORDINAL, fund_amounts, returns_panel
 # The API's own helpers, so the dashboard's risk and metrics are the API's numbers (not a second formula).
 from .performance import BACKTEST_DAYS, book_risk, path_metrics
 
-DECIDED = (AllocationRun.Status.APPLIED, AllocationRun.Status.PENDING_APPROVAL)
 TOP_STRATEGIES = 10
 RECENT_SCHEDULES = 6
 
@@ -120,10 +120,23 @@ def dashboard_summary(*, portfolio: Portfolio) -> dict:
     }
 
 
-def latest_decided_run(*, portfolio: Portfolio, explanation: bool = False) -> AllocationRun | None:
-    """The newest run that set a target (applied, or waiting for approval); its explanation only if asked."""
-    runs = run_list(portfolio=portfolio).filter(status__in=DECIDED)
-    return (runs if explanation else runs.defer("explanation")).first()
+def run_in_force(*, portfolio: Portfolio, explanation: bool = False) -> AllocationRun | None:
+    """The run whose target is in force: the active schedule's, else the newest applied run.
+
+    A run waiting for approval is never the target: it moved nothing and may be rejected
+    (``pending_run`` is its own read). Its explanation only if asked.
+    """
+    runs = run_list(portfolio=portfolio)
+    runs = runs if explanation else runs.defer("explanation")
+    active = runs.filter(schedule__status=TransitionSchedule.Status.ACTIVE).first()
+    return active or runs.filter(status=AllocationRun.Status.APPLIED).first()
+
+
+def pending_run(*, portfolio: Portfolio) -> AllocationRun | None:
+    """The newest run waiting for a second risk officer: a proposal, shown apart from the target in force."""
+    return (
+        run_list(portfolio=portfolio).defer("explanation").filter(status=AllocationRun.Status.PENDING_APPROVAL).first()
+    )
 
 
 def _sharpe_etc(ids: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -158,12 +171,14 @@ def allocation_snapshot(*, portfolio: Portfolio) -> dict:
     amounts = fund_amounts(portfolio=portfolio)
     equity = float(portfolio.total_equity)
     current = np.array([float(amounts.get(int(i), 0)) for i in ids]) / equity if equity > 0 else np.zeros(ids.size)
-    run = latest_decided_run(portfolio=portfolio)
+    run, waiting = run_in_force(portfolio=portfolio), pending_run(portfolio=portfolio)
     targets = dict(run.lines.values_list("strategy_id", "target_weight")) if run else {}
+    proposed = dict(waiting.lines.values_list("strategy_id", "target_weight")) if waiting else {}
     policy = policy_current(portfolio=portfolio)
     mean, vol, sharpe = _sharpe_etc(ids, policy.lookback_period if policy else 30)
     return {
         "target_run": _run_brief(run),
+        "pending_run": _run_brief(waiting),
         "lookback": policy.lookback_period if policy else 30,
         "strategies": [
             {
@@ -172,6 +187,7 @@ def allocation_snapshot(*, portfolio: Portfolio) -> dict:
                 "status": status,
                 "current": float(current[j]),
                 "target": targets.get(sid),
+                "pending": proposed.get(sid),
                 "sharpe": _finite(sharpe[j]),
                 "return": _finite(mean[j]),
                 "volatility": _finite(vol[j]),
@@ -304,14 +320,14 @@ def allocation_history(*, portfolio: Portfolio, top: int = TOP_STRATEGIES, days:
 
 
 def risk_panel(*, portfolio: Portfolio, top: int = TOP_STRATEGIES) -> dict:
-    """The API's risk figures (``GET .../allocation/performance``), the policy's caps, and what bound the latest run."""
+    """The API's risk figures (``GET .../allocation/performance``), the caps, and what bound the run in force."""
     policy = policy_current(portfolio=portfolio)
     rows = list(Strategy.objects.filter(portfolio=portfolio).order_by("id").values_list("id", "code"))
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     amounts = fund_amounts(portfolio=portfolio)
     equity = float(portfolio.total_equity)
     weights = np.array([float(amounts.get(int(i), 0)) for i in ids]) / equity if equity > 0 else np.zeros(ids.size)
-    run = latest_decided_run(portfolio=portfolio, explanation=True)
+    run = run_in_force(portfolio=portfolio, explanation=True)
     contributions, bound, binding = [], [], {}
     if run is not None:
         lines = run.lines.select_related("strategy")

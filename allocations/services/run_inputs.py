@@ -14,6 +14,7 @@ from decimal import Decimal
 import numpy as np
 
 from allocations import adapters
+from allocations.choices import unknown_name
 from allocations.clock import now as clock_now
 from allocations.errors import DomainError
 from allocations.models import AllocationPolicy, AllocationRun, Portfolio
@@ -52,6 +53,9 @@ class RebalanceRequest:
     idempotency_key: str | None = None
     trigger: str = AllocationRun.Trigger.API
     run_date: date | None = None  # for scheduled runs (one per portfolio per day)
+    # The inputs digest of the dry run this request confirms: the run is refused unless it would
+    # compute from the same method, options and inputs (what the person saw is what runs).
+    previewed_digest: str | None = None
 
 
 @dataclass
@@ -154,7 +158,7 @@ def _merge_signals(stored: dict[str, dict], requested: list[dict] | None) -> lis
             sector = signal["sector"]
             if sector not in known:
                 where = f"sector_signals[{i}].sector"
-                raise DomainError(f"{where}: unknown sector {sector!r}", field=where)
+                raise DomainError(f"{where}: {unknown_name('sector', sector, known)}", field=where)
             merged[sector] = {
                 "sector": sector,
                 "action": signal["action"],

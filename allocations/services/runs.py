@@ -22,7 +22,7 @@ import numpy as np
 from django.db import transaction
 
 from allocations import adapters, engine
-from allocations.errors import DomainError
+from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, Portfolio, TransitionStep
 from allocations.selectors.core import portfolio_today, run_for_idempotency_key
 from allocations.selectors.runs import RebalanceOutcome, run_outcome
@@ -66,9 +66,15 @@ def allocation_run_create(*, portfolio: Portfolio, actor: Actor, request: Rebala
                 return replay
             clock.lap("lock_and_replay")
         inputs = run_inputs_load(portfolio=portfolio, actor=actor, request=request, clock=clock)
+        digest = _inputs_digest(inputs, request)
+        if request.previewed_digest is not None and request.previewed_digest != digest:
+            raise ConflictError(
+                "the data changed since the preview (returns, funds, policy or signals): preview again",
+                field="inputs_digest",
+            )
         result = _allocate(inputs, request)
         clock.lap("engine")
-        decision = _decide(inputs, result, request)
+        decision = _decide(inputs, result, request, digest)
         clock.lap("decide")
         if request.dry_run:
             outcome = _dry_run_outcome(inputs, result, decision)
@@ -156,12 +162,10 @@ def _allocate(inputs: RunInputs, request: RebalanceRequest) -> engine.Allocation
         raise DomainError(str(exc), field="request") from None
 
 
-def _decide(inputs: RunInputs, result: engine.AllocationResult, request: RebalanceRequest) -> RunDecision:
-    """Status, turnover, digest and explanation of the run."""
-    policy = inputs.policy
-    turnover = float(np.abs(result.target_weights - inputs.current).sum())
-    digest = adapters.inputs_digest(
-        policy.pk,
+def _inputs_digest(inputs: RunInputs, request: RebalanceRequest) -> str:
+    """What the run computes from: policy version, method, options, equity, returns, funds, signals."""
+    return adapters.inputs_digest(
+        inputs.policy.pk,
         inputs.method,
         str(inputs.equity),
         inputs.universe.ids,
@@ -173,6 +177,12 @@ def _decide(inputs: RunInputs, result: engine.AllocationResult, request: Rebalan
         inputs.volatility_override,
         bool(request.force_rebalance),
     )
+
+
+def _decide(inputs: RunInputs, result: engine.AllocationResult, request: RebalanceRequest, digest: str) -> RunDecision:
+    """Status, turnover and explanation of the run (``digest``: ``_inputs_digest`` of its inputs)."""
+    policy = inputs.policy
+    turnover = float(np.abs(result.target_weights - inputs.current).sum())
     explanation = adapters.run_explanation(
         result,
         inputs.universe.codes,

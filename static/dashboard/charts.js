@@ -43,22 +43,32 @@
     };
   }
 
-  /* Current against target for the TOP largest moves (the latest run's target). */
+  /* Current against the target in force (the active schedule's run, else the last applied run) for
+     the TOP largest moves; a run waiting for approval is drawn apart, as "pending approval": it
+     moved nothing and may be rejected. */
   function target(data) {
-    var rows = data.strategies.filter(function (s) { return s.target != null; });
+    var pending = data.pending_run != null;
+    var goal = function (s) { return s.target != null ? s.target : (pending && s.pending != null ? s.pending : s.current); };
+    var rows = data.strategies.filter(function (s) { return s.target != null || (pending && s.pending != null); });
     if (!rows.length) return empty("No run has set a target yet");
-    rows.sort(function (a, b) { return Math.abs(b.target - b.current) - Math.abs(a.target - a.current) || b.target - a.target; });
+    var moved = function (s) { return Math.max(Math.abs(goal(s) - s.current), pending && s.pending != null ? Math.abs(s.pending - s.current) : 0); };
+    rows.sort(function (a, b) { return moved(b) - moved(a) || goal(b) - goal(a); });
     rows = rows.slice(0, TOP).reverse();
+    var series = [
+      { name: "current", type: "bar", data: rows.map(function (s) { return s.current; }), itemStyle: { color: "#94a3b8" } },
+      { name: "target in force", type: "bar", data: rows.map(function (s) { return s.target; }), itemStyle: { color: "#2563eb" } }
+    ];
+    if (pending) {
+      series.push({ name: "pending approval", type: "bar", data: rows.map(function (s) { return s.pending; }),
+        itemStyle: { color: "#fbbf24", borderColor: "#b45309", borderType: "dashed", borderWidth: 1 } });
+    }
     return {
-      tooltip: { trigger: "axis", valueFormatter: function (v) { return pct(v, 3); } },
+      tooltip: { trigger: "axis", valueFormatter: function (v) { return pct(v); } },
       legend: { top: 0 },
       grid: { left: 80, right: 20, top: 28, bottom: 24 },
       xAxis: { type: "value", axisLabel: { formatter: function (v) { return pct(v, 1); } } },
       yAxis: { type: "category", data: rows.map(function (s) { return s.code; }), axisLabel: { fontSize: 10 } },
-      series: [
-        { name: "current", type: "bar", data: rows.map(function (s) { return s.current; }), itemStyle: { color: "#94a3b8" } },
-        { name: "target", type: "bar", data: rows.map(function (s) { return s.target; }), itemStyle: { color: "#2563eb" } }
-      ]
+      series: series
     };
   }
 

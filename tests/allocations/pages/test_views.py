@@ -132,7 +132,8 @@ def test_preview_writes_nothing_then_confirm_runs_once(demo):
     assert preview.status_code == 200 and "Rebalance preview" in page and 'id="preview-moves"' in page
     assert state() == before
     key = re.search(r'name="confirm" value="([0-9a-f]+)"', page).group(1)
-    form = {"allocation_method": "equal_weight", "force_rebalance": "", "confirm": key}
+    digest = re.search(r'name="inputs_digest" value="([0-9a-f]{64})"', page).group(1)
+    form = {"allocation_method": "equal_weight", "force_rebalance": "", "confirm": key, "inputs_digest": digest}
     confirmed = client.post("/portfolios/demo/rebalance/", form)
     run = AllocationRun.objects.order_by("-id").first()
     assert confirmed.status_code == 302 and confirmed["Location"] == f"/portfolios/demo/runs/{run.public_id}/"
@@ -297,3 +298,55 @@ def test_an_approval_from_the_page_needs_a_reason(demo):
     assert response.status_code == 400
     run.refresh_from_db()
     assert run.status == "pending_approval"
+
+
+def _preview_form(client) -> dict:
+    """The confirm form of a preview of equal weights, as the page posts it."""
+    page = client.post("/portfolios/demo/rebalance/", {"allocation_method": "equal_weight"}).content.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+    assert fields["inputs_digest"] and fields["confirm"]
+    return fields
+
+
+def test_a_confirm_after_the_data_changed_is_refused_and_offers_a_new_preview(demo):
+    """Issue 21 item 7: the confirm ran on whatever the data was by then, not what was previewed."""
+    from allocations.services.actors import Actor
+    from allocations.services.funds import fund_adjust
+
+    client = client_for("pm")
+    form = _preview_form(client)
+    fund_adjust(
+        portfolio=demo,
+        strategy=demo.strategies.first(),
+        ratio=0.5,
+        actor=Actor.of_user(get_user_model().objects.get(username="risk")),
+    )
+    before = state()
+    response = client.post("/portfolios/demo/rebalance/", form)
+    page = response.content.decode()
+    assert response.status_code == 409 and "the data changed since the preview" in page
+    assert not re.search(r'name="(confirm|inputs_digest)" value=', page)  # a new preview, not the same refusal
+    assert state() == before
+    forged = {**_preview_form(client), "allocation_method": "risk_parity"}  # the preview's method, not another
+    assert client.post("/portfolios/demo/rebalance/", forged).status_code == 409
+    no_digest = {k: v for k, v in _preview_form(client).items() if k != "inputs_digest"}
+    assert client.post("/portfolios/demo/rebalance/", no_digest).status_code == 400
+    assert state() == before
+
+
+def test_current_against_target_draws_the_target_in_force_and_a_pending_run_apart(demo):
+    """Issue 21 item 7: a run waiting for approval was drawn as the target."""
+    in_force = AllocationRun.objects.filter(portfolio=demo, status="applied").order_by("-created_at", "-id").first()
+    waiting = pending_run(demo, get_user_model().objects.get(username="risk2"))
+    data = client_for("viewer").get("/portfolios/demo/data/allocation.json").json()
+    assert data["target_run"]["allocation_id"] == str(in_force.public_id)
+    assert data["pending_run"]["allocation_id"] == str(waiting.public_id)
+    targets = dict(in_force.lines.values_list("strategy__code", "target_weight"))
+    proposed = dict(waiting.lines.values_list("strategy__code", "target_weight"))
+    assert targets != proposed
+    for row in data["strategies"]:
+        assert row["target"] == pytest.approx(targets[row["code"]]) and row["pending"] == pytest.approx(
+            proposed[row["code"]]
+        )
+    risk = client_for("viewer").get("/portfolios/demo/data/risk.json").json()
+    assert risk["run"]["allocation_id"] == str(in_force.public_id)

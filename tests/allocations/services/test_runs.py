@@ -194,3 +194,49 @@ def test_the_inputs_digest_hashes_the_bytes_of_the_arrays_as_before():
         assert adapters.inputs_digest(*parts) == reference(
             1, "risk_parity", np.arange(7), np.nan_to_num(panel, nan=-9.0), [("tech", "BUY", 0.5)], None
         )
+
+
+def _preview_then(demo, actor, **request):
+    """The digest a dry run of ``request`` answers (the dashboard's preview carries it to the confirm)."""
+    preview = allocation_run_create(portfolio=demo, actor=actor, request=RebalanceRequest(dry_run=True, **request))
+    return preview.explanation["inputs_digest"]
+
+
+def test_a_confirm_runs_what_was_previewed_and_is_refused_when_the_data_changed(demo, users):
+    """Issue 21 item 7: the confirm ran whatever the data was by then. It now carries the preview's
+    inputs digest: the same inputs run; a sector signal (or a fund move) in between, or another
+    method than the preview's, is refused, naming the digest, and nothing is written."""
+    from allocations.errors import ConflictError
+    from allocations.services.funds import fund_adjust
+    from allocations.services.signals import signal_create
+
+    set_policy(demo, approval_threshold=2.0)
+    pm = Actor.of_user(users["pm"])
+    sector = demo.strategies.exclude(sector=None).values_list("sector__code", flat=True).first()
+
+    changes = [
+        lambda: signal_create(portfolio=demo, actor=pm, sector=sector, action="BUY", confidence=0.9),
+        lambda: fund_adjust(portfolio=demo, strategy=demo.strategies.first(), ratio=0.5, actor=pm),
+    ]
+    for change in changes:
+        digest = _preview_then(demo, pm, allocation_method="equal_weight")
+        change()
+        before = _counts()
+        with pytest.raises(ConflictError, match="the data changed since the preview") as refused:
+            allocation_run_create(
+                portfolio=demo,
+                actor=pm,
+                request=RebalanceRequest(allocation_method="equal_weight", previewed_digest=digest),
+            )
+        assert refused.value.field == "inputs_digest"
+        assert _counts() == before
+
+    digest = _preview_then(demo, pm, allocation_method="equal_weight")
+    with pytest.raises(ConflictError):  # the preview's method, not another one
+        allocation_run_create(
+            portfolio=demo, actor=pm, request=RebalanceRequest(allocation_method="risk_parity", previewed_digest=digest)
+        )
+    outcome = allocation_run_create(
+        portfolio=demo, actor=pm, request=RebalanceRequest(allocation_method="equal_weight", previewed_digest=digest)
+    )
+    assert outcome.status == AllocationRun.Status.APPLIED and outcome.run.inputs_digest == digest
