@@ -3,7 +3,8 @@
 every token of the user).
 
 Tokens are django-rest-knox's: stored hashed, one per client (each login makes another),
-valid for ``REST_KNOX["TOKEN_TTL"]`` (10 hours by default). Send ``Authorization: Token <token>``.
+valid for ``REST_KNOX["TOKEN_TTL"]`` (10 hours by default). Send ``Authorization: Token <token>``
+(``Bearer <token>`` is taken too: ``accounts.authentication``).
 A password change or a deactivated account revokes every token of the user (``accounts.signals``).
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_out
 from drf_spectacular.utils import extend_schema
-from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -23,6 +23,7 @@ from capital_allocation.api_schema import ApiAutoSchema
 from capital_allocation.request_bodies import ReadsOnlyItsMediaTypes
 from capital_allocation.throttles import LoginRateThrottle
 
+from .authentication import TokenAuthentication
 from .services import token_revoke, user_tokens_revoke
 
 

@@ -14,6 +14,7 @@ from datetime import time
 from typing import Any
 
 from allocations import engine
+from allocations.choices import unknown_name
 from allocations.engine import POLICY_BOUNDS, Bounds
 
 REBALANCE_FREQUENCIES: tuple[str, ...] = ("daily", "weekly", "monthly", "manual")
@@ -56,8 +57,8 @@ class PolicyField:
     def validate(self, value: Any) -> Any:
         """The value, coerced (an int for an integral float, a ``time``); ``ValueError`` says why not."""
         if self.choices is not None:
-            if value not in self.choices:
-                raise ValueError(f"must be one of {', '.join(self.choices)}; got {value!r}")
+            if value not in self.choices:  # the valid names listed: a client learns the spelling from the answer
+                raise ValueError(unknown_name(self.name.replace("_", " "), value, self.choices))
             return value
         if self.is_time:
             if isinstance(value, time):

@@ -71,7 +71,10 @@ RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"ty
 
 PROBLEMS = {
     400: "The request is invalid: `errors` names each field by its path in the request.",
-    401: "No credentials, or a token that is unknown, expired or revoked (send `Authorization: Token <token>`).",
+    401: (
+        "No credentials, or a token that is unknown, expired or revoked "
+        "(send `Authorization: Token <token>` or `Bearer <token>`)."
+    ),
     403: "Authenticated, but without the permission this needs on the portfolio.",
     404: "No such portfolio (or not one granted to you), or no such resource in it.",
     405: "The path does not take this method.",
@@ -100,8 +103,8 @@ REPLAYED_HEADER = {
     "schema": {"type": "string", "enum": ["true"]},
 }
 TOKEN_SCHEME_DESCRIPTION = (
-    "A token from `POST /api/v1/auth/token/`, sent as `Authorization: Token <token>` (the prefix is `Token`, "
-    "not `Bearer`)."
+    "A token from `POST /api/v1/auth/token/`, sent as `Authorization: Token <token>`; "
+    "`Authorization: Bearer <token>` is taken too."
 )
 WRITES = {"post", "put", "patch", "delete"}
 

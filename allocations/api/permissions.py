@@ -13,9 +13,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
-from drf_spectacular.drainage import set_override
-from knox.auth import TokenAuthentication
 from knox.crypto import hash_token
 from knox.settings import CONSTANTS, knox_settings
 from knox.signals import token_expired
@@ -23,6 +20,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
 from accounts import roles
+from accounts.authentication import TokenAuthentication
 from allocations.models import Portfolio
 from allocations.selectors.core import portfolio_for_user, user_may
 from allocations.selectors.current import PortfolioVersion, api_tokens_with_user, portfolio_version_for_user
@@ -65,7 +63,8 @@ def actor_of(request) -> Actor:
 
 
 class ReadTokenAuthentication(TokenAuthentication):
-    """knox's token authentication for a read on the hot path (``AllocationCurrentApi``).
+    """knox's token authentication (prefix ``Token`` or ``Bearer``) for a read on the hot path
+    (``AllocationCurrentApi``); its OpenAPI scheme is ``accounts.authentication.TokenScheme``'s.
 
     The presented token gets knox's checks (digest, expiry: an expired token is deleted and refused,
     auto-refresh when configured, an active user), with two savings: knox's query is prepared once
@@ -98,16 +97,6 @@ class ReadTokenAuthentication(TokenAuthentication):
             token_expired.send(sender=self.__class__, username=username, source="auth_token")
             return True
         return False
-
-
-class ReadTokenScheme(KnoxTokenScheme):
-    """The OpenAPI security scheme of ``ReadTokenAuthentication``: knox's (``knoxApiToken``), the same token."""
-
-    target_class = "allocations.api.permissions.ReadTokenAuthentication"
-
-
-# One scheme for the two classes on purpose: no "identical names, different identities" warning.
-set_override(ReadTokenAuthentication, "suppress_collision_warning", True)
 
 
 READ_AUTHENTICATION = [ReadTokenAuthentication, SessionAuthentication]

@@ -8,6 +8,7 @@ from decimal import Decimal
 import numpy as np
 from rest_framework import serializers
 
+from allocations.choices import expected_one_of
 from allocations.services.funds import MAX_AMOUNT
 
 IGNORED_KEYS = {"csrfmiddlewaretoken"}  # sent by HTML forms of the browsable API
@@ -32,6 +33,17 @@ def optional_reason() -> serializers.CharField:
 def required_reason() -> serializers.CharField:
     """Why, where the answer must say it (a rejection, a cancellation, a new equity): up to 2,000 characters."""
     return serializers.CharField(max_length=2000)
+
+
+class ListedChoiceField(serializers.ChoiceField):
+    """A choice whose refusal lists the valid ones: DRF's says only '"risk-parity" is not a valid choice.'."""
+
+    def __init__(self, choices, **kwargs):
+        super().__init__(choices, **kwargs)
+        # str.format placeholders are DRF's ({input}); the choices are our own names, without braces
+        self.error_messages["invalid_choice"] = (
+            '"{input}" is not a valid choice; ' + expected_one_of(self.choice_strings_to_values) + "."
+        )
 
 
 class FiniteFloatField(serializers.FloatField):

@@ -226,7 +226,9 @@ def estimate_covariance(
     CovarianceEstimate
     """
     if estimator not in COVARIANCE_ESTIMATORS:
-        raise InvalidPolicyError(f"covariance_estimator: unknown estimator {estimator!r}")
+        raise InvalidPolicyError(
+            f"covariance_estimator: unknown estimator {estimator!r}; expected one of {', '.join(COVARIANCE_ESTIMATORS)}"
+        )
     returns = np.asarray(returns, dtype=float)
     if returns.ndim != 2 or returns.shape[1] == 0:
         raise InvalidInputError(f"returns must be a non-empty 2-D array, got shape {returns.shape}")

@@ -176,11 +176,13 @@ class AllocationPolicy:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise InvalidPolicyError(f"policy.method: unknown method {self.method!r}; expected one of {METHODS}")
+            raise InvalidPolicyError(
+                f"policy.method: unknown method {self.method!r}; expected one of {', '.join(METHODS)}"
+            )
         if self.covariance_estimator not in COVARIANCE_ESTIMATORS:
             raise InvalidPolicyError(
                 f"policy.covariance_estimator: unknown estimator {self.covariance_estimator!r}; "
-                f"expected one of {COVARIANCE_ESTIMATORS}"
+                f"expected one of {', '.join(COVARIANCE_ESTIMATORS)}"
             )
         for name, bounds in POLICY_BOUNDS.items():
             value = getattr(self, name)

@@ -13,9 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from allocations import clock
+from allocations.choices import unknown_name
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Portfolio, SectorSignal
-from allocations.selectors.core import sector_get
+from allocations.selectors.core import sector_codes, sector_get
 
 from .actors import Actor
 from .audit import audit_append
@@ -34,7 +35,7 @@ def signal_create(
     """Record a BUY / SELL / HOLD signal of confidence in [0, 1] for one sector."""
     sector_row = sector_get(code=sector)
     if sector_row is None:
-        raise DomainError(f"unknown sector {sector!r}", field="sector")
+        raise DomainError(unknown_name("sector", sector, sector_codes()), field="sector")
     if as_of is None:
         as_of = clock.now()
     elif timezone.is_naive(as_of):

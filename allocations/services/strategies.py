@@ -14,8 +14,10 @@ from typing import Any
 
 from django.db import transaction
 
+from allocations.choices import unknown_name
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AuditEntry, Fund, Portfolio, Sector, Strategy
+from allocations.selectors.core import sector_codes
 
 from .actors import Actor
 from .audit import audit_append
@@ -43,7 +45,7 @@ def _sector(code: Any) -> Sector:
         return code
     sector = Sector.objects.filter(code=code).first() if isinstance(code, str) else None
     if sector is None:
-        raise DomainError(f"unknown sector {code!r}", field="sector")
+        raise DomainError(unknown_name("sector", code, sector_codes()), field="sector")
     return sector
 
 

@@ -90,3 +90,14 @@ def test_the_database_refuses_a_value_outside_the_declared_range(field, portfoli
     AllocationPolicy.objects.create(portfolio=portfolio, version=1)
     with pytest.raises(IntegrityError), transaction.atomic():
         AllocationPolicy.objects.filter(portfolio=portfolio).update(**{field.name: _just_outside(field)})
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"), [("method", engine.METHODS), ("covariance_estimator", engine.COVARIANCE_ESTIMATORS)]
+)
+def test_an_unknown_choice_is_refused_listing_the_valid_ones(name, valid):
+    """Issue 21 item 18: the admin's form and the YAML loader validate here; the API's field lists them too."""
+    with pytest.raises(ValueError) as caught:
+        POLICY_FIELDS[name].validate("risk-parity")
+    label = name.replace("_", " ")
+    assert str(caught.value) == f"unknown {label} 'risk-parity'; expected one of {', '.join(sorted(valid))}"

@@ -25,6 +25,7 @@ from allocations.api.permissions import (
 )
 from allocations.api.serializers import (
     FiniteFloatField,
+    ListedChoiceField,
     MoneyField,
     StrictInputSerializer,
     WeightField,
@@ -150,7 +151,7 @@ class AllocationRebalanceApi(Api):
     class InputSerializer(StrictInputSerializer):
         class SignalSerializer(StrictInputSerializer):
             sector = serializers.CharField(max_length=64)
-            action = serializers.ChoiceField(choices=engine.ACTIONS)
+            action = ListedChoiceField(choices=engine.ACTIONS)
             confidence = FiniteFloatField(min_value=0.0, max_value=1.0, default=1.0)
 
         class PerformanceSerializer(StrictInputSerializer):
@@ -171,7 +172,7 @@ class AllocationRebalanceApi(Api):
             help_text="strategy code -> {sharpe, volatility}: overrides the stored history for this run.",
         )
         force_rebalance = serializers.BooleanField(default=False)
-        allocation_method = serializers.ChoiceField(choices=engine.METHODS, required=False, allow_null=True)
+        allocation_method = ListedChoiceField(choices=engine.METHODS, required=False, allow_null=True)
         dry_run = serializers.BooleanField(default=False, help_text="Compute and answer; write nothing.")
 
         def validate_total_equity(self, value):

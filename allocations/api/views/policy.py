@@ -8,7 +8,13 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from allocations.api.permissions import APPROVE, MANAGE_POLICY, VIEW, actor_of, portfolio_for
-from allocations.api.serializers import FiniteFloatField, StrictInputSerializer, optional_reason, required_reason
+from allocations.api.serializers import (
+    FiniteFloatField,
+    ListedChoiceField,
+    StrictInputSerializer,
+    optional_reason,
+    required_reason,
+)
 from allocations.models import CovarianceEstimator, Method, PolicyProposal
 from allocations.policy_fields import POLICY_FIELDS, REBALANCE_FREQUENCIES, PolicyField
 from allocations.selectors.core import policy_current, policy_proposal_get, policy_proposal_list
@@ -62,7 +68,7 @@ def _exclusive_minimum(low: float):
 def _policy_input_field(field: PolicyField) -> serializers.Field:
     """A serializer field from the one declaration of the policy's fields (``POLICY_FIELDS``)."""
     if field.choices is not None:
-        return serializers.ChoiceField(choices=list(field.choices), required=False)
+        return ListedChoiceField(choices=list(field.choices), required=False)
     if field.is_time:
         return serializers.RegexField(
             r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", required=False, help_text="HH:MM or HH:MM:SS"

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.permissions import INGEST
-from allocations.api.serializers import FiniteFloatField, StrictInputSerializer
+from allocations.api.serializers import FiniteFloatField, ListedChoiceField, StrictInputSerializer
 from allocations.models import SectorSignal
 from allocations.selectors.core import signal_list
 from allocations.services.signals import signal_create
@@ -53,7 +53,7 @@ class SignalCreateApi(CreateApi):
 
     class InputSerializer(StrictInputSerializer):
         sector = serializers.CharField(max_length=64, help_text="A sector code.")
-        action = serializers.ChoiceField(choices=SectorSignal.Action.values)
+        action = ListedChoiceField(choices=SectorSignal.Action.values)
         confidence = FiniteFloatField(min_value=0.0, max_value=1.0, default=1.0)
         as_of = serializers.DateTimeField(required=False, help_text="Default: now.")
         source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

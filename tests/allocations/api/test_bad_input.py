@@ -455,3 +455,48 @@ def test_every_bad_json_row_is_listed_under_its_own_index(client_as, demo):
         "returns[0]": ["unknown strategy 'ghost'"],
         "returns[2]": ["tech-0001 on 2020-01-02 already given on returns[1]"],
     }
+
+
+# Issue 21 item 18: an unknown method, estimator or sector is refused with the list of valid ones.
+
+
+def _sector_codes():
+    from allocations.models import Sector
+
+    return sorted(Sector.objects.values_list("code", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "path", "body", "field", "valid"),
+    [
+        ("pm", "post", REBALANCE, {"allocation_method": "risk-parity"}, "allocation_method", "methods"),
+        ("risk", "patch", BASE + "/policy/", {"method": "risk-parity"}, "method", "methods"),
+        ("risk", "patch", BASE + "/policy/", {"covariance_estimator": "shrunk"}, "covariance_estimator", "estimators"),
+        ("pm", "post", BASE + "/signals/", {"sector": "Energy", "action": "BUY"}, "sector", "sectors"),
+        (
+            "pm",
+            "post",
+            REBALANCE,
+            {"sector_signals": [{"sector": "atlantis", "action": "BUY"}], "dry_run": True},
+            "sector_signals[0].sector",
+            "sectors",
+        ),
+        (
+            "risk",
+            "post",
+            BASE + "/strategies/",
+            {"code": "m-1", "name": "M", "sector": "atlantis"},
+            "sector",
+            "sectors",
+        ),
+        ("risk", "patch", BASE + "/strategies/tech-0001/", {"sector": "atlantis"}, "sector", "sectors"),
+    ],
+)
+def test_an_unknown_name_is_refused_listing_the_valid_ones(client_as, demo, role, method, path, body, field, valid):
+    from allocations import engine
+
+    names = {"methods": engine.METHODS, "estimators": engine.COVARIANCE_ESTIMATORS, "sectors": _sector_codes()}[valid]
+    response = getattr(client_as(role), method)(path, body, format="json")
+    assert response.status_code == 400, response.content
+    (message,) = problem_fields(response)[field]
+    assert f"expected one of {', '.join(sorted(names))}" in message, message

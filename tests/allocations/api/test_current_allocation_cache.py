@@ -211,3 +211,11 @@ def test_the_read_authenticates_as_knox_does_with_the_user_as_stored(demo, users
     stored = type(viewer).objects.get(pk=viewer.pk)
     for field in type(viewer)._meta.concrete_fields:
         assert getattr(user, field.attname) == getattr(stored, field.attname), field.name
+
+
+def test_the_fast_read_takes_a_bearer_token(demo, users):
+    """Issue 21 item 18: the read's own authentication (ReadTokenAuthentication) takes ``Bearer`` too."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AuthToken.objects.create(users['viewer'])[1]}")
+    response = client.get(CURRENT)
+    assert response.status_code == 200, response.content

@@ -175,5 +175,6 @@ def test_operation_ids_csv_pagination_and_the_token_scheme(schema):
     limit = next(p for p in audit["parameters"] if p.get("name") == "limit")
     assert limit["schema"]["maximum"] == 1000 and limit["schema"]["default"] == 50
     assert "Token <token>" in schema["components"]["securitySchemes"]["knoxApiToken"]["description"]
+    assert "Bearer <token>" in schema["components"]["securitySchemes"]["knoxApiToken"]["description"]  # issue 21
     rebalance = schema["paths"]["/api/v1/portfolios/{slug}/allocation/rebalance"]["post"]
     assert "replay answers the first status" in rebalance["summary"]

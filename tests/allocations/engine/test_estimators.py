@@ -182,3 +182,12 @@ def test_single_precision_gram_moves_the_intensity_negligibly():
     exact, _ = _ledoit_wolf_shrinkage(z)
     single, _ = _ledoit_wolf_shrinkage(z, single=True)
     assert single == pytest.approx(exact, rel=1e-5)
+
+
+def test_an_unknown_estimator_is_refused_listing_the_known_ones():
+    """Issue 21 item 18: the message named the bad estimator only."""
+    from allocations.engine import COVARIANCE_ESTIMATORS
+
+    with pytest.raises(InvalidPolicyError) as caught:
+        estimate_covariance(np.zeros((5, 2)), estimator="shrunk")
+    assert str(caught.value).endswith(f"expected one of {', '.join(COVARIANCE_ESTIMATORS)}")
