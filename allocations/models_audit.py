@@ -44,6 +44,7 @@ class AuditKind(models.TextChoices):
     STEP_APPLIED = "step_applied", "Transition step applied"
     STRATEGY_CHANGE = "strategy_change", "Strategy change"
     DATA_IMPORT = "data_import", "Data import"
+    WEBHOOK_CHANGE = "webhook_change", "Webhook endpoint change"
 
 
 AUDIT_KINDS = AuditKind.values

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from allocations.secret_fields import EncryptedSecretField
+
 
 # A delivery's states, declared outside the model so that its check constraint allows exactly these
 # values (a model's Meta cannot see ``WebhookDelivery.Status``).
@@ -30,7 +32,8 @@ class WebhookEndpoint(models.Model):
 
     portfolio = models.ForeignKey("allocations.Portfolio", on_delete=models.PROTECT, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=128, help_text="HMAC-SHA256 key of the X-CAE-Signature header.")
+    # encrypted at rest (allocations.secret_fields): a database dump holds no key that signs orders
+    secret = EncryptedSecretField(max_length=400, help_text="HMAC-SHA256 key of the X-CAE-Signature header.")
     description = models.CharField(max_length=200, blank=True, default="")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

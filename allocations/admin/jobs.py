@@ -8,14 +8,17 @@ and every change goes through ``allocations.services.outbox``.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from allocations import models
 from allocations.errors import DomainError
 from allocations.selectors.core import portfolio_list_for_user
 from allocations.services.outbox import outbox_event_redeliver, webhook_endpoint_create, webhook_endpoint_update
+from allocations.services.webhook_targets import webhook_target_check
 
 from .base import GrantedPortfolioFilter, PortfolioScopedAdmin, ReadOnlyAdmin, request_actor
 
@@ -57,20 +60,34 @@ class JobExecutionAdmin(StaffPages, ReadOnlyAdmin):
         return ", ".join(f"{k}: {v}" for k, v in (obj.summary or {}).items() if k != "portfolios")[:300]
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = models.WebhookEndpoint
+        fields = ["portfolio", "url", "description", "is_active"]
+
+    def clean_url(self):
+        # the service checks again at save; here the refusal is shown beside the field
+        url = self.cleaned_data["url"]
+        try:
+            webhook_target_check(url)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return url
+
+
 @admin.register(models.WebhookEndpoint)
 class WebhookEndpointAdmin(StaffPages, PortfolioScopedAdmin):
+    """The secret is never on these pages: it is shown once, on the page that answers the creation."""
+
+    form = WebhookEndpointForm
     list_display = ["portfolio", "url", "description", "is_active", "created_at"]
     list_filter = [GrantedPortfolioFilter, "is_active"]
-    fields = ["portfolio", "url", "description", "is_active", "secret"]
-    readonly_fields = ["secret"]
+    fields = ["portfolio", "url", "description", "is_active"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["portfolio", "secret"] if obj is not None else ["secret"]
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "url":
-            kwargs["assume_scheme"] = "https"
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+        return ["portfolio"] if obj is not None else []
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "portfolio":
@@ -87,18 +104,39 @@ class WebhookEndpointAdmin(StaffPages, PortfolioScopedAdmin):
         return False  # deactivate instead: deliveries keep their endpoint
 
     def save_model(self, request, obj, form, change):
+        actor = request_actor(request)
         try:
             if change:
-                webhook_endpoint_update(endpoint=obj, url=obj.url, description=obj.description, is_active=obj.is_active)
+                webhook_endpoint_update(
+                    endpoint=obj, actor=actor, url=obj.url, description=obj.description, is_active=obj.is_active
+                )
             else:
                 if not request.user.has_perm("allocations.manage_policy", obj.portfolio):
                     raise DomainError(f"you may not manage the policy of portfolio {obj.portfolio.slug!r}")
                 created = webhook_endpoint_create(
-                    portfolio=obj.portfolio, url=obj.url, description=obj.description, actor=request_actor(request)
+                    portfolio=obj.portfolio, url=obj.url, description=obj.description, actor=actor
                 )
-                obj.pk, obj.secret = created.pk, created.secret
+                obj.pk = created.pk
+                request._webhook_secret_once = created.secret
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # the one place the secret is shown: this answer (not a message, which a cookie or the
+        # session table would keep)
+        secret = getattr(request, "_webhook_secret_once", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Webhook endpoint added",
+            "endpoint": obj,
+            "secret": secret,
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "admin/allocations/webhook_secret_once.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class WebhookDeliveryInline(admin.TabularInline):

@@ -8,6 +8,9 @@ The record is claimed (inserted with no status) before the view runs, under the 
 - same key, another request: 422 naming ``Idempotency-Key``;
 - same key while the first is still running: 409;
 - the view raised (a 4xx or 5xx): the claim is removed, so the retry runs afresh.
+
+A view with a ``replayable(body)`` method stores what it returns instead of the whole body: a
+secret shown once (a webhook endpoint's) is never kept for a replay.
 """
 
 from __future__ import annotations
@@ -133,6 +136,8 @@ def idempotent(handler):
             idempotency_release(record_id=record.pk)
             return response
         body = json.loads(JSONRenderer().render(response.data) or b"null")
+        # what a replay may show: a view can leave out what is shown once only (a webhook's secret)
+        body = getattr(view, "replayable", lambda answer: answer)(body)
         idempotency_complete(record_id=record.pk, status_code=response.status_code, body=body)
         return response
 

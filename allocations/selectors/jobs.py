@@ -99,12 +99,12 @@ def endpoint_list(*, portfolio: Portfolio) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(portfolio=portfolio).order_by("id")
 
 
-def deliveries_due(*, now: datetime, event_id: int | None = None, limit: int = 200) -> list[int]:
-    """Ids of pending deliveries whose next attempt is due, oldest first."""
+def deliveries_due(*, now: datetime, event_id: int | None = None, limit: int = 200) -> list[tuple[int, int]]:
+    """(delivery id, endpoint id) of pending deliveries whose next attempt is due, oldest first."""
     due = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
     if event_id is not None:
         due = due.filter(event_id=event_id)
-    return list(due.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
+    return list(due.order_by("next_attempt_at", "id").values_list("pk", "endpoint_id")[:limit])
 
 
 def outbox_event_list(*, portfolio: Portfolio) -> QuerySet[OutboxEvent]:

@@ -21,9 +21,9 @@ import json
 import logging
 import secrets
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -35,19 +35,23 @@ from django.utils import timezone
 
 from allocations import adapters
 from allocations.errors import DomainError
-from allocations.models import AllocationRun, Portfolio, TransitionStep
+from allocations.models import AllocationRun, AuditEntry, Portfolio, TransitionStep
 from allocations.models_jobs import DeliveryAttempt, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from allocations.selectors.core import strategy_codes_by_id
 from allocations.selectors.jobs import deliveries_due, endpoint_ids_active
 
+from . import webhook_http
 from .actors import Actor
+from .audit import audit_append
 from .enqueue import enqueue_on_commit
+from .webhook_targets import webhook_target_check
 
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "allocations.deliver_webhooks"
 SIGNATURE_HEADER = "X-CAE-Signature"
 EVENT_ID_HEADER = "X-CAE-Event-Id"
+TIMESTAMP_HEADER = "X-CAE-Timestamp"
 MAX_ERROR = 2000
 
 
@@ -162,57 +166,96 @@ def event_body(event: OutboxEvent) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
-def webhook_signature(secret: str, body: bytes) -> str:
-    """``sha256=`` and the hex HMAC-SHA256 of ``body`` under ``secret`` (the receiver recomputes it)."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def webhook_signature(secret: str, body: bytes, timestamp: int) -> str:
+    """``sha256=`` and the hex HMAC-SHA256 of ``b"<timestamp>." + body`` under ``secret``.
+
+    The timestamp (Unix seconds of the try, also in ``X-CAE-Timestamp``) is signed with the body so
+    a receiver can refuse a replayed request: one whose timestamp is older than a few minutes."""
+    message = str(int(timestamp)).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 # --- endpoints ---------------------------------------------------------------------------------
 
 
 def _checked_url(url: str) -> str:
-    url = (url or "").strip()
-    if not url.startswith(("http://", "https://")):
-        raise DomainError("url must start with http:// or https://", field="url")
+    """``url`` when its target is acceptable now (``webhook_targets``: https, no credentials, every
+    address it resolves to public); else a ``DomainError`` on ``url``. Deliveries check it again."""
+    url = (url or "").strip() if isinstance(url, str) else url
+    webhook_target_check(url)
     return url
 
 
+def _audit_webhook(endpoint: WebhookEndpoint, *, actor: Actor, action: str, reason: str = "", **payload) -> None:
+    """One ``webhook_change`` audit row in the caller's transaction (never the secret, only that it changed)."""
+    audit_append(
+        portfolio=endpoint.portfolio,
+        actor=actor,
+        kind=AuditEntry.Kind.WEBHOOK_CHANGE,
+        reason=reason or f"webhook endpoint {endpoint.pk} {action.replace('_', ' ')}",
+        payload={"action": action, "endpoint": endpoint.pk, "url": endpoint.url, **payload},
+    )
+
+
 def webhook_endpoint_create(*, portfolio: Portfolio, url: str, actor: Actor, description: str = "") -> WebhookEndpoint:
-    """A new endpoint with a fresh random secret (shown to its creator; it signs every delivery)."""
+    """A new endpoint with a fresh random secret (shown to its creator once; it signs every delivery)."""
     url = _checked_url(url)
     with transaction.atomic():
         if WebhookEndpoint.objects.filter(portfolio=portfolio, url=url).exists():
             raise DomainError(f"portfolio {portfolio.slug!r} already sends to {url}", field="url")
-        return WebhookEndpoint.objects.create(
+        endpoint = WebhookEndpoint.objects.create(
             portfolio=portfolio,
             url=url,
             description=description,
             secret=secrets.token_hex(32),
             created_by=actor.user,
         )
-
-
-def webhook_endpoint_update(
-    *, endpoint: WebhookEndpoint, url: str | None = None, description: str | None = None, is_active: bool | None = None
-) -> WebhookEndpoint:
-    with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-        if url is not None:
-            endpoint.url = _checked_url(url)
-        if description is not None:
-            endpoint.description = description
-        if is_active is not None:
-            endpoint.is_active = is_active
-        endpoint.save(update_fields=["url", "description", "is_active"])
+        _audit_webhook(endpoint, actor=actor, action="create", description=description)
         return endpoint
 
 
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
-    """A new secret: deliveries from now on are signed with it."""
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    actor: Actor,
+    url: str | None = None,
+    description: str | None = None,
+    is_active: bool | None = None,
+) -> WebhookEndpoint:
+    """Re-point, describe, deactivate or reactivate an endpoint; every change is audited."""
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint = WebhookEndpoint.objects.select_for_update().select_related("portfolio").get(pk=endpoint.pk)
+        changes: dict[str, dict] = {}
+        if url is not None and url.strip() != endpoint.url:
+            url = _checked_url(url)
+            if WebhookEndpoint.objects.filter(portfolio=endpoint.portfolio, url=url).exclude(pk=endpoint.pk).exists():
+                raise DomainError(f"portfolio {endpoint.portfolio.slug!r} already sends to {url}", field="url")
+            changes["url"] = {"old": endpoint.url, "new": url}
+            endpoint.url = url
+        if description is not None and description != endpoint.description:
+            changes["description"] = {"old": endpoint.description, "new": description}
+            endpoint.description = description
+        if is_active is not None and is_active != endpoint.is_active:
+            changes["is_active"] = {"old": endpoint.is_active, "new": is_active}
+            endpoint.is_active = is_active
+        if not changes:
+            return endpoint
+        endpoint.save(update_fields=["url", "description", "is_active"])
+        if set(changes) == {"is_active"}:
+            action = "activate" if endpoint.is_active else "deactivate"
+        else:
+            action = "repoint" if "url" in changes else "update"
+        _audit_webhook(endpoint, actor=actor, action=action, changes=changes)
+        return endpoint
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookEndpoint:
+    """A new secret: deliveries from now on are signed with it (audited; the secret itself is not)."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().select_related("portfolio").get(pk=endpoint.pk)
         endpoint.secret = secrets.token_hex(32)
         endpoint.save(update_fields=["secret"])
+        _audit_webhook(endpoint, actor=actor, action="rotate_secret")
         return endpoint
 
 
@@ -225,50 +268,73 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.WEBHOOK_RETRY_MAX_SECONDS))
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
-    """POST ``body``; the status code (None when nothing answered) and an error text ('' on 2xx)."""
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+def delivery_lease() -> timedelta:
+    """How long a claimed delivery stays claimed: longer than one exchange's deadline, so a POST still
+    open is never sent a second time by another sweep; a worker killed mid-POST leaves it to expire."""
+    return timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 30)
+
+
+def _claim(delivery_id: int) -> WebhookDelivery | None:
+    """Pending and due -> leased, by a conditional update (two workers holding the same id POST it once)."""
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + delivery_lease(), attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    return WebhookDelivery.objects.select_related("event__portfolio", "endpoint").get(pk=delivery_id)
+
+
+def _exchange_of(delivery: WebhookDelivery) -> Callable[[], webhook_http.Exchange]:
+    """The try of a claimed delivery, to run without the database: check the target (it may resolve
+    elsewhere since it was saved), sign ``timestamp.body`` and POST under one deadline."""
+    endpoint, event = delivery.endpoint, delivery.event
+    if not endpoint.is_active:
+        return lambda: webhook_http.Exchange(None, "endpoint is deactivated")
+    url, secret, body = endpoint.url, endpoint.secret, event_body(event)
+    timestamp = int(timezone.now().timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "capital-allocation-engine/webhooks",
+        EVENT_ID_HEADER: str(event.public_id),
+        "X-CAE-Event-Type": event.kind,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: webhook_signature(secret, body, timestamp),
+    }
+
+    def exchange() -> webhook_http.Exchange:
+        try:
+            target = webhook_target_check(url)
+        except DomainError as exc:
+            return webhook_http.Exchange(None, f"target refused: {exc.message}")
+        return webhook_http.post(
+            target,
+            body,
+            headers,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            max_bytes=settings.WEBHOOK_MAX_RESPONSE_BYTES,
+        )
+
+    return exchange
+
+
+def _timed(exchange: Callable[[], webhook_http.Exchange]) -> tuple[webhook_http.Exchange, float]:
+    clock = time.perf_counter()
     try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}: {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{exc.__class__.__name__}: {reason}"
+        result = exchange()
+    except Exception as exc:  # noqa: BLE001 - a failed try is an attempt row, never a stopped sweep
+        result = webhook_http.Exchange(None, f"{exc.__class__.__name__}: {exc}")
+    return result, time.perf_counter() - clock
 
 
 def webhook_delivery_send(*, delivery_id: int) -> str:
-    """Try one due delivery once: ``delivered``, ``retrying``, ``dead`` or ``skipped`` (not due, or claimed).
-
-    The claim is a conditional update (pending and due -> leased for the timeout plus a margin),
-    so two workers holding the same message POST it once; a worker killed mid-POST leaves a lease
-    that expires, and the sweep tries again.
-    """
-    now = timezone.now()
-    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 30)
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + lease, attempts=F("attempts") + 1)
-    if not claimed:
+    """Try one due delivery once: ``delivered``, ``retrying``, ``dead`` or ``skipped`` (not due, or claimed)."""
+    delivery = _claim(delivery_id)
+    if delivery is None:
         return "skipped"
-    delivery = WebhookDelivery.objects.select_related("event__portfolio", "endpoint").get(pk=delivery_id)
-    endpoint, event = delivery.endpoint, delivery.event
-    body = event_body(event)
     started = timezone.now()
-    clock = time.perf_counter()
-    if endpoint.is_active:
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "capital-allocation-engine/webhooks",
-            EVENT_ID_HEADER: str(event.public_id),
-            "X-CAE-Event-Type": event.kind,
-            SIGNATURE_HEADER: webhook_signature(endpoint.secret, body),
-        }
-        code, error = _post(endpoint.url, body, headers)
-    else:
-        code, error = None, "endpoint is deactivated"
-    return _record_attempt(delivery, started=started, duration=time.perf_counter() - clock, code=code, error=error)
+    result, duration = _timed(_exchange_of(delivery))
+    return _record_attempt(delivery, started=started, duration=duration, code=result.status, error=result.error)
 
 
 def _record_attempt(
@@ -303,10 +369,57 @@ def _record_attempt(
 
 
 def webhook_deliveries_send_due(*, event_id: int | None = None, limit: int = 200) -> dict[str, int]:
-    """Try every due delivery (of one event, or all), oldest first; how many ended each way."""
+    """Try every due delivery (of one event, or all), oldest first; how many ended each way.
+
+    Each endpoint is a lane: its deliveries go one after another, and up to ``WEBHOOK_SENDERS``
+    lanes send at the same time, so a slow receiver holds its own lane (at most one deadline per
+    try) and never the others'. A try that runs out of time leaves the rest of its lane for the
+    next sweep (``skipped``) instead of spending a deadline on each. The database is used from
+    this thread only; the threads hold nothing but the network exchange.
+    """
     counts = {"delivered": 0, "retrying": 0, "dead": 0, "skipped": 0}
-    for delivery_id in deliveries_due(now=timezone.now(), event_id=event_id, limit=limit):
-        counts[webhook_delivery_send(delivery_id=delivery_id)] += 1
+    lanes: dict[int, deque[int]] = {}
+    for delivery_id, endpoint_id in deliveries_due(now=timezone.now(), event_id=event_id, limit=limit):
+        lanes.setdefault(endpoint_id, deque()).append(delivery_id)
+    if not lanes:
+        return counts
+    waiting = deque(lanes)
+    senders = max(1, min(settings.WEBHOOK_SENDERS, len(lanes)))
+    with ThreadPoolExecutor(max_workers=senders, thread_name_prefix="webhook") as pool:
+        running: dict[Future, tuple[int, WebhookDelivery, datetime]] = {}
+
+        def start(endpoint_id: int) -> bool:
+            """Claim and submit the lane's next delivery; False when the lane has none left."""
+            lane = lanes[endpoint_id]
+            while lane:
+                delivery = _claim(lane.popleft())
+                if delivery is None:
+                    counts["skipped"] += 1
+                    continue
+                running[pool.submit(_timed, _exchange_of(delivery))] = (endpoint_id, delivery, timezone.now())
+                return True
+            return False
+
+        def fill() -> None:
+            while waiting and len(running) < senders:
+                start(waiting.popleft())
+
+        fill()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                endpoint_id, delivery, started = running.pop(future)
+                result, duration = future.result()
+                counts[
+                    _record_attempt(
+                        delivery, started=started, duration=duration, code=result.status, error=result.error
+                    )
+                ] += 1
+                if result.timed_out:
+                    counts["skipped"] += len(lanes[endpoint_id])
+                    lanes[endpoint_id].clear()
+                if not start(endpoint_id):
+                    fill()
     return counts
 
 

@@ -222,7 +222,17 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
 WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600, minimum=1)
+# One deadline for a whole exchange (connect, send, status line, headers, body), not per read.
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+WEBHOOK_MAX_RESPONSE_BYTES = env_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, minimum=1024)
+# Endpoints sent to at the same time by one sweep: a slow receiver holds only its own lane.
+WEBHOOK_SENDERS = env_int("WEBHOOK_SENDERS", 8, minimum=1)
+# Hosts a webhook may reach over http and at a private or loopback address (local use only);
+# every other target is https to public addresses (allocations.services.webhook_targets).
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
+# Webhook secrets are encrypted at rest under a key derived from this (else from AUDIT_HMAC_KEY).
+WEBHOOK_SECRET_KEY = env_secret("WEBHOOK_SECRET_KEY", None, min_length=32)
+WEBHOOK_SECRET_KEY_FALLBACKS = env_list("WEBHOOK_SECRET_KEY_FALLBACKS", [])
 # /health/ calls beat late when no periodic task was sent for this long, and the daily rebalance
 # late when its sweep (every 5 minutes) has not finished for this long.
 HEALTH_BEAT_LATE_SECONDS = env_int("HEALTH_BEAT_LATE_SECONDS", 600, minimum=1)

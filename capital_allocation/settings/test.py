@@ -10,3 +10,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # (tests/allocations/selectors/test_current.py, tests/allocations/api/test_current_allocation_cache.py)
 # turn a real cache back on.
 CACHES = {**CACHES, "answers": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}  # noqa: F405
+
+# The tests' webhook receivers listen on this machine (allowed here only; production allows none).
+WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1", "localhost"]

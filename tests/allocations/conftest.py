@@ -38,3 +38,20 @@ def risk_user(db):
 @pytest.fixture
 def actor(risk_user):
     return Actor.of_user(risk_user)
+
+
+# A public address (no test connects to it) for the names the tests give webhooks: `.example` is
+# reserved (RFC 2606) and resolves nowhere, and webhook targets must resolve to public addresses.
+EXAMPLE_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture(autouse=True)
+def example_names_resolve(monkeypatch):
+    from allocations.services import webhook_targets
+
+    real = webhook_targets.resolve
+
+    def resolve(host, port):
+        return [EXAMPLE_ADDRESS] if host.endswith(".example") else real(host, port)
+
+    monkeypatch.setattr(webhook_targets, "resolve", resolve)

@@ -122,9 +122,13 @@ class Receiver:
         self.thread.join(timeout=5)
 
 
-def signature_ok(secret: str, request: dict) -> bool:
-    expected = "sha256=" + hmac.new(secret.encode(), request["body"], hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, request["headers"]["x-cae-signature"])
+def signature_ok(secret: str, request: dict, *, now: float | None = None, tolerance: float = 300) -> bool:
+    """The receiver's check of README's outbox section: HMAC of ``timestamp.body``, a fresh timestamp."""
+    timestamp = request["headers"]["x-cae-timestamp"]
+    message = timestamp.encode() + b"." + request["body"]
+    expected = "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    fresh = abs((time.time() if now is None else now) - int(timestamp)) <= tolerance
+    return fresh and hmac.compare_digest(expected, request["headers"]["x-cae-signature"])
 
 
 def event_of(request: dict) -> dict:

@@ -51,9 +51,11 @@ def test_a_risk_officer_adds_an_endpoint_with_a_generated_secret(demo):
         "/admin/allocations/webhookendpoint/add/",
         {"portfolio": demo.pk, "url": "https://orders.example/hook", "description": "OMS", "is_active": "on"},
     )
-    assert response.status_code == 302, response.content[:2000]
+    assert response.status_code == 200, response.content[:2000]
     endpoint = WebhookEndpoint.objects.get(portfolio=demo)
     assert endpoint.url == "https://orders.example/hook" and len(endpoint.secret) == 64
+    assert endpoint.secret.encode() in response.content  # shown once, on the answer to the creation
+    assert "no-store" in response["Cache-Control"]
     other = Portfolio.objects.get(slug="demo-b")
     refused = logged_in("risk").post(
         "/admin/allocations/webhookendpoint/add/", {"portfolio": other.pk, "url": "https://x.example/"}

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from allocations.api.permissions import APPROVE, MANAGE_POLICY, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import StrictInputSerializer
 from allocations.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from allocations.selectors.core import user_may
 from allocations.selectors.jobs import endpoint_list, outbox_event_get, outbox_event_list
 from allocations.services.outbox import (
     outbox_event_redeliver,
@@ -32,7 +33,17 @@ class EndpointOutputSerializer(serializers.Serializer):
 
 
 class EndpointWithSecretSerializer(EndpointOutputSerializer):
-    secret = serializers.CharField(help_text="HMAC-SHA256 key of X-CAE-Signature; shown only here.")
+    secret = serializers.CharField(
+        allow_null=True,
+        help_text="HMAC-SHA256 key of X-CAE-Signature; shown in this answer only (null in an Idempotency-Key "
+        "replay, which never holds it: rotate the secret to get a new one).",
+    )
+
+
+class ShowsSecretOnce:
+    def replayable(self, body):
+        # an Idempotency-Key replay answers without the secret: it is stored nowhere but encrypted on its row
+        return {**body, "secret": None} if isinstance(body, dict) and "secret" in body else body
 
 
 class EndpointFilter(django_filters.FilterSet):
@@ -43,7 +54,7 @@ class EndpointFilter(django_filters.FilterSet):
         fields = ["is_active"]
 
 
-class WebhookCollectionApi(PortfolioScopedListApi, CreateApi):
+class WebhookCollectionApi(ShowsSecretOnce, PortfolioScopedListApi, CreateApi):
     """The portfolio's webhook endpoints (GET), or a new one with its secret (POST, policy managers)."""
 
     model = WebhookEndpoint
@@ -82,7 +93,9 @@ class WebhookDetailApi(Api):
     @extend_schema(request=InputSerializer, responses=EndpointOutputSerializer, summary="Change or deactivate one")
     def patch(self, request, slug, endpoint_id):
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        endpoint = webhook_endpoint_update(endpoint=_endpoint_or_404(portfolio, endpoint_id), **self.validated(request))
+        endpoint = webhook_endpoint_update(
+            endpoint=_endpoint_or_404(portfolio, endpoint_id), actor=actor_of(request), **self.validated(request)
+        )
         return Response(EndpointOutputSerializer(endpoint).data)
 
 
@@ -90,30 +103,52 @@ class WebhookRotateSecretApi(Api):
     @extend_schema(request=None, responses=EndpointWithSecretSerializer, summary="A new secret for one endpoint")
     def post(self, request, slug, endpoint_id):
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
-        endpoint = webhook_endpoint_rotate_secret(endpoint=_endpoint_or_404(portfolio, endpoint_id))
+        endpoint = webhook_endpoint_rotate_secret(
+            endpoint=_endpoint_or_404(portfolio, endpoint_id), actor=actor_of(request)
+        )
         return Response(EndpointWithSecretSerializer(endpoint).data)
 
 
 # --- the outbox --------------------------------------------------------------------------------
 
 
-class AttemptSerializer(serializers.Serializer):
+RISK_OFFICERS_ONLY = "Risk officers (approve_run) only; null for everyone else."
+
+
+class HidesTargetDetails(serializers.Serializer):
+    # What a receiver answered (its status, its error text, where it is) maps the network behind
+    # it: shown to risk officers only (``sees_targets`` in the context), null for other roles.
+    target_details: tuple[str, ...] = ()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("sees_targets"):
+            for name in self.target_details:
+                data[name] = None
+        return data
+
+
+class AttemptSerializer(HidesTargetDetails):
+    target_details = ("status_code", "error")
+
     number = serializers.IntegerField()
     started_at = serializers.DateTimeField()
     duration_ms = serializers.FloatField()
-    status_code = serializers.IntegerField(allow_null=True)
+    status_code = serializers.IntegerField(allow_null=True, help_text=RISK_OFFICERS_ONLY)
     succeeded = serializers.BooleanField()
-    error = serializers.CharField()
+    error = serializers.CharField(allow_null=True, help_text=RISK_OFFICERS_ONLY)
 
 
-class DeliverySerializer(serializers.Serializer):
+class DeliverySerializer(HidesTargetDetails):
+    target_details = ("url", "last_error")
+
     endpoint_id = serializers.IntegerField()
-    url = serializers.URLField(source="endpoint.url")
+    url = serializers.URLField(source="endpoint.url", allow_null=True, help_text=RISK_OFFICERS_ONLY)
     status = serializers.ChoiceField(choices=WebhookDelivery.Status.values, help_text="dead: the dead letter.")
     attempts = serializers.IntegerField(help_text="Tries since the event was (re)queued.")
     next_attempt_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField(allow_null=True)
-    last_error = serializers.CharField()
+    last_error = serializers.CharField(allow_null=True, help_text=RISK_OFFICERS_ONLY)
 
 
 class DeliveryWithAttemptsSerializer(DeliverySerializer):
@@ -155,6 +190,16 @@ class OutboxListApi(PortfolioScopedListApi):
     filterset_class = EventFilter
     selector = staticmethod(outbox_event_list)
 
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False):
+            context["sees_targets"] = _sees_targets(self.request, self.portfolio())
+        return context
+
+
+def _sees_targets(request, portfolio) -> bool:
+    return user_may(user=request.user, perm=APPROVE, portfolio=portfolio)
+
 
 def _event_or_404(portfolio, event_id) -> OutboxEvent:
     return found_or_404(
@@ -166,7 +211,8 @@ class OutboxDetailApi(Api):
     @extend_schema(responses=EventDetailSerializer, summary="One event: its body, deliveries and every attempt")
     def get(self, request, slug, event_id):
         portfolio = portfolio_for(request, slug, VIEW)
-        return Response(EventDetailSerializer(_event_or_404(portfolio, event_id)).data)
+        context = {"sees_targets": _sees_targets(request, portfolio)}
+        return Response(EventDetailSerializer(_event_or_404(portfolio, event_id), context=context).data)
 
 
 class OutboxRedeliverApi(Api):
@@ -178,4 +224,5 @@ class OutboxRedeliverApi(Api):
     def post(self, request, slug, event_id):
         portfolio = portfolio_for(request, slug, APPROVE)
         outbox_event_redeliver(event=_event_or_404(portfolio, event_id), actor=actor_of(request))
-        return Response(EventDetailSerializer(_event_or_404(portfolio, event_id)).data)
+        context = {"sees_targets": True}  # APPROVE was required above
+        return Response(EventDetailSerializer(_event_or_404(portfolio, event_id), context=context).data)

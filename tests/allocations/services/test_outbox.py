@@ -131,7 +131,7 @@ def test_an_unreachable_endpoint_is_recorded_and_retried(portfolio, receiver):
 def test_each_step_writes_one_event_to_each_active_endpoint(portfolio, receiver):
     first = webhook_endpoint_create(portfolio=portfolio, url=receiver.url, actor=ACTOR)
     second = webhook_endpoint_create(portfolio=portfolio, url=receiver.url + "/b", actor=ACTOR)
-    webhook_endpoint_update(endpoint=second, is_active=False)
+    webhook_endpoint_update(endpoint=second, actor=ACTOR, is_active=False)
     run = _rebalance(portfolio)
     step2 = TransitionStep.objects.get(schedule__run=run, index=2)
     TransitionStep.objects.filter(pk=step2.pk).update(due_date=dt.date(2000, 1, 3))
