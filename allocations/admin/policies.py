@@ -15,6 +15,7 @@ from allocations.services.equity import equity_change_approve, equity_change_rej
 from allocations.services.policies import policy_change_request, policy_proposal_approve, policy_proposal_reject
 
 from .base import GrantedPortfolioFilter, PortfolioScopedAdmin, ReadOnlyAdmin, reason_action, request_actor
+from .text_forms import VisibleTextForm
 
 
 def _policy_validator(declared: PolicyField):
@@ -32,6 +33,7 @@ def _policy_validator(declared: PolicyField):
 @admin.register(models.Portfolio)
 class PortfolioAdmin(PortfolioScopedAdmin):
     portfolio_path = "pk"
+    form = VisibleTextForm
     list_display = ["slug", "name", "base_currency", "total_equity", "allocated_capital", "strategy_count"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -91,6 +93,7 @@ class PortfolioAdmin(PortfolioScopedAdmin):
 
 @admin.register(models.Sector)
 class SectorAdmin(admin.ModelAdmin):
+    form = VisibleTextForm
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 

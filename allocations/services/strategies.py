@@ -18,6 +18,7 @@ from allocations.choices import unknown_name
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AuditEntry, Fund, Portfolio, Sector, Strategy
 from allocations.selectors.core import sector_codes
+from allocations.text_checks import invisible_problem
 
 from .actors import Actor
 from .audit import audit_append
@@ -37,6 +38,8 @@ def _text(value: Any, *, field: str, max_length: int, required: bool = True) -> 
         raise DomainError(f"{field} must not be empty", field=field)
     if len(value) > max_length:
         raise DomainError(f"{field} must be at most {max_length} characters", field=field)
+    if (problem := invisible_problem(value, field)) is not None:
+        raise DomainError(problem, field=field)
     return value
 
 
@@ -99,7 +102,7 @@ def strategy_create(
     reason: str = "",
 ) -> Strategy:
     """Add an active strategy (with no capital yet) to the portfolio."""
-    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+    if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):  # match() let "x\n" through ($)
         raise DomainError(f"code must be 1 to 64 letters, digits, '-' or '_'; got {code!r}", field="code")
     fields = _clean({"name": name, "sector": sector, "asset_class": asset_class, "risk_budget": risk_budget})
     with transaction.atomic():

