@@ -116,13 +116,13 @@ def _parse_value(raw: object) -> float | str:
     return value
 
 
-def _outlier(value: float, *, bound: float) -> str | None:
+def _outlier(value: float, *, bound: float, strategy: object, day: object) -> str | None:
     """Why a return is refused as an outlier, or None: +150 % in one day is far likelier a typo (1.5
     meant as 1.5 %) than a fact, and a stored typo moves every weight of the next rebalance."""
     if abs(value) <= bound:
         return None
     return (
-        f"return {value!r} is beyond the bound of ±{bound:g} (MAX_ABS_DAILY_RETURN); "
+        f"return {value!r} is beyond the bound of ±{bound:g} (MAX_ABS_DAILY_RETURN) for {strategy} on {day}; "
         "send allow_outliers to load it as it is"
     )
 
@@ -181,7 +181,7 @@ def returns_import(
             problems.append(f"unknown strategy {row.strategy!r}")
         if isinstance(value, str):
             problems.append(value)
-        elif (beyond := _outlier(value, bound=bound)) is not None:
+        elif (beyond := _outlier(value, bound=bound, strategy=row.strategy, day=row.date)) is not None:
             if allow_outliers:
                 outliers += 1
             else:

@@ -392,7 +392,7 @@ def test_an_outlying_json_return_is_400_naming_the_row_and_the_bound(client_as, 
     response = client_as("pm").post(RETURNS, {"returns": rows}, format="json")
     assert response.status_code == 400, response.content
     (message,) = problem_fields(response)["returns[1]"]
-    assert "return 1.5 is beyond the bound of ±0.5 (MAX_ABS_DAILY_RETURN)" in message
+    assert "return 1.5 is beyond the bound of ±0.5 (MAX_ABS_DAILY_RETURN) for fina-0002 on 2020-01-02" in message
     assert not StrategyReturn.objects.filter(date="2020-01-02").exists()
 
 
