@@ -167,6 +167,7 @@ def returns_import(
     outliers = 0
     errors: list[str] = []
     by_line: dict[str, list[str]] = {}
+    invalid = 0
     seen: dict[tuple[int, date], int] = {}
     clean: list[StrategyReturn] = []
     for row in rows:
@@ -192,17 +193,17 @@ def returns_import(
                 problems.append(f"{row.strategy} on {day} already given on line {seen[key]}")
             seen[key] = row.line
         if problems:
-            errors.append(f"line {row.line}: " + "; ".join(problems))
-            by_line.setdefault(f"line {row.line}", []).extend(problems)
-            if len(errors) >= MAX_REPORTED_ERRORS:
-                break
-        else:
+            invalid += 1
+            if len(errors) < MAX_REPORTED_ERRORS:  # every bad row is counted; the first ones are told
+                errors.append(f"line {row.line}: " + "; ".join(problems))
+                by_line.setdefault(f"line {row.line}", []).extend(problems)
+        elif not invalid:
             clean.append(StrategyReturn(strategy_id=strategy_id, date=day, value=value))
     if errors:
         first_line = errors[0].split(":", 1)[0]
+        listed = f" (the first {len(errors)} listed)" if invalid > len(errors) else ""
         raise DomainError(
-            f"{len(errors)}{'+' if len(errors) >= MAX_REPORTED_ERRORS else ''} invalid row(s); nothing was imported. "
-            + errors[0],
+            f"{invalid} invalid row(s){listed}; nothing was imported. " + errors[0],
             field=first_line,
             errors=errors,
             by_field=by_line,

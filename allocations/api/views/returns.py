@@ -15,7 +15,7 @@ from allocations.api.permissions import INGEST, actor_of, portfolio_for
 from allocations.errors import DomainError
 from allocations.models import StrategyReturn
 from allocations.selectors.core import strategy_return_list
-from allocations.services.ingestion import ReturnRow, returns_import, returns_rows_from_text
+from allocations.services.ingestion import MAX_REPORTED_ERRORS, ReturnRow, returns_import, returns_rows_from_text
 
 from .base import Api, PortfolioScopedListApi, idempotent_post
 
@@ -60,21 +60,38 @@ def _rows_from_json(data) -> list[ReturnRow]:
     if len(rows) > MAX_ROWS:
         raise DomainError(f"at most {MAX_ROWS} rows per request", field="returns")
     parsed = []
+    wrong: dict[str, list[str]] = {}  # every malformed row, each under its own path (as the service lists its own)
+    invalid = 0
     for index, row in enumerate(rows):
-        if not isinstance(row, dict) or set(row) != {"date", "strategy", "return"}:
-            raise DomainError(
-                f"returns[{index}] must be an object with exactly date, strategy and return",
-                field=f"returns[{index}]",
-            )
-        value = row["return"]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise DomainError(
-                f"returns[{index}].return must be a number, got {value!r}", field=f"returns[{index}].return"
-            )
-        if not isinstance(row["date"], str) or not isinstance(row["strategy"], str):
-            raise DomainError(f"returns[{index}]: date and strategy must be text", field=f"returns[{index}]")
-        parsed.append(ReturnRow(line=index + 1, date=row["date"], strategy=row["strategy"], value=value))
+        where, problem = _row_shape_problem(index, row)
+        if problem is not None:
+            invalid += 1
+            if len(wrong) < MAX_REPORTED_ERRORS:
+                wrong[where] = [problem]
+            continue
+        parsed.append(ReturnRow(line=index + 1, date=row["date"], strategy=row["strategy"], value=row["return"]))
+    if wrong:
+        said = [f"{where}: {messages[0]}" for where, messages in wrong.items()]
+        listed = f" (the first {len(wrong)} listed)" if invalid > len(wrong) else ""
+        raise DomainError(
+            f"{invalid} invalid row(s){listed}; nothing was imported. " + said[0],
+            field=next(iter(wrong)),
+            errors=said,
+            by_field=wrong,
+        )
     return parsed
+
+
+def _row_shape_problem(index: int, row) -> tuple[str, str | None]:
+    """``(path, why the row is not {date, strategy, return} of the right types)``, or ``(path, None)``."""
+    if not isinstance(row, dict) or set(row) != {"date", "strategy", "return"}:
+        return f"returns[{index}]", "must be an object with exactly date, strategy and return"
+    value = row["return"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"returns[{index}].return", f"must be a number, got {_shown(value)}"
+    if not isinstance(row["date"], str) or not isinstance(row["strategy"], str):
+        return f"returns[{index}]", "date and strategy must be text"
+    return f"returns[{index}]", None
 
 
 _LINE = re.compile(r"\bline (\d+)\b")

@@ -517,3 +517,25 @@ def test_a_strategy_name_with_an_invisible_character_is_400_naming_name(client_a
     renamed = client_as("risk").patch(BASE + "/strategies/tech-0001/", {"name": name}, format="json")
     assert renamed.status_code == 400 and "name" in problem_fields(renamed)
     assert not Strategy.objects.filter(code="macro-9").exists()
+
+
+def test_every_malformed_json_row_is_listed_not_only_the_first(client_as, demo):
+    """Issue 21 item 17: a JSON body's shape errors stopped at the first row."""
+    rows = [
+        {"date": "2020-01-02", "strategy": "tech-0001", "return": "0.01"},
+        {"date": "2020-01-02", "strategy": "tech-0001", "return": 0.01},
+        {"date": "2020-01-03", "strategy": "tech-0001"},
+        {"date": "2020-01-04", "strategy": "tech-0001", "return": True},
+    ]
+    response = client_as("pm").post(RETURNS, {"returns": rows}, format="json")
+    assert response.status_code == 400, response.content
+    assert set(problem_fields(response)) == {"returns[0].return", "returns[2]", "returns[3].return"}
+
+
+def test_every_bad_row_is_counted_past_the_listed_ones(client_as, demo):
+    from allocations.services.ingestion import MAX_REPORTED_ERRORS
+
+    text = "date,strategy,return\n" + "".join(f"2020-01-02,ghost-{k},0.01\n" for k in range(30))
+    response = post_raw(client_as("pm"), RETURNS, text, content_type="text/csv")
+    assert response.status_code == 400
+    assert len(problem_fields(response)) == MAX_REPORTED_ERRORS

@@ -161,7 +161,8 @@ def test_errors_stop_after_the_reporting_limit(portfolio, strategies, actor):
         returns_import(portfolio=portfolio, rows=rows, actor=actor)
     assert len(err.value.errors) == MAX_REPORTED_ERRORS
     assert err.value.errors[-1].startswith(f"line {MAX_REPORTED_ERRORS}:")
-    assert str(err.value).startswith(f"{MAX_REPORTED_ERRORS}+ invalid row(s)")
+    # issue 21 item 17: every bad row is counted, not only the ones listed
+    assert str(err.value).startswith(f"50 invalid row(s) (the first {MAX_REPORTED_ERRORS} listed); nothing was")
 
 
 def test_one_bad_row_after_many_good_ones_writes_nothing(portfolio, strategies, actor):
