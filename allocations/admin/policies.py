@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Sum
 from django.utils.html import format_html, format_html_join
 
-from allocations import models
+from allocations import display, models
 from allocations.errors import DomainError
 from allocations.policy_fields import EDITABLE_FIELDS, POLICY_FIELDS, PolicyField
 from allocations.selectors.core import portfolio_list_for_user
@@ -38,6 +38,9 @@ class PortfolioAdmin(PortfolioScopedAdmin):
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["current_allocation"]
+
+    class Media:
+        css = {"all": ["allocations/admin.css"]}  # the allocation table's numbers, right-aligned
 
     def get_readonly_fields(self, request, obj=None):
         # The equity moves money (funds are fractions of it): once the portfolio exists it changes
@@ -75,8 +78,8 @@ class PortfolioAdmin(PortfolioScopedAdmin):
             (
                 f.strategy.code,
                 f.strategy.sector.code,
-                f"{f.amount:,.2f}",
-                f"{float(f.amount / obj.total_equity):.4%}" if obj.total_equity else "-",
+                display.money(f.amount, obj.base_currency),
+                display.percent(f.amount / obj.total_equity) if obj.total_equity else display.MISSING,
             )
             for f in funds.order_by("-amount")
         ]
@@ -84,7 +87,7 @@ class PortfolioAdmin(PortfolioScopedAdmin):
             return "no funds"
         body = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td style='text-align:right'>{}</td><td style='text-align:right'>{}</td></tr>",
+            '<tr><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td></tr>',
             rows,
         )
         header = "<tr><th>strategy</th><th>sector</th><th>amount</th><th>of equity</th></tr>"

@@ -8,11 +8,12 @@ from django.db.models.functions import Abs
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from allocations import models
+from allocations import display, models
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 from allocations.services.schedules import transition_schedule_cancel
 
 from .base import GrantedPortfolioFilter, ReadOnlyAdmin, reason_action
+from .display import PercentFields
 
 LARGEST_MOVES = 50  # line rows on a run's page; the rest are one link away
 
@@ -27,10 +28,6 @@ def largest_moves(run, limit: int = LARGEST_MOVES):
     )
 
 
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value:.2%}"
-
-
 _RUN_DECISION = {
     "subject": "run",
     "permission": "allocations.approve_run",
@@ -39,7 +36,8 @@ _RUN_DECISION = {
 
 
 @admin.register(models.AllocationRun)
-class AllocationRunAdmin(ReadOnlyAdmin):
+class AllocationRunAdmin(PercentFields, ReadOnlyAdmin):
+    percent_fields = ("turnover", "cash_weight", "ex_ante_volatility")
     list_display = [
         "public_id",
         "portfolio",
@@ -60,6 +58,9 @@ class AllocationRunAdmin(ReadOnlyAdmin):
     # largest moves are shown, and every line is a link away (the line list, paginated).
     readonly_fields = ["run_summary", "lines_moved"]
 
+    class Media:
+        css = {"all": ["allocations/admin.css"]}
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("portfolio", "requested_by", "decided_by")
         return queryset.defer("explanation")  # every strategy's stages; only the summary reads it, once
@@ -71,10 +72,10 @@ class AllocationRunAdmin(ReadOnlyAdmin):
         # ("{:.2%}" raised ValueError, and the admin showed "-"): the numbers are formatted first.
         return format_html(
             "ex-ante volatility {} · effective strategies {} · cash {} · turnover {} · fallbacks: {}",
-            f"{obj.ex_ante_volatility:.2%}",
+            display.percent(obj.ex_ante_volatility),
             f"{obj.effective_strategies:.1f}",
-            f"{obj.cash_weight:.2%}",
-            f"{obj.turnover:.2%}",
+            display.percent(obj.cash_weight),
+            display.percent(obj.turnover),
             ", ".join(e.get("fallbacks", [])) or "none",
         )
 
@@ -88,15 +89,15 @@ class AllocationRunAdmin(ReadOnlyAdmin):
             return link
         rows = format_html_join(
             "",
-            '<tr class="line-move"><td>{}</td>' + "<td style='text-align:right'>{}</td>" * 5 + "<td>{}</td></tr>",
+            '<tr class="line-move"><td>{}</td>' + '<td class="num">{}</td>' * 5 + "<td>{}</td></tr>",
             (
                 (
                     line.strategy.code,
-                    _percent(line.current_weight),
-                    _percent(line.target_weight),
-                    f"{line.target_weight - line.current_weight:+.2%}",
-                    f"{line.target_amount:,.2f}",
-                    _percent(line.risk_contribution),
+                    display.percent(line.current_weight),
+                    display.percent(line.target_weight),
+                    display.percent(line.target_weight - line.current_weight, signed=True),
+                    display.money(line.target_amount, obj.portfolio.base_currency),
+                    display.percent(line.risk_contribution),
                     " ".join(filter(None, [line.binding_limit, *map(str, line.flags or [])])),
                 )
                 for line in lines
@@ -116,9 +117,19 @@ class AllocationRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.AllocationLine)
-class AllocationLineAdmin(ReadOnlyAdmin):
+class AllocationLineAdmin(PercentFields, ReadOnlyAdmin):
     """Reached from a run's page (``?run__id__exact=``): all its lines, paginated."""
 
+    percent_fields = (
+        "current_weight",
+        "base_weight",
+        "signal_weight",
+        "smoothed_weight",
+        "target_weight",
+        "momentum_weight",
+        "risk_contribution",
+        "limit_excess",
+    )
     portfolio_path = "run__portfolio"
     list_display = ["strategy", "current_weight", "target_weight", "move", "binding_limit", "run"]
     list_select_related = ["run", "strategy__portfolio"]
@@ -131,7 +142,7 @@ class AllocationLineAdmin(ReadOnlyAdmin):
 
     @admin.display(description="move")
     def move(self, obj):
-        return f"{obj.target_weight - obj.current_weight:+.4%}"
+        return display.percent(obj.target_weight - obj.current_weight, signed=True)
 
 
 class TransitionStepInline(admin.TabularInline):

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
+from allocations import display
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, PolicyProposal, Portfolio
 from allocations.selectors import dashboard as board
@@ -82,16 +83,19 @@ def _control_error(request, portfolio: Portfolio, form, *, title: str, action: s
     return render(request, "pages/control.html", context, status=status)
 
 
-def _control_submit(request, portfolio: Portfolio, form, call, *, done: str, then: str, title: str, action: str):
+def _control_submit(
+    request, portfolio: Portfolio, form, call, *, done: str | Callable, then: str, title: str, action: str
+):
     """A control's form posted to its service, ``call(cleaned_data)``: on success ``done`` (formatted
-    with the form's data) is flashed and the browser sent to ``then``; else ``_control_error``."""
+    with the form's data, or called with what the service returned) is flashed and the browser sent
+    to ``then``; else ``_control_error``."""
     if form.is_valid():
         try:
-            call(form.cleaned_data)
+            result = call(form.cleaned_data)
         except DomainError as exc:
             form.add_domain_error(exc)
         else:
-            messages.success(request, done.format(**form.cleaned_data))
+            messages.success(request, done(result) if callable(done) else done.format(**form.cleaned_data))
             return redirect(then)
     return _control_error(request, portfolio, form, title=title, action=action)
 
@@ -244,7 +248,8 @@ def rebalance(request, slug):
         return _control_error(request, portfolio, form, title="Rebalance", action=action, status=status)
     if key is None:
         return _preview(request, portfolio, form, outcome)
-    messages.success(request, f"Rebalance {outcome.status.replace('_', ' ')}.")
+    outcome_words = display.run_outcome_words(outcome.status, steps=len(outcome.transition_schedule))
+    messages.success(request, f"Rebalance: {outcome_words}.")
     return redirect("pages:run", slug=slug, allocation_id=outcome.allocation_id)
 
 
@@ -282,11 +287,15 @@ def _preview(request, portfolio, form, outcome):
 class _RunDecision(NamedTuple):
     form_class: type
     decide: Callable
-    done: str
+    done: str | Callable  # a message, or a function of what the service returned
 
 
 RUN_DECISIONS = {
-    "approve": _RunDecision(ApproveForm, allocation_run_approve, "Run approved: step 1 applied."),
+    "approve": _RunDecision(
+        ApproveForm,
+        allocation_run_approve,
+        lambda run: f"Run approved: {display.run_outcome_words('applied', steps=run.schedule.steps.count())}.",
+    ),
     "reject": _RunDecision(RejectForm, allocation_run_reject, "Run rejected: no fund moved."),
 }
 

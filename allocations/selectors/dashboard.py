@@ -27,6 +27,7 @@ from django.db.models import Count, F, FloatField, Q, QuerySet
 from django.db.models.functions import Abs, Cast, TruncDate
 from django.utils import timezone
 
+from allocations import display
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule
 
 from .core import (
@@ -47,16 +48,18 @@ TOP_STRATEGIES = 10
 RECENT_SCHEDULES = 6
 
 
-def _run_brief(run: AllocationRun | None) -> dict | None:
+def _run_brief(run: AllocationRun | None, zone: str | None = None) -> dict | None:
     if run is None:
         return None
     return {
         "allocation_id": str(run.public_id),
         "status": run.status,
+        "status_text": display.status_words(run.status),
         "method": run.method,
         "trigger": run.trigger,
         "turnover": run.turnover,
         "created_at": run.created_at.isoformat(),
+        "created_at_text": display.when(run.created_at, zone),
         "requested_by": run.requested_by.username if run.requested_by_id else run.requested_via,
     }
 
@@ -69,6 +72,7 @@ def _schedule_brief(schedule: TransitionSchedule | None) -> dict | None:
     return {
         "id": schedule.pk,
         "status": schedule.status,
+        "status_text": display.status_words(schedule.status),
         "run": str(schedule.run.public_id),
         "steps": sum(counts.values()),
         "applied": counts.get("applied", 0),
@@ -87,7 +91,7 @@ def portfolio_overview(*, portfolio: Portfolio) -> dict:
         "capital": fund_total_capital(portfolio=portfolio),
         "method": policy.method if policy else None,
         "policy_version": policy.version if policy else None,
-        "last_run": _run_brief(runs.first()),
+        "last_run": _run_brief(runs.first(), portfolio.timezone),
         "pending": [
             str(r)
             for r in runs.filter(status=AllocationRun.Status.PENDING_APPROVAL).values_list("public_id", flat=True)
@@ -165,7 +169,9 @@ def _finite(x) -> float | None:
 def allocation_snapshot(*, portfolio: Portfolio) -> dict:
     """Per strategy: sector, status, current weight of equity, target weight, Sharpe, return, volatility."""
     rows = list(
-        Strategy.objects.filter(portfolio=portfolio).order_by("id").values_list("id", "code", "sector__code", "status")
+        Strategy.objects.filter(portfolio=portfolio)
+        .order_by("id")
+        .values_list("id", "code", "name", "sector__code", "status")
     )
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     amounts = fund_amounts(portfolio=portfolio)
@@ -177,12 +183,13 @@ def allocation_snapshot(*, portfolio: Portfolio) -> dict:
     policy = policy_current(portfolio=portfolio)
     mean, vol, sharpe = _sharpe_etc(ids, policy.lookback_period if policy else 30)
     return {
-        "target_run": _run_brief(run),
-        "pending_run": _run_brief(waiting),
+        "target_run": _run_brief(run, portfolio.timezone),
+        "pending_run": _run_brief(waiting, portfolio.timezone),
         "lookback": policy.lookback_period if policy else 30,
         "strategies": [
             {
                 "code": code,
+                "name": name,
                 "sector": sector,
                 "status": status,
                 "current": float(current[j]),
@@ -192,7 +199,7 @@ def allocation_snapshot(*, portfolio: Portfolio) -> dict:
                 "return": _finite(mean[j]),
                 "volatility": _finite(vol[j]),
             }
-            for j, (sid, code, sector, status) in enumerate(rows)
+            for j, (sid, code, name, sector, status) in enumerate(rows)
         ],
     }
 
@@ -282,6 +289,7 @@ def allocation_history(*, portfolio: Portfolio, top: int = TOP_STRATEGIES, days:
     )
     policy = policy_current(portfolio=portfolio)
     empty["sector_cap"] = policy.max_sector_exposure if policy else None
+    empty["currency"] = portfolio.base_currency
     if not rows or first is None:
         return empty
     ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -312,6 +320,7 @@ def allocation_history(*, portfolio: Portfolio, top: int = TOP_STRATEGIES, days:
         "dates": [d.isoformat() for d in dates],
         "sectors": [str(s) for s in sectors],
         "sector_cap": empty["sector_cap"],
+        "currency": portfolio.base_currency,
         "sector_exposure": np.round(exposure, 6).tolist(),  # T x S
         "strategies": [{"code": rows[j][1], "weights": np.round(weights[:, j], 6).tolist()} for j in largest],
         "equity_curve": np.round(curve * equity, 2).tolist(),
@@ -347,7 +356,7 @@ def risk_panel(*, portfolio: Portfolio, top: int = TOP_STRATEGIES) -> dict:
             "max_sector": policy.max_sector_exposure if policy else None,
             "max_single_strategy": policy.max_single_strategy_exposure if policy else None,
         },
-        "run": _run_brief(run),
+        "run": _run_brief(run, portfolio.timezone),
         "limits_removed": (run.explanation.get("limits") or {}).get("removed", {}) if run else {},
         "largest_risk_contributions": contributions,
         "bound_strategies": bound,
@@ -366,7 +375,9 @@ def schedule_timeline(*, portfolio: Portfolio) -> dict:
                 "index": s.index,
                 "due_date": s.due_date.isoformat(),
                 "status": s.status,
+                "status_text": display.status_words(s.status),
                 "applied_at": s.applied_at.isoformat() if s.applied_at else None,
+                "applied_at_text": display.when(s.applied_at, portfolio.timezone) if s.applied_at else None,
                 "applied_by": s.applied_by,
             }
             for s in latest.steps.defer("weights").order_by("index")

@@ -50,6 +50,7 @@ MIDDLEWARE = [
     # first: the request id (X-Request-ID) and the request line cover everything after it
     "capital_allocation.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # the Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -57,6 +58,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Content-Security-Policy (django-csp 4): scripts and styles from this origin only, no inline script
+# or style, no plugin, no framing. The dashboard's charts draw on canvas and fetch their JSON from
+# 'self'; the favicon is a data: URL. Only the API docs (Swagger UI's own inline styles) relax it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "capital_allocation.urls"
 WSGI_APPLICATION = "capital_allocation.wsgi.application"

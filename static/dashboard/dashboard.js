@@ -9,7 +9,7 @@
   var pollMs = Number(new URLSearchParams(window.location.search).get("poll") || script.dataset.poll || 5000);
   var summaryEl = document.getElementById("summary");
   var version = Number(summaryEl.dataset.version);
-  var C = window.CAE.charts, pct = window.CAE.pct, num = window.CAE.num;
+  var C = window.CAE.charts, pct = window.CAE.pct, num = window.CAE.num, money = window.CAE.money, words = window.CAE.words;
 
   // chart element -> [data part, option function]
   var CHARTS = {
@@ -47,34 +47,59 @@
     });
   }
 
+  /* Page text is built as DOM nodes with textContent, never as HTML from the data: a strategy
+     code or a user name is text, whatever characters it holds. */
+  function node(tag, text, className) {
+    var el = document.createElement(tag);
+    if (text != null) el.textContent = text;
+    if (className) el.className = className;
+    return el;
+  }
+
   function fill(el, pairs) {
-    el.innerHTML = pairs.map(function (p) { return "<div><dt>" + p[0] + "</dt><dd>" + p[1] + "</dd></div>"; }).join("");
+    el.replaceChildren.apply(el, pairs.map(function (p) {
+      var div = node("div");
+      var dd = node("dd");
+      (Array.isArray(p[1]) ? p[1] : [p[1]]).forEach(function (part) {
+        dd.appendChild(typeof part === "string" ? document.createTextNode(part) : part);
+      });
+      div.append(node("dt", p[0]), dd);
+      return div;
+    }));
   }
 
   function riskText(data, history) {
     var r = data.risk, caps = data.caps, h = history.metrics;
     var vol = r.ex_ante_volatility;
     var over = vol != null && caps.max_total_risk != null && vol > caps.max_total_risk;
+    var volNode = node("span", pct(vol), over ? "down" : "");
+    volNode.id = "risk-vol";
     fill(document.getElementById("risk-figures"), [
-      ["Ex-ante volatility / cap", '<span id="risk-vol"' + (over ? ' class="down"' : "") + ">" + pct(vol) + "</span> / " + pct(caps.max_total_risk, 0)],
+      ["Ex-ante volatility / cap (a year)", [volNode, " / " + pct(caps.max_total_risk)]],
       ["Effective strategies", num(r.effective_number_of_strategies, 1)],
-      ["Cash", pct(r.cash)],
+      ["Cash", pct(r.cash) + " of equity"],
       ["Largest weight", pct(r.largest_weight) + " " + (r.largest_weight_strategy || "")],
-      ["Realised (" + h.days + " d)", h.days ? pct(h.total_return) + ", Sharpe " + num(h.sharpe) + ", max DD " + pct(h.max_drawdown) : "—"]
+      ["Realised (" + h.days + " d)", h.days ? pct(h.total_return) + ", Sharpe " + num(h.sharpe) + ", max drawdown " + pct(h.max_drawdown) : "—"]
     ]);
     var counts = Object.keys(data.binding_counts).map(function (k) { return k + ": " + data.binding_counts[k]; });
     var removed = Object.keys(data.limits_removed).map(function (k) { return k + " " + pct(data.limits_removed[k]); });
     var bound = data.bound_strategies.slice(0, 5).map(function (b) { return b.strategy + " (" + b.binding_limit + ", −" + pct(b.excess) + ")"; });
-    document.getElementById("risk-limits").innerHTML =
-      "<p><strong>Binding limits</strong> (latest run): " + (counts.length ? counts.join(", ") : "none") +
-      (removed.length ? "; weight removed by " + removed.join(", ") : "") + "</p>" +
-      (bound.length ? "<p>Most cut: " + bound.join("; ") + "</p>" : "");
+    var limits = node("p");
+    limits.append(node("strong", "Binding limits"), " (target in force): " + (counts.length ? counts.join(", ") : "none") +
+      (removed.length ? "; weight removed by " + removed.join(", ") : ""));
+    var parts = [limits];
+    if (bound.length) {
+      var cut = node("ul", null, "bound-list");
+      bound.forEach(function (text) { cut.appendChild(node("li", text)); });
+      parts.push(node("p", "Most cut:"), cut);
+    }
+    document.getElementById("risk-limits").replaceChildren.apply(document.getElementById("risk-limits"), parts);
   }
 
   function scheduleText(data) {
     var s = data.schedule;
     document.getElementById("schedule-note").textContent = s
-      ? "Schedule " + s.id + " (" + s.status + "): " + s.applied + " of " + s.steps + " steps applied" +
+      ? "Schedule " + s.id + " (" + (s.status_text || words(s.status)) + "): step " + s.applied + " of " + s.steps + " applied" +
         (s.next_due ? ", next due " + s.next_due : "") + (data.close_reason ? "; " + data.close_reason : "")
       : "";
   }
@@ -95,16 +120,20 @@
   }
 
   function summaryText(s) {
-    var money = function (x) { return Number(x).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }); };
-    document.getElementById("s-equity").textContent = money(s.total_equity) + " " + s.currency;
-    document.getElementById("s-capital").textContent = money(s.capital);
+    document.getElementById("s-equity").textContent = money(s.total_equity, s.currency);
+    document.getElementById("s-capital").textContent = money(s.capital, s.currency);
     document.getElementById("s-method").textContent = s.method || "—";
-    var run = s.last_run;
-    document.getElementById("s-last-run").innerHTML = run
-      ? '<a href="' + base + "runs/" + run.allocation_id + '/">' + run.status + "</a>" : "—";
+    var run = s.last_run, cell = document.getElementById("s-last-run");
+    if (run) {
+      var link = node("a", run.status_text || words(run.status));
+      link.href = base + "runs/" + encodeURIComponent(run.allocation_id) + "/";
+      cell.replaceChildren(link);
+    } else {
+      cell.textContent = "—";
+    }
     document.getElementById("s-pending").textContent = String(s.pending.length);
     var a = s.active_schedule;
-    document.getElementById("s-schedule").textContent = a ? "step " + a.applied + " of " + a.steps : "none active";
+    document.getElementById("s-schedule").textContent = a ? "step " + a.applied + " of " + a.steps + " applied" : "none active";
   }
 
   function poll() {

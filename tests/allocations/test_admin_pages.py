@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 from django.urls import reverse
 
+from allocations import display
 from allocations.models import AllocationPolicy, AllocationRun
 from allocations.services.actors import Actor
 from allocations.services.runs import RebalanceRequest, allocation_run_create
@@ -120,9 +121,9 @@ def test_the_run_summary_is_shown(demo, username):
     run = AllocationRun.objects.filter(portfolio=demo).latest("created_at")
     page = logged_in(username).get(_url(AllocationRun, "change", run.pk)).content.decode()
     assert "ex-ante volatility" in page
-    assert f"cash {run.cash_weight:.2%}" in page
+    assert f"cash {display.percent(run.cash_weight)}" in page
     model_admin = admin.site._registry[AllocationRun]
-    assert str(model_admin.run_summary(run)).startswith(f"ex-ante volatility {run.ex_ante_volatility:.2%}")
+    assert str(model_admin.run_summary(run)).startswith(f"ex-ante volatility {display.percent(run.ex_ante_volatility)}")
 
 
 ASKS_FOR_A_REASON = {"AllocationRun.approve", "AllocationRun.reject", "TransitionSchedule.cancel"}

@@ -85,3 +85,26 @@ def test_the_line_list_filtered_by_run_shows_only_that_runs_lines(run):
     listing = logged_in("admin").get(f"/admin/allocations/allocationline/?run__id__exact={other.pk}")
     assert listing.status_code == 200
     assert "1 allocation line" in listing.content.decode()
+
+
+def test_weights_read_as_percent_of_equity_in_the_run_and_line_lists_and_pages(run):
+    """Issue 21 item 21: the admin showed 17-digit floats ("0.28531934567812345") for turnover,
+    cash and every weight; now "28.53 %", as the dashboard and the run pages."""
+    from allocations import display
+
+    client = logged_in("risk")
+    line = run.lines.order_by("-target_weight").first()
+    pages = {
+        "run list": client.get("/admin/allocations/allocationrun/").content.decode(),
+        "run": client.get(f"/admin/allocations/allocationrun/{run.pk}/change/").content.decode(),
+        "line list": client.get(f"/admin/allocations/allocationline/?run__id__exact={run.pk}").content.decode(),
+        "line": client.get(f"/admin/allocations/allocationline/{line.pk}/change/").content.decode(),
+    }
+    assert display.percent(run.turnover) in pages["run list"] and display.percent(run.turnover) in pages["run"]
+    assert (
+        display.percent(line.target_weight) in pages["line list"]
+        and display.percent(line.target_weight) in pages["line"]
+    )
+    for name, html in pages.items():
+        assert repr(run.turnover) not in html and repr(line.target_weight) not in html, name
+        assert not re.search(r">\s*-?0\.\d{7,}\s*<", html), name  # no raw fraction in any cell

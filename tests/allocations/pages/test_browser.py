@@ -56,6 +56,18 @@ CHARTS = [
 ]
 TIMEOUT_MS = 20_000
 
+# Show the tooltip of the first data item whose name (treemap) or code (scatter, [x, y, code, ...])
+# holds ``text``. A treemap's data indices count its root first.
+SHOW_TIP_OF = """([id, text]) => {
+  const chart = echarts.getInstanceByDom(document.getElementById(id));
+  const series = chart.getOption().series;
+  const named = d => String(Array.isArray(d) ? d[2] : d.name).includes(text);
+  const seriesIndex = series.findIndex(s => s.data.some(named));
+  const found = series[seriesIndex].data.findIndex(named);
+  const dataIndex = series[seriesIndex].type === "treemap" ? found + 1 : found;
+  chart.dispatchAction({ type: "showTip", seriesIndex: seriesIndex, dataIndex: dataIndex });
+}"""
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # The number of painted pixels of a chart's canvas (an empty canvas has none).
@@ -180,6 +192,8 @@ def test_every_role_signs_in_and_every_chart_draws(session):
             assert s.page.locator("form.control").count() == 0
         if username == "risk":
             screenshot(s.page, "dashboard.png")
+            for chart in CHARTS:  # one picture per chart, to look at its labels (issue 21 item 21)
+                s.page.locator(f"#{chart}").screenshot(path=str(SCREENSHOTS / f"{chart}.png"))
         s.page.click("#sign-out")
         s.page.wait_for_url("**/accounts/login/")
         assert s.errors == [], (username, s.errors)
@@ -216,8 +230,10 @@ def test_preview_then_confirm_changes_the_allocation_shown_and_the_page_refreshe
     # another officer's change appears without reloading the page
     version = s.page.get_attribute("#summary", "data-version")
     pending_run(portfolio, get_user_model().objects.get(username="risk2"))
-    s.page.wait_for_function(f"document.getElementById('summary').dataset.version !== '{version}'")
-    s.page.wait_for_function("document.getElementById('s-pending').textContent === '1'")
+    # selectors, not wait_for_function: its predicate is evaluated from a string, which the page's
+    # Content-Security-Policy (no 'unsafe-eval') refuses
+    s.page.wait_for_selector(f"#summary:not([data-version='{version}'])")
+    s.page.wait_for_selector("#s-pending:text-is('1')")
     assert s.errors == []
 
 
@@ -247,7 +263,101 @@ def test_the_run_page_shows_the_stages_of_the_api_explanation(session):
     api = s.page.request.get(f"{s.base}/api/v1/portfolios/demo/runs/{run.public_id}/").json()
     explained = api["explanation"]["strategies"][code]
     for stage in ("base", "after_signals", "after_smoothing", "after_caps", "final"):
-        shown = float(row.locator(f"td[data-stage={stage}]").inner_text())
-        assert shown == pytest.approx(explained[stage], abs=5e-7), stage
+        cell = row.locator(f"td[data-stage={stage}]")
+        assert float(cell.get_attribute("data-value")) == pytest.approx(explained[stage], abs=1e-12), (
+            stage
+        )  # the API rounds to 12 digits
+        assert cell.inner_text() == f"{explained[stage] * 100:.2f} %", stage  # percent of equity, as the dashboard
     screenshot(s.page, "run.png")
+    assert s.errors == []
+
+
+def test_text_from_the_data_is_text_in_tooltips_and_lists_under_the_policy(session):
+    """Issue 21 item 20: tooltips and lists were HTML built from the data, and no page had a
+    Content-Security-Policy. A strategy named (and coded) ``<img src=x onerror=...>`` now shows as
+    those characters, runs nothing, and the policy the page runs under refuses inline script."""
+    from allocations.models import AllocationLine, Strategy
+
+    portfolio = seed_small()
+    payload = '<img src=x onerror="window.__xss=1">'
+    in_force = AllocationRun.objects.filter(portfolio=portfolio, status="applied").order_by("-id").first()
+    bound = AllocationLine.objects.filter(run=in_force).order_by("-limit_excess", "-target_weight").first()
+    AllocationLine.objects.filter(pk=bound.pk).update(binding_limit="strategy", limit_excess=0.01)
+    Strategy.objects.filter(pk=bound.strategy_id).update(name=payload, code=payload)
+    s = session("viewer")
+    response = s.page.goto(f"{s.base}/portfolios/demo/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    s.page.wait_for_selector("body[data-drawn=true]")
+    assert payload in s.page.inner_text("#risk-limits")  # the list: the characters, not an element
+    assert s.page.locator("#risk-limits img").count() == 0
+    for chart in ("chart-allocation", "chart-scatter"):  # the tooltip of that strategy, as a pointer shows it
+        s.page.evaluate(SHOW_TIP_OF, [chart, "<img"])
+        tip = s.page.locator(f"#{chart} div", has_text="<img").last
+        tip.wait_for()
+        assert payload in tip.inner_text() and tip.locator("img").count() == 0, chart
+    # an inline handler the page did not ship (what an unescaped name would have become) is refused
+    s.page.evaluate(
+        "html => { const e = document.createElement('div'); e.innerHTML = html; document.body.append(e); }",
+        '<img src=x onerror="window.__xss=2">',
+    )
+    s.page.wait_for_timeout(300)
+    assert s.page.evaluate("() => window.__xss") is None
+    screenshot(s.page, "dashboard-escaped.png")
+    assert any("Content Security Policy" in e for e in s.errors), s.errors
+    unexpected = [e for e in s.errors if "Content Security Policy" not in e and "Failed to load resource" not in e]
+    assert unexpected == []
+
+
+# Every line of text ECharts drew in a chart (zrender draws each line of a label as a "tspan"): its
+# text and its box on the canvas, in the chart's own geometry.
+LABEL_BOXES = """id => {
+  const chart = echarts.getInstanceByDom(document.getElementById(id));
+  return chart.getZr().storage.getDisplayList(true)
+    .filter(el => el.type === "tspan" && !el.invisible && !el.ignore && el.style && el.style.text)
+    .map(el => {
+      const box = el.getBoundingRect().clone();
+      if (el.transform) box.applyTransform(el.transform);
+      // the glyphs are as tall as the font, whatever line height the box was laid out with
+      const size = parseFloat(((el.style.font || "").match(/([\\d.]+)px/) || [0, 12])[1]);
+      return { text: String(el.style.text), x: box.x, y: box.y, width: box.width, height: Math.max(box.height, size) };
+    });
+}"""
+
+
+def _overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
+    """Pairs of lines of text whose boxes intersect (1 px of slack)."""
+    return [
+        (a["text"], b["text"])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a["x"] + 1 < b["x"] + b["width"]
+        and b["x"] + 1 < a["x"] + a["width"]
+        and a["y"] + 1 < b["y"] + b["height"]
+        and b["y"] + 1 < a["y"] + a["height"]
+    ]
+
+
+def test_charts_read_as_a_risk_officer_reads_them(session):
+    """Issue 21 item 21: the treemap's labels (name over percentage) and the schedule timeline's
+    overlapped; the trends chart's axis stopped below the sector cap it should show; the risk card's
+    bar chart had no title or unit."""
+    seed_small()
+    s = session("risk")
+    s.dashboard()
+    for chart in ("chart-allocation", "chart-schedule"):
+        boxes = s.page.evaluate(LABEL_BOXES, chart)
+        assert any("%" in b["text"] for b in boxes) or chart == "chart-schedule", (chart, boxes)
+        assert _overlapping(boxes) == [], chart
+        s.page.locator(f"#{chart}").screenshot(path=str(SCREENSHOTS / f"{chart}.png"))
+    trends = s.page.evaluate(
+        "() => { const c = echarts.getInstanceByDom(document.getElementById('chart-trends'));"
+        " return { top: c.getModel().getComponent('yAxis', 0).axis.scale.getExtent()[1],"
+        " cap: c.getOption().series[0].markLine.data[0].yAxis }; }"
+    )
+    assert trends["top"] >= trends["cap"] == 0.3  # the cap's dashed line is inside the axis
+    labels = [b["text"] for b in s.page.evaluate(LABEL_BOXES, "chart-trends")]
+    assert "sector cap 30.00 %" in labels and "30 %" in labels
+    risk = [b["text"] for b in s.page.evaluate(LABEL_BOXES, "chart-risk")]
+    assert "Largest risk contributions" in risk and any("variance, %" in t for t in risk), risk
     assert s.errors == []

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from allocations import display
 from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, PolicyProposal, TransitionSchedule
 from allocations.selectors.performance import portfolio_performance
 
@@ -236,8 +237,8 @@ def test_the_run_page_shows_every_stage_largest_moves_first(demo):
     assert codes == sorted(moves, key=lambda c: (-moves[c], c))
     first = run.explanation["strategies"][codes[0]]
     for stage in ("base", "after_signals", "after_smoothing", "after_caps", "final"):
-        assert f'data-stage="{stage}">{first[stage]:.6f}' in page
-    assert "run_created" in page  # the trail
+        assert f'data-stage="{stage}" data-value="{first[stage]!r}">{display.percent(first[stage])}<' in page
+    assert "run created" in page  # the trail
 
 
 def test_the_demo_history_is_audited_and_feeds_the_performance_endpoint(demo):
@@ -350,3 +351,37 @@ def test_current_against_target_draws_the_target_in_force_and_a_pending_run_apar
         )
     risk = client_for("viewer").get("/portfolios/demo/data/risk.json").json()
     assert risk["run"]["allocation_id"] == str(in_force.public_id)
+
+
+def test_the_run_pages_show_weights_as_percent_times_with_their_zone_statuses_in_words(demo):
+    """Issue 21 item 21: the run pages showed raw fractions ("0.1410") where the dashboard showed
+    percent, times without a zone, statuses as codes ("pending_approval")."""
+    waiting = pending_run(demo, get_user_model().objects.get(username="risk2"))
+    client = client_for("viewer")
+    page = client.get(f"/portfolios/demo/runs/{waiting.public_id}/").content.decode()
+    assert f"<dd>{display.percent(waiting.turnover)}</dd>" in page and f"{waiting.turnover:.4f}" not in page
+    assert f"<dd>{display.when(waiting.created_at, demo.timezone)}</dd>" in page and " UTC</dd>" in page
+    assert ">pending approval</span>" in page and ">pending_approval<" not in page
+    runs = client.get("/portfolios/demo/runs/").content.decode()
+    assert display.percent(waiting.turnover) in runs and f"{waiting.turnover:.3f}" not in runs
+    board = client.get("/portfolios/demo/").content.decode()
+    assert display.percent(waiting.turnover) in board and f"{waiting.turnover:.3f}" not in board
+    assert 'id="equity-note"' in board  # the header's equity against the realised curve, explained
+
+
+def test_the_preview_shows_percent_and_a_multi_step_rebalance_says_which_step_applied(demo):
+    """Issue 21 item 21: "Rebalance applied." when step 1 of 5 had moved."""
+    from allocations.services.actors import Actor
+    from allocations.services.policies import policy_create_version
+
+    risk = Actor.of_user(get_user_model().objects.get(username="risk"))
+    policy_create_version(portfolio=demo, actor=risk, reason="test", changes={"approval_threshold": 2.0})
+    client = client_for("pm")
+    preview = client.post("/portfolios/demo/rebalance/", {"allocation_method": "equal_weight"}).content.decode()
+    assert re.search(r'<td class="num">\d+\.\d\d %</td>', preview) and not re.search(r">0\.\d{6}<", preview)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', preview))
+    confirmed = client.post("/portfolios/demo/rebalance/", fields, follow=True)
+    run = AllocationRun.objects.order_by("-id").first()
+    steps = run.schedule.steps.count()
+    assert run.status == "applied" and steps > 1
+    assert f"Rebalance: step 1 of {steps} applied." in confirmed.content.decode()
