@@ -105,6 +105,22 @@ def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | 
     return networks
 
 
+def env_shared_cache(broker_url: str, name: str = "SHARED_CACHE_URL") -> dict:
+    """The cache every process counts into (the token endpoint's login limit): ``SHARED_CACHE_URL``
+    (``redis://`` or ``rediss://``), else the broker when it is Redis, else files under var/ (shared
+    by the processes of one machine only: production runs Redis)."""
+    raw = os.environ.get(name) or (broker_url if broker_url.startswith(("redis://", "rediss://")) else "")
+    if not raw:
+        return {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "shared-cache"),
+        }
+    scheme = urlsplit(raw).scheme
+    if scheme not in ("redis", "rediss"):
+        raise ImproperlyConfigured(f"{name}: unsupported scheme {scheme!r} in {raw!r}; use redis://host:6379/1")
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": raw, "KEY_PREFIX": "cae-shared"}
+
+
 # Django's PostgreSQL backend checking a connection's health at most once a second (its module says why)
 POSTGRESQL_ENGINE = "capital_allocation.postgresql"
 PREPARE_ONLY_WHEN_ASKED = 2**31 - 1

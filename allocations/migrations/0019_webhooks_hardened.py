@@ -1,9 +1,20 @@
-# Issue 21 (hardening round 3), part C: webhook configuration audited (a new audit kind) and webhook
-# secrets encrypted at rest (allocations.secret_fields; the key comes from the environment, never the
-# database). Every existing secret is encrypted here; going back writes them in plain text again.
-import allocations.secret_fields
+"""Issue 21 (hardening round 3), part C: webhook configuration audited (a new audit kind, so the kinds'
+check constraint is replaced) and webhook secrets encrypted at rest (``allocations.secret_fields``; the
+key comes from the environment, never the database). Every existing secret is encrypted here; going
+back writes them in plain text again.
+
+SQLite rebuilds the audit table to replace its constraint, which drops its UPDATE trigger: 0011's is
+put back at the end (and, going back, at the end of the reversal).
+"""
+
+from importlib import import_module
+
 from django.db import migrations, models
 from django.db.models import CharField, Value
+
+import allocations.secret_fields
+
+sqlite_trigger_back = import_module("allocations.migrations.0011_audit_fewer_indexes").sqlite_trigger_back
 
 KINDS = [
     "fund_change",
@@ -40,6 +51,8 @@ class Migration(migrations.Migration):
     dependencies = [("allocations", "0018_four_eyes_everywhere")]
 
     operations = [
+        # Going back, the last step: SQLite's rebuilds below drop its UPDATE trigger.
+        migrations.RunPython(migrations.RunPython.noop, sqlite_trigger_back),
         migrations.RemoveConstraint(model_name="auditentry", name="audit_kind_valid"),
         migrations.AlterField(
             model_name="auditentry",
@@ -68,6 +81,7 @@ class Migration(migrations.Migration):
             model_name="auditentry",
             constraint=models.CheckConstraint(condition=models.Q(("kind__in", KINDS)), name="audit_kind_valid"),
         ),
+        migrations.RunPython(sqlite_trigger_back, migrations.RunPython.noop),
         migrations.AlterField(
             model_name="webhookendpoint",
             name="secret",

@@ -72,7 +72,7 @@ def address_refusal(address: str) -> str | None:
         return "not an address"
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    for name in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
+    for name in ("loopback", "link_local", "unspecified", "multicast", "private", "reserved"):  # most telling first
         if getattr(ip, f"is_{name}"):
             return name.replace("_", "-")
     if not ip.is_global:

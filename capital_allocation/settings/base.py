@@ -3,6 +3,7 @@
 Everything that varies between machines comes from ``capital_allocation.env``.
 """
 
+from datetime import timedelta
 from importlib.util import find_spec
 
 from capital_allocation.env import (
@@ -15,6 +16,7 @@ from capital_allocation.env import (
     env_list,
     env_networks,
     env_secret,
+    env_shared_cache,
     env_str,
 )
 from capital_allocation.logs import logging_config
@@ -40,6 +42,7 @@ INSTALLED_APPS = [
     # Swagger UI and ReDoc served from here, not from a CDN
     *(["drf_spectacular_sidecar"] if find_spec("drf_spectacular_sidecar") else []),
     "guardian",
+    "axes",  # sign-in lockout (accounts.lockout)
     "django_celery_beat",
     "accounts",
     "allocations",
@@ -57,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last: turns a locked-out sign-in into the lockout answer (accounts.lockout)
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Content-Security-Policy (django-csp 4): scripts and styles from this origin only, no inline script
@@ -98,6 +103,8 @@ DATABASES = {"default": env_database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # first: refuses a locked-out username or address before any password is hashed
+    "accounts.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -109,6 +116,16 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous requests see nothing
+
+# Sign-in lockout (django-axes, accounts.lockout): failures counted in the database, so across every
+# process, by address and by username separately, on /accounts/login/, /admin/login/ and the token API.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True  # a success clears that username's and address's failures
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -205,6 +222,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env_broker()
+# What every process counts together (the token endpoint's login limit): Redis in production.
+CACHES["shared"] = env_shared_cache(CELERY_BROKER_URL)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -56,6 +56,14 @@ def test_a_risk_officer_adds_an_endpoint_with_a_generated_secret(demo):
     assert endpoint.url == "https://orders.example/hook" and len(endpoint.secret) == 64
     assert endpoint.secret.encode() in response.content  # shown once, on the answer to the creation
     assert "no-store" in response["Cache-Control"]
+    for page in (f"/admin/allocations/webhookendpoint/{endpoint.pk}/change/", "/admin/allocations/webhookendpoint/"):
+        shown = logged_in("risk").get(page)
+        assert shown.status_code == 200 and endpoint.secret.encode() not in shown.content  # never again
+    inner = logged_in("risk").post(
+        "/admin/allocations/webhookendpoint/add/", {"portfolio": demo.pk, "url": "https://169.254.169.254/latest/"}
+    )
+    assert inner.status_code == 200 and b"link-local" in inner.content  # the refusal beside the field
+    assert WebhookEndpoint.objects.filter(portfolio=demo).count() == 1
     other = Portfolio.objects.get(slug="demo-b")
     refused = logged_in("risk").post(
         "/admin/allocations/webhookendpoint/add/", {"portfolio": other.pk, "url": "https://x.example/"}

@@ -145,3 +145,56 @@ def test_an_equity_cut_that_scales_the_funds_is_an_event_without_a_run(client_as
     assert len(events) == 1 and events[0]["allocation_id"] is None
     detail = client_as("viewer").get(base + f"/outbox/{events[0]['id']}/").json()
     assert detail["data"]["equity"] == "8000000.00" and detail["type"] == "portfolio.funds_scaled"
+
+
+def test_an_idempotent_replay_of_the_creation_holds_no_secret(client_as, demo):
+    from allocations.models import IdempotencyRecord
+
+    path, body = P.format(slug="demo") + "/webhooks/", {"url": "https://o.example/once"}
+    first = client_as("risk").post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="create-once")
+    again = client_as("risk").post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="create-once")
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    secret = first.json()["secret"]
+    assert len(secret) == 64 and again.json()["secret"] is None and again.json()["id"] == first.json()["id"]
+    stored = IdempotencyRecord.objects.get(key="create-once").response_body
+    assert secret not in str(stored)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "http://127.0.0.1:5432/",
+        "https://[::1]/",
+        "https://0.0.0.0/",
+        "https://oms:hunter2@o.example/hook",
+    ],
+)
+def test_an_inner_or_credentialed_target_is_a_400_naming_url(client_as, demo, settings, url):
+    settings.WEBHOOK_ALLOWED_HOSTS = []
+    created = client_as("risk").post(P.format(slug="demo") + "/webhooks/", {"url": url}, format="json")
+    assert created.status_code == 400 and "url" in problem_fields(created)
+    endpoint = webhook_endpoint_create(portfolio=demo, url="https://o.example/ok", actor=Actor.system("test"))
+    moved = client_as("risk").patch(P.format(slug="demo") + f"/webhooks/{endpoint.pk}/", {"url": url}, format="json")
+    assert moved.status_code == 400 and "url" in problem_fields(moved)
+
+
+def test_delivery_errors_and_target_statuses_are_for_risk_officers_only(client_as, runs, demo):
+    with Receiver(status=503) as receiver:
+        webhook_endpoint_create(portfolio=demo, url=receiver.url, actor=Actor.system("test"))
+        client_as("risk").post(
+            P.format(slug="demo") + f"/runs/{runs['pending'].public_id}/approve/", {"reason": "fine"}, format="json"
+        )
+        webhook_deliveries_send_due()
+    listed = {}
+    for username in ("viewer", "pm", "integration", "risk"):
+        events = client_as(username).get(P.format(slug="demo") + "/outbox/?delivery_status=pending").json()["results"]
+        detail = client_as(username).get(P.format(slug="demo") + f"/outbox/{events[0]['id']}/").json()
+        [delivery] = detail["deliveries"]
+        [attempt] = delivery["attempt_log"]
+        listed[username] = (events[0]["deliveries"][0]["last_error"], delivery["url"], attempt["status_code"])
+    for username in ("viewer", "pm", "integration"):
+        assert listed[username] == (None, None, None), username
+    last_error, url, status_code = listed["risk"]
+    assert "503" in last_error and url == receiver.url and status_code == 503

@@ -166,3 +166,29 @@ def test_a_broker_that_is_down_does_not_undo_the_rebalance(
     assert callbacks  # the delivery was kicked after commit
     assert "could not enqueue allocations.deliver_webhooks" in caplog.text
     assert WebhookDelivery.objects.filter(event__run=run, status=WebhookDelivery.Status.PENDING).count() == 2
+
+
+def test_creating_repointing_deactivating_and_rotating_an_endpoint_are_audited(portfolio):
+    from allocations.models import AuditEntry
+    from allocations.services.outbox import webhook_endpoint_rotate_secret
+
+    endpoint = webhook_endpoint_create(portfolio=portfolio, url="https://orders.example/a", actor=ACTOR)
+    first_secret = endpoint.secret
+    webhook_endpoint_update(endpoint=endpoint, actor=ACTOR, url="https://orders.example/b")
+    webhook_endpoint_update(endpoint=endpoint, actor=ACTOR, is_active=False)
+    webhook_endpoint_update(endpoint=endpoint, actor=ACTOR, is_active=False)  # no change: no row
+    rotated = webhook_endpoint_rotate_secret(endpoint=endpoint, actor=ACTOR)
+    rows = list(AuditEntry.objects.filter(portfolio=portfolio, kind="webhook_change").order_by("seq"))
+    assert [r.payload["action"] for r in rows] == ["create", "repoint", "deactivate", "rotate_secret"]
+    assert all(r.payload["endpoint"] == endpoint.pk and r.actor_label == ACTOR.label for r in rows)
+    assert rows[1].payload["changes"]["url"] == {"old": "https://orders.example/a", "new": "https://orders.example/b"}
+    assert rows[2].payload["changes"]["is_active"] == {"old": True, "new": False}
+    for row in rows:  # the trail never holds a secret
+        assert first_secret not in str(row.payload) + row.reason and rotated.secret not in str(row.payload)
+    assert rotated.secret != first_secret
+
+
+def test_credentials_in_a_url_are_refused(portfolio):
+    with pytest.raises(DomainError, match="credentials") as refused:
+        webhook_endpoint_create(portfolio=portfolio, url="https://oms:hunter2@orders.example/hook", actor=ACTOR)
+    assert refused.value.field == "url"
