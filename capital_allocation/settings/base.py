@@ -128,6 +128,7 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 AXES_SENSITIVE_PARAMETERS = ["password"]
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["capital_allocation.formats"]  # times in the admin with their zone
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -105,6 +105,7 @@ def test_weights_read_as_percent_of_equity_in_the_run_and_line_lists_and_pages(r
         display.percent(line.target_weight) in pages["line list"]
         and display.percent(line.target_weight) in pages["line"]
     )
+    assert display.when(run.created_at) in pages["run list"] and display.when(run.created_at).endswith(" UTC")
     for name, html in pages.items():
         assert repr(run.turnover) not in html and repr(line.target_weight) not in html, name
         assert not re.search(r">\s*-?0\.\d{7,}\s*<", html), name  # no raw fraction in any cell
