@@ -259,6 +259,16 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor) -
         return endpoint
 
 
+def webhook_secrets_reencrypt() -> int:
+    """Every endpoint's secret written again under the current ``WEBHOOK_SECRET_KEY`` (read with it or
+    a fallback): after a key change, so the fallback can be dropped. The secrets themselves stay."""
+    count = 0
+    with transaction.atomic():
+        for pk, secret in WebhookEndpoint.objects.select_for_update().values_list("pk", "secret"):
+            count += WebhookEndpoint.objects.filter(pk=pk).update(secret=secret)  # plain -> encrypted anew
+    return count
+
+
 # --- delivering --------------------------------------------------------------------------------
 
 

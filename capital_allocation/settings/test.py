@@ -12,7 +12,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {**CACHES, "answers": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}  # noqa: F405
 # The login limit's counts in this process's memory (cleared by the fresh_throttle_counts fixture): the
 # suites of several checkouts may run on one machine at once. tests/capital_allocation/test_throttles.py
-# counts into one real store from two clients.
+# counts into one real store from two processes.
 CACHES["shared"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cae-shared"}
 
 # The tests' webhook receivers listen on this machine (allowed here only; production allows none).

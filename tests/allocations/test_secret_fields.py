@@ -61,3 +61,17 @@ def test_migration_0019_encrypts_the_secrets_written_before_it_and_back():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db
+def test_after_a_key_change_the_command_moves_every_secret_to_the_new_key(settings):
+    from django.core.management import call_command
+
+    settings.WEBHOOK_SECRET_KEY, settings.WEBHOOK_SECRET_KEY_FALLBACKS = "o" * 40, []
+    endpoint = webhook_endpoint_create(
+        portfolio=PortfolioFactory(slug="rot"), url="https://orders.example/r", actor=Actor.system("t")
+    )
+    settings.WEBHOOK_SECRET_KEY, settings.WEBHOOK_SECRET_KEY_FALLBACKS = "n" * 40, ["o" * 40]
+    call_command("webhook_secrets_reencrypt")
+    settings.WEBHOOK_SECRET_KEY_FALLBACKS = []  # the old key is gone: the rows read under the new one alone
+    assert type(endpoint).objects.get(pk=endpoint.pk).secret == endpoint.secret
