@@ -7,10 +7,12 @@ from django.contrib import admin
 from allocations import models
 
 from .base import GrantedPortfolioFilter, ReadOnlyAdmin
+from .display import ReadableFields
 
 
 @admin.register(models.AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(ReadableFields, ReadOnlyAdmin):
+    money_fields = ("old_amount", "new_amount", "total_capital")
     list_display = [
         "seq",
         "recorded_at",

@@ -1,7 +1,10 @@
-"""Fractions of equity shown as a person reads them in the admin: ``12.34 %``, not ``0.12340000000000001``.
+"""Numbers shown as a person reads them in the admin: ``12.34 %``, not ``0.12340000000000001``;
+``1,234,567.89 USD``, not ``1234567.89``.
 
-``PercentFields`` swaps each field named in ``percent_fields`` for a read-only display of it
-(``allocations.display.percent``) in the list and on the row's page; ordering by the field still works.
+``ReadableFields`` swaps each field named in ``percent_fields`` (fractions of equity) or
+``money_fields`` (amounts, in the currency of the row's portfolio, found by ``portfolio_path``)
+for a read-only display of it (``allocations.display``) in the list and on the row's page;
+ordering by the field still works.
 """
 
 from __future__ import annotations
@@ -16,31 +19,43 @@ def _percent_of(name: str):
     def shown(self, obj):
         return display.percent(getattr(obj, name))
 
-    shown.__name__ = f"{name}_percent"
     return shown
 
 
-class PercentFields:
+def _money_of(name: str):
+    @admin.display(description=name.replace("_", " "), ordering=name)
+    def shown(self, obj):
+        return display.money(getattr(obj, name), self._portfolio_of(obj).base_currency)
+
+    return shown
+
+
+class ReadableFields:
     percent_fields: tuple[str, ...] = ()
+    money_fields: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         for name in cls.percent_fields:
-            setattr(cls, f"{name}_percent", _percent_of(name))
+            setattr(cls, f"{name}_shown", _percent_of(name))
+        for name in cls.money_fields:
+            setattr(cls, f"{name}_shown", _money_of(name))
 
-    def _shown(self, names) -> list:
+    def _readable(self, names) -> list:
+        swapped = {*self.percent_fields, *self.money_fields}
         out = []
         for name in names:
-            shown = f"{name}_percent" if name in self.percent_fields else name
+            shown = f"{name}_shown" if name in swapped else name
             if shown not in out:
                 out.append(shown)
         return out
 
     def get_list_display(self, request):
-        return self._shown(super().get_list_display(request))
+        return self._readable(super().get_list_display(request))
 
     def get_fields(self, request, obj=None):
-        return self._shown(super().get_fields(request, obj))
+        return self._readable(super().get_fields(request, obj))
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), *(f"{n}_percent" for n in self.percent_fields)]
+        shown = (f"{n}_shown" for n in (*self.percent_fields, *self.money_fields))
+        return [*super().get_readonly_fields(request, obj), *shown]

@@ -15,6 +15,7 @@ from allocations.services.equity import equity_change_approve, equity_change_rej
 from allocations.services.policies import policy_change_request, policy_proposal_approve, policy_proposal_reject
 
 from .base import GrantedPortfolioFilter, PortfolioScopedAdmin, ReadOnlyAdmin, reason_action, request_actor
+from .display import ReadableFields
 from .text_forms import VisibleTextForm
 
 
@@ -65,7 +66,7 @@ class PortfolioAdmin(PortfolioScopedAdmin):
 
     @admin.display(description="allocated capital", ordering="_capital")
     def allocated_capital(self, obj):
-        return obj._capital or 0
+        return display.money(obj._capital or 0, obj.base_currency)
 
     @admin.display(description="strategies", ordering="_strategies")
     def strategy_count(self, obj):
@@ -224,15 +225,19 @@ class AllocationPolicyAdmin(PortfolioScopedAdmin):
 
 
 @admin.register(models.Fund)
-class FundAdmin(StrategyRowsAdmin):
+class FundAdmin(ReadableFields, StrategyRowsAdmin):
     """Funds change only through the services, which audit every change."""
+
+    money_fields = ("amount",)
 
     list_display = ["strategy", "amount", "updated_at"]
 
 
 @admin.register(models.EquityChange)
-class EquityChangeAdmin(ReadOnlyAdmin):
+class EquityChangeAdmin(ReadableFields, ReadOnlyAdmin):
     """A portfolio's equity changes only through its service (a risk officer's decision, audited)."""
+
+    money_fields = ("old_equity", "new_equity")
 
     list_display = ["requested_at", "portfolio", "old_equity", "new_equity", "status", "requested_by", "decided_by"]
     list_filter = [GrantedPortfolioFilter, "status"]

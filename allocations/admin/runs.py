@@ -13,7 +13,7 @@ from allocations.services.approvals import allocation_run_approve, allocation_ru
 from allocations.services.schedules import transition_schedule_cancel
 
 from .base import GrantedPortfolioFilter, ReadOnlyAdmin, reason_action
-from .display import PercentFields
+from .display import ReadableFields
 
 LARGEST_MOVES = 50  # line rows on a run's page; the rest are one link away
 
@@ -36,8 +36,9 @@ _RUN_DECISION = {
 
 
 @admin.register(models.AllocationRun)
-class AllocationRunAdmin(PercentFields, ReadOnlyAdmin):
+class AllocationRunAdmin(ReadableFields, ReadOnlyAdmin):
     percent_fields = ("turnover", "cash_weight", "ex_ante_volatility")
+    money_fields = ("total_equity",)
     list_display = [
         "public_id",
         "portfolio",
@@ -117,7 +118,7 @@ class AllocationRunAdmin(PercentFields, ReadOnlyAdmin):
 
 
 @admin.register(models.AllocationLine)
-class AllocationLineAdmin(PercentFields, ReadOnlyAdmin):
+class AllocationLineAdmin(ReadableFields, ReadOnlyAdmin):
     """Reached from a run's page (``?run__id__exact=``): all its lines, paginated."""
 
     percent_fields = (
@@ -130,9 +131,10 @@ class AllocationLineAdmin(PercentFields, ReadOnlyAdmin):
         "risk_contribution",
         "limit_excess",
     )
+    money_fields = ("target_amount",)
     portfolio_path = "run__portfolio"
     list_display = ["strategy", "current_weight", "target_weight", "move", "binding_limit", "run"]
-    list_select_related = ["run", "strategy__portfolio"]
+    list_select_related = ["run__portfolio", "strategy__portfolio"]
     search_fields = ["strategy__code"]
     show_full_result_count = False
 

@@ -105,6 +105,11 @@ def test_weights_read_as_percent_of_equity_in_the_run_and_line_lists_and_pages(r
         display.percent(line.target_weight) in pages["line list"]
         and display.percent(line.target_weight) in pages["line"]
     )
+    currency = run.portfolio.base_currency
+    assert display.money(run.total_equity, currency) in pages["run"]  # amounts in the portfolio's currency
+    assert display.money(line.target_amount, currency) in pages["line"]
+    funds = client.get("/admin/allocations/fund/").content.decode()
+    assert re.search(r"\d,\d{3}\.\d\d " + currency, funds)
     assert display.when(run.created_at) in pages["run list"] and display.when(run.created_at).endswith(" UTC")
     for name, html in pages.items():
         assert repr(run.turnover) not in html and repr(line.target_weight) not in html, name
