@@ -444,10 +444,10 @@ def run_stages(*, run: AllocationRun, lines) -> list[RunStages]:
 
 
 def run_trail(*, run: AllocationRun) -> QuerySet[AuditEntry]:
-    """The run's decisions (created, approved, rejected, superseded), oldest first; fund moves left out."""
+    """The run's decisions (created, approved, rejected, superseded) in chain order; fund moves left out."""
     return (
         AuditEntry.objects.filter(Q(run=run), portfolio_id=run.portfolio_id)
         .exclude(kind=AuditEntry.Kind.FUND_CHANGE)
         .select_related("actor")
-        .order_by("id")
+        .order_by("seq")
     )

@@ -385,3 +385,14 @@ def test_the_preview_shows_percent_and_a_multi_step_rebalance_says_which_step_ap
     steps = run.schedule.steps.count()
     assert run.status == "applied" and steps > 1
     assert f"Rebalance: step 1 of {steps} applied." in confirmed.content.decode()
+
+
+def test_the_approval_trail_shows_when_each_decision_took_effect_with_its_zone(demo):
+    """The demo's lived history is written now with an earlier effective time: the trail showed the
+    writing process's clock (today) beside a run made days ago."""
+    run = AllocationRun.objects.filter(portfolio=demo, trigger="schedule").order_by("id").first()
+    created = AuditEntry.objects.get(run=run, kind="run_created")
+    assert created.effective_at is not None
+    page = client_for("viewer").get(f"/portfolios/demo/runs/{run.public_id}/").content.decode()
+    trail = page.split('id="trail"', 1)[1].split("</ol>", 1)[0]
+    assert display.when(created.effective_at, demo.timezone) in trail
