@@ -6,20 +6,23 @@ half second, send a bad status line, 101 headers or a 70 KiB line, redirect.
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 
 
 class RawReceiver:
-    def __init__(self, answer: Callable[[socket.socket], None]):
-        self.answer = answer
+    def __init__(self, answer: Callable[[socket.socket], None], tls: ssl.SSLContext | None = None):
+        self.answer, self.tls = answer, tls
+        self.server_names: list[str | None] = []  # the TLS name (SNI) each client asked for
         self.requests: list[bytes] = []
         self.received_at: list[float] = []  # time.monotonic() when each request was read
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/orders"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/orders"
         self.stopping = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -36,6 +39,9 @@ class RawReceiver:
             conn.settimeout(5)
             data = b""
             try:
+                if self.tls is not None:
+                    self.tls.sni_callback = lambda sock, name, context: self.server_names.append(name)
+                    conn = self.tls.wrap_socket(conn, server_side=True)
                 while b"\r\n\r\n" not in data:
                     chunk = conn.recv(65536)
                     if not chunk:
@@ -112,3 +118,35 @@ def header_of(request: bytes, name: str) -> str | None:
 
 def body_of(request: bytes) -> bytes:
     return request.split(b"\r\n\r\n", 1)[1]
+
+
+def self_signed(name: str, folder) -> tuple[ssl.SSLContext, str]:
+    """A server context with a fresh self-signed certificate for ``name``, and the certificate's PEM path."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, str(cert_path)

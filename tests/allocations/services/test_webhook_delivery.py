@@ -28,6 +28,7 @@ from tests.allocations.webhook_receivers import (
     body_of,
     dripping_headers,
     header_of,
+    self_signed,
 )
 
 ACTOR = Actor.system("test")
@@ -145,3 +146,49 @@ def test_the_signature_covers_a_timestamp_the_receiver_can_check(portfolio):
         # the body alone no longer verifies: a replay with another timestamp fails the check
         alone = hmac.new(endpoint.secret.encode(), body, hashlib.sha256).hexdigest()
         assert header_of(request, "X-CAE-Signature") != "sha256=" + alone
+
+
+@pytest.fixture
+def tls_hook(portfolio, settings, monkeypatch, tmp_path):
+    """An https receiver for hook.example (resolving to 127.0.0.1, allowed) with a self-signed certificate."""
+    from allocations.services import webhook_targets
+
+    settings.WEBHOOK_ALLOWED_HOSTS = ["hook.example"]
+    monkeypatch.setattr(webhook_targets, "resolve", lambda host, port: ["127.0.0.1"])
+    context, certificate = self_signed("hook.example", tmp_path)
+    with RawReceiver(OK, tls=context) as receiver:
+        url = f"https://hook.example:{receiver.port}/orders"
+        webhook_endpoint_create(portfolio=portfolio, url=url, actor=ACTOR)
+        _two_events(portfolio)
+        yield receiver, certificate
+
+
+def test_https_checks_the_certificate_against_the_host_name(tls_hook):
+    receiver, _ = tls_hook
+    assert webhook_deliveries_send_due()["delivered"] == 0  # self-signed: not trusted
+    attempt = DeliveryAttempt.objects.first()
+    assert attempt.status_code is None and "CERTIFICATE_VERIFY_FAILED" in attempt.error
+    assert receiver.requests == []
+
+
+def test_https_to_the_checked_address_names_the_host_for_tls_and_http(tls_hook, monkeypatch):
+    """The connection goes to the address checked (127.0.0.1); TLS and the Host header carry the name."""
+    import ssl
+
+    from allocations.services import webhook_http
+
+    receiver, certificate = tls_hook
+    trusting = ssl.create_default_context(cafile=certificate)
+    monkeypatch.setattr(webhook_http.ssl, "create_default_context", lambda: trusting)
+    assert webhook_deliveries_send_due()["delivered"] == 2
+    assert receiver.server_names == ["hook.example", "hook.example"]
+    assert header_of(receiver.requests[0], "Host") == f"hook.example:{receiver.port}"
+
+
+def test_a_malformed_receiver_does_not_stop_the_sweep_for_the_others(portfolio):
+    with RawReceiver(BAD_STATUS_LINE) as bad, RawReceiver(OK) as good:
+        webhook_endpoint_create(portfolio=portfolio, url=bad.url, actor=ACTOR)
+        webhook_endpoint_create(portfolio=portfolio, url=good.url, actor=ACTOR)
+        _two_events(portfolio)
+        assert webhook_deliveries_send_due() == {"delivered": 2, "retrying": 2, "dead": 0, "skipped": 0}
+    assert DeliveryAttempt.objects.count() == 4 and len(good.requests) == 2
