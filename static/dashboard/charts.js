@@ -56,9 +56,15 @@
         type: "treemap", data: tiles, roam: false, nodeClick: false, breadcrumb: { show: false }, animation: false,
         width: "100%", height: "100%",
         label: {
-          formatter: function (p) { return "{code|" + p.name.replace(/[{}|]/g, "") + "}\n{share|" + pct(p.value) + "}"; },
+          formatter: function (p) {
+            var dark = p.data.sector === "several" ? "Dark" : ""; // dark text on the light "others" tile
+            return "{code" + dark + "|" + p.name.replace(/[{}|]/g, "") + "}\n{share" + dark + "|" + pct(p.value) + "}";
+          },
           overflow: "truncate", ellipsis: "…",
-          rich: { code: { fontSize: 12, lineHeight: 16, color: "#fff" }, share: { fontSize: 11, lineHeight: 15, color: "#fff" } }
+          rich: {
+            code: { fontSize: 12, lineHeight: 16, color: "#fff" }, share: { fontSize: 11, lineHeight: 15, color: "#fff" },
+            codeDark: { fontSize: 12, lineHeight: 16, color: "#1f2937" }, shareDark: { fontSize: 11, lineHeight: 15, color: "#1f2937" }
+          }
         }
       }]
     };

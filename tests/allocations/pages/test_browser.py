@@ -338,18 +338,21 @@ def _overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
     ]
 
 
-def test_charts_read_as_a_risk_officer_reads_them(session):
+@pytest.mark.parametrize("strategies", [12, 80])  # 80: small tiles and an "others" tile
+def test_charts_read_as_a_risk_officer_reads_them(session, strategies):
     """Issue 21 item 21: the treemap's labels (name over percentage) and the schedule timeline's
     overlapped; the trends chart's axis stopped below the sector cap it should show; the risk card's
     bar chart had no title or unit."""
-    seed_small()
+    from allocations.services.demo import demo_seed
+
+    demo_seed(strategies=strategies, days=70, seed=3, history_days=6)
     s = session("risk")
     s.dashboard()
     for chart in ("chart-allocation", "chart-schedule"):
         boxes = s.page.evaluate(LABEL_BOXES, chart)
         assert any("%" in b["text"] for b in boxes) or chart == "chart-schedule", (chart, boxes)
         assert _overlapping(boxes) == [], chart
-        s.page.locator(f"#{chart}").screenshot(path=str(SCREENSHOTS / f"{chart}.png"))
+        s.page.locator(f"#{chart}").screenshot(path=str(SCREENSHOTS / f"{chart}-{strategies}.png"))
     trends = s.page.evaluate(
         "() => { const c = echarts.getInstanceByDom(document.getElementById('chart-trends'));"
         " return { top: c.getModel().getComponent('yAxis', 0).axis.scale.getExtent()[1],"
