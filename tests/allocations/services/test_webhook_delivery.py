@@ -54,11 +54,11 @@ def test_a_receiver_dripping_header_lines_is_cut_at_one_deadline(portfolio):
         started = time.monotonic()
         counts = webhook_deliveries_send_due()
         took = time.monotonic() - started
-    assert took < 2.5, f"the exchange took {took:.1f} s against a 1 s deadline"
+    assert took < 4, f"the exchange took {took:.1f} s against a 1 s deadline"  # 20 s and more before
     # the first try ran out of time; the receiver's other delivery waits for the next sweep
     assert counts == {"delivered": 0, "retrying": 1, "dead": 0, "skipped": 1}
     attempt = DeliveryAttempt.objects.get()
-    assert attempt.status_code is None and "deadline" in attempt.error and attempt.duration_ms < 2000
+    assert attempt.status_code is None and "deadline" in attempt.error and attempt.duration_ms < 3000
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_an_exchange_ends_within_its_lease_so_an_open_post_is_not_sent_again(por
         webhook_deliveries_send_due()
         held = (timezone.now() - claimed_at).total_seconds()
         tried = WebhookDelivery.objects.get(attempts=1)
-        assert held < 2 < delivery_lease().total_seconds()
+        assert held < 4 < delivery_lease().total_seconds()
         with time_machine.travel(claimed_at + dt.timedelta(seconds=held + 1), tick=False):
             webhook_deliveries_send_due()  # tries the delivery left for this sweep, not the one tried
     tried.refresh_from_db()
@@ -118,7 +118,7 @@ def test_an_exchange_ends_within_its_lease_so_an_open_post_is_not_sent_again(por
 
 
 def test_a_slow_receiver_does_not_delay_another_receivers_deliveries(portfolio, settings):
-    settings.WEBHOOK_TIMEOUT_SECONDS = 2
+    settings.WEBHOOK_TIMEOUT_SECONDS = 3
     with RawReceiver(dripping_headers(every=0.5, lines=40)) as slow, RawReceiver(OK) as fast:
         webhook_endpoint_create(portfolio=portfolio, url=slow.url, actor=ACTOR)  # its deliveries come first
         webhook_endpoint_create(portfolio=portfolio, url=fast.url, actor=ACTOR)
@@ -127,9 +127,10 @@ def test_a_slow_receiver_does_not_delay_another_receivers_deliveries(portfolio, 
         counts = webhook_deliveries_send_due()
         took = time.monotonic() - started
     waited = [at - started for at in fast.received_at]
-    assert len(waited) == 2 and max(waited) < 0.8, f"the fast receiver waited {waited} s"
+    # served while the slow one still holds its lane (3 s), not after it
+    assert len(waited) == 2 and max(waited) < 1.5, f"the fast receiver waited {waited} s"
     assert counts == {"delivered": 2, "retrying": 1, "dead": 0, "skipped": 1}
-    assert took < 3.5  # one deadline of the slow lane, not one per delivery
+    assert took < 5.5  # one deadline of the slow lane, not one per delivery
 
 
 def test_the_signature_covers_a_timestamp_the_receiver_can_check(portfolio):
