@@ -364,3 +364,23 @@ def test_charts_read_as_a_risk_officer_reads_them(session, strategies):
     risk = [b["text"] for b in s.page.evaluate(LABEL_BOXES, "chart-risk")]
     assert "Largest risk contributions" in risk and any("variance, %" in t for t in risk), risk
     assert s.errors == []
+
+
+def test_the_api_docs_and_the_admin_work_under_the_policy(session):
+    """Issue 21 item 20: the policy must not break Swagger UI (its start-up script now a URL of its
+    own) nor the admin (Django 5.2's admin ships no inline script)."""
+    portfolio = seed_small()
+    s = session("admin")
+    failed: list[str] = []
+    s.page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    s.page.goto(f"{s.base}/api/docs/")
+    s.page.wait_for_selector(".swagger-ui .opblock")  # the operations, drawn by the start-up script
+    run = AllocationRun.objects.filter(portfolio=portfolio).order_by("-id").first()
+    for path in ("/admin/", "/admin/allocations/allocationrun/", f"/admin/allocations/allocationrun/{run.pk}/change/"):
+        s.page.goto(f"{s.base}{path}")
+        s.page.wait_for_selector("#content")
+    s.page.goto(f"{s.base}/admin/allocations/allocationrun/")
+    s.page.check("#action-toggle")  # the admin's own JavaScript runs: every row selected
+    assert s.page.locator("input.action-select:checked").count() == s.page.locator("input.action-select").count() > 0
+    assert all(url.endswith("/favicon.ico") for url in failed), failed  # the admin links no icon: the browser asks
+    assert [e for e in s.errors if not e.startswith("Failed to load resource")] == []
