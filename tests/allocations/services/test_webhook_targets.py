@@ -31,6 +31,8 @@ REFUSED = [
     "https://192.168.0.10/hook",
     "https://[fd00:ec2::254]/latest/",
     "https://[::ffff:127.0.0.1]/hook",
+    "https://[2002:a9fe:a9fe::1]/latest/",  # 6to4 around 169.254.169.254
+    "https://[64:ff9b::a9fe:a9fe]/latest/",  # NAT64 around 169.254.169.254
     "https://100.100.100.200/latest/meta-data/",
     "https://224.0.0.1/hook",
     "https://localhost/hook",
