@@ -522,4 +522,5 @@ from allocations.models_jobs import (  # noqa: E402, F401
     OutboxEvent,
     WebhookDelivery,
     WebhookEndpoint,
+    WorkerHeartbeat,
 )

@@ -134,6 +134,8 @@ class JobExecution(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # still running past the broker's visibility timeout: its worker died (allocations.services.job_liveness)
+        LOST = "lost", "Lost"
 
     job = models.CharField(max_length=100, help_text="The task's name.")
     task_id = models.CharField(max_length=255, blank=True, default="")
@@ -154,3 +156,17 @@ class JobExecution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.started_at:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of each Celery worker (``capital_allocation.celery``), read by ``/health/``."""
+
+    hostname = models.CharField(max_length=255, unique=True, help_text="The worker's node name (name@host).")
+    pid = models.PositiveIntegerField()
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-beat_at"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} {self.beat_at:%Y-%m-%d %H:%M:%S}"

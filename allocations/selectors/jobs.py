@@ -13,7 +13,7 @@ from django_celery_beat.models import PeriodicTask
 
 from allocations.adapters import zone_of
 from allocations.models import AllocationPolicy, AllocationRun, Portfolio
-from allocations.models_jobs import JobExecution, OutboxEvent, WebhookDelivery, WebhookEndpoint
+from allocations.models_jobs import JobExecution, OutboxEvent, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
 from allocations.selectors.core import newest_first
 
 SCHEDULED_FREQUENCIES = ("daily", "weekly", "monthly")
@@ -133,3 +133,17 @@ def job_last_finished(*, job: str) -> JobExecution | None:
 def beat_last_tick() -> datetime | None:
     """When beat last sent a periodic task (django-celery-beat writes it, at most a few minutes late)."""
     return PeriodicTask.objects.filter(enabled=True).aggregate(last=Max("last_run_at"))["last"]
+
+
+def worker_last_heartbeat() -> datetime | None:
+    """When the most recently alive Celery worker last recorded its heartbeat (``services.job_liveness``)."""
+    return WorkerHeartbeat.objects.aggregate(last=Max("beat_at"))["last"]
+
+
+def rebalances_overdue(*, now: datetime, late_after: int) -> list[DueRebalance]:
+    """The scheduled rebalances that were already due ``late_after`` seconds ago and have still not run.
+
+    What ``rebalances_due`` finds at that earlier moment against today's runs: a due rebalance that
+    ran since (the sweep's fan-out did its work) is no longer in it, whatever the sweep's own record says.
+    """
+    return rebalances_due(as_of=now - timedelta(seconds=late_after))

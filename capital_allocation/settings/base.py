@@ -243,13 +243,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=1)
+# A job execution still running this long after it started lost its worker (its message went back to
+# the queue after the visibility timeout): beat's sweep marks it lost (allocations.services.job_liveness).
+JOB_LOST_AFTER_SECONDS = env_int("JOB_LOST_AFTER_SECONDS", CELERY_VISIBILITY_TIMEOUT, minimum=1)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A message taken by a worker that died (acks_late) is handed out again after the visibility
     # timeout: Redis's default is an hour, ours minutes. Every task runs far shorter than it, and
     # is safe to run twice; the unacked messages are looked for every 10 s.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         **CELERY_BROKER_TRANSPORT_OPTIONS,
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=1),
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
     }
@@ -275,9 +279,16 @@ WEBHOOK_SECRET_KEY_FALLBACKS = env_list("WEBHOOK_SECRET_KEY_FALLBACKS", [])
 # late when its sweep (every 5 minutes) has not finished for this long.
 HEALTH_BEAT_LATE_SECONDS = env_int("HEALTH_BEAT_LATE_SECONDS", 600, minimum=1)
 HEALTH_REBALANCE_LATE_SECONDS = env_int("HEALTH_REBALANCE_LATE_SECONDS", 1800, minimum=1)
+# Each worker records a heartbeat this often; /health/ names ``worker`` in ``down`` after this long without one.
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15, minimum=1)
+HEALTH_WORKER_DOWN_SECONDS = env_int("HEALTH_WORKER_DOWN_SECONDS", 60, minimum=1)
+# For this long after a web process started, a late or missing beat, rebalance or worker says ``starting``.
+HEALTH_STARTING_SECONDS = env_int("HEALTH_STARTING_SECONDS", 300, minimum=0)
+# One probe of the database and the broker answers every /health/ call of a process for this long.
+HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 5.0, above=0)
 
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo")
-HEALTH_BROKER_TIMEOUT = env_int("HEALTH_BROKER_TIMEOUT", 2, minimum=1)
+HEALTH_BROKER_TIMEOUT = env_float("HEALTH_BROKER_TIMEOUT", 0.5, above=0)  # seconds of one connection attempt
 # How long a change waits for another change of the same portfolio to commit (PostgreSQL
 # lock_timeout) before answering 409 "busy, retry", instead of queueing forever behind it.
 PORTFOLIO_LOCK_TIMEOUT_MS = env_int("PORTFOLIO_LOCK_TIMEOUT_MS", 15_000, minimum=1)
