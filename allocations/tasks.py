@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from allocations.errors import DomainError, PortfolioBusyError
 from allocations.selectors.jobs import rebalances_due
+from allocations.services.job_liveness import job_executions_mark_lost
 from allocations.services.jobs import (
     as_of_parse,
     job_execution_recorded,
@@ -48,6 +49,7 @@ def rebalance_all_portfolios(self, as_of: str | None = None) -> int:
     ) as log:
         due = rebalances_due(as_of=moment)
         log.summary.update(as_of=moment.isoformat(), due=len(due), portfolios=[d.portfolio_id for d in due][:1000])
+        log.summary.update(lost=job_executions_mark_lost())  # the executions a killed worker left running
         for item in due:  # a catch-up passes its moment on: the runs take effect then (``allocations.clock``)
             extra = {"as_of": moment.isoformat()} if as_of else {}
             rebalance_portfolio.delay(item.portfolio_id, item.run_date.isoformat(), log.id, **extra)

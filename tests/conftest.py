@@ -73,3 +73,13 @@ def fresh_throttle_counts():
     yield
     cache.clear()
     caches["shared"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _health_probes_again():
+    """Each test's ``/health/`` probes anew (no answer shared from another test), as a process that just started."""
+    import time
+
+    from capital_allocation import health
+
+    health.forget(started=time.monotonic())

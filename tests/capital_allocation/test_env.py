@@ -191,7 +191,7 @@ def test_base_settings_with_bad_debug_stop_naming_debug():
     [
         ("DATABASE_URL", "mysqlx://u@h/db", "DATABASE_URL: unsupported scheme 'mysqlx'"),
         ("CELERY_BROKER_URL", "kafka://h:9092", "CELERY_BROKER_URL: unsupported scheme 'kafka'"),
-        ("HEALTH_BROKER_TIMEOUT", "soon", "HEALTH_BROKER_TIMEOUT: expected an integer"),
+        ("HEALTH_BROKER_TIMEOUT", "soon", "HEALTH_BROKER_TIMEOUT: expected a number"),
         ("MAX_ABS_DAILY_RETURN", "lots", "MAX_ABS_DAILY_RETURN: expected a number"),
     ],
 )
