@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from allocations.models import AllocationLine, AllocationRun, Fund, Strategy, StrategyReturn
+from allocations.models import AllocationLine, AllocationRun, Fund, Portfolio, Strategy, StrategyReturn
 from allocations.selectors.panels import (
     fund_amounts,
     latest_signals,
@@ -255,6 +255,7 @@ def test_universe_panel_of_a_universe_without_returns(portfolio, universe_rows):
 
 def test_fund_amounts_of_the_portfolio_only(portfolio, universe_rows):
     s = universe_rows
+    Portfolio.objects.filter(pk=portfolio.pk).update(total_equity=Decimal("10000000.00"))  # funds within equity
     Fund.objects.create(strategy=s["a"], amount=Decimal("123.45"))
     Fund.objects.create(strategy=s["gone"], amount=Decimal("0.00"))
     Fund.objects.create(strategy=s["p"], amount=Decimal("1000000.01"))
@@ -391,6 +392,7 @@ def test_previous_momentum_and_funds_are_read_exactly(portfolio, universe_rows):
     make_run(portfolio, policy, "applied", {s["a"]: 1 / 3, s["p"]: 5e-324, s["c"]: 0.1 + 0.2})
     got = previous_momentum(portfolio=portfolio, universe=universe_load(portfolio=portfolio))
     assert got.tobytes() == np.array([1 / 3, 5e-324, 0.1 + 0.2]).tobytes()
+    Portfolio.objects.filter(pk=portfolio.pk).update(total_equity=Decimal("10000000.00"))  # funds within equity
     Fund.objects.create(strategy=s["a"], amount=Decimal("1234567.89"))
     Fund.objects.create(strategy=s["c"], amount=Decimal("0.10"))
     amounts = fund_amounts(portfolio=portfolio)
