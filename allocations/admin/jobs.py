@@ -209,3 +209,14 @@ class DeliveryAttemptAdmin(StaffPages, ReadOnlyAdmin):
     list_display = ["delivery", "number", "started_at", "duration_ms", "status_code", "succeeded", "error"]
     list_filter = ["succeeded"]
     list_select_related = ["delivery"]
+
+
+@admin.register(models.WorkerHeartbeat)
+class WorkerHeartbeatAdmin(StaffPages, ReadOnlyAdmin):
+    """Each Celery worker's last sign of life, as ``/health/`` reads it (a worker silent for a minute is down)."""
+
+    list_display = ["hostname", "pid", "beat_at"]
+    search_fields = ["hostname"]
+
+    def get_queryset(self, request):
+        return admin.ModelAdmin.get_queryset(self, request)  # workers belong to no portfolio
