@@ -159,15 +159,32 @@ def env_database(name: str = "DATABASE_URL") -> dict:
     return config
 
 
-def env_broker(name: str = "CELERY_BROKER_URL") -> tuple[str, dict]:
+def broker_folder(database: dict) -> Path:
+    """The embedded broker's folder of one database: ``var/broker/<name>-<hash>``.
+
+    Processes on the same database share it and processes on different databases never do, so
+    ``make run`` (var/db.sqlite3) and ``make serve`` (var/serve.sqlite3) in one checkout each keep
+    their tasks, and a command run from a shell with the same ``DATABASE_URL`` reaches the worker
+    of that database.
+    """
+    import hashlib
+
+    identity = "|".join(str(database.get(key) or "") for key in ("ENGINE", "HOST", "PORT", "NAME"))
+    stem = Path(str(database.get("NAME") or "default")).stem
+    readable = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:40] or "default"
+    return VAR_DIR / "broker" / f"{readable}-{hashlib.sha256(identity.encode()).hexdigest()[:10]}"
+
+
+def env_broker(name: str = "CELERY_BROKER_URL", *, database: dict | None = None) -> tuple[str, dict]:
     """The Celery broker URL and transport options.
 
     Without the variable, an embedded file-system broker under var/ needs no server: the web
-    process, the worker and beat exchange messages through files.
+    process, the worker and beat exchange messages through files, in the folder of their database
+    (``broker_folder``).
     """
     raw = os.environ.get(name)
     if not raw:
-        folder = VAR_DIR / "broker"
+        folder = broker_folder(database if database is not None else env_database())
         for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         options = {

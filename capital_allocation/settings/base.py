@@ -222,7 +222,7 @@ SPECTACULAR_SETTINGS = {
     ),
 }
 
-CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env_broker()
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env_broker(database=DATABASES["default"])
 # What every process counts together (the token endpoint's login limit): Redis in production.
 CACHES["shared"] = env_shared_cache(CELERY_BROKER_URL)
 CELERY_TASK_IGNORE_RESULT = True

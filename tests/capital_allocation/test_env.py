@@ -130,8 +130,26 @@ def test_broker_default_is_an_embedded_filesystem_broker(monkeypatch):
     url, options = env.env_broker()
     assert url == "filesystem://"
     queue = Path(options["data_folder_in"])
-    assert queue == Path(options["data_folder_out"]) == ROOT / "var" / "broker" / "queue"
+    assert queue == Path(options["data_folder_out"])
+    assert queue.parent.parent == ROOT / "var" / "broker" and queue.name == "queue"
     assert queue.is_dir()
+
+
+def test_each_database_has_its_own_embedded_broker_folder(monkeypatch):
+    """`make run` (var/db.sqlite3) and `make serve` (var/serve.sqlite3) in one checkout: serve's worker
+    must never take run's tasks; two processes on one database share one folder."""
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+
+    def folder(url):
+        monkeypatch.setenv("DATABASE_URL", url)
+        return Path(env.env_broker(database=env.env_database())[1]["data_folder_in"]).parent
+
+    run = folder(f"sqlite:///{ROOT / 'var' / 'db.sqlite3'}")
+    serve = folder(f"sqlite:///{ROOT / 'var' / 'serve.sqlite3'}")
+    assert run != serve and run.name.startswith("db-") and serve.name.startswith("serve-")
+    assert folder(f"sqlite:///{ROOT / 'var' / 'db.sqlite3'}") == run
+    assert folder("postgres://u@db.example.com:5432/cae") != folder("postgres://u@db.example.com:5432/cae_restored")
+    assert folder("postgres://u@db.example.com:5432/cae") != folder("postgres://u@other.example.com:5432/cae")
 
 
 def test_redis_broker_url_passes_through(monkeypatch):
