@@ -28,7 +28,8 @@ class Command(BaseCommand):
             sweep = rebalance_all_portfolios.delay(as_of=moment.isoformat())
             steps = apply_due_transition_steps.delay()
         except Exception as exc:  # kombu raises the transport's own errors: say which broker refused
-            raise CommandError(f"cannot reach the broker ({settings.CELERY_BROKER_URL.split('@')[-1]}): {exc}") from None
+            broker = settings.CELERY_BROKER_URL.split("@")[-1]  # never the password
+            raise CommandError(f"cannot reach the broker ({broker}): {exc}") from None
         self.stdout.write(
             f"sent allocations.rebalance_all_portfolios as of {moment.isoformat()} (task {sweep.id}) and "
             f"allocations.apply_due_transition_steps (task {steps.id}); the admin's Job executions shows what they did"

@@ -40,9 +40,7 @@ def test_the_readme_command_works_from_a_plain_shell_and_reaches_the_worker_of_i
     """No DJANGO_SETTINGS_MODULE, no broker URL: what a shell beside `make run` has. The message lands in
     the embedded broker folder of that database, where that database's worker reads."""
     database = tmp_path / "run.sqlite3"
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST", "CELERY_", "DATABASE_URL"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST", "CELERY_", "DATABASE_URL"))}
     env["DATABASE_URL"] = f"sqlite:///{database}"
     folder = broker_folder({"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)})
     try:
