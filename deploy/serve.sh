@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The production stack on this machine (`make serve`): granian (deploy/web.py), a Celery worker and beat under honcho,
-# with the production settings. On the embedded defaults (a SQLite file of its own, var/serve.sqlite3,
+# The production stack on this machine (`make serve`): granian (deploy/web.py), a Celery worker and beat
+# under deploy/supervise.py (each restarted alone when it dies), with the production settings. On the embedded defaults (a SQLite file of its own, var/serve.sqlite3,
 # and the file-system broker) unless DATABASE_URL / CELERY_BROKER_URL say otherwise.
 #
 # Locally only, what production requires is filled in when unset: ALLOWED_HOSTS (loopback), plain
@@ -37,4 +37,5 @@ rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 DATABASE_URL="${MIGRATE_DATABASE_URL:-$DATABASE_URL}" "$PY" manage.py migrate --noinput
 "$PY" manage.py collectstatic --noinput --verbosity 0
 if [ "${SEED_DEMO:-false}" = "true" ]; then "$PY" manage.py seed_demo; fi
-exec honcho --procfile deploy/Procfile.serve start ${SERVE_PROCESSES:-}
+# Each process restarted alone when it dies (deploy/supervise.py); TERM or Ctrl-C stops them all.
+exec "$PY" deploy/supervise.py deploy/Procfile.serve ${SERVE_PROCESSES:-}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -138,3 +139,133 @@ def test_the_server_serves_static_files_health_and_metrics_over_two_workers(prod
         line for line in lines if line.get("logger") == "capital_allocation.request" and line["path"] == "/health/"
     ]
     assert len(served) == 21 + during_reload and sum(line["request_id"] == "serve-test" for line in served) == 20
+
+
+# --- deploy/supervise.py: each process restarted alone ------------------------------------------------
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The direct children of ``pid`` and their command lines."""
+    found = {}
+    for child in workers_of(pid):
+        try:
+            found[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def wait_for(predicate, *, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+    return value
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_supervise_restarts_the_process_that_died_with_backoff_and_leaves_the_others(tmp_path):
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("steady: sleep 600\ncrash: sleep 0.3; exit 3\n# a comment\nunused: sleep 600\n")
+    log = (tmp_path / "supervise.log").open("w+")
+    env = {**os.environ, "SERVE_RESTART_MAX_DELAY": "2"}
+    supervisor = subprocess.Popen(
+        [sys.executable, "deploy/supervise.py", str(procfile), "steady,crash"],
+        cwd=ROOT,
+        env=env,
+        stderr=log,
+        start_new_session=True,
+    )
+    try:
+        steady = wait_for(
+            lambda: [p for p, cmd in children_of(supervisor.pid).items() if "600" in cmd],
+            seconds=10,
+            what="steady did not start",
+        )
+        time.sleep(6)  # crash runs 0.3 s then waits 1, 2, 2 ... s: three or four restarts
+        assert [p for p, cmd in children_of(supervisor.pid).items() if "600" in cmd] == steady  # never restarted
+        assert supervisor.poll() is None
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=20) == 0
+    assert not alive(steady[0])
+    log.seek(0)
+    lines = [json.loads(line) for line in log.read().splitlines()]
+    restarts = [line for line in lines if "crash exited (status 3)" in line["message"]]
+    assert 2 <= len(restarts) <= 5, lines
+    assert [line["message"].rsplit("restart in ", 1)[1] for line in restarts[:3]] == ["1 s", "2 s", "2 s"]
+    assert not any(line.get("process") in ("steady", "unused") and "exited" in line["message"] for line in lines)
+    assert not any(line.get("process") == "unused" for line in lines)  # not chosen, never started
+
+
+def test_supervise_refuses_an_unknown_process_naming_the_known_ones(tmp_path):
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("web: sleep 1\nworker: sleep 1\n")
+    done = subprocess.run(
+        [sys.executable, "deploy/supervise.py", str(procfile), "web", "wroker"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1 and "unknown process wroker; the Procfile has web, worker" in done.stderr
+
+
+def test_make_serve_restarts_a_killed_worker_while_web_keeps_answering(production_env, tmp_path):
+    """The worker dies (killed as the OOM killer would, or by a broker it cannot ride out): it alone is
+    started again; web keeps its process and answers throughout; TERM stops everything."""
+    from capital_allocation.env import broker_folder
+
+    env = dict(production_env)
+    port = free_port()
+    env.update(
+        WEB_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="1",
+        WORKER_CONCURRENCY="1",
+        SERVE_PROCESSES="web worker",
+        PY=sys.executable,
+    )
+    database = env["DATABASE_URL"].removeprefix("sqlite:///")
+    log = (tmp_path / "serve.log").open("w+")
+    serve = subprocess.Popen(
+        ["bash", "deploy/serve.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return get(f"{base}/health/")[0] in (200, 503)
+        except OSError:
+            return False
+
+    def process(word: str) -> list[int]:
+        return [pid for pid, cmd in children_of(serve.pid).items() if word in cmd]
+
+    try:
+        wait_for(answers, seconds=180, what="make serve did not answer")
+        web = process("deploy/web.py")
+        (worker,) = wait_for(lambda: process("worker"), seconds=30, what="no worker")
+        assert len(web) == 1
+        time.sleep(2)  # the worker is up, not only started
+        os.killpg(worker, signal.SIGKILL)
+        restarted = wait_for(
+            lambda: [pid for pid in process("worker") if pid != worker] if answers() else None,
+            seconds=30,
+            what="the worker was not restarted, or web stopped answering",
+        )
+        time.sleep(3)
+        assert process("deploy/web.py") == web and process("worker") == restarted and answers()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        code = serve.wait(timeout=90)
+        shutil.rmtree(broker_folder({"ENGINE": "django.db.backends.sqlite3", "NAME": database}), ignore_errors=True)
+    assert code == 0
+    assert not alive(web[0]) and not alive(restarted[0])
+    log.seek(0)
+    assert "worker exited (signal SIGKILL)" in log.read()
