@@ -90,3 +90,83 @@ def test_a_dump_restores_into_a_fresh_database_that_verifies_and_rebalances(tran
     finally:
         subprocess.run(["dropdb", "--force", "--if-exists", fresh], env=libpq_env(), capture_output=True, timeout=60)
         drop_role(role, source)
+
+
+# --- what a backup holds, and a restore under the wrong key (issue 21, item 15) --------------------------
+
+
+def _env(key: str) -> dict[str, str]:
+    return {
+        **libpq_env(),
+        "PY": os.environ.get("PY", str(ROOT / ".venv" / "bin" / "python")),
+        "AUDIT_HMAC_KEY": key,
+        "DJANGO_SETTINGS_MODULE": "capital_allocation.settings.test",
+        "LOG_FORMAT": "plain",
+    }
+
+
+def test_a_backup_holds_no_session_no_plain_webhook_secret_and_is_readable_by_its_owner_only(
+    transactional_db, tmp_path
+):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from allocations.models import WebhookEndpoint
+
+    demo_seed(strategies=4, days=40, seed=5)
+    session = SessionStore()
+    session["_auth_user_id"] = "1"
+    session.create()
+    secret = "whsec-" + "k" * 40
+    WebhookEndpoint.objects.create(
+        portfolio=Portfolio.objects.get(slug="demo"), url="https://hooks.example.com/x", secret=secret
+    )
+    source = connection.settings_dict["NAME"]
+    env = _env(settings.AUDIT_HMAC_KEY)
+    dump = tmp_path / "cae.dump"
+    dump.write_text("an older file, world-readable")
+    dump.chmod(0o644)
+    done = run(str(ROOT / "deploy" / "backup.sh"), database_url(source, env["PGUSER"]), str(dump), env=env)
+    assert "mode 0600" in done.stdout
+    assert dump.stat().st_mode & 0o777 == 0o600
+    text = run("pg_restore", "--file=-", str(dump), env=env).stdout
+    assert "COPY public.django_session" not in text and session.session_key not in text
+    assert "COPY public.allocations_webhookendpoint" in text and "hooks.example.com/x" in text
+    assert secret not in text
+    assert "COPY public.allocations_auditentry" in text  # the trail is in it
+    schema = run("pg_restore", "--schema-only", "--file=-", str(dump), env=env).stdout
+    assert "CREATE TABLE public.django_session" in schema  # restored empty: everyone signs in again
+
+
+def test_a_restore_under_the_wrong_audit_key_stops_before_writing_anything(transactional_db, tmp_path):
+    demo_seed(strategies=4, days=40, seed=5)
+    source = connection.settings_dict["NAME"]
+    fresh = f"{source}_wrongkey_{os.getpid()}"
+    role = f"cae_app_wrongkey_{os.getpid()}"
+    dump = tmp_path / "cae.dump"
+    env = _env(settings.AUDIT_HMAC_KEY)
+    run(str(ROOT / "deploy" / "backup.sh"), database_url(source, env["PGUSER"]), str(dump), env=env)
+    run("createdb", fresh, env=libpq_env())
+    try:
+        wrong = _env("another-key-" + "x" * 40)
+        owner_url = database_url(fresh, connection.settings_dict.get("USER") or "postgres")
+        done = subprocess.run(
+            [str(ROOT / "deploy" / "restore.sh"), owner_url, str(dump), role],
+            env=wrong,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode != 0
+        assert "chain heads are not signed by this AUDIT_HMAC_KEY" in done.stderr and "restore nothing" in done.stderr
+        tables = run(
+            "psql", "-Atc", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", env=libpq_env(fresh)
+        ).stdout
+        assert int(tables) == 0  # nothing was written
+
+        checked = manage(
+            "verify_audit", "--backup", str(dump), database_url=owner_url, audit_key=settings.AUDIT_HMAC_KEY
+        )
+        assert checked.returncode == 0 and "chain heads signed by AUDIT_HMAC_KEY" in checked.stdout, checked.stderr
+    finally:
+        subprocess.run(["dropdb", "--force", "--if-exists", fresh], env=libpq_env(), capture_output=True, timeout=60)
+        drop_role(role, source)

@@ -10,9 +10,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from allocations.models import AuditEntry, Strategy
+from allocations.models import AuditChainHead, AuditEntry, Strategy
 from allocations.selectors.core import audit_verify
 from allocations.services.audit import AuditRecord, audit_append
+from allocations.services.funds import fund_set
 from tests.allocations.services import test_audit
 from tests.factories import StrategyFactory
 
@@ -124,3 +125,55 @@ def test_the_chain_is_checked_before_the_keys(trail, portfolio, actor):
 
 def test_an_intact_trail_with_every_key_in_place_passes(trail):
     assert "intact: 7 rows checked" in _verify()
+
+
+# --- checkpoints: a rollback by the tables' owner (issue 21, item 15) ---------------------------------
+
+HEADS = AuditChainHead._meta.db_table
+
+
+def _roll_back_to(head: dict) -> None:
+    """What the tables' owner can do: delete the rows after an old head and put the old, validly
+    signed head back."""
+    pid = head["portfolio_id"]
+    _behind_the_triggers_back(f"DELETE FROM {TABLE} WHERE portfolio_id = %s AND seq > %s", [pid, head["count"]])
+    _behind_the_triggers_back(
+        f"UPDATE {HEADS} SET count = %s, last_hash = %s, signature = %s WHERE portfolio_id = %s",
+        [head["count"], head["last_hash"], head["signature"], pid],
+    )
+
+
+def test_a_rolled_back_chain_passes_verification_but_not_the_checkpoint(trail, portfolio, actor, tmp_path):
+    checkpoints = tmp_path / "checkpoints" / "audit.jsonl"
+    old_head = AuditChainHead.objects.filter(portfolio=portfolio).values().get()
+    assert "first checkpoint; 2 chain heads appended" in _verify("--checkpoint", str(checkpoints))
+    assert checkpoints.stat().st_mode & 0o777 == 0o600
+    fund_set(portfolio=portfolio, strategy="tech-a", amount="175", actor=actor, reason="six")
+    assert "consistent with the checkpoint of" in _verify("--checkpoint", str(checkpoints))  # the chain grew: fine
+    assert len(checkpoints.read_text().splitlines()) == 2
+
+    _roll_back_to(old_head)  # row six gone, the five-row head (signed by the key) put back
+    assert "audit trail intact: 7 rows checked" in _verify()  # what verify_audit alone cannot see
+    message = _refused("--checkpoint", str(checkpoints))
+    assert f"portfolio {portfolio.slug} (id {portfolio.pk})" in message
+    assert "saw 6 rows" in message and "now has 5 (rolled back)" in message and "not appended" in message
+    assert len(checkpoints.read_text().splitlines()) == 2
+
+
+def test_a_chain_replaced_at_the_checkpointed_row_is_named(trail, portfolio, actor, tmp_path):
+    checkpoints = tmp_path / "audit.jsonl"
+    old_head = AuditChainHead.objects.filter(portfolio=portfolio).values().get()
+    fund_set(portfolio=portfolio, strategy="tech-a", amount="175", actor=actor, reason="six")
+    _verify("--checkpoint", str(checkpoints))
+    _roll_back_to(old_head)
+    fund_set(portfolio=portfolio, strategy="tech-b", amount="1", actor=actor, reason="another six")  # same length
+    assert "audit trail intact" in _verify()
+    message = _refused("--checkpoint", str(checkpoints))
+    assert "saw row 6 with hash" in message and "(the chain was replaced since)" in message
+
+
+def test_a_checkpoint_file_that_is_not_one_is_refused_naming_the_line(trail, tmp_path):
+    checkpoints = tmp_path / "audit.jsonl"
+    checkpoints.write_text('{"at": "x", "heads": {}}\nnot json\n')
+    assert f"--checkpoint: {checkpoints}: line 2 is not a checkpoint" in _refused("--checkpoint", str(checkpoints))
+    assert "leave out --portfolio" in _refused("--checkpoint", str(checkpoints), "--portfolio", "x")
