@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.expressions import DatabaseDefault
-from django.db.models.functions import Now
+from django.db.models.functions import Coalesce, Now
 
 # As ``allocations.models``'s money fields (this module is imported from there: it names the tables it
 # refers to by their labels and imports nothing from it)
@@ -180,3 +180,14 @@ class AuditChainHead(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditTrailIsAppendOnly("audit chain heads cannot be deleted")
+
+
+#: When an audit row's change took effect: ``effective_at`` where the writer said so (the demo's lived
+#: history, a catch-up run: ``allocations.clock.effective``), else when the database recorded it
+#: (``recorded_at``; ``created_at`` for rows written before migration 0017). Charts and history read it.
+EFFECTIVE_TIME_SQL = "COALESCE(effective_at, recorded_at, created_at)"
+
+
+def audit_effective_time() -> Coalesce:
+    """``EFFECTIVE_TIME_SQL`` as an ORM expression (annotate it; order by ``seq``, never by a time)."""
+    return Coalesce("effective_at", "recorded_at", "created_at")

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
 from guardian.shortcuts import get_objects_for_user
 
 from allocations import clock
@@ -43,6 +42,7 @@ from allocations.models import (
     TransitionSchedule,
     TransitionStep,
 )
+from allocations.models_audit import EFFECTIVE_TIME_SQL, audit_effective_time  # noqa: F401  (re-exported)
 
 
 def policy_current(*, portfolio: Portfolio) -> AllocationPolicy | None:
@@ -302,17 +302,6 @@ def schedule_get(*, portfolio: Portfolio, schedule_id: int) -> TransitionSchedul
 
 def strategy_codes_by_id(*, portfolio: Portfolio) -> dict[int, str]:
     return dict(Strategy.objects.filter(portfolio=portfolio).values_list("id", "code"))
-
-
-#: When an audit row's change took effect: ``effective_at`` where the writer said so (the demo's lived
-#: history, a catch-up run: ``allocations.clock.effective``), else when the database recorded it
-#: (``recorded_at``; ``created_at`` for rows written before migration 0017). Charts and history read it.
-EFFECTIVE_TIME_SQL = "COALESCE(effective_at, recorded_at, created_at)"
-
-
-def audit_effective_time() -> Coalesce:
-    """``EFFECTIVE_TIME_SQL`` as an ORM expression (annotate it; order by ``seq``, never by a time)."""
-    return Coalesce("effective_at", "recorded_at", "created_at")
 
 
 def audit_list(*, portfolio: Portfolio) -> QuerySet[AuditEntry]:

@@ -22,16 +22,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
-from django.db import connection
-from django.db.models import Count, F, FloatField, Q, QuerySet
-from django.db.models.functions import Abs, Cast, TruncDate
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Abs
 from django.utils import timezone
 
-from allocations import display
+from allocations import db, display
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule
 
 from .core import (
-    EFFECTIVE_TIME_SQL,
     audit_effective_time,
     fund_total_capital,
     policy_current,
@@ -39,7 +37,7 @@ from .core import (
     run_list,
     schedule_list,
 )
-from .panels import EPOCH_ORDINAL, fund_amounts, returns_panel
+from .panels import fund_amounts, returns_panel
 
 # The API's own helpers, so the dashboard's risk and metrics are the API's numbers (not a second formula).
 from .performance import BACKTEST_DAYS, book_risk, path_metrics
@@ -205,39 +203,8 @@ def allocation_snapshot(*, portfolio: Portfolio) -> dict:
 
 
 def _fund_changes(portfolio: Portfolio) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(local day ordinal, strategy id, new amount) of every fund change of ``portfolio``, in audit order.
-
-    On PostgreSQL each column crosses the wire as one bytea of big-endian values, as
-    ``panels.returns_panel`` does: a 1,000-strategy book has tens of thousands of these rows.
-    """
-    entries = AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE, strategy__isnull=False)
-    if connection.vendor == "postgresql":
-        sql = (
-            f"SELECT string_agg(int4send((({EFFECTIVE_TIME_SQL} AT TIME ZONE %s)::date - DATE '1970-01-01')::integer), "
-            "''::bytea ORDER BY seq), string_agg(int8send(strategy_id), ''::bytea ORDER BY seq), "
-            "string_agg(float8send(COALESCE(new_amount, 0)::float8), ''::bytea ORDER BY seq) "
-            f"FROM {AuditEntry._meta.db_table} WHERE portfolio_id = %s AND kind = %s AND strategy_id IS NOT NULL"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [timezone.get_current_timezone_name(), portfolio.pk, AuditEntry.Kind.FUND_CHANGE.value])
-            packed_days, packed_ids, packed_amounts = cursor.fetchone()
-        if packed_days is None:
-            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-        return (
-            np.frombuffer(packed_days, dtype=">i4").astype(np.int64) + EPOCH_ORDINAL,
-            np.frombuffer(packed_ids, dtype=">i8").astype(np.int64),
-            np.frombuffer(packed_amounts, dtype=">f8").astype(float),
-        )
-    rows = list(
-        entries.annotate(day=TruncDate(audit_effective_time()), amount=Cast("new_amount", FloatField()))
-        .order_by("seq")
-        .values_list("day", "strategy_id", "amount")
-    )
-    return (
-        np.fromiter((r[0].toordinal() for r in rows), dtype=np.int64, count=len(rows)),
-        np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-        np.fromiter((r[2] or 0.0 for r in rows), dtype=float, count=len(rows)),
-    )
+    """(local day ordinal, strategy id, new amount) of every fund change of ``portfolio``, in audit order."""
+    return db.fund_changes(portfolio.pk)
 
 
 def amounts_in_force(portfolio: Portfolio, ids: np.ndarray, dates: list[date]) -> np.ndarray:

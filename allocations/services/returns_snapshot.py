@@ -11,35 +11,15 @@ portfolio never merge into the same old snapshot.
 from __future__ import annotations
 
 import numpy as np
-from django.db import connection
-from django.utils import timezone
 
-from allocations.models import Portfolio, ReturnsPanelSnapshot
-from allocations.selectors.panels import (
-    PanelSnapshot,
-    returns_snapshot_from_rows,
-    returns_snapshot_get,
-    snapshot_encode,
-)
+from allocations import db
+from allocations.models import Portfolio
+from allocations.panel_snapshot import PanelSnapshot, snapshot_encode
+from allocations.selectors.panels import returns_snapshot_from_rows, returns_snapshot_get
 
 
 def _store(portfolio_id: int, snapshot: PanelSnapshot) -> None:
-    # delete + insert: the rows' trigger may already have dropped it in this transaction
-    fields = snapshot_encode(snapshot)
-    if connection.vendor != "postgresql":
-        ReturnsPanelSnapshot.objects.filter(portfolio_id=portfolio_id).delete()
-        ReturnsPanelSnapshot.objects.create(portfolio_id=portfolio_id, **fields)
-        return
-    import psycopg
-
-    table = ReturnsPanelSnapshot._meta.db_table
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:  # %b: the bytes go as binary, not as hex text
-        cursor.execute(f"DELETE FROM {table} WHERE portfolio_id = %s", [portfolio_id])
-        cursor.execute(
-            f'INSERT INTO {table} (portfolio_id, strategy_ids, days, "values", updated_at) VALUES (%s, %b, %b, %b, %s)',
-            [portfolio_id, fields["strategy_ids"], fields["days"], fields["values"], timezone.now()],
-        )
+    db.returns_snapshot_store(portfolio_id, snapshot_encode(snapshot))
 
 
 def returns_snapshot_rebuild(*, portfolio: Portfolio) -> PanelSnapshot:

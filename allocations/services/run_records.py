@@ -3,19 +3,16 @@ the transition schedule with step 1 carried out. Called inside the rebalance's t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection
 
-from allocations import adapters, engine
+from allocations import adapters, db, engine
 from allocations.clock import now as clock_now
-from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio
+from allocations.models import AllocationRun, AuditEntry, Portfolio
 
 from .actors import Actor
-from .audit import audit_append, copy_field, copy_text
-from .bulk import bulk_insert
+from .audit import audit_append
 from .run_inputs import RebalanceRequest, RunInputs
 from .schedules import schedule_create_and_apply_first, schedule_supersede_active
 
@@ -136,15 +133,8 @@ def allocation_runs_supersede(
         )
 
 
-LINE_COLUMNS = (
-    "run", "strategy", "current_weight", "base_weight", "signal_weight", "smoothed_weight", "target_weight",
-    "target_amount", "momentum_weight", "risk_contribution", "binding_limit", "limit_excess", "flags",
-)  # fmt: skip
-
-
 def _write_lines(*, run: AllocationRun, inputs: RunInputs, result: engine.AllocationResult) -> None:
-    """One line per strategy; on PostgreSQL streamed as COPY text built column by column (floats by
-    ``repr``, which PostgreSQL reads back to the same double)."""
+    """One line per strategy, written as columns (``db.allocation_lines_insert``)."""
     ids = inputs.universe.ids
     columns = {
         "run": [run.pk] * len(ids),
@@ -161,17 +151,4 @@ def _write_lines(*, run: AllocationRun, inputs: RunInputs, result: engine.Alloca
         "limit_excess": result.binding_amount.tolist(),
         "flags": [[str(flag)] if flag else [] for flag in result.flags.tolist()],
     }
-    if connection.vendor != "postgresql":
-        names = [f"{name}_id" if name in ("run", "strategy") else name for name in LINE_COLUMNS]
-        bulk_insert(AllocationLine, [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)])
-        return
-    text = {
-        "run": [str(run.pk)] * len(ids),
-        "strategy": [str(i) for i in columns["strategy"]],
-        "target_amount": [str(a) for a in columns["target_amount"]],
-        "momentum_weight": ["\\N" if w is None else repr(w) for w in columns["momentum_weight"]],
-        "binding_limit": [copy_field(v) for v in columns["binding_limit"]],
-        "flags": [copy_field(json.dumps(f)) if f else "[]" for f in columns["flags"]],
-    }
-    cells = [text[name] if name in text else list(map(repr, columns[name])) for name in LINE_COLUMNS]
-    copy_text(AllocationLine, LINE_COLUMNS, "".join(f"{row}\n" for row in map("\t".join, zip(*cells, strict=True))))
+    db.allocation_lines_insert(columns)

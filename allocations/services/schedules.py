@@ -14,7 +14,7 @@ from decimal import Decimal
 import numpy as np
 from django.db import transaction
 
-from allocations import adapters
+from allocations import adapters, db
 from allocations.clock import localdate as clock_localdate
 from allocations.clock import now as clock_now
 from allocations.errors import ConflictError, DomainError
@@ -23,7 +23,6 @@ from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
 from .audit import audit_append
-from .bulk import bulk_insert
 from .funds import funds_set_many
 from .locks import portfolio_lock
 from .outbox import outbox_step_applied, outbox_target_approved
@@ -173,7 +172,7 @@ def _write_steps(
     """The schedule's steps, pending; each step's weights in the packed form its field stores
     (``adapters.step_weights_compact``: the ids and the weights' float64 bytes, bit for bit)."""
     ids = np.asarray(universe_ids, dtype=np.int64)
-    bulk_insert(
+    db.bulk_insert(
         TransitionStep,
         [
             {

@@ -10,8 +10,8 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from allocations.audit_canonical import AuditRecord, CanonicalBatch, cents_text
 from allocations.audit_chain import canonical_content, normalise_payload
-from allocations.services.audit import AuditRecord, CanonicalBatch, _cents
 
 TEXTS = ["", "run 1 step 2", 'quote " and \\ backslash', "ünïcødé ✓ 日本", "line\nbreak\ttab", "\u2028"]
 PAYLOADS = [{}, {"a": 1, "b": [1, 2.5, None]}, {"z": "ü", "a": {"y": True, "x": "\\"}}, {"n": 1e-300, "m": -0.0}]
@@ -67,7 +67,7 @@ def test_the_encoder_of_records_matches_canonical_content_byte_for_byte(seed):
         payload_text = (
             json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if payload else "{}"
         )
-        amounts = [_cents(a) for a in (record.old_amount, record.new_amount, record.total_capital)]
+        amounts = [cents_text(a) for a in (record.old_amount, record.new_amount, record.total_capital)]
         expected = canonical_content(
             portfolio_id=3,
             kind=record.kind,
