@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 
 from allocations.models import Portfolio
 from allocations.services.demo import demo_seed
+from tests.allocations.demo_support import world_kept_for_the_module
 
 DEMO_PASSWORD = "pw-demo"
 
@@ -21,3 +23,15 @@ def logged_in(username: str) -> Client:
     client = Client()
     assert client.login(username=username, password=DEMO_PASSWORD)
     return client
+
+
+def module_world(setup=demo_seeded):
+    """A module-scoped fixture holding the world ``setup()`` writes, seeded once for the module
+    (``world_kept_for_the_module``): ``demo_world = module_world()`` in the test module."""
+
+    @pytest.fixture(scope="module")
+    def demo_world(django_db_setup, django_db_blocker):
+        with world_kept_for_the_module(django_db_blocker, setup):
+            yield
+
+    return demo_world

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from allocations.models import AllocationPolicy, Portfolio
 from allocations.services.demo import demo_seed
@@ -22,3 +25,20 @@ def demo_users(*usernames: str) -> dict:
 def set_policy(portfolio, **fields):
     """Change the current policy row in place (test set-up only; the services make new versions)."""
     AllocationPolicy.objects.filter(portfolio=portfolio).update(**fields)
+
+
+@contextmanager
+def world_kept_for_the_module(django_db_blocker, seed):
+    """Seed once for a test module: ``seed()`` runs inside an outer transaction that every test of the
+    module nests in (each test's own transaction is a savepoint rolled back after it, as with Django's
+    ``setUpTestData``), and the outer one is rolled back after the module: the next module starts from
+    the empty database. Seeding the same world for each of 372 tests took half of the suite's time."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            seed()
+            yield
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)

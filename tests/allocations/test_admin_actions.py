@@ -11,12 +11,14 @@ from django.test import Client
 from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, Fund, Portfolio, TransitionSchedule
 from allocations.services.actors import Actor
 from allocations.services.runs import RebalanceRequest, allocation_run_create
-from tests.allocations.admin_support import DEMO_PASSWORD, demo_seeded, logged_in
+from tests.allocations.admin_support import DEMO_PASSWORD, logged_in, module_world
+
+demo_world = module_world()
 
 
 @pytest.fixture
-def demo(db):
-    return demo_seeded()
+def demo(demo_world, db):
+    return Portfolio.objects.get(slug="demo")
 
 
 def _funds(portfolio):

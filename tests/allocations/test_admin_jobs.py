@@ -19,12 +19,14 @@ from allocations.services.actors import Actor
 from allocations.services.outbox import webhook_endpoint_create
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from allocations.tasks import apply_due_transition_steps
-from tests.allocations.admin_support import demo_seeded, logged_in
+from tests.allocations.admin_support import logged_in, module_world
+
+demo_world = module_world()
 
 
 @pytest.fixture
-def demo(db):
-    return demo_seeded()
+def demo(demo_world, db):
+    return Portfolio.objects.get(slug="demo")
 
 
 def test_job_executions_are_listed_for_operators(demo):

@@ -18,10 +18,10 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from allocations import display
-from allocations.models import AllocationPolicy, AllocationRun
+from allocations.models import AllocationPolicy, AllocationRun, Portfolio
 from allocations.services.actors import Actor
 from allocations.services.runs import RebalanceRequest, allocation_run_create
-from tests.allocations.admin_support import demo_seeded, logged_in
+from tests.allocations.admin_support import demo_seeded, logged_in, module_world
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +30,7 @@ USERS = ["admin", "risk"]  # a superuser, and a risk officer granted the demo po
 SAMPLE_ROWS = 5  # rows of each model whose every displayed value is computed directly
 
 
-@pytest.fixture
-def demo(db):
+def _world():
     """Demo data with an applied multi-step run (lines, a schedule, steps) and a run pending approval."""
     demo = demo_seeded(days=80)
     pm = Actor.of_user(get_user_model().objects.get(username="pm"))
@@ -43,7 +42,14 @@ def demo(db):
     pending = allocation_run_create(portfolio=demo, actor=pm, request=RebalanceRequest(allocation_method="momentum"))
     assert applied.run.status == "applied" and pending.run.status == "pending_approval"
     assert applied.run.schedule.steps.count() > 1
-    return demo
+
+
+demo_world = module_world(_world)
+
+
+@pytest.fixture
+def demo(demo_world, db):
+    return Portfolio.objects.get(slug="demo")
 
 
 def _request(username: str):

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from allocations.models import Portfolio
-from tests.allocations.demo_support import demo_users, seeded_demo, set_policy
+from tests.allocations.demo_support import demo_users, seeded_demo, set_policy, world_kept_for_the_module
 
 ROLES = ("viewer", "portfolio_manager", "risk_officer", "integration", "superuser", "anonymous")
 USERNAME = {
@@ -23,9 +23,16 @@ def _fresh_throttle_counts(fresh_throttle_counts):
     """Throttle counters live in the cache; each test starts from zero."""
 
 
+@pytest.fixture(scope="module")
+def demo_world(django_db_setup, django_db_blocker):
+    """The API's world, seeded once per module (``world_kept_for_the_module``)."""
+    with world_kept_for_the_module(django_db_blocker, lambda: seeded_demo(strategies=12, days=60, seed=5)):
+        yield
+
+
 @pytest.fixture
-def demo(db):
-    return seeded_demo(strategies=12, days=60, seed=5)
+def demo(demo_world, db):
+    return Portfolio.objects.get(slug="demo")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from allocations.services.actors import Actor
 from allocations.services.demo import demo_seed
 from allocations.services.policies import policy_create_version
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from tests.allocations.demo_support import world_kept_for_the_module
 
 HISTORY_DAYS = 6
 
@@ -29,6 +30,13 @@ def pending_run(portfolio: Portfolio, user) -> AllocationRun:
     return outcome.run
 
 
+@pytest.fixture(scope="module")
+def demo_world(django_db_setup, django_db_blocker):
+    """The dashboard's world, seeded once per module (``world_kept_for_the_module``)."""
+    with world_kept_for_the_module(django_db_blocker, seed_small):
+        yield
+
+
 @pytest.fixture
-def demo(db) -> Portfolio:
-    return seed_small()
+def demo(demo_world, db) -> Portfolio:
+    return Portfolio.objects.get(slug="demo")

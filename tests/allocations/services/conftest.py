@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from allocations.models import Fund
-from tests.allocations.demo_support import demo_users, seeded_demo
+from allocations.models import Fund, Portfolio
+from tests.allocations.demo_support import demo_users, seeded_demo, world_kept_for_the_module
 
 EQUITY = Decimal("10000000.00")
 
@@ -17,9 +17,16 @@ def funds_of(portfolio) -> dict[str, Decimal]:
     return dict(Fund.objects.filter(strategy__portfolio=portfolio).values_list("strategy__code", "amount"))
 
 
+@pytest.fixture(scope="module")
+def demo_world(django_db_setup, django_db_blocker):
+    """The services' world, seeded once per module (``world_kept_for_the_module``)."""
+    with world_kept_for_the_module(django_db_blocker, lambda: seeded_demo(strategies=16, days=80, seed=3)):
+        yield
+
+
 @pytest.fixture
-def demo(db):
-    return seeded_demo(strategies=16, days=80, seed=3)
+def demo(demo_world, db):
+    return Portfolio.objects.get(slug="demo")
 
 
 @pytest.fixture
