@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run serve test test-sqlite test-services check-contract bench lint
+.PHONY: install run serve test check test-sqlite test-services check-contract bench lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,6 +43,11 @@ serve: install
 test: install lint
 	$(PY) -m pytest
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-services; fi
+
+## check: the one-minute loop while writing code: lint, then every test but the slow ones (real processes,
+## the browser, the generated clients, the schema fuzz: `-m slow` lists them). `make test` runs everything.
+check: install lint
+	$(PY) -m pytest -q -m "not slow"
 
 ## test-services: the suite on the real PostgreSQL and Redis (a missing server fails the run).
 test-services: install

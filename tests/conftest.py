@@ -53,10 +53,32 @@ def pytest_sessionstart(session):
             pytest.exit(f"Redis at {settings.CELERY_BROKER_URL} is required but unreachable: {exc}", returncode=3)
 
 
+# What ``make check`` leaves out (``-m "not slow"``): the tests that start real processes (servers,
+# workers, ``manage.py`` or ``pg_dump`` in a subprocess), drive the browser, build the generated
+# clients or fuzz the schema. ``make test`` (and so CI) runs them all. Whole files here; the rest
+# of them are marked where they are written (``@pytest.mark.slow``).
+SLOW_FILES = (
+    "tests/ops/",
+    "tests/api_clients/",
+    "tests/allocations/pages/test_browser.py",
+    "tests/allocations/api/test_schema_fuzz.py",
+    "tests/allocations/api/test_concurrency.py",
+    "tests/allocations/test_worker.py",
+    "tests/allocations/services/test_killed_rebalance.py",
+    "tests/capital_allocation/test_celery.py",
+    "tests/capital_allocation/test_warmup.py",
+)
+SLOW_FIXTURES = {"live_server"}
+
+
 def pytest_collection_modifyitems(config, items):
     on_postgres = _database_vendor() == "postgresql"
     on_redis = _broker_is_redis()
+    root = str(config.rootpath) + "/"
     for item in items:
+        path = str(item.path).removeprefix(root)
+        if path.startswith(SLOW_FILES) or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: `make test-services` (CI runs it)"))
         if "redis" in item.keywords and not on_redis:

@@ -21,18 +21,21 @@ def test_env_secret(monkeypatch):
     assert env_secret("AUDIT_HMAC_KEY", required=True, min_length=32) == "k" * 32
 
 
+@pytest.mark.slow
 def test_production_without_the_audit_key_stops_naming_it():
     result = _production_check(SECRET_KEY=_good_secret())
     assert result.returncode != 0
     assert "AUDIT_HMAC_KEY: this environment variable is required" in result.stderr
 
 
+@pytest.mark.slow
 def test_production_with_a_short_audit_key_stops_naming_it():
     result = _production_check(SECRET_KEY=_good_secret(), AUDIT_HMAC_KEY="too-short")
     assert result.returncode != 0
     assert "AUDIT_HMAC_KEY: must be at least 32 characters" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_audit_key_comes_from_the_environment():
     key = _good_secret()
     for module in ("capital_allocation.settings.base", "capital_allocation.settings.production"):

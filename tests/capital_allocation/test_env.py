@@ -198,12 +198,14 @@ def _good_secret() -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits + "!@#%^&*(-_=+)") for _ in range(64))
 
 
+@pytest.mark.slow
 def test_base_settings_with_bad_debug_stop_naming_debug():
     result = _manage("check", DJANGO_SETTINGS_MODULE="capital_allocation.settings.base", DEBUG="sometimes")
     assert result.returncode != 0
     assert "DEBUG: expected a boolean" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "variable, value, message",
     [
@@ -219,6 +221,7 @@ def test_bad_urls_stop_start_up_naming_the_variable(variable, value, message):
     assert message in result.stderr
 
 
+@pytest.mark.slow
 def test_production_without_secret_key_stops_naming_it():
     result = _production_check()
     assert result.returncode != 0
@@ -226,12 +229,14 @@ def test_production_without_secret_key_stops_naming_it():
     assert "ImproperlyConfigured" in result.stderr
 
 
+@pytest.mark.slow
 def test_production_with_a_weak_secret_key_stops_naming_it():
     result = _production_check(SECRET_KEY="short")
     assert result.returncode != 0
     assert "SECRET_KEY: must be at least 50 characters" in result.stderr
 
 
+@pytest.mark.slow
 def test_production_settings_pass_the_deploy_check_without_warnings():
     result = _production_check(
         "--deploy", "--fail-level", "WARNING", SECRET_KEY=_good_secret(), AUDIT_HMAC_KEY=_good_secret()
@@ -268,6 +273,7 @@ SETTINGS_MODULES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", SETTINGS_MODULES)
 def test_no_proxy_is_trusted_by_default(module):
     result = _setting(module, 'settings.REST_FRAMEWORK["NUM_PROXIES"]')
@@ -275,6 +281,7 @@ def test_no_proxy_is_trusted_by_default(module):
     assert result.stdout.strip() == "0"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", SETTINGS_MODULES)
 def test_trusted_proxy_count_sets_num_proxies(module):
     result = _setting(module, 'settings.REST_FRAMEWORK["NUM_PROXIES"]', TRUSTED_PROXY_COUNT="2")
@@ -282,6 +289,7 @@ def test_trusted_proxy_count_sets_num_proxies(module):
     assert result.stdout.strip() == "2"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("raw", ["-1", "one"])
 def test_bad_trusted_proxy_count_names_it(raw):
     result = _setting("capital_allocation.settings.base", "settings.DEBUG", TRUSTED_PROXY_COUNT=raw)
@@ -292,6 +300,7 @@ def test_bad_trusted_proxy_count_names_it(raw):
 # --- debug off unless asked for; servers default to production ------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", SETTINGS_MODULES)
 def test_debug_is_off_by_default(module):
     result = _setting(module, "settings.DEBUG")
@@ -299,11 +308,13 @@ def test_debug_is_off_by_default(module):
     assert result.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_debug_true_turns_it_on_for_local_use():
     result = _setting("capital_allocation.settings.base", "settings.DEBUG", DEBUG="true")
     assert result.stdout.strip() == "True", result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "entry_point",
     [
@@ -334,6 +345,7 @@ def test_servers_and_the_celery_app_default_to_the_production_settings(entry_poi
     assert result.stdout.split() == ["capital_allocation.settings.production", "False"]
 
 
+@pytest.mark.slow
 def test_production_without_allowed_hosts_stops_naming_it():
     result = _manage(
         "check", DJANGO_SETTINGS_MODULE="capital_allocation.settings.production", SECRET_KEY=_good_secret()
@@ -360,6 +372,7 @@ def test_the_procfile_names_web_worker_and_beat():
     assert set(_procfile()) == {"web", "worker", "beat"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("process", ["web", "worker", "beat"])
 def test_each_procfile_process_starts_on_the_local_settings(process):
     """Nothing set but what ``make run`` sets (DEBUG): no SECRET_KEY, no DJANGO_SETTINGS_MODULE."""

@@ -22,6 +22,7 @@ def test_metrics_networks_parse_addresses_and_networks(monkeypatch):
         env.env_networks("METRICS_ALLOWED_IPS", [])
 
 
+@pytest.mark.slow
 def test_a_bad_log_format_or_short_metrics_token_stops_start_up_naming_it():
     bad_format = _setting("capital_allocation.settings.base", "settings.LOG_FORMAT", LOG_FORMAT="xml")
     assert bad_format.returncode != 0 and "LOG_FORMAT: expected json or plain" in bad_format.stderr
@@ -29,6 +30,7 @@ def test_a_bad_log_format_or_short_metrics_token_stops_start_up_naming_it():
     assert short.returncode != 0 and "METRICS_TOKEN: must be at least 32 characters" in short.stderr
 
 
+@pytest.mark.slow
 def test_production_serves_compressed_hashed_static_files_with_whitenoise():
     result = _setting(
         "capital_allocation.settings.production",

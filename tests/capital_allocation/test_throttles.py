@@ -78,6 +78,7 @@ def _tries_let_through(store: dict, tries: int, processes: int) -> list[int]:
     return [int(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in running]
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_login_count(tmp_path):
     """30 a minute documented, 60 let through on two workers when each counted in its own memory."""
     store = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}
@@ -86,6 +87,7 @@ def test_two_processes_share_one_login_count(tmp_path):
     assert first + second == [20, 10]
 
 
+@pytest.mark.slow
 @pytest.mark.redis
 def test_two_processes_racing_on_redis_let_the_documented_number_through(settings):
     import uuid

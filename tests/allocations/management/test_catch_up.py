@@ -36,6 +36,7 @@ def test_catch_up_refuses_a_bad_moment_naming_the_option(db, value, message):
         call_command("catch_up", "--as-of", value)
 
 
+@pytest.mark.slow
 def test_the_readme_command_works_from_a_plain_shell_and_reaches_the_worker_of_its_database(tmp_path):
     """No DJANGO_SETTINGS_MODULE, no broker URL: what a shell beside `make run` has. The message lands in
     the embedded broker folder of that database, where that database's worker reads."""

@@ -553,6 +553,7 @@ def test_legacy_rows_rewritten_with_plain_sha256_fail_at_the_keyed_anchor(portfo
     assert not result.ok and "chain head" in result.problem
 
 
+@pytest.mark.slow
 def test_the_migration_in_a_real_process(tmp_path):
     """``migrate`` from 0006 on a database holding sha256 chains: ``verify_audit`` passes before and after appends."""
     run = manage_in_its_own_process(tmp_path / "legacy.sqlite3")
