@@ -9,32 +9,123 @@ No Django import: arrays and engine dataclasses in, dataclasses out. See
 [0.6667, 0.3333]
 """
 
-from . import errors, estimators, hrp, limits, measures, methods, pipeline, policy, result, risk_parity, transition
-from .errors import *  # noqa: F403
-from .estimators import *  # noqa: F403
-from .hrp import *  # noqa: F403
-from .limits import *  # noqa: F403
-from .measures import *  # noqa: F403
-from .methods import *  # noqa: F403
-from .pipeline import *  # noqa: F403
-from .policy import *  # noqa: F403
-from .registry import METHOD_REGISTRY as METHOD_REGISTRY  # Method, Hybrid, ... stay in their module
-from .result import *  # noqa: F403
-from .risk_parity import *  # noqa: F403
-from .transition import *  # noqa: F403
-
-# Each module lists its public names once, in its own ``__all__``; the package's are their union.
-_PUBLIC_MODULES = (
-    errors,
-    estimators,
-    hrp,
-    limits,
-    measures,
-    methods,
-    pipeline,
-    policy,
-    result,
-    risk_parity,
-    transition,
+from .covariance import (
+    CovarianceEstimate,
+    FactorCovariance,
+    LedoitWolf,
+    estimate_covariance,
+    ewma_covariance,
+    ledoit_wolf,
+    sample_covariance,
 )
-__all__ = list(dict.fromkeys([name for module in _PUBLIC_MODULES for name in module.__all__] + ["METHOD_REGISTRY"]))
+from .errors import EngineError, InsufficientDataError, InvalidInputError, InvalidPolicyError, RiskParityError
+from .estimators import TRADING_DAYS, ReturnStats, return_stats
+from .hrp import HierarchicalRiskParity, hrp_order, hrp_weights
+from .limits import LIMIT_NAMES, LimitResult, apply_limits, ex_ante_volatility
+from .measures import annualised_volatility, effective_number, max_drawdown, sharpe_ratio, total_return, value_path
+from .methods import (
+    EqualWeight,
+    InverseVolatility,
+    Momentum,
+    PerformanceWeighted,
+    apply_signals,
+    budgeted_inverse_volatility,
+    decay_smoothing,
+    equal_weight,
+    inverse_volatility,
+    performance_weighted,
+    sector_multipliers,
+    sharpe_weights,
+)
+from .pipeline import allocate
+from .policy import (
+    ACTIONS,
+    COVARIANCE_ESTIMATORS,
+    MAX_TRANSITION_STEPS,
+    METHODS,
+    POLICY_BOUNDS,
+    AllocationPolicy,
+    Bounds,
+    SectorSignal,
+)
+from .registry import METHOD_REGISTRY
+from .result import FLAGS, STAGES, AllocationResult
+from .risk_parity import RiskParity, RiskParitySolution, risk_contributions, risk_parity_weights, solve_risk_parity
+from .transition import plan_transition, transition_step_count, transition_steps
+
+# The registry's ``Method`` and ``Hybrid``, and the stage modules (context, estimate, inputs,
+# stages), stay in their modules: they are the pipeline's parts, not the engine's surface.
+__all__ = [
+    # errors
+    "EngineError",
+    "InsufficientDataError",
+    "InvalidInputError",
+    "InvalidPolicyError",
+    "RiskParityError",
+    # estimators (returns) and covariance
+    "TRADING_DAYS",
+    "CovarianceEstimate",
+    "FactorCovariance",
+    "LedoitWolf",
+    "ReturnStats",
+    "estimate_covariance",
+    "ewma_covariance",
+    "ledoit_wolf",
+    "return_stats",
+    "sample_covariance",
+    # policy
+    "ACTIONS",
+    "COVARIANCE_ESTIMATORS",
+    "MAX_TRANSITION_STEPS",
+    "METHODS",
+    "POLICY_BOUNDS",
+    "AllocationPolicy",
+    "Bounds",
+    "SectorSignal",
+    # allocation methods, by name
+    "METHOD_REGISTRY",
+    # base methods and the momentum stages
+    "EqualWeight",
+    "InverseVolatility",
+    "Momentum",
+    "PerformanceWeighted",
+    "apply_signals",
+    "budgeted_inverse_volatility",
+    "decay_smoothing",
+    "equal_weight",
+    "inverse_volatility",
+    "performance_weighted",
+    "sector_multipliers",
+    "sharpe_weights",
+    # risk parity
+    "RiskParity",
+    "RiskParitySolution",
+    "risk_contributions",
+    "risk_parity_weights",
+    "solve_risk_parity",
+    # hierarchical risk parity
+    "HierarchicalRiskParity",
+    "hrp_order",
+    "hrp_weights",
+    # limits
+    "LIMIT_NAMES",
+    "LimitResult",
+    "apply_limits",
+    "ex_ante_volatility",
+    # transition
+    "plan_transition",
+    "transition_step_count",
+    "transition_steps",
+    # one run and its result
+    "FLAGS",
+    "STAGES",
+    "AllocationResult",
+    "allocate",
+    # measures
+    "annualised_volatility",
+    "effective_number",
+    "max_drawdown",
+    "sharpe_ratio",
+    "total_return",
+    "value_path",
+]
