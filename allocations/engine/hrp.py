@@ -144,18 +144,9 @@ def hrp_weights(covariance, budgets=None) -> np.ndarray:
 
 
 class HierarchicalRiskParity:
-    """Estimator-style HRP: ``HierarchicalRiskParity().fit(covariance)`` sets ``weights_`` and
-    ``order_`` (the quasi-diagonal order) and returns ``self``; :meth:`for_run` in a run."""
-
-    def __init__(self, budgets=None) -> None:
-        self.budgets = budgets
-
-    def fit(self, covariance) -> HierarchicalRiskParity:
-        self.order_ = hrp_order(covariance)
-        self.weights_ = hrp_weights(covariance, self.budgets)
-        return self
+    """``"hrp"`` in the method registry: :func:`hrp_weights` on the estimated strategies' covariance."""
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
-        """The ``"hrp"`` entry of the method registry: on the estimated strategies' covariance."""
+        """The method's weights for one run, with the run's risk budgets; share 1, no signals."""
         return MethodWeights(hrp_weights(ctx.estimates.covariance, ctx.budgets), 1.0)

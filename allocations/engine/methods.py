@@ -156,68 +156,43 @@ def decay_smoothing(new: np.ndarray, previous: np.ndarray | None, decay: float) 
 
 
 class EqualWeight:
-    """``EqualWeight().fit(returns)`` sets ``weights_`` = 1/N and returns ``self``.
-
-    In a run (:meth:`for_run`, the ``"equal_weight"`` entry of the method registry): 1/k over
-    the k estimated strategies.
-    """
-
-    def fit(self, returns: np.ndarray) -> EqualWeight:
-        self.weights_ = equal_weight(np.asarray(returns).shape[1])
-        return self
+    """``"equal_weight"`` in the method registry: 1/k over the k estimated strategies (:func:`equal_weight`)."""
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """The method's weights for one run: :math:`w^{risk}_i = 1/k`, share 1, no signals."""
         return MethodWeights(equal_weight(ctx.estimates.index.size), 1.0)
 
 
 class InverseVolatility:
-    """``InverseVolatility(lookback).fit(returns)`` sets ``weights_`` ∝ 1/vol and returns ``self``.
-
-    In a run (:meth:`for_run`): ∝ 1/vol with the run's volatilities (overrides applied).
-    """
+    r"""``"inverse_volatility"`` in the method registry: :math:`\propto 1/\sigma_i` (:func:`inverse_volatility`)."""
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """The method's weights for one run, from the run's volatilities (overrides applied); share 1, no signals."""
         return MethodWeights(inverse_volatility(ctx.estimates.volatility), 1.0)
-
-    def __init__(self, lookback: int = 30) -> None:
-        self.lookback = lookback
-
-    def fit(self, returns: np.ndarray) -> InverseVolatility:
-        from .estimators import return_stats
-
-        self.volatility_ = return_stats(np.asarray(returns, dtype=float), self.lookback).volatility
-        self.weights_ = inverse_volatility(self.volatility_)
-        return self
 
 
 class PerformanceWeighted:
-    """``PerformanceWeighted(lookback, momentum_factor).fit(returns, current)`` sets ``weights_``.
+    """``"performance_weighted"`` in the method registry: the performance weights alone, no signals.
 
-    In a run (:meth:`for_run`): the performance weights alone, no signals.
+    The performance weights (:func:`performance_weighted`) are the pipeline's, see
+    :func:`~allocations.engine.stages.base_weights`.
     """
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """No :math:`w^{risk}`, share 0, no signals."""
         return MethodWeights(None, 0.0)
-
-    def __init__(self, lookback: int = 30, momentum_factor: float = 0.3) -> None:
-        self.lookback = lookback
-        self.momentum_factor = momentum_factor
-
-    def fit(self, returns: np.ndarray, current: np.ndarray | None = None) -> PerformanceWeighted:
-        from .estimators import return_stats
-
-        self.sharpe_ = return_stats(np.asarray(returns, dtype=float), self.lookback).sharpe
-        self.weights_ = performance_weighted(self.sharpe_, current, self.momentum_factor)
-        return self
 
 
 class Momentum:
-    """Performance weights, then sector signals and decay smoothing (the chain of
-    :mod:`~allocations.engine.stages`); a pipeline method only, :meth:`for_run`."""
+    """``"momentum"`` in the method registry: performance weights, then sector signals and decay smoothing.
+
+    The chain is :mod:`~allocations.engine.stages`'s.
+    """
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """No :math:`w^{risk}`, share 0, with signals."""
         return MethodWeights(None, 0.0, uses_signals=True)

@@ -1,6 +1,9 @@
 r"""The allocation methods, by name: :data:`METHOD_REGISTRY` maps every name of
-:data:`~allocations.engine.policy.METHODS` to its estimator-style class, whose
-``for_run(ctx)`` takes the run's :class:`MethodContext`.
+:data:`~allocations.engine.policy.METHODS` to its class, whose ``for_run(ctx)`` takes the
+run's :class:`MethodContext`. This is the one way a method runs; outside a run, the pure
+functions (:func:`~allocations.engine.risk_parity.risk_parity_weights`,
+:func:`~allocations.engine.hrp.hrp_weights`, :func:`~allocations.engine.methods.inverse_volatility`,
+...) compute the same weights from arrays.
 
 Each method returns a :class:`MethodWeights`: a distribution over the estimated strategies
 written as :math:`w = a\,w^{risk} + (1 - a)\,w^{perf}`, where :math:`w^{perf}` is the

@@ -342,17 +342,19 @@ def risk_parity_weights(covariance, budgets=None, *, tol: float = 1e-10, max_ite
 
 
 class RiskParity:
-    r"""Estimator-style risk parity: ``RiskParity().fit(covariance)`` sets ``weights_``,
-    ``risk_contributions_``, ``error_``, ``n_iter_`` and returns ``self``.
+    r"""``"risk_parity"`` in the method registry: risk parity on the estimated strategies' covariance.
 
-    In a run (:meth:`for_run`, the ``"risk_parity"`` entry of the method registry): on the
-    estimated strategies' covariance with their risk budgets; if the solve fails, budgeted
-    inverse volatility :math:`w_i \propto \sqrt{b_i}/\sigma_i` (so the budgets still count),
-    recorded in ``explanation["fallbacks"]``.
+    The risk budgets are the run's (:attr:`MethodContext.budgets`); if the solve fails, the
+    weights are budgeted inverse volatility :math:`w_i \propto \sqrt{b_i}/\sigma_i` (so the
+    budgets still count), recorded in ``explanation["fallbacks"]``.
     """
 
     @staticmethod
     def weights_for_run(ctx: MethodContext) -> np.ndarray:
+        """Risk-parity weights (k,) of one run, or the fallback; the solver's diagnostics go to ``ctx.details``.
+
+        Also the risk-parity half of ``"hybrid"``.
+        """
         covariance = ctx.estimates.covariance
         budgets = ctx.budgets
         try:
@@ -370,18 +372,5 @@ class RiskParity:
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """The method's weights for one run (:meth:`weights_for_run`), share 1, no signals."""
         return MethodWeights(cls.weights_for_run(ctx), 1.0)
-
-    def __init__(self, budgets=None, *, tol: float = 1e-10, max_iter: int = 500) -> None:
-        self.budgets = budgets
-        self.tol = tol
-        self.max_iter = max_iter
-
-    def fit(self, covariance) -> RiskParity:
-        sol = solve_risk_parity(covariance, self.budgets, tol=self.tol, max_iter=self.max_iter)
-        self.weights_ = sol.weights
-        self.risk_contributions_ = sol.risk_contributions
-        self.error_ = sol.error
-        self.n_iter_ = sol.newton_iterations
-        self.cg_iter_ = sol.cg_iterations
-        return self
