@@ -66,6 +66,7 @@ class FactorCovariance:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(N, N)``."""
         n = self.factors.shape[1]
         return (n, n)
 
@@ -84,7 +85,7 @@ class FactorCovariance:
         return self._diag
 
     def dense(self) -> np.ndarray:
-        """The ``(N, N)`` matrix (for tests and for libraries that need it)."""
+        """Return the ``(N, N)`` matrix (for tests and for libraries that need it)."""
         out = self.factors.T @ self.factors
         out[np.diag_indices_from(out)] += self.ridge
         return out
@@ -95,14 +96,14 @@ class FactorCovariance:
         return FactorCovariance(self.factors * scale, self.ridge * scale**2)
 
     def take(self, index: np.ndarray) -> FactorCovariance:
-        """The covariance of the strategies ``index`` (rows and columns), shape (k, k)."""
+        """Return the covariance of the strategies ``index`` (rows and columns), shape (k, k)."""
         index = np.asarray(index)
         if index.size == self.shape[0] and (index == np.arange(index.size)).all():
             return self
         return FactorCovariance(self.factors[:, index], self.ridge[index])
 
     def embed(self, index: np.ndarray, n: int, variances: np.ndarray | None = None) -> FactorCovariance:
-        """This covariance placed at the strategies ``index`` of a book of ``n``.
+        """Place this covariance at the strategies ``index`` of a book of ``n``.
 
         The other strategies get no correlation and the variance ``variances`` (shape (n,),
         entries outside ``index`` used; default 0, i.e. no known risk).
@@ -279,8 +280,10 @@ def estimate_covariance(
 
 
 def _ledoit_wolf_correlation(x: np.ndarray, counts: np.ndarray, rows: int) -> CovarianceEstimate:
-    """Ledoit-Wolf on standardised returns; see :func:`estimate_covariance`. ``x`` (W, N) centred,
-    zero where unobserved; modified in place."""
+    """Ledoit-Wolf on standardised returns; see :func:`estimate_covariance`.
+
+    ``x`` (W, N) is centred, zero where unobserved, and modified in place.
+    """
     squares = np.einsum("ti,ti->i", x, x)  # sum of squared deviations over each column's observations
     sd = np.sqrt(squares / (counts - 1.0))  # sample standard deviation, ddof = 1
     varying = squares > 0
@@ -320,6 +323,7 @@ class LedoitWolf:
         self.window = window
 
     def fit(self, returns: np.ndarray) -> LedoitWolf:
+        """Estimate the covariance of ``returns`` (T, N) and return ``self``."""
         est = estimate_covariance(returns, estimator="ledoit_wolf", window=self.window)
         self.factor_covariance_ = est.covariance
         self.shrinkage_ = est.shrinkage

@@ -86,6 +86,7 @@ class Estimates:
     volatility_floor: float
 
     def count(self, flag: str) -> int:
+        """Return the number of strategies flagged ``flag``."""
         return int((self.flags == flag).sum())
 
 

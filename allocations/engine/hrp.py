@@ -1,5 +1,6 @@
-r"""Hierarchical risk parity (López de Prado 2016, "Building diversified portfolios that
-outperform out of sample").
+r"""Hierarchical risk parity.
+
+López de Prado (2016), "Building diversified portfolios that outperform out of sample":
 
 1. Correlation distance :math:`d_{ij} = \sqrt{(1 - \rho_{ij}) / 2}` and single-linkage
    clustering on it (``scipy.cluster.hierarchy``).
@@ -78,9 +79,12 @@ def hrp_order(covariance) -> np.ndarray:
 
 
 def _piece_variances(sorted_cov, v: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    r"""Variance :math:`v_c^\top \Sigma_{cc} v_c` of every contiguous piece ``[starts[k], starts[k+1])``
-    of the ordered strategies (a block-diagonal quadratic form); ``sorted_cov`` is
-    ``(factors, ridge)`` or a dense matrix, both in the quasi-diagonal order."""
+    r"""Variance :math:`v_c^\top \Sigma_{cc} v_c` of every piece ``[starts[k], starts[k+1])``.
+
+    The pieces are contiguous ranges of the ordered strategies (a block-diagonal quadratic
+    form); ``sorted_cov`` is ``(factors, ridge)`` or a dense matrix, both in the
+    quasi-diagonal order.
+    """
     if isinstance(sorted_cov, tuple):
         factors, ridge = sorted_cov
         sums = np.add.reduceat(factors * v, starts, axis=1)
@@ -148,5 +152,5 @@ class HierarchicalRiskParity:
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
-        """The method's weights for one run, with the run's risk budgets; share 1, no signals."""
+        """Return :func:`hrp_weights` with the run's risk budgets, share 1, no signals."""
         return MethodWeights(hrp_weights(ctx.estimates.covariance, ctx.budgets), 1.0)

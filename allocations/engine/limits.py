@@ -87,6 +87,7 @@ class LimitResult:
 
     @property
     def cash(self) -> float:
+        r"""Fraction of equity left uninvested, :math:`\max(0, 1 - \sum_i w_i)`."""
         return float(max(0.0, 1.0 - self.weights.sum()))
 
 
@@ -250,11 +251,14 @@ def apply_limits(
 
 
 def _scale_to_risk(covariance, book: np.ndarray, held: np.ndarray, limit: float) -> np.ndarray:
-    r"""Scale the strategies that are not held by the largest :math:`s \in [0, 1]` with
+    r"""Scale the book down to the volatility limit, the held strategies last.
+
+    The strategies that are not held are scaled by the largest :math:`s \in [0, 1]` with
     :math:`252\,(s f + h)^\top\Sigma(s f + h) = \sigma_{max}^2`, i.e. :math:`a s^2 + 2 b s + c = v`
     with :math:`a = f^\top\Sigma f`, :math:`b = f^\top\Sigma h`, :math:`c = h^\top\Sigma h`; when
     :math:`c > v` (the held strategies alone exceed the limit), ``s = 0`` and ``h`` is scaled by
-    :math:`\sqrt{v / c}`."""
+    :math:`\sqrt{v / c}`.
+    """
     matvec = covariance.matvec if hasattr(covariance, "matvec") else (lambda x: covariance @ x)
     f = np.where(held, 0.0, book)
     h = np.where(held, book, 0.0)

@@ -59,9 +59,11 @@ def inverse_volatility(volatility: np.ndarray) -> np.ndarray:
 
 
 def budgeted_inverse_volatility(volatility: np.ndarray, budgets: np.ndarray | None = None) -> np.ndarray:
-    r""":math:`w_i \propto \sqrt{b_i} / \sigma_i`: risk budgeting's exact answer for uncorrelated
-    strategies (:math:`RC_i = w_i^2\sigma_i^2 \propto b_i`), plain inverse volatility for equal
-    budgets. The fallback when the risk-parity solve fails, so the budgets still count.
+    r""":math:`w_i \propto \sqrt{b_i} / \sigma_i`, plain inverse volatility for equal budgets.
+
+    Risk budgeting's exact answer for uncorrelated strategies
+    (:math:`RC_i = w_i^2\sigma_i^2 \propto b_i`). The fallback when the risk-parity solve
+    fails, so the budgets still count.
     """
     weights = inverse_volatility(volatility)
     if budgets is None:
@@ -136,9 +138,10 @@ def apply_signals(weights: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
 
 
 def decay_smoothing(new: np.ndarray, previous: np.ndarray | None, decay: float) -> np.ndarray:
-    r"""Smooth with the previous run: :math:`w_i = d\,w^{new}_i + (1-d)\,w^{prev}_i` for
-    strategies in both runs (``previous`` finite), :math:`w_i = w^{new}_i` for new ones
-    (``previous`` NaN), then renormalise.
+    r"""Smooth with the previous run's weights, then renormalise.
+
+    :math:`w_i = d\,w^{new}_i + (1-d)\,w^{prev}_i` for strategies in both runs (``previous``
+    finite), :math:`w_i = w^{new}_i` for new ones (``previous`` NaN).
 
     Parameters
     ----------
@@ -160,7 +163,7 @@ class EqualWeight:
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
-        """The method's weights for one run: :math:`w^{risk}_i = 1/k`, share 1, no signals."""
+        """Return :math:`w^{risk}_i = 1/k`, share 1, no signals."""
         return MethodWeights(equal_weight(ctx.estimates.index.size), 1.0)
 
 
@@ -169,7 +172,7 @@ class InverseVolatility:
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
-        """The method's weights for one run, from the run's volatilities (overrides applied); share 1, no signals."""
+        """Return :func:`inverse_volatility` of the run's volatilities (overrides applied), share 1, no signals."""
         return MethodWeights(inverse_volatility(ctx.estimates.volatility), 1.0)
 
 
@@ -182,7 +185,7 @@ class PerformanceWeighted:
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
-        """No :math:`w^{risk}`, share 0, no signals."""
+        """Return no :math:`w^{risk}`, share 0, no signals."""
         return MethodWeights(None, 0.0)
 
 
@@ -194,5 +197,5 @@ class Momentum:
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
-        """No :math:`w^{risk}`, share 0, with signals."""
+        """Return no :math:`w^{risk}`, share 0, with signals."""
         return MethodWeights(None, 0.0, uses_signals=True)

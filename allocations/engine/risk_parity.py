@@ -178,7 +178,9 @@ def _best_ray(corr, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _line_search(x: np.ndarray, d: np.ndarray, beta: np.ndarray, a1: float, a2: float) -> float:
-    r"""Exact line search: the minimiser over ``0 < s < s_max`` of
+    r"""Exact line search along ``d``: the step ``s`` minimising ``f(x + s d)``.
+
+    The minimiser over ``0 < s < s_max`` of
     :math:`\varphi(s) = f(x + s d) = \tfrac12 x^\top Cx + s\,a_1 + \tfrac{s^2}{2} a_2 - \sum_i \beta_i\log(x_i + s d_i)`
     with :math:`a_1 = d^\top Cx`, :math:`a_2 = d^\top C d` (no product with ``C`` needed), by a
     safeguarded one-dimensional Newton method on :math:`\varphi'` (convex, so the bracket
@@ -351,7 +353,7 @@ class RiskParity:
 
     @staticmethod
     def weights_for_run(ctx: MethodContext) -> np.ndarray:
-        """Risk-parity weights (k,) of one run, or the fallback; the solver's diagnostics go to ``ctx.details``.
+        """Return the risk-parity weights (k,) of one run, or the fallback; diagnostics go to ``ctx.details``.
 
         Also the risk-parity half of ``"hybrid"``.
         """
@@ -372,5 +374,5 @@ class RiskParity:
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
-        """The method's weights for one run (:meth:`weights_for_run`), share 1, no signals."""
+        """Return :meth:`weights_for_run`, share 1, no signals."""
         return MethodWeights(cls.weights_for_run(ctx), 1.0)
