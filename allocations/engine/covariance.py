@@ -29,13 +29,13 @@ from .errors import InvalidInputError, InvalidPolicyError
 from .policy import COVARIANCE_ESTIMATORS
 
 __all__ = [
-    "FactorCovariance",
     "CovarianceEstimate",
-    "estimate_covariance",
-    "sample_covariance",
-    "ledoit_wolf",
-    "ewma_covariance",
+    "FactorCovariance",
     "LedoitWolf",
+    "estimate_covariance",
+    "ewma_covariance",
+    "ledoit_wolf",
+    "sample_covariance",
 ]
 
 DEFAULT_ESTIMATOR = "ledoit_wolf_correlation"
@@ -56,7 +56,7 @@ class FactorCovariance:
         ``d``, a non-negative diagonal added to ``FᵀF`` (Ledoit-Wolf's shrinkage target).
     """
 
-    __slots__ = ("factors", "ridge", "_diag")
+    __slots__ = ("_diag", "factors", "ridge")
 
     def __init__(self, factors: np.ndarray, ridge: np.ndarray | float = 0.0) -> None:
         self.factors = np.ascontiguousarray(factors, dtype=float)
@@ -199,9 +199,9 @@ def estimate_covariance(
       of strategy ``i`` over its observations and :math:`Z = X D^{-1}` the standardised
       returns (:math:`z_i^\top z_i / W = 1`, ``D`` the population deviations),
       :math:`\Sigma = S\,[(1-\rho) Z^\top Z / W + \rho I]\,S`, ``S = diag(s)``, with the
-      Ledoit-Wolf intensity ``ρ`` of the standardised returns. The diagonal is exactly
+      Ledoit-Wolf intensity :math:`\rho` of the standardised returns. The diagonal is exactly
       :math:`s_i^2` (every strategy keeps its own variance), the correlations are shrunk
-      toward zero, and it is positive definite whenever ``ρ > 0``, in particular when
+      toward zero, and it is positive definite whenever :math:`\rho > 0`, in particular when
       N > W. A column without variance stays a zero row (the caller flags it).
     - ``"sample"``: :math:`\Sigma = X^\top X / (W - 1)` (singular when N >= W).
     - ``"ledoit_wolf"``: :math:`\Sigma = (1-s) X^\top X / W + s\,\mu I`, Ledoit & Wolf (2004),

@@ -30,7 +30,7 @@ from .context import MethodContext, MethodWeights
 from .covariance import FactorCovariance
 from .errors import InvalidInputError
 
-__all__ = ["hrp_weights", "hrp_order", "HierarchicalRiskParity"]
+__all__ = ["HierarchicalRiskParity", "hrp_order", "hrp_weights"]
 
 
 def _correlation(covariance) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .policy import AllocationPolicy, SectorSignal
 
-__all__ = ["Inputs", "validate", "trailing_missing"]
+__all__ = ["Inputs", "trailing_missing", "validate"]
 
 
 @dataclass(frozen=True)

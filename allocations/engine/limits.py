@@ -200,7 +200,7 @@ def apply_limits(
         removed[0] += h - h1
         removed[1] += h1 - h2
         room = np.maximum(sector_cap - np.bincount(codes, weights=h2, minlength=n_sectors), 0.0)
-        # the others: w_i' = min(cap, min(λ, α̂_S) w_i)
+        # the others: w_i' = min(cap, min(λ, alpha_hat_S) w_i)
         f = np.where(held, 0.0, w)
         alpha_hat = _levels(f, np.full(n, cap), codes, room)
         scale = np.where(f > 0, alpha_hat[codes], 0.0)  # inf (sector never binds) times f > 0 is inf

@@ -13,12 +13,12 @@ from .estimators import TRADING_DAYS
 
 __all__ = [
     "TRADING_DAYS",
-    "value_path",
-    "total_return",
-    "max_drawdown",
     "annualised_volatility",
-    "sharpe_ratio",
     "effective_number",
+    "max_drawdown",
+    "sharpe_ratio",
+    "total_return",
+    "value_path",
 ]
 
 

@@ -16,18 +16,18 @@ from .errors import InvalidInputError
 from .policy import AllocationPolicy, SectorSignal
 
 __all__ = [
-    "equal_weight",
-    "inverse_volatility",
-    "budgeted_inverse_volatility",
-    "sharpe_weights",
-    "performance_weighted",
-    "sector_multipliers",
-    "apply_signals",
-    "decay_smoothing",
     "EqualWeight",
     "InverseVolatility",
-    "PerformanceWeighted",
     "Momentum",
+    "PerformanceWeighted",
+    "apply_signals",
+    "budgeted_inverse_volatility",
+    "decay_smoothing",
+    "equal_weight",
+    "inverse_volatility",
+    "performance_weighted",
+    "sector_multipliers",
+    "sharpe_weights",
 ]
 
 

@@ -29,7 +29,7 @@ from .policy import AllocationPolicy, SectorSignal
 from .registry import MethodContext
 from .result import FLAGS, STAGES, AllocationResult
 
-__all__ = ["allocate", "AllocationResult", "STAGES", "FLAGS"]
+__all__ = ["FLAGS", "STAGES", "AllocationResult", "allocate"]
 
 
 class _Clock:

@@ -15,13 +15,13 @@ from typing import Any
 from .errors import InvalidInputError, InvalidPolicyError
 
 __all__ = [
-    "METHODS",
-    "COVARIANCE_ESTIMATORS",
     "ACTIONS",
+    "COVARIANCE_ESTIMATORS",
     "MAX_TRANSITION_STEPS",
-    "Bounds",
+    "METHODS",
     "POLICY_BOUNDS",
     "AllocationPolicy",
+    "Bounds",
     "SectorSignal",
 ]
 

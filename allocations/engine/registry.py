@@ -35,7 +35,7 @@ from .hrp import HierarchicalRiskParity
 from .methods import EqualWeight, InverseVolatility, Momentum, PerformanceWeighted
 from .risk_parity import RiskParity
 
-__all__ = ["MethodContext", "MethodWeights", "Method", "Hybrid", "METHOD_REGISTRY"]
+__all__ = ["METHOD_REGISTRY", "Hybrid", "Method", "MethodContext", "MethodWeights"]
 
 
 class Method(Protocol):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .limits import LIMIT_NAMES
 
-__all__ = ["AllocationResult", "STAGES", "FLAGS"]
+__all__ = ["FLAGS", "STAGES", "AllocationResult"]
 
 #: Names of the per-strategy weight stages, in order.
 STAGES: tuple[str, ...] = ("base", "after_signals", "after_smoothing", "after_caps", "final")

@@ -45,7 +45,7 @@ from .covariance import FactorCovariance
 from .errors import InvalidInputError, RiskParityError
 from .methods import budgeted_inverse_volatility
 
-__all__ = ["risk_parity_weights", "solve_risk_parity", "risk_contributions", "RiskParity", "RiskParitySolution"]
+__all__ = ["RiskParity", "RiskParitySolution", "risk_contributions", "risk_parity_weights", "solve_risk_parity"]
 
 
 class _DenseCovariance:

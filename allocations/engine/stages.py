@@ -30,14 +30,14 @@ from .transition import plan_transition
 __all__ = [
     "Chain",
     "base_weights",
+    "explain",
+    "limits",
     "signals",
     "smoothing",
-    "stage_distributions",
     "spread",
     "spread_momentum",
-    "limits",
+    "stage_distributions",
     "transition",
-    "explain",
 ]
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from .errors import InvalidInputError, InvalidPolicyError
 from .policy import MAX_TRANSITION_STEPS
 
-__all__ = ["plan_transition", "transition_step_count", "transition_steps", "MAX_TRANSITION_STEPS"]
+__all__ = ["MAX_TRANSITION_STEPS", "plan_transition", "transition_step_count", "transition_steps"]
 
 _ROUND_OFF = 1e-9
 
