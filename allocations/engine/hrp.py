@@ -62,7 +62,18 @@ def _correlation(covariance) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hrp_order(covariance) -> np.ndarray:
-    r"""Quasi-diagonal order: leaves of the single-linkage dendrogram on :math:`\sqrt{(1-\rho)/2}`, shape (N,)."""
+    r"""Quasi-diagonal order: leaves of the single-linkage dendrogram on :math:`\sqrt{(1-\rho)/2}`.
+
+    Parameters
+    ----------
+    covariance : ndarray (N, N) or FactorCovariance
+        Positive diagonal.
+
+    Returns
+    -------
+    ndarray of int, shape (N,)
+        A permutation of the strategies; the identity for N < 3.
+    """
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 

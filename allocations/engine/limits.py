@@ -49,7 +49,20 @@ _ROOM = 1.0 - 1e-12
 
 
 def ex_ante_volatility(covariance, weights: np.ndarray) -> float:
-    r"""Annualised ex-ante volatility :math:`\sqrt{252\,w^\top\Sigma w}` (``Σ`` daily)."""
+    r"""Annualised ex-ante volatility :math:`\sqrt{252\,w^\top\Sigma w}`.
+
+    Parameters
+    ----------
+    covariance : ndarray, shape (N, N), or FactorCovariance
+        Daily covariance :math:`\Sigma`.
+    weights : array-like, shape (N,)
+        Fractions of equity (cash is the rest and carries no risk).
+
+    Returns
+    -------
+    float
+        0.0 for an empty book.
+    """
     weights = np.asarray(weights, dtype=float)
     if weights.size == 0:
         return 0.0

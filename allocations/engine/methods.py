@@ -39,16 +39,46 @@ def _normalise(weights: np.ndarray) -> np.ndarray:
 
 
 def equal_weight(n: int) -> np.ndarray:
-    r""":math:`w_i = 1/N`, shape (N,)."""
+    r"""Equal weights :math:`w_i = 1/N`.
+
+    Parameters
+    ----------
+    n : int
+        Number of strategies N, at least 1.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+
+    Raises
+    ------
+    InvalidInputError
+        ``n < 1``.
+    """
     if n < 1:
         raise InvalidInputError("equal_weight: the universe is empty")
     return np.full(n, 1.0 / n)
 
 
 def inverse_volatility(volatility: np.ndarray) -> np.ndarray:
-    r""":math:`w_i = \sigma_i^{-1} / \sum_j \sigma_j^{-1}`; volatilities must be finite and > 0.
+    r"""Inverse-volatility weights :math:`w_i = \sigma_i^{-1} / \sum_j \sigma_j^{-1}`.
 
     This is what the specification's code calls risk parity; it ignores correlations.
+
+    Parameters
+    ----------
+    volatility : array-like, shape (N,)
+        Volatilities :math:`\sigma_i`, finite and strictly positive (any common scale).
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Non-negative, summing to 1.
+
+    Raises
+    ------
+    InvalidInputError
+        An empty universe, or a volatility that is not finite and > 0.
     """
     volatility = np.asarray(volatility, dtype=float)
     if volatility.size == 0:
@@ -64,6 +94,18 @@ def budgeted_inverse_volatility(volatility: np.ndarray, budgets: np.ndarray | No
     Risk budgeting's exact answer for uncorrelated strategies
     (:math:`RC_i = w_i^2\sigma_i^2 \propto b_i`). The fallback when the risk-parity solve
     fails, so the budgets still count.
+
+    Parameters
+    ----------
+    volatility : array-like, shape (N,)
+        Finite and strictly positive, as for :func:`inverse_volatility`.
+    budgets : array-like, shape (N,), optional
+        Positive risk budgets :math:`b_i` (any scale); default equal.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Non-negative, summing to 1.
     """
     weights = inverse_volatility(volatility)
     if budgets is None:
@@ -72,7 +114,21 @@ def budgeted_inverse_volatility(volatility: np.ndarray, budgets: np.ndarray | No
 
 
 def sharpe_weights(sharpe: np.ndarray) -> np.ndarray:
-    r""":math:`w_i \propto \max(S_i, 0)`; NaN (no score) counts as 0; all non-positive gives 1/N."""
+    r"""Sharpe weights :math:`w_i \propto \max(S_i, 0)`.
+
+    NaN (no score) counts as 0; when no score is positive, :math:`w_i = 1/N` (the
+    specification's rule).
+
+    Parameters
+    ----------
+    sharpe : array-like, shape (N,)
+        Sharpe ratios :math:`S_i`, NaN allowed.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Non-negative, summing to 1.
+    """
     sharpe = np.asarray(sharpe, dtype=float)
     if sharpe.size == 0:
         raise InvalidInputError("sharpe_weights: the universe is empty")
@@ -88,6 +144,20 @@ def performance_weighted(sharpe: np.ndarray, current: np.ndarray | None, momentu
         \hat w^{current} = w^{current} / \textstyle\sum w^{current}
 
     With no current allocation (``None`` or summing to 0), :math:`w = w^{sharpe}`.
+
+    Parameters
+    ----------
+    sharpe : array-like, shape (N,)
+        Sharpe ratios, for :func:`sharpe_weights`.
+    current : array-like, shape (N,), or None
+        Current weights :math:`w^{current}` (fractions of equity; only their shares count).
+    momentum_factor : float in [0, 1]
+        :math:`m`, the weight of the Sharpe weights.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Non-negative, summing to 1.
     """
     target = sharpe_weights(sharpe)
     if current is None:
@@ -107,6 +177,14 @@ def sector_multipliers(
     A BUY of confidence ``c`` multiplies every strategy of its sector by
     :math:`1 + \text{buy}\cdot c`, a SELL by :math:`1 - \text{sell}\cdot c`, HOLD by 1. When a
     sector has several signals the last one wins.
+
+    Parameters
+    ----------
+    sectors : sequence of str, length N
+        Each strategy's sector.
+    signals : sequence of SectorSignal
+    policy : AllocationPolicy
+        ``buy_multiplier`` and ``sell_multiplier``.
 
     Returns
     -------
@@ -133,7 +211,19 @@ def sector_multipliers(
 
 
 def apply_signals(weights: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
-    r""":math:`w_i \leftarrow w_i m_i / \sum_j w_j m_j` (all-zero result falls back to 1/N)."""
+    r"""Apply signal multipliers: :math:`w_i \leftarrow w_i m_i / \sum_j w_j m_j`.
+
+    Parameters
+    ----------
+    weights : array-like, shape (N,)
+    multipliers : ndarray, shape (N,)
+        From :func:`sector_multipliers`.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Summing to 1; an all-zero product falls back to :math:`1/N`.
+    """
     return _normalise(np.asarray(weights, dtype=float) * multipliers)
 
 
@@ -148,6 +238,11 @@ def decay_smoothing(new: np.ndarray, previous: np.ndarray | None, decay: float) 
     new : ndarray, shape (N,)
     previous : ndarray, shape (N,) or None
     decay : float in [0, 1]
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Summing to 1; ``new`` itself when ``previous`` is None.
     """
     new = np.asarray(new, dtype=float)
     if previous is None:

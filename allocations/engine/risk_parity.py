@@ -80,7 +80,17 @@ def _as_operator(covariance) -> tuple[object, int]:
 
 
 def risk_contributions(covariance, weights: np.ndarray) -> np.ndarray:
-    r"""Risk contributions :math:`RC_i = w_i (\Sigma w)_i`, shape (N,)."""
+    r"""Risk contributions :math:`RC_i = w_i (\Sigma w)_i`; they sum to :math:`w^\top \Sigma w`.
+
+    Parameters
+    ----------
+    covariance : ndarray, shape (N, N), or FactorCovariance
+    weights : array-like, shape (N,)
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
     op, _ = _as_operator(covariance)
     weights = np.asarray(weights, dtype=float)
     return weights * op.matvec(weights)
@@ -209,7 +219,16 @@ def _line_search(x: np.ndarray, d: np.ndarray, beta: np.ndarray, a1: float, a2: 
 
 
 def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 500) -> RiskParitySolution:
-    """Solve risk budgeting and report diagnostics; see :func:`risk_parity_weights`."""
+    """Solve risk budgeting and report diagnostics.
+
+    The arguments, the errors raised and the weights are those of :func:`risk_parity_weights`.
+
+    Returns
+    -------
+    RiskParitySolution
+        Weights (N,), their risk contributions (N,), the error reached, and the Newton and
+        conjugate-gradient iteration counts.
+    """
     op, n = _as_operator(covariance)
     b = _normalise_budgets(budgets, n)
     if not tol > 0:
