@@ -9,32 +9,113 @@ No Django import: arrays and engine dataclasses in, dataclasses out. See
 [0.6667, 0.3333]
 """
 
-from . import errors, estimators, hrp, limits, measures, methods, pipeline, policy, result, risk_parity, transition
-from .errors import *  # noqa: F403
-from .estimators import *  # noqa: F403
-from .hrp import *  # noqa: F403
-from .limits import *  # noqa: F403
-from .measures import *  # noqa: F403
-from .methods import *  # noqa: F403
-from .pipeline import *  # noqa: F403
-from .policy import *  # noqa: F403
-from .registry import METHOD_REGISTRY as METHOD_REGISTRY  # Method, Hybrid, ... stay in their module
-from .result import *  # noqa: F403
-from .risk_parity import *  # noqa: F403
-from .transition import *  # noqa: F403
-
-# Each module lists its public names once, in its own ``__all__``; the package's are their union.
-_PUBLIC_MODULES = (
-    errors,
-    estimators,
-    hrp,
-    limits,
-    measures,
-    methods,
-    pipeline,
-    policy,
-    result,
-    risk_parity,
-    transition,
+from .covariance import (
+    CovarianceEstimate,
+    FactorCovariance,
+    LedoitWolf,
+    estimate_covariance,
+    ewma_covariance,
+    ledoit_wolf,
+    sample_covariance,
 )
-__all__ = list(dict.fromkeys([name for module in _PUBLIC_MODULES for name in module.__all__] + ["METHOD_REGISTRY"]))
+from .errors import EngineError, InsufficientDataError, InvalidInputError, InvalidPolicyError, RiskParityError
+from .estimators import TRADING_DAYS, ReturnStats, return_stats
+from .hrp import HierarchicalRiskParity, hrp_order, hrp_weights
+from .limits import LIMIT_NAMES, LimitResult, apply_limits, ex_ante_volatility
+from .measures import annualised_volatility, effective_number, max_drawdown, sharpe_ratio, total_return, value_path
+from .methods import (
+    EqualWeight,
+    InverseVolatility,
+    Momentum,
+    PerformanceWeighted,
+    apply_signals,
+    budgeted_inverse_volatility,
+    decay_smoothing,
+    equal_weight,
+    inverse_volatility,
+    performance_weighted,
+    sector_multipliers,
+    sharpe_weights,
+)
+from .pipeline import allocate
+from .policy import (
+    ACTIONS,
+    COVARIANCE_ESTIMATORS,
+    MAX_TRANSITION_STEPS,
+    METHODS,
+    POLICY_BOUNDS,
+    AllocationPolicy,
+    Bounds,
+    SectorSignal,
+)
+from .registry import METHOD_REGISTRY
+from .result import FLAGS, STAGES, AllocationResult
+from .risk_parity import RiskParity, RiskParitySolution, risk_contributions, risk_parity_weights, solve_risk_parity
+from .transition import plan_transition, transition_step_count, transition_steps
+
+# One list, sorted; the imports above say which module each name comes from. The registry's
+# ``Method`` and ``Hybrid``, and the stage modules (context, estimate, inputs, stages), stay
+# in their modules: they are the pipeline's parts, not the engine's surface.
+__all__ = [
+    "ACTIONS",
+    "COVARIANCE_ESTIMATORS",
+    "FLAGS",
+    "LIMIT_NAMES",
+    "MAX_TRANSITION_STEPS",
+    "METHODS",
+    "METHOD_REGISTRY",
+    "POLICY_BOUNDS",
+    "STAGES",
+    "TRADING_DAYS",
+    "AllocationPolicy",
+    "AllocationResult",
+    "Bounds",
+    "CovarianceEstimate",
+    "EngineError",
+    "EqualWeight",
+    "FactorCovariance",
+    "HierarchicalRiskParity",
+    "InsufficientDataError",
+    "InvalidInputError",
+    "InvalidPolicyError",
+    "InverseVolatility",
+    "LedoitWolf",
+    "LimitResult",
+    "Momentum",
+    "PerformanceWeighted",
+    "ReturnStats",
+    "RiskParity",
+    "RiskParityError",
+    "RiskParitySolution",
+    "SectorSignal",
+    "allocate",
+    "annualised_volatility",
+    "apply_limits",
+    "apply_signals",
+    "budgeted_inverse_volatility",
+    "decay_smoothing",
+    "effective_number",
+    "equal_weight",
+    "estimate_covariance",
+    "ewma_covariance",
+    "ex_ante_volatility",
+    "hrp_order",
+    "hrp_weights",
+    "inverse_volatility",
+    "ledoit_wolf",
+    "max_drawdown",
+    "performance_weighted",
+    "plan_transition",
+    "return_stats",
+    "risk_contributions",
+    "risk_parity_weights",
+    "sample_covariance",
+    "sector_multipliers",
+    "sharpe_ratio",
+    "sharpe_weights",
+    "solve_risk_parity",
+    "total_return",
+    "transition_step_count",
+    "transition_steps",
+    "value_path",
+]

@@ -1,5 +1,8 @@
-"""What an allocation method sees of one run (:class:`MethodContext`) and what it returns
-(:class:`MethodWeights`); see :mod:`~allocations.engine.registry`."""
+"""What an allocation method sees of one run, and what it returns.
+
+A method's ``for_run`` takes the run's :class:`MethodContext` and returns a
+:class:`MethodWeights`; see :mod:`~allocations.engine.registry`.
+"""
 
 from __future__ import annotations
 

@@ -29,13 +29,13 @@ from .errors import InvalidInputError, InvalidPolicyError
 from .policy import COVARIANCE_ESTIMATORS
 
 __all__ = [
-    "FactorCovariance",
     "CovarianceEstimate",
-    "estimate_covariance",
-    "sample_covariance",
-    "ledoit_wolf",
-    "ewma_covariance",
+    "FactorCovariance",
     "LedoitWolf",
+    "estimate_covariance",
+    "ewma_covariance",
+    "ledoit_wolf",
+    "sample_covariance",
 ]
 
 DEFAULT_ESTIMATOR = "ledoit_wolf_correlation"
@@ -56,7 +56,7 @@ class FactorCovariance:
         ``d``, a non-negative diagonal added to ``FᵀF`` (Ledoit-Wolf's shrinkage target).
     """
 
-    __slots__ = ("factors", "ridge", "_diag")
+    __slots__ = ("_diag", "factors", "ridge")
 
     def __init__(self, factors: np.ndarray, ridge: np.ndarray | float = 0.0) -> None:
         self.factors = np.ascontiguousarray(factors, dtype=float)
@@ -66,6 +66,7 @@ class FactorCovariance:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(N, N)``."""
         n = self.factors.shape[1]
         return (n, n)
 
@@ -84,7 +85,7 @@ class FactorCovariance:
         return self._diag
 
     def dense(self) -> np.ndarray:
-        """The ``(N, N)`` matrix (for tests and for libraries that need it)."""
+        """Return the ``(N, N)`` matrix (for tests and for libraries that need it)."""
         out = self.factors.T @ self.factors
         out[np.diag_indices_from(out)] += self.ridge
         return out
@@ -95,14 +96,14 @@ class FactorCovariance:
         return FactorCovariance(self.factors * scale, self.ridge * scale**2)
 
     def take(self, index: np.ndarray) -> FactorCovariance:
-        """The covariance of the strategies ``index`` (rows and columns), shape (k, k)."""
+        """Return the covariance of the strategies ``index`` (rows and columns), shape (k, k)."""
         index = np.asarray(index)
         if index.size == self.shape[0] and (index == np.arange(index.size)).all():
             return self
         return FactorCovariance(self.factors[:, index], self.ridge[index])
 
     def embed(self, index: np.ndarray, n: int, variances: np.ndarray | None = None) -> FactorCovariance:
-        """This covariance placed at the strategies ``index`` of a book of ``n``.
+        """Place this covariance at the strategies ``index`` of a book of ``n``.
 
         The other strategies get no correlation and the variance ``variances`` (shape (n,),
         entries outside ``index`` used; default 0, i.e. no known risk).
@@ -198,9 +199,9 @@ def estimate_covariance(
       of strategy ``i`` over its observations and :math:`Z = X D^{-1}` the standardised
       returns (:math:`z_i^\top z_i / W = 1`, ``D`` the population deviations),
       :math:`\Sigma = S\,[(1-\rho) Z^\top Z / W + \rho I]\,S`, ``S = diag(s)``, with the
-      Ledoit-Wolf intensity ``ρ`` of the standardised returns. The diagonal is exactly
+      Ledoit-Wolf intensity :math:`\rho` of the standardised returns. The diagonal is exactly
       :math:`s_i^2` (every strategy keeps its own variance), the correlations are shrunk
-      toward zero, and it is positive definite whenever ``ρ > 0``, in particular when
+      toward zero, and it is positive definite whenever :math:`\rho > 0`, in particular when
       N > W. A column without variance stays a zero row (the caller flags it).
     - ``"sample"``: :math:`\Sigma = X^\top X / (W - 1)` (singular when N >= W).
     - ``"ledoit_wolf"``: :math:`\Sigma = (1-s) X^\top X / W + s\,\mu I`, Ledoit & Wolf (2004),
@@ -279,8 +280,10 @@ def estimate_covariance(
 
 
 def _ledoit_wolf_correlation(x: np.ndarray, counts: np.ndarray, rows: int) -> CovarianceEstimate:
-    """Ledoit-Wolf on standardised returns; see :func:`estimate_covariance`. ``x`` (W, N) centred,
-    zero where unobserved; modified in place."""
+    """Ledoit-Wolf on standardised returns; see :func:`estimate_covariance`.
+
+    ``x`` (W, N) is centred, zero where unobserved, and modified in place.
+    """
     squares = np.einsum("ti,ti->i", x, x)  # sum of squared deviations over each column's observations
     sd = np.sqrt(squares / (counts - 1.0))  # sample standard deviation, ddof = 1
     varying = squares > 0
@@ -320,6 +323,7 @@ class LedoitWolf:
         self.window = window
 
     def fit(self, returns: np.ndarray) -> LedoitWolf:
+        """Estimate the covariance of ``returns`` (T, N) and return ``self``."""
         est = estimate_covariance(returns, estimator="ledoit_wolf", window=self.window)
         self.factor_covariance_ = est.covariance
         self.shrinkage_ = est.shrinkage

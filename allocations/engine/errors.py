@@ -9,9 +9,9 @@ from __future__ import annotations
 
 __all__ = [
     "EngineError",
+    "InsufficientDataError",
     "InvalidInputError",
     "InvalidPolicyError",
-    "InsufficientDataError",
     "RiskParityError",
 ]
 

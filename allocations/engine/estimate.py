@@ -41,7 +41,7 @@ from .estimators import TRADING_DAYS, return_stats
 from .inputs import Inputs
 from .result import FLAGS
 
-__all__ = ["Estimates", "estimate", "ZERO_VARIANCE_FLOOR", "ABSOLUTE_FLOOR"]
+__all__ = ["ABSOLUTE_FLOOR", "ZERO_VARIANCE_FLOOR", "Estimates", "estimate"]
 
 #: Volatility below this fraction of the universe's median volatility is zero variance.
 ZERO_VARIANCE_FLOOR = 1e-6
@@ -86,6 +86,7 @@ class Estimates:
     volatility_floor: float
 
     def count(self, flag: str) -> int:
+        """Return the number of strategies flagged ``flag``."""
         return int((self.flags == flag).sum())
 
 

@@ -28,15 +28,15 @@ from .covariance import (
 
 __all__ = [
     "TRADING_DAYS",
-    "FactorCovariance",
-    "ReturnStats",
     "CovarianceEstimate",
-    "return_stats",
-    "estimate_covariance",
-    "sample_covariance",
-    "ledoit_wolf",
-    "ewma_covariance",
+    "FactorCovariance",
     "LedoitWolf",
+    "ReturnStats",
+    "estimate_covariance",
+    "ewma_covariance",
+    "ledoit_wolf",
+    "return_stats",
+    "sample_covariance",
 ]
 
 TRADING_DAYS = 252

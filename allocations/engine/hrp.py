@@ -1,5 +1,6 @@
-r"""Hierarchical risk parity (López de Prado 2016, "Building diversified portfolios that
-outperform out of sample").
+r"""Hierarchical risk parity.
+
+López de Prado (2016), "Building diversified portfolios that outperform out of sample":
 
 1. Correlation distance :math:`d_{ij} = \sqrt{(1 - \rho_{ij}) / 2}` and single-linkage
    clustering on it (``scipy.cluster.hierarchy``).
@@ -29,7 +30,7 @@ from .context import MethodContext, MethodWeights
 from .covariance import FactorCovariance
 from .errors import InvalidInputError
 
-__all__ = ["hrp_weights", "hrp_order", "HierarchicalRiskParity"]
+__all__ = ["HierarchicalRiskParity", "hrp_order", "hrp_weights"]
 
 
 def _correlation(covariance) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +62,18 @@ def _correlation(covariance) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hrp_order(covariance) -> np.ndarray:
-    r"""Quasi-diagonal order: leaves of the single-linkage dendrogram on :math:`\sqrt{(1-\rho)/2}`, shape (N,)."""
+    r"""Quasi-diagonal order: leaves of the single-linkage dendrogram on :math:`\sqrt{(1-\rho)/2}`.
+
+    Parameters
+    ----------
+    covariance : ndarray (N, N) or FactorCovariance
+        Positive diagonal.
+
+    Returns
+    -------
+    ndarray of int, shape (N,)
+        A permutation of the strategies; the identity for N < 3.
+    """
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
@@ -78,9 +90,12 @@ def hrp_order(covariance) -> np.ndarray:
 
 
 def _piece_variances(sorted_cov, v: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    r"""Variance :math:`v_c^\top \Sigma_{cc} v_c` of every contiguous piece ``[starts[k], starts[k+1])``
-    of the ordered strategies (a block-diagonal quadratic form); ``sorted_cov`` is
-    ``(factors, ridge)`` or a dense matrix, both in the quasi-diagonal order."""
+    r"""Variance :math:`v_c^\top \Sigma_{cc} v_c` of every piece ``[starts[k], starts[k+1])``.
+
+    The pieces are contiguous ranges of the ordered strategies (a block-diagonal quadratic
+    form); ``sorted_cov`` is ``(factors, ridge)`` or a dense matrix, both in the
+    quasi-diagonal order.
+    """
     if isinstance(sorted_cov, tuple):
         factors, ridge = sorted_cov
         sums = np.add.reduceat(factors * v, starts, axis=1)
@@ -144,18 +159,9 @@ def hrp_weights(covariance, budgets=None) -> np.ndarray:
 
 
 class HierarchicalRiskParity:
-    """Estimator-style HRP: ``HierarchicalRiskParity().fit(covariance)`` sets ``weights_`` and
-    ``order_`` (the quasi-diagonal order) and returns ``self``; :meth:`for_run` in a run."""
-
-    def __init__(self, budgets=None) -> None:
-        self.budgets = budgets
-
-    def fit(self, covariance) -> HierarchicalRiskParity:
-        self.order_ = hrp_order(covariance)
-        self.weights_ = hrp_weights(covariance, self.budgets)
-        return self
+    """``"hrp"`` in the method registry: :func:`hrp_weights` on the estimated strategies' covariance."""
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
-        """The ``"hrp"`` entry of the method registry: on the estimated strategies' covariance."""
+        """Return :func:`hrp_weights` with the run's risk budgets, share 1, no signals."""
         return MethodWeights(hrp_weights(ctx.estimates.covariance, ctx.budgets), 1.0)

@@ -14,7 +14,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .policy import AllocationPolicy, SectorSignal
 
-__all__ = ["Inputs", "validate", "trailing_missing"]
+__all__ = ["Inputs", "trailing_missing", "validate"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Inputs:
 
     @property
     def n(self) -> int:
+        """Number of strategies N (columns of ``returns``)."""
         return self.returns.shape[1]
 
 
@@ -65,9 +66,12 @@ def _vector(name: str, value, n: int, *, allow_nan: bool = False, nonnegative: b
 
 
 def _optional_vector(name: str, value, n: int, *, zero_error: str = "", **checks) -> np.ndarray | None:
-    """``None`` for an argument not given, else ``value`` checked by :func:`_vector` (``checks`` are its
-    options). With ``zero_error``, a zero entry is refused with that message: a budget or a volatility
-    must be strictly positive, and ``_vector`` has already refused negatives."""
+    """``None`` for an argument not given, else ``value`` checked by :func:`_vector`.
+
+    ``checks`` are :func:`_vector`'s options. With ``zero_error``, a zero entry is refused with
+    that message: a budget or a volatility must be strictly positive, and ``_vector`` has
+    already refused negatives.
+    """
     if value is None:
         return None
     arr = _vector(name, value, n, **checks)

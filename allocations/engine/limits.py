@@ -49,7 +49,20 @@ _ROOM = 1.0 - 1e-12
 
 
 def ex_ante_volatility(covariance, weights: np.ndarray) -> float:
-    r"""Annualised ex-ante volatility :math:`\sqrt{252\,w^\top\Sigma w}` (``Σ`` daily)."""
+    r"""Annualised ex-ante volatility :math:`\sqrt{252\,w^\top\Sigma w}`.
+
+    Parameters
+    ----------
+    covariance : ndarray, shape (N, N), or FactorCovariance
+        Daily covariance :math:`\Sigma`.
+    weights : array-like, shape (N,)
+        Fractions of equity (cash is the rest and carries no risk).
+
+    Returns
+    -------
+    float
+        0.0 for an empty book.
+    """
     weights = np.asarray(weights, dtype=float)
     if weights.size == 0:
         return 0.0
@@ -87,6 +100,7 @@ class LimitResult:
 
     @property
     def cash(self) -> float:
+        r"""Fraction of equity left uninvested, :math:`\max(0, 1 - \sum_i w_i)`."""
         return float(max(0.0, 1.0 - self.weights.sum()))
 
 
@@ -199,7 +213,7 @@ def apply_limits(
         removed[0] += h - h1
         removed[1] += h1 - h2
         room = np.maximum(sector_cap - np.bincount(codes, weights=h2, minlength=n_sectors), 0.0)
-        # the others: w_i' = min(cap, min(λ, α̂_S) w_i)
+        # the others: w_i' = min(cap, min(λ, alpha_hat_S) w_i)
         f = np.where(held, 0.0, w)
         alpha_hat = _levels(f, np.full(n, cap), codes, room)
         scale = np.where(f > 0, alpha_hat[codes], 0.0)  # inf (sector never binds) times f > 0 is inf
@@ -250,11 +264,14 @@ def apply_limits(
 
 
 def _scale_to_risk(covariance, book: np.ndarray, held: np.ndarray, limit: float) -> np.ndarray:
-    r"""Scale the strategies that are not held by the largest :math:`s \in [0, 1]` with
+    r"""Scale the book down to the volatility limit, the held strategies last.
+
+    The strategies that are not held are scaled by the largest :math:`s \in [0, 1]` with
     :math:`252\,(s f + h)^\top\Sigma(s f + h) = \sigma_{max}^2`, i.e. :math:`a s^2 + 2 b s + c = v`
     with :math:`a = f^\top\Sigma f`, :math:`b = f^\top\Sigma h`, :math:`c = h^\top\Sigma h`; when
     :math:`c > v` (the held strategies alone exceed the limit), ``s = 0`` and ``h`` is scaled by
-    :math:`\sqrt{v / c}`."""
+    :math:`\sqrt{v / c}`.
+    """
     matvec = covariance.matvec if hasattr(covariance, "matvec") else (lambda x: covariance @ x)
     f = np.where(held, 0.0, book)
     h = np.where(held, book, 0.0)

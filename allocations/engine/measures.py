@@ -13,12 +13,12 @@ from .estimators import TRADING_DAYS
 
 __all__ = [
     "TRADING_DAYS",
-    "value_path",
-    "total_return",
-    "max_drawdown",
     "annualised_volatility",
-    "sharpe_ratio",
     "effective_number",
+    "max_drawdown",
+    "sharpe_ratio",
+    "total_return",
+    "value_path",
 ]
 
 
@@ -51,16 +51,20 @@ def total_return(returns) -> float:
 
 
 def max_drawdown(returns) -> float:
-    r"""Largest fall from a running peak, a positive fraction:
+    r"""Largest fall from a running peak, a positive fraction; 0.0 for an empty series.
+
     :math:`\max_t \left(1 - V_t / \max_{u \le t} V_u\right)` over the value path
-    (:func:`value_path`, ``V_0 = 1`` included); 0.0 for an empty series."""
+    (:func:`value_path`, ``V_0 = 1`` included).
+    """
     v = value_path(returns)
     return float(max(0.0, (1.0 - v / np.maximum.accumulate(v)).max()))
 
 
 def annualised_volatility(returns) -> float | None:
-    r""":math:`\sqrt{252}\, s` with :math:`s = \sqrt{\tfrac{1}{n-1}\sum_t (r_t - \bar r)^2}`;
-    None when ``n < 2``."""
+    r"""Annualised volatility :math:`\sqrt{252}\, s`; None when ``n < 2``.
+
+    :math:`s = \sqrt{\tfrac{1}{n-1}\sum_t (r_t - \bar r)^2}`, the sample standard deviation.
+    """
     r = _series(returns)
     if r.size < 2:
         return None
@@ -68,8 +72,10 @@ def annualised_volatility(returns) -> float | None:
 
 
 def sharpe_ratio(returns) -> float | None:
-    r"""Annualised Sharpe ratio (zero risk-free rate) :math:`\sqrt{252}\,\bar r / s`, ``s`` the
-    sample standard deviation (ddof = 1); None when ``n < 2`` or ``s = 0``."""
+    r"""Annualised Sharpe ratio (zero risk-free rate) :math:`\sqrt{252}\,\bar r / s`.
+
+    ``s`` is the sample standard deviation (ddof = 1); None when ``n < 2`` or ``s = 0``.
+    """
     r = _series(returns)
     if r.size < 2:
         return None
@@ -80,9 +86,11 @@ def sharpe_ratio(returns) -> float | None:
 
 
 def effective_number(weights) -> float:
-    r"""Effective number of strategies :math:`(\sum_i w_i)^2 / \sum_i w_i^2`; 0.0 when
-    :math:`\sum_i w_i^2 = 0`. Cash is not a strategy, so it does not inflate the count
-    (weights of 0.1 on five strategies count 5, whatever the cash)."""
+    r"""Effective number of strategies :math:`(\sum_i w_i)^2 / \sum_i w_i^2`.
+
+    0.0 when :math:`\sum_i w_i^2 = 0`. Cash is not a strategy, so it does not inflate the
+    count (weights of 0.1 on five strategies count 5, whatever the cash).
+    """
     w = np.asarray(weights, dtype=float).ravel()
     squares = float(w @ w)
     return float(w.sum() ** 2 / squares) if squares > 0 else 0.0

@@ -16,18 +16,18 @@ from .errors import InvalidInputError
 from .policy import AllocationPolicy, SectorSignal
 
 __all__ = [
-    "equal_weight",
-    "inverse_volatility",
-    "budgeted_inverse_volatility",
-    "sharpe_weights",
-    "performance_weighted",
-    "sector_multipliers",
-    "apply_signals",
-    "decay_smoothing",
     "EqualWeight",
     "InverseVolatility",
-    "PerformanceWeighted",
     "Momentum",
+    "PerformanceWeighted",
+    "apply_signals",
+    "budgeted_inverse_volatility",
+    "decay_smoothing",
+    "equal_weight",
+    "inverse_volatility",
+    "performance_weighted",
+    "sector_multipliers",
+    "sharpe_weights",
 ]
 
 
@@ -39,16 +39,46 @@ def _normalise(weights: np.ndarray) -> np.ndarray:
 
 
 def equal_weight(n: int) -> np.ndarray:
-    r""":math:`w_i = 1/N`, shape (N,)."""
+    r"""Equal weights :math:`w_i = 1/N`.
+
+    Parameters
+    ----------
+    n : int
+        Number of strategies N, at least 1.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+
+    Raises
+    ------
+    InvalidInputError
+        ``n < 1``.
+    """
     if n < 1:
         raise InvalidInputError("equal_weight: the universe is empty")
     return np.full(n, 1.0 / n)
 
 
 def inverse_volatility(volatility: np.ndarray) -> np.ndarray:
-    r""":math:`w_i = \sigma_i^{-1} / \sum_j \sigma_j^{-1}`; volatilities must be finite and > 0.
+    r"""Inverse-volatility weights :math:`w_i = \sigma_i^{-1} / \sum_j \sigma_j^{-1}`.
 
     This is what the specification's code calls risk parity; it ignores correlations.
+
+    Parameters
+    ----------
+    volatility : array-like, shape (N,)
+        Volatilities :math:`\sigma_i`, finite and strictly positive (any common scale).
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Non-negative, summing to 1.
+
+    Raises
+    ------
+    InvalidInputError
+        An empty universe, or a volatility that is not finite and > 0.
     """
     volatility = np.asarray(volatility, dtype=float)
     if volatility.size == 0:
@@ -59,9 +89,23 @@ def inverse_volatility(volatility: np.ndarray) -> np.ndarray:
 
 
 def budgeted_inverse_volatility(volatility: np.ndarray, budgets: np.ndarray | None = None) -> np.ndarray:
-    r""":math:`w_i \propto \sqrt{b_i} / \sigma_i`: risk budgeting's exact answer for uncorrelated
-    strategies (:math:`RC_i = w_i^2\sigma_i^2 \propto b_i`), plain inverse volatility for equal
-    budgets. The fallback when the risk-parity solve fails, so the budgets still count.
+    r""":math:`w_i \propto \sqrt{b_i} / \sigma_i`, plain inverse volatility for equal budgets.
+
+    Risk budgeting's exact answer for uncorrelated strategies
+    (:math:`RC_i = w_i^2\sigma_i^2 \propto b_i`). The fallback when the risk-parity solve
+    fails, so the budgets still count.
+
+    Parameters
+    ----------
+    volatility : array-like, shape (N,)
+        Finite and strictly positive, as for :func:`inverse_volatility`.
+    budgets : array-like, shape (N,), optional
+        Positive risk budgets :math:`b_i` (any scale); default equal.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Non-negative, summing to 1.
     """
     weights = inverse_volatility(volatility)
     if budgets is None:
@@ -70,7 +114,21 @@ def budgeted_inverse_volatility(volatility: np.ndarray, budgets: np.ndarray | No
 
 
 def sharpe_weights(sharpe: np.ndarray) -> np.ndarray:
-    r""":math:`w_i \propto \max(S_i, 0)`; NaN (no score) counts as 0; all non-positive gives 1/N."""
+    r"""Sharpe weights :math:`w_i \propto \max(S_i, 0)`.
+
+    NaN (no score) counts as 0; when no score is positive, :math:`w_i = 1/N` (the
+    specification's rule).
+
+    Parameters
+    ----------
+    sharpe : array-like, shape (N,)
+        Sharpe ratios :math:`S_i`, NaN allowed.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Non-negative, summing to 1.
+    """
     sharpe = np.asarray(sharpe, dtype=float)
     if sharpe.size == 0:
         raise InvalidInputError("sharpe_weights: the universe is empty")
@@ -86,6 +144,20 @@ def performance_weighted(sharpe: np.ndarray, current: np.ndarray | None, momentu
         \hat w^{current} = w^{current} / \textstyle\sum w^{current}
 
     With no current allocation (``None`` or summing to 0), :math:`w = w^{sharpe}`.
+
+    Parameters
+    ----------
+    sharpe : array-like, shape (N,)
+        Sharpe ratios, for :func:`sharpe_weights`.
+    current : array-like, shape (N,), or None
+        Current weights :math:`w^{current}` (fractions of equity; only their shares count).
+    momentum_factor : float in [0, 1]
+        :math:`m`, the weight of the Sharpe weights.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Non-negative, summing to 1.
     """
     target = sharpe_weights(sharpe)
     if current is None:
@@ -105,6 +177,14 @@ def sector_multipliers(
     A BUY of confidence ``c`` multiplies every strategy of its sector by
     :math:`1 + \text{buy}\cdot c`, a SELL by :math:`1 - \text{sell}\cdot c`, HOLD by 1. When a
     sector has several signals the last one wins.
+
+    Parameters
+    ----------
+    sectors : sequence of str, length N
+        Each strategy's sector.
+    signals : sequence of SectorSignal
+    policy : AllocationPolicy
+        ``buy_multiplier`` and ``sell_multiplier``.
 
     Returns
     -------
@@ -131,20 +211,38 @@ def sector_multipliers(
 
 
 def apply_signals(weights: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
-    r""":math:`w_i \leftarrow w_i m_i / \sum_j w_j m_j` (all-zero result falls back to 1/N)."""
+    r"""Apply signal multipliers: :math:`w_i \leftarrow w_i m_i / \sum_j w_j m_j`.
+
+    Parameters
+    ----------
+    weights : array-like, shape (N,)
+    multipliers : ndarray, shape (N,)
+        From :func:`sector_multipliers`.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Summing to 1; an all-zero product falls back to :math:`1/N`.
+    """
     return _normalise(np.asarray(weights, dtype=float) * multipliers)
 
 
 def decay_smoothing(new: np.ndarray, previous: np.ndarray | None, decay: float) -> np.ndarray:
-    r"""Smooth with the previous run: :math:`w_i = d\,w^{new}_i + (1-d)\,w^{prev}_i` for
-    strategies in both runs (``previous`` finite), :math:`w_i = w^{new}_i` for new ones
-    (``previous`` NaN), then renormalise.
+    r"""Smooth with the previous run's weights, then renormalise.
+
+    :math:`w_i = d\,w^{new}_i + (1-d)\,w^{prev}_i` for strategies in both runs (``previous``
+    finite), :math:`w_i = w^{new}_i` for new ones (``previous`` NaN).
 
     Parameters
     ----------
     new : ndarray, shape (N,)
     previous : ndarray, shape (N,) or None
     decay : float in [0, 1]
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Summing to 1; ``new`` itself when ``previous`` is None.
     """
     new = np.asarray(new, dtype=float)
     if previous is None:
@@ -156,68 +254,43 @@ def decay_smoothing(new: np.ndarray, previous: np.ndarray | None, decay: float) 
 
 
 class EqualWeight:
-    """``EqualWeight().fit(returns)`` sets ``weights_`` = 1/N and returns ``self``.
-
-    In a run (:meth:`for_run`, the ``"equal_weight"`` entry of the method registry): 1/k over
-    the k estimated strategies.
-    """
-
-    def fit(self, returns: np.ndarray) -> EqualWeight:
-        self.weights_ = equal_weight(np.asarray(returns).shape[1])
-        return self
+    """``"equal_weight"`` in the method registry: 1/k over the k estimated strategies (:func:`equal_weight`)."""
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """Return :math:`w^{risk}_i = 1/k`, share 1, no signals."""
         return MethodWeights(equal_weight(ctx.estimates.index.size), 1.0)
 
 
 class InverseVolatility:
-    """``InverseVolatility(lookback).fit(returns)`` sets ``weights_`` ∝ 1/vol and returns ``self``.
-
-    In a run (:meth:`for_run`): ∝ 1/vol with the run's volatilities (overrides applied).
-    """
+    r"""``"inverse_volatility"`` in the method registry: :math:`\propto 1/\sigma_i` (:func:`inverse_volatility`)."""
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """Return :func:`inverse_volatility` of the run's volatilities (overrides applied), share 1, no signals."""
         return MethodWeights(inverse_volatility(ctx.estimates.volatility), 1.0)
-
-    def __init__(self, lookback: int = 30) -> None:
-        self.lookback = lookback
-
-    def fit(self, returns: np.ndarray) -> InverseVolatility:
-        from .estimators import return_stats
-
-        self.volatility_ = return_stats(np.asarray(returns, dtype=float), self.lookback).volatility
-        self.weights_ = inverse_volatility(self.volatility_)
-        return self
 
 
 class PerformanceWeighted:
-    """``PerformanceWeighted(lookback, momentum_factor).fit(returns, current)`` sets ``weights_``.
+    """``"performance_weighted"`` in the method registry: the performance weights alone, no signals.
 
-    In a run (:meth:`for_run`): the performance weights alone, no signals.
+    The performance weights (:func:`performance_weighted`) are the pipeline's, see
+    :func:`~allocations.engine.stages.base_weights`.
     """
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """Return no :math:`w^{risk}`, share 0, no signals."""
         return MethodWeights(None, 0.0)
-
-    def __init__(self, lookback: int = 30, momentum_factor: float = 0.3) -> None:
-        self.lookback = lookback
-        self.momentum_factor = momentum_factor
-
-    def fit(self, returns: np.ndarray, current: np.ndarray | None = None) -> PerformanceWeighted:
-        from .estimators import return_stats
-
-        self.sharpe_ = return_stats(np.asarray(returns, dtype=float), self.lookback).sharpe
-        self.weights_ = performance_weighted(self.sharpe_, current, self.momentum_factor)
-        return self
 
 
 class Momentum:
-    """Performance weights, then sector signals and decay smoothing (the chain of
-    :mod:`~allocations.engine.stages`); a pipeline method only, :meth:`for_run`."""
+    """``"momentum"`` in the method registry: performance weights, then sector signals and decay smoothing.
+
+    The chain is :mod:`~allocations.engine.stages`'s.
+    """
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """Return no :math:`w^{risk}`, share 0, with signals."""
         return MethodWeights(None, 0.0, uses_signals=True)

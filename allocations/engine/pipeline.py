@@ -1,5 +1,7 @@
-r"""One allocation run: validate -> estimate -> base weights -> signals -> smoothing -> limits
--> transition -> explain.
+r"""One allocation run, from the returns to the target weights and the schedule.
+
+The stages: validate -> estimate -> base weights -> signals -> smoothing -> limits ->
+transition -> explain.
 
 :func:`allocate` is a short orchestrator over the stage functions of
 :mod:`~allocations.engine.inputs` (validate), :mod:`~allocations.engine.estimate` (estimates,
@@ -27,7 +29,7 @@ from .policy import AllocationPolicy, SectorSignal
 from .registry import MethodContext
 from .result import FLAGS, STAGES, AllocationResult
 
-__all__ = ["allocate", "AllocationResult", "STAGES", "FLAGS"]
+__all__ = ["FLAGS", "STAGES", "AllocationResult", "allocate"]
 
 
 class _Clock:

@@ -15,13 +15,13 @@ from typing import Any
 from .errors import InvalidInputError, InvalidPolicyError
 
 __all__ = [
-    "METHODS",
-    "COVARIANCE_ESTIMATORS",
     "ACTIONS",
+    "COVARIANCE_ESTIMATORS",
     "MAX_TRANSITION_STEPS",
-    "Bounds",
+    "METHODS",
     "POLICY_BOUNDS",
     "AllocationPolicy",
+    "Bounds",
     "SectorSignal",
 ]
 
@@ -82,7 +82,7 @@ class Bounds:
     low_open: bool = False
 
     def contains(self, value: Any) -> bool:
-        """A finite real (not a bool), an integer for ``int`` fields, within the bounds."""
+        """Whether ``value`` is a finite real (not a bool), an integer for ``int`` fields, within the bounds."""
         if self.kind is int:
             if not _is_int(value):
                 return False
@@ -103,8 +103,10 @@ _OBSERVATIONS = Bounds(int, 2, 100_000)
 
 
 def _bounded(default: float, bounds: Bounds) -> Any:
-    """A numeric :class:`AllocationPolicy` field: its default and its range declared together
-    (:data:`POLICY_BOUNDS` collects the ranges from the fields)."""
+    """Declare a numeric :class:`AllocationPolicy` field with its default and its range together.
+
+    :data:`POLICY_BOUNDS` collects the ranges from the fields.
+    """
     return field(default=default, metadata={"bounds": bounds})
 
 
@@ -175,6 +177,13 @@ class AllocationPolicy:
     stale_after_days: int = _bounded(10, Bounds(int, 1, 100_000))
 
     def __post_init__(self) -> None:
+        """Check the method, the covariance estimator and every bounded field.
+
+        Raises
+        ------
+        InvalidPolicyError
+            Naming the field, its range and the value given.
+        """
         if self.method not in METHODS:
             raise InvalidPolicyError(
                 f"policy.method: unknown method {self.method!r}; expected one of {', '.join(METHODS)}"
@@ -197,6 +206,7 @@ class AllocationPolicy:
         return cls(**{k: v for k, v in values.items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
+        """Return every field by name (the inverse of :meth:`from_mapping`)."""
         return asdict(self)
 
 
@@ -224,6 +234,13 @@ class SectorSignal:
     confidence: float = 1.0
 
     def __post_init__(self) -> None:
+        """Check the fields; store the action upper case and the confidence as a float.
+
+        Raises
+        ------
+        InvalidInputError
+            An empty sector, an unknown action or a confidence outside [0, 1].
+        """
         if not isinstance(self.sector, str) or not self.sector:
             raise InvalidInputError(f"signal.sector must be a non-empty string, got {self.sector!r}")
         action = self.action.upper() if isinstance(self.action, str) else self.action

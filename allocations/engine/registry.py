@@ -1,6 +1,12 @@
-r"""The allocation methods, by name: :data:`METHOD_REGISTRY` maps every name of
-:data:`~allocations.engine.policy.METHODS` to its estimator-style class, whose
-``for_run(ctx)`` takes the run's :class:`MethodContext`.
+r"""The allocation methods, by name.
+
+:data:`METHOD_REGISTRY` maps every name of :data:`~allocations.engine.policy.METHODS` to
+its class, whose ``for_run(ctx)`` takes the run's :class:`MethodContext`. This is the one
+way a method runs; outside a run, the pure functions
+(:func:`~allocations.engine.risk_parity.risk_parity_weights`,
+:func:`~allocations.engine.hrp.hrp_weights`,
+:func:`~allocations.engine.methods.inverse_volatility`, ...) compute the same weights from
+arrays.
 
 Each method returns a :class:`MethodWeights`: a distribution over the estimated strategies
 written as :math:`w = a\,w^{risk} + (1 - a)\,w^{perf}`, where :math:`w^{perf}` is the
@@ -29,13 +35,15 @@ from .hrp import HierarchicalRiskParity
 from .methods import EqualWeight, InverseVolatility, Momentum, PerformanceWeighted
 from .risk_parity import RiskParity
 
-__all__ = ["MethodContext", "MethodWeights", "Method", "Hybrid", "METHOD_REGISTRY"]
+__all__ = ["METHOD_REGISTRY", "Hybrid", "Method", "MethodContext", "MethodWeights"]
 
 
 class Method(Protocol):
     """A registry entry: ``for_run(ctx)`` gives the method's weights for one run."""
 
-    def for_run(self, ctx: MethodContext) -> MethodWeights: ...
+    def for_run(self, ctx: MethodContext) -> MethodWeights:
+        """Return the method's weights over the run's estimated strategies."""
+        ...
 
 
 class Hybrid:
@@ -43,6 +51,7 @@ class Hybrid:
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """Return risk parity (:meth:`RiskParity.weights_for_run`), share ``hybrid_blend``, with signals."""
         return MethodWeights(RiskParity.weights_for_run(ctx), ctx.inputs.policy.hybrid_blend, uses_signals=True)
 
 

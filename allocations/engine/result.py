@@ -10,7 +10,7 @@ import numpy as np
 
 from .limits import LIMIT_NAMES
 
-__all__ = ["AllocationResult", "STAGES", "FLAGS"]
+__all__ = ["FLAGS", "STAGES", "AllocationResult"]
 
 #: Names of the per-strategy weight stages, in order.
 STAGES: tuple[str, ...] = ("base", "after_signals", "after_smoothing", "after_caps", "final")
@@ -41,7 +41,7 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class AllocationResult:
-    """Outcome of :func:`allocate`. Arrays are indexed like the columns of ``returns``.
+    r"""Outcome of :func:`allocate`. Arrays are indexed like the columns of ``returns``.
 
     Attributes
     ----------
@@ -58,7 +58,7 @@ class AllocationResult:
         Smoothed momentum distribution to pass as the next run's ``previous``; NaN for
         strategies that were not estimated.
     risk_contributions : ndarray (N,)
-        Share of the ex-ante variance, :math:`w_i(\\Sigma w)_i / w^\\top\\Sigma w`; NaN for
+        Share of the ex-ante variance, :math:`w_i(\Sigma w)_i / w^\top\Sigma w`; NaN for
         strategies without a covariance row.
     binding_limit : ndarray of str (N,)
         ``"strategy"``, ``"sector"``, ``"total_risk"`` or ``""``.
@@ -107,7 +107,7 @@ class AllocationResult:
         )
 
     def to_dict_explanation(self) -> dict[str, Any]:
-        """The run-level facts of ``to_dict`` alone (``to_dict()["explanation"]``), without the arrays."""
+        """Return the run-level facts of ``to_dict`` alone (``to_dict()["explanation"]``), without the arrays."""
         return _plain(self.explanation)
 
     def to_dict(self) -> dict[str, Any]:

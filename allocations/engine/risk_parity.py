@@ -45,7 +45,7 @@ from .covariance import FactorCovariance
 from .errors import InvalidInputError, RiskParityError
 from .methods import budgeted_inverse_volatility
 
-__all__ = ["risk_parity_weights", "solve_risk_parity", "risk_contributions", "RiskParity", "RiskParitySolution"]
+__all__ = ["RiskParity", "RiskParitySolution", "risk_contributions", "risk_parity_weights", "solve_risk_parity"]
 
 
 class _DenseCovariance:
@@ -80,7 +80,17 @@ def _as_operator(covariance) -> tuple[object, int]:
 
 
 def risk_contributions(covariance, weights: np.ndarray) -> np.ndarray:
-    r"""Risk contributions :math:`RC_i = w_i (\Sigma w)_i`, shape (N,)."""
+    r"""Risk contributions :math:`RC_i = w_i (\Sigma w)_i`; they sum to :math:`w^\top \Sigma w`.
+
+    Parameters
+    ----------
+    covariance : ndarray, shape (N, N), or FactorCovariance
+    weights : array-like, shape (N,)
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
     op, _ = _as_operator(covariance)
     weights = np.asarray(weights, dtype=float)
     return weights * op.matvec(weights)
@@ -178,7 +188,9 @@ def _best_ray(corr, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _line_search(x: np.ndarray, d: np.ndarray, beta: np.ndarray, a1: float, a2: float) -> float:
-    r"""Exact line search: the minimiser over ``0 < s < s_max`` of
+    r"""Exact line search along ``d``: the step ``s`` minimising ``f(x + s d)``.
+
+    The minimiser over ``0 < s < s_max`` of
     :math:`\varphi(s) = f(x + s d) = \tfrac12 x^\top Cx + s\,a_1 + \tfrac{s^2}{2} a_2 - \sum_i \beta_i\log(x_i + s d_i)`
     with :math:`a_1 = d^\top Cx`, :math:`a_2 = d^\top C d` (no product with ``C`` needed), by a
     safeguarded one-dimensional Newton method on :math:`\varphi'` (convex, so the bracket
@@ -207,7 +219,16 @@ def _line_search(x: np.ndarray, d: np.ndarray, beta: np.ndarray, a1: float, a2: 
 
 
 def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 500) -> RiskParitySolution:
-    """Solve risk budgeting and report diagnostics; see :func:`risk_parity_weights`."""
+    """Solve risk budgeting and report diagnostics.
+
+    The arguments, the errors raised and the weights are those of :func:`risk_parity_weights`.
+
+    Returns
+    -------
+    RiskParitySolution
+        Weights (N,), their risk contributions (N,), the error reached, and the Newton and
+        conjugate-gradient iteration counts.
+    """
     op, n = _as_operator(covariance)
     b = _normalise_budgets(budgets, n)
     if not tol > 0:
@@ -342,17 +363,19 @@ def risk_parity_weights(covariance, budgets=None, *, tol: float = 1e-10, max_ite
 
 
 class RiskParity:
-    r"""Estimator-style risk parity: ``RiskParity().fit(covariance)`` sets ``weights_``,
-    ``risk_contributions_``, ``error_``, ``n_iter_`` and returns ``self``.
+    r"""``"risk_parity"`` in the method registry: risk parity on the estimated strategies' covariance.
 
-    In a run (:meth:`for_run`, the ``"risk_parity"`` entry of the method registry): on the
-    estimated strategies' covariance with their risk budgets; if the solve fails, budgeted
-    inverse volatility :math:`w_i \propto \sqrt{b_i}/\sigma_i` (so the budgets still count),
-    recorded in ``explanation["fallbacks"]``.
+    The risk budgets are the run's (:attr:`MethodContext.budgets`); if the solve fails, the
+    weights are budgeted inverse volatility :math:`w_i \propto \sqrt{b_i}/\sigma_i` (so the
+    budgets still count), recorded in ``explanation["fallbacks"]``.
     """
 
     @staticmethod
     def weights_for_run(ctx: MethodContext) -> np.ndarray:
+        """Return the risk-parity weights (k,) of one run, or the fallback; diagnostics go to ``ctx.details``.
+
+        Also the risk-parity half of ``"hybrid"``.
+        """
         covariance = ctx.estimates.covariance
         budgets = ctx.budgets
         try:
@@ -370,18 +393,5 @@ class RiskParity:
 
     @classmethod
     def for_run(cls, ctx: MethodContext) -> MethodWeights:
+        """Return :meth:`weights_for_run`, share 1, no signals."""
         return MethodWeights(cls.weights_for_run(ctx), 1.0)
-
-    def __init__(self, budgets=None, *, tol: float = 1e-10, max_iter: int = 500) -> None:
-        self.budgets = budgets
-        self.tol = tol
-        self.max_iter = max_iter
-
-    def fit(self, covariance) -> RiskParity:
-        sol = solve_risk_parity(covariance, self.budgets, tol=self.tol, max_iter=self.max_iter)
-        self.weights_ = sol.weights
-        self.risk_contributions_ = sol.risk_contributions
-        self.error_ = sol.error
-        self.n_iter_ = sol.newton_iterations
-        self.cg_iter_ = sol.cg_iterations
-        return self

@@ -30,14 +30,14 @@ from .transition import plan_transition
 __all__ = [
     "Chain",
     "base_weights",
+    "explain",
+    "limits",
     "signals",
     "smoothing",
-    "stage_distributions",
     "spread",
     "spread_momentum",
-    "limits",
+    "stage_distributions",
     "transition",
-    "explain",
 ]
 
 
@@ -61,7 +61,7 @@ class Chain:
 
 
 def base_weights(ctx: MethodContext) -> Chain:
-    """The method's weights and the performance weights (Sharpe blended with the current weights)."""
+    """Compute the method's weights and the performance weights (Sharpe blended with the current weights)."""
     est, policy = ctx.estimates, ctx.inputs.policy
     if policy.method in ("performance_weighted", "momentum", "hybrid") and not (np.nan_to_num(est.sharpe) > 0).any():
         ctx.fallbacks.append("performance: no positive Sharpe ratio, equal Sharpe weights")
@@ -70,7 +70,7 @@ def base_weights(ctx: MethodContext) -> Chain:
 
 
 def signals(ctx: MethodContext, chain: Chain) -> None:
-    """Sector signals on the performance weights: :math:`w_i m_{s(i)} / \\sum_j w_j m_{s(j)}`."""
+    r"""Apply the sector signals to the performance weights: :math:`w_i m_{s(i)} / \sum_j w_j m_{s(j)}`."""
     inputs = ctx.inputs
     multipliers, chain.ignored, chain.applied = sector_multipliers(inputs.sectors, inputs.signals, inputs.policy)
     chain.signalled = apply_signals(chain.performance, multipliers[ctx.estimates.index])
@@ -102,8 +102,10 @@ def spread(inputs: Inputs, est: Estimates, distribution: np.ndarray) -> np.ndarr
 
 
 def spread_momentum(inputs: Inputs, est: Estimates, momentum: np.ndarray) -> np.ndarray:
-    """The smoothed momentum distribution over the book (N,), NaN for held strategies: the next
-    run's ``previous``."""
+    """Spread the smoothed momentum distribution over the book (N,), NaN for held strategies.
+
+    This is the next run's ``previous``.
+    """
     out = np.full(inputs.n, np.nan)
     out[est.index] = momentum
     return out
@@ -124,7 +126,7 @@ def limits(inputs: Inputs, est: Estimates, weights: np.ndarray) -> LimitResult:
 
 
 def transition(inputs: Inputs, target: np.ndarray, force: bool) -> np.ndarray:
-    """The schedule from the current weights to ``target`` (:func:`plan_transition`)."""
+    """Plan the schedule from the current weights to ``target`` (:func:`plan_transition`)."""
     policy = inputs.policy
     return plan_transition(
         inputs.current,
@@ -139,8 +141,11 @@ def transition(inputs: Inputs, target: np.ndarray, force: bool) -> np.ndarray:
 def explain(
     ctx: MethodContext, chain: Chain, limit: LimitResult, target: np.ndarray, schedule: np.ndarray, force: bool
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    r"""Risk contributions :math:`w_i(\Sigma w)_i / w^\top\Sigma w` on the whole book (NaN without a
-    covariance row) and the run-level explanation."""
+    r"""Compute the risk contributions on the whole book and the run-level explanation.
+
+    Risk contributions are :math:`w_i(\Sigma w)_i / w^\top\Sigma w`, NaN for a strategy without
+    a covariance row.
+    """
     inputs, est = ctx.inputs, ctx.estimates
     policy, current, n = inputs.policy, inputs.current, inputs.n
     sigma_w = est.book_covariance.matvec(target)

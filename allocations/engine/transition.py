@@ -27,7 +27,7 @@ import numpy as np
 from .errors import InvalidInputError, InvalidPolicyError
 from .policy import MAX_TRANSITION_STEPS
 
-__all__ = ["plan_transition", "transition_step_count", "transition_steps", "MAX_TRANSITION_STEPS"]
+__all__ = ["MAX_TRANSITION_STEPS", "plan_transition", "transition_step_count", "transition_steps"]
 
 _ROUND_OFF = 1e-9
 
@@ -44,8 +44,9 @@ def _weights(name: str, value) -> np.ndarray:
 
 
 def transition_steps(max_move: float, *, period_days: int, max_daily_change: float) -> int:
-    r"""Number of equal steps :math:`\max(\text{period}, \lceil m / c - 10^{-9}\rceil)` for the
-    largest move ``m`` and the cap ``c``, at least 1.
+    r"""Count the equal steps for the largest move ``m`` and the daily cap ``c``, at least 1.
+
+    :math:`\max(\text{period}, \lceil m / c - 10^{-9}\rceil)`.
 
     Raises
     ------
@@ -98,7 +99,7 @@ def transition_step_count(
     min_change: float,
     force: bool = False,
 ) -> int:
-    r"""Number of steps :func:`plan_transition` would plan, in closed form, allocating nothing.
+    r"""Count the steps :func:`plan_transition` would plan, in closed form, allocating nothing.
 
     1 for ``force`` or a turnover :math:`\sum_i|w^*_i - w^0_i|` below ``min_change``;
     otherwise :math:`\max(\text{period}, \lceil \max_i|w^*_i - w^0_i| / \text{max\_daily\_change} - 10^{-9}\rceil)`.

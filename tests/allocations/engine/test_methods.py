@@ -5,16 +5,14 @@ import pytest
 
 from allocations.engine import (
     AllocationPolicy,
-    EqualWeight,
     InvalidInputError,
-    InverseVolatility,
-    PerformanceWeighted,
     SectorSignal,
     apply_signals,
     decay_smoothing,
     equal_weight,
     inverse_volatility,
     performance_weighted,
+    return_stats,
     sector_multipliers,
     sharpe_weights,
 )
@@ -24,15 +22,14 @@ from .conftest import factor_returns
 
 def test_equal_weight():
     np.testing.assert_allclose(equal_weight(4), [0.25] * 4)
-    assert EqualWeight().fit(np.zeros((3, 5))).weights_.tolist() == [0.2] * 5
 
 
 def test_inverse_volatility_closed_form():
     np.testing.assert_allclose(inverse_volatility([0.1, 0.2, 0.4]), np.array([4, 2, 1]) / 7, rtol=1e-15)
     x = factor_returns(4, 40, seed=1)
-    model = InverseVolatility(lookback=30).fit(x)
+    weights = inverse_volatility(return_stats(x, 30).volatility)
     vol = x[-30:].std(axis=0, ddof=1)
-    np.testing.assert_allclose(model.weights_, (1 / vol) / (1 / vol).sum(), rtol=1e-12)
+    np.testing.assert_allclose(weights, (1 / vol) / (1 / vol).sum(), rtol=1e-12)
 
 
 def test_sharpe_weights_ignore_negative_and_undefined_scores():
@@ -49,8 +46,8 @@ def test_performance_weighted_blends_with_current_weights():
         performance_weighted(sharpe, np.array([0.3, 0.1]), 0.3),
         [0.7 * 0.75 + 0.3 * 0.25, 0.7 * 0.25 + 0.3 * 0.75],
     )
-    model = PerformanceWeighted(lookback=30, momentum_factor=1.0).fit(factor_returns(3, 40))
-    assert model.weights_.sum() == pytest.approx(1.0)
+    weights = performance_weighted(return_stats(factor_returns(3, 40), 30).sharpe, None, 1.0)
+    assert weights.sum() == pytest.approx(1.0)
 
 
 def test_signals_apply_to_every_strategy_of_the_sector():
@@ -101,3 +98,40 @@ def test_every_policy_method_has_a_registry_entry():
 
     assert set(METHOD_REGISTRY) == set(METHODS)
     assert "hrp" in METHODS
+
+
+def test_registry_entries_are_the_pure_functions_on_the_runs_estimates():
+    from allocations.engine import METHOD_REGISTRY, hrp_weights, risk_parity_weights
+    from allocations.engine.context import MethodContext
+    from allocations.engine.estimate import estimate
+    from allocations.engine.inputs import validate
+
+    returns = factor_returns(6, 60, seed=2)
+    budgets = np.array([1.0, 2.0, 1.0, 3.0, 1.0, 2.0])
+    inputs = validate(
+        returns,
+        ["a", "b"] * 3,
+        policy=AllocationPolicy(lookback=30),
+        budgets=budgets,
+        current_weights=None,
+        signals=(),
+        previous=None,
+        sharpe_override=None,
+        volatility_override=None,
+        age_days=None,
+    )
+    ctx = MethodContext(inputs, estimate(inputs))
+    cov, vol = ctx.estimates.covariance, ctx.estimates.volatility
+    expected = {
+        "equal_weight": equal_weight(6),
+        "inverse_volatility": inverse_volatility(vol),
+        "risk_parity": risk_parity_weights(cov, budgets),
+        "hrp": hrp_weights(cov, budgets),
+    }
+    for name, weights in expected.items():
+        method = METHOD_REGISTRY[name].for_run(ctx)
+        np.testing.assert_allclose(method.risk, weights, rtol=1e-12, err_msg=name)
+        assert (method.share, method.uses_signals) == (1.0, False)
+    for name, uses_signals in (("performance_weighted", False), ("momentum", True)):
+        method = METHOD_REGISTRY[name].for_run(ctx)
+        assert (method.risk, method.share, method.uses_signals) == (None, 0.0, uses_signals)
