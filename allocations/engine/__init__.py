@@ -21,6 +21,7 @@ from .covariance import (
 from .errors import EngineError, InsufficientDataError, InvalidInputError, InvalidPolicyError, RiskParityError
 from .estimators import TRADING_DAYS, ReturnStats, return_stats
 from .hrp import HierarchicalRiskParity, hrp_order, hrp_weights
+from .laps import LapClock
 from .limits import LIMIT_NAMES, LimitResult, apply_limits, ex_ante_volatility
 from .measures import annualised_volatility, effective_number, max_drawdown, sharpe_ratio, total_return, value_path
 from .methods import (
@@ -79,6 +80,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidPolicyError",
     "InverseVolatility",
+    "LapClock",
     "LedoitWolf",
     "LimitResult",
     "Momentum",

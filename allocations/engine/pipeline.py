@@ -19,30 +19,17 @@ Fallbacks (recorded in ``explanation["fallbacks"]``)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from . import stages
 from .estimate import estimate
 from .inputs import validate
+from .laps import LapClock
 from .policy import AllocationPolicy, SectorSignal
 from .registry import MethodContext
 from .result import FLAGS, STAGES, AllocationResult
 
 __all__ = ["FLAGS", "STAGES", "AllocationResult", "allocate"]
-
-
-class _Clock:
-    """Milliseconds per stage, into ``explanation["timings_ms"]``."""
-
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = (now - self._last) * 1e3
-        self._last = now
 
 
 def allocate(
@@ -101,7 +88,7 @@ def allocate(
         A risk-parity failure is not raised: the run falls back to budgeted inverse
         volatility and records it in ``explanation["fallbacks"]``.
     """
-    clock = _Clock()
+    clock = LapClock()
     inputs = validate(
         returns,
         sectors,
@@ -132,7 +119,7 @@ def allocate(
     clock.lap("transition")
     risk_contributions, explanation = stages.explain(ctx, chain, limit, target, schedule, force_rebalance)
     clock.lap("explain")
-    timings = clock.timings
+    timings = clock.ms
     timings["weights"] = timings["base"] + timings["signals"] + timings["smoothing"]
     momentum = stages.spread_momentum(inputs, est, chain.momentum)
     return AllocationResult(

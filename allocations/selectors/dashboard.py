@@ -26,7 +26,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Abs
 from django.utils import timezone
 
-from allocations import db, display
+from allocations import display, engine
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule
 
 from .core import (
@@ -40,7 +40,7 @@ from .core import (
 from .panels import fund_amounts, returns_panel
 
 # The API's own helpers, so the dashboard's risk and metrics are the API's numbers (not a second formula).
-from .performance import BACKTEST_DAYS, book_risk, path_metrics
+from .performance import BACKTEST_DAYS, amounts_in_force, book_risk, path_metrics
 
 TOP_STRATEGIES = 10
 RECENT_SCHEDULES = 6
@@ -141,22 +141,21 @@ def pending_run(*, portfolio: Portfolio) -> AllocationRun | None:
     )
 
 
-def _sharpe_etc(ids: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Annualised mean return, volatility (daily std × √252) and Sharpe per column over the last ``window`` dates."""
+def _sharpe_etc(ids: np.ndarray, policy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Annualised mean return, volatility and Sharpe per strategy, as the engine estimates them for a
+    rebalance (``engine.return_stats`` over each strategy's last ``lookback_period`` observations of
+    the window a run reads)."""
     nan = np.full(ids.size, np.nan)
     if not ids.size:
         return nan, nan, nan
+    defaults = engine.AllocationPolicy()
+    lookback = policy.lookback_period if policy else defaults.lookback
+    window = max(lookback, policy.covariance_lookback if policy else defaults.covariance_lookback)
     dates, panel = returns_panel(ids=ids, window=window)
-    if not dates or panel.shape[0] < 2:
+    if not dates:
         return nan, nan, nan
-    observed = (~np.isnan(panel)).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(panel, axis=0) * 252
-        vol = np.nanstd(panel, axis=0, ddof=1) * np.sqrt(252)
-        sharpe = np.where(vol > 1e-12, mean / vol, np.nan)
-    few = observed < 2
-    mean[few], vol[few], sharpe[few] = np.nan, np.nan, np.nan
-    return mean, vol, sharpe
+    stats = engine.return_stats(panel, lookback)
+    return stats.mean * engine.TRADING_DAYS, stats.volatility, stats.sharpe
 
 
 def _finite(x) -> float | None:
@@ -179,7 +178,7 @@ def allocation_snapshot(*, portfolio: Portfolio) -> dict:
     targets = dict(run.lines.values_list("strategy_id", "target_weight")) if run else {}
     proposed = dict(waiting.lines.values_list("strategy_id", "target_weight")) if waiting else {}
     policy = policy_current(portfolio=portfolio)
-    mean, vol, sharpe = _sharpe_etc(ids, policy.lookback_period if policy else 30)
+    mean, vol, sharpe = _sharpe_etc(ids, policy)
     return {
         "target_run": _run_brief(run, portfolio.timezone),
         "pending_run": _run_brief(waiting, portfolio.timezone),
@@ -200,34 +199,6 @@ def allocation_snapshot(*, portfolio: Portfolio) -> dict:
             for j, (sid, code, name, sector, status) in enumerate(rows)
         ],
     }
-
-
-def _fund_changes(portfolio: Portfolio) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(local day ordinal, strategy id, new amount) of every fund change of ``portfolio``, in audit order."""
-    return db.fund_changes(portfolio.pk)
-
-
-def amounts_in_force(portfolio: Portfolio, ids: np.ndarray, dates: list[date]) -> np.ndarray:
-    """(T x N) amount of each strategy at the start of each date: ``performance._amounts_in_force``'s
-    rule (a change made on day d first earns the return of the next date after d; the last change
-    wins), vectorised over the changes.
-    """
-    filled = np.zeros((len(dates), ids.size))
-    days, strategy, amount = _fund_changes(portfolio)
-    if not days.size or not dates:
-        return filled
-    t = np.searchsorted(np.array([d.toordinal() for d in dates], dtype=np.int64), days, side="right")
-    column = np.clip(np.searchsorted(ids, strategy), 0, ids.size - 1)
-    known = ids[column] == strategy
-    t, column, amount = t[known], column[known], amount[known]
-    key = t * ids.size + column
-    _, first_from_end = np.unique(key[::-1], return_index=True)  # the last change of each (t, strategy)
-    keep = key.size - 1 - first_from_end
-    amounts = np.full((len(dates) + 1, ids.size), np.nan)
-    amounts[t[keep], column[keep]] = amount[keep]
-    index = np.where(np.isnan(amounts), 0, np.arange(amounts.shape[0])[:, None])
-    np.maximum.accumulate(index, axis=0, out=index)
-    return np.nan_to_num(amounts[index, np.arange(ids.size)], nan=0.0)[: len(dates)]
 
 
 def allocation_history(*, portfolio: Portfolio, top: int = TOP_STRATEGIES, days: int = BACKTEST_DAYS) -> dict:

@@ -23,7 +23,7 @@ from datetime import date
 import numpy as np
 from django.utils import timezone
 
-from allocations import engine
+from allocations import db, engine
 from allocations.engine import measures
 from allocations.models import AllocationPolicy, AuditEntry, Portfolio, Strategy
 
@@ -58,36 +58,33 @@ def path_metrics(returns: np.ndarray, dates: list[date]) -> dict:
     }
 
 
-def _amounts_in_force(portfolio: Portfolio, ids: np.ndarray, dates: list[date]) -> np.ndarray:
-    """(T x N) amount of each strategy at the start of each date, from the fund-change audit rows."""
-    ordinals = np.array([d.toordinal() for d in dates], dtype=np.int64)
-    latest: dict[tuple[int, int], float] = {}
-    changes = (
-        AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE, strategy_id__in=ids.tolist())
-        .annotate(at=audit_effective_time())
-        .order_by("seq")
-        .values_list("at", "strategy_id", "new_amount")
-    )
-    for effective, strategy_id, new_amount in changes.iterator(chunk_size=5000):
-        # A change that took effect on day d first earns the return of the next return date after d.
-        day = timezone.localtime(effective).date().toordinal()
-        t = int(np.searchsorted(ordinals, day, side="right"))
-        latest[(t, int(np.searchsorted(ids, strategy_id)))] = float(new_amount or 0)
+def amounts_in_force(portfolio: Portfolio, ids: np.ndarray, dates: list[date]) -> np.ndarray:
+    """(T x N) amount of each strategy (``ids``, ascending) at the start of each date, from the
+    fund-change audit rows: a change that took effect on day d first earns the return of the next
+    return date after d; of several changes before one date the last in chain order wins; before
+    a strategy's first change its amount is 0."""
+    filled = np.zeros((len(dates), ids.size))
+    days, strategy, amount = db.fund_changes(portfolio.pk)
+    if not days.size or not dates or not ids.size:
+        return filled
+    t = np.searchsorted(np.array([d.toordinal() for d in dates], dtype=np.int64), days, side="right")
+    column = np.clip(np.searchsorted(ids, strategy), 0, ids.size - 1)
+    known = ids[column] == strategy
+    t, column, amount = t[known], column[known], amount[known]
+    key = t * ids.size + column
+    _, first_from_end = np.unique(key[::-1], return_index=True)  # the last change of each (t, strategy)
+    keep = key.size - 1 - first_from_end
     amounts = np.full((len(dates) + 1, ids.size), np.nan)
-    if latest:
-        keys = np.array(list(latest), dtype=int)
-        amounts[keys[:, 0], keys[:, 1]] = np.fromiter(latest.values(), float, len(latest))
-    # forward-fill each column; before a strategy's first change its amount is 0
+    amounts[t[keep], column[keep]] = amount[keep]
     index = np.where(np.isnan(amounts), 0, np.arange(amounts.shape[0])[:, None])
-    np.maximum.accumulate(index, axis=0, out=index)
-    filled = amounts[index, np.arange(amounts.shape[1])]
-    return np.nan_to_num(filled, nan=0.0)[: len(dates)]
+    np.maximum.accumulate(index, axis=0, out=index)  # forward-fill each column
+    return np.nan_to_num(amounts[index, np.arange(ids.size)], nan=0.0)[: len(dates)]
 
 
 def _history(portfolio: Portfolio, ids: np.ndarray, dates: list[date], panel: np.ndarray, equity: float) -> dict:
     if not dates:
         return path_metrics(np.empty(0), [])
-    amounts = _amounts_in_force(portfolio, ids, dates)
+    amounts = amounts_in_force(portfolio, ids, dates)
     invested = amounts.sum(axis=1)
     held = np.flatnonzero(invested > 0)
     if held.size == 0:
@@ -107,7 +104,7 @@ def book_risk(codes: list[str], ids: np.ndarray, weights: np.ndarray, policy: Al
     largest = int(np.argmax(weights)) if weights.size else None
     risk = {
         "ex_ante_volatility": None,
-        "effective_number_of_strategies": float(1.0 / np.sum((weights / invested) ** 2)) if invested > 0 else None,
+        "effective_number_of_strategies": measures.effective_number(weights) if invested > 0 else None,
         "largest_weight": float(weights[largest]) if largest is not None else 0.0,
         "largest_weight_strategy": codes[largest] if largest is not None and weights[largest] > 0 else None,
         "cash": max(0.0, 1.0 - invested),

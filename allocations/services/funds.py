@@ -124,7 +124,7 @@ def funds_set_many(
             raise DomainError(f"the funds would add up to {total}, above the equity {equity}", field="amount")
         db.bulk_insert(Fund, to_create)
         db.fund_amounts_update(to_update, clock_now())
-        if clock is not None:  # a runs.PhaseClock
+        if clock is not None:  # a engine.LapClock
             clock.lap("funds")
         entries = audit_append_many(portfolio=portfolio, actor=actor, records=records)
         if clock is not None:

@@ -82,7 +82,7 @@ class RunInputs:
 def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceRequest, clock=None) -> RunInputs:
     """Read the policy, universe, returns panel, funds and signals a rebalance of ``portfolio`` uses.
 
-    ``clock`` (a ``runs.PhaseClock``), if given, times the returns panel apart from the other reads.
+    ``clock`` (a ``engine.LapClock``), if given, times the returns panel apart from the other reads.
     """
     policy = policy_current(portfolio=portfolio)
     if policy is None:

@@ -39,7 +39,7 @@ def allocation_run_record(
     """Persist the run; an applied run supersedes the active schedule and moves step 1's funds, a
     pending one supersedes the run that waited before it (at most one run waits for approval).
 
-    ``clock`` (a ``runs.PhaseClock``), if given, times the run row, its lines and the schedule apart.
+    ``clock`` (a ``engine.LapClock``), if given, times the run row, its lines and the schedule apart.
     """
     lap = clock.lap if clock is not None else (lambda name: None)
     explanation = decision.explanation

@@ -16,8 +16,6 @@ timings are kept in the run (``phase_timings_ms``, commit included) and in the a
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from django.db import transaction
 
@@ -34,30 +32,14 @@ from .run_records import RunDecision, allocation_run_record
 
 MAX_KEY_LENGTH = 200
 
-__all__ = ["PhaseClock", "RebalanceOutcome", "RebalanceRequest", "allocation_run_create"]
-
-
-class PhaseClock:
-    """Milliseconds per phase of one rebalance: ``lap(name)`` closes the phase that ran since the last lap."""
-
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {}
-        self._start = self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.ms[name] = round(self.ms.get(name, 0.0) + (now - self._last) * 1000, 2)
-        self._last = now
-
-    def total(self) -> None:
-        self.ms["total"] = round((time.perf_counter() - self._start) * 1000, 2)
+__all__ = ["RebalanceOutcome", "RebalanceRequest", "allocation_run_create"]
 
 
 def allocation_run_create(*, portfolio: Portfolio, actor: Actor, request: RebalanceRequest) -> RebalanceOutcome:
     """Decide and (unless dry run or waiting for approval) start carrying out a rebalance."""
     if request.idempotency_key is not None and len(request.idempotency_key) > MAX_KEY_LENGTH:
         raise DomainError(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters", field="Idempotency-Key")
-    clock = PhaseClock()
+    clock = engine.LapClock(decimals=2)
     with transaction.atomic():
         if not request.dry_run:  # a dry run reads one consistent snapshot and takes no lock
             portfolio = portfolio_lock(portfolio.pk)

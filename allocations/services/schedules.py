@@ -130,7 +130,7 @@ def schedule_create_and_apply_first(
     """Write the schedule of ``run`` (one row of ``steps`` per business day from ``today``, the
     portfolio's local date) and apply step 1 at ``equity``, the portfolio's equity in force.
     ``codes``: the strategies' codes in the order of ``universe_ids``, if the caller has them.
-    ``clock`` (a ``runs.PhaseClock``) times the parts."""
+    ``clock`` (a ``engine.LapClock``) times the parts."""
     schedule = TransitionSchedule.objects.create(run=run, portfolio=run.portfolio)
     days = adapters.business_days_from(today, steps.shape[0])
     _write_steps(schedule=schedule, universe_ids=universe_ids, steps=steps, days=days)

@@ -253,19 +253,42 @@ def test_the_demo_history_is_audited_and_feeds_the_performance_endpoint(demo):
     assert state() == before
 
 
-def test_weights_in_force_are_the_performance_apis(demo):
-    """The dashboard's vectorised reading of the fund-change rows (packed on PostgreSQL) gives the
-    API's amounts, on every return date of the history."""
+def _amounts_in_force_row_by_row(portfolio, ids, dates):
+    """The rule read one fund-change row at a time (the oracle of the vectorised reading): a change
+    that took effect on day d counts from the next return date after d; the last change wins."""
+    import numpy as np
+    from django.utils import timezone
+
+    from allocations.models import AuditEntry
+    from allocations.models_audit import audit_effective_time
+
+    ordinals = [d.toordinal() for d in dates]
+    amounts = np.zeros((len(dates), len(ids)))
+    changes = (
+        AuditEntry.objects.filter(portfolio=portfolio, kind=AuditEntry.Kind.FUND_CHANGE, strategy_id__in=list(ids))
+        .annotate(at=audit_effective_time())
+        .order_by("seq")
+        .values_list("at", "strategy_id", "new_amount")
+    )
+    for effective, strategy_id, new_amount in changes:
+        day = timezone.localtime(effective).date().toordinal()
+        first = sum(1 for o in ordinals if o <= day)
+        amounts[first:, list(ids).index(strategy_id)] = float(new_amount or 0)
+    return amounts
+
+
+def test_weights_in_force_are_read_as_the_fund_changes_say(demo):
+    """The vectorised reading of the fund-change rows (packed on PostgreSQL), which the dashboard and
+    the performance API share, gives the row-by-row rule's amounts on every return date of the history."""
     import numpy as np
 
     from allocations.models import Strategy
-    from allocations.selectors.dashboard import amounts_in_force
     from allocations.selectors.panels import returns_panel
-    from allocations.selectors.performance import _amounts_in_force
+    from allocations.selectors.performance import amounts_in_force
 
     ids = np.array(sorted(Strategy.objects.filter(portfolio=demo).values_list("id", flat=True)))
     dates, _ = returns_panel(ids=ids, window=20)
-    expected = _amounts_in_force(demo, ids, dates)
+    expected = _amounts_in_force_row_by_row(demo, ids, dates)
     assert expected.sum() > 0
     np.testing.assert_array_equal(amounts_in_force(demo, ids, dates), expected)
 

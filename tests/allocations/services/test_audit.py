@@ -300,6 +300,7 @@ def manage_in_its_own_process(database):
     return manage
 
 
+@pytest.mark.slow
 def test_verify_audit_exits_non_zero_in_a_real_process(tmp_path):
     """The command as an operator runs it: a fresh SQLite file, a tampered row, exit status 1."""
     manage = manage_in_its_own_process(tmp_path / "audit.sqlite3")
