@@ -13,7 +13,7 @@ import numpy as np
 from django.db import transaction
 
 from allocations import adapters, clock
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationRun, AuditEntry
 from allocations.selectors.core import portfolio_today
 from allocations.selectors.panels import fund_amounts
@@ -80,7 +80,7 @@ def _decide(run: AllocationRun, actor: Actor, status: str, reason: str) -> Alloc
     if status == AllocationRun.Status.APPLIED and (
         actor.user is None or (run.requested_by_id is not None and actor.user.pk == run.requested_by_id)
     ):
-        raise ConflictError(
+        raise NotPermitted(
             "four eyes: the run must be approved by someone other than its requester", field="approved_by"
         )
     run.status = status

@@ -21,7 +21,7 @@ from django.db import transaction
 
 from accounts import roles
 from allocations import clock
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationRun, AuditEntry, EquityChange, Portfolio
 from allocations.selectors.panels import fund_amounts
 
@@ -49,7 +49,7 @@ def _require_reason(reason: str, what: str) -> None:
 def equity_change_request(*, portfolio: Portfolio, actor: Actor, equity: Decimal, reason: str) -> EquityChange:
     """Ask for a new equity: it waits for a second risk officer, whatever its size."""
     if not may_decide_equity(actor, portfolio):
-        raise ConflictError("only a risk officer of the portfolio changes its equity", field="total_equity")
+        raise NotPermitted("only a risk officer of the portfolio changes its equity", field="total_equity")
     _require_reason(reason, "change the equity")
     equity = Decimal(equity).quantize(CENT)
     if equity <= 0 or equity >= MAX_AMOUNT:
@@ -78,7 +78,7 @@ def equity_change_approve(*, change: EquityChange, actor: Actor, reason: str) ->
     with transaction.atomic():
         change, portfolio = _lock_waiting(change, actor)
         if change.requested_by_id == actor.user.pk:
-            raise ConflictError(
+            raise NotPermitted(
                 "four eyes: someone other than its requester approves an equity change", field="approved_by"
             )
         if portfolio.total_equity != change.old_equity:
@@ -105,7 +105,7 @@ def equity_change_reject(*, change: EquityChange, actor: Actor, reason: str) -> 
 def _lock_waiting(change: EquityChange, actor: Actor) -> tuple[EquityChange, Portfolio]:
     portfolio = portfolio_lock(change.portfolio_id)
     if not may_decide_equity(actor, portfolio):
-        raise ConflictError("only a risk officer of the portfolio decides its equity", field="approved_by")
+        raise NotPermitted("only a risk officer of the portfolio decides its equity", field="approved_by")
     change = EquityChange.objects.select_for_update().get(pk=change.pk)
     if change.status != EquityChange.Status.PENDING_APPROVAL:
         raise ConflictError(f"equity change {change.pk} is {change.status}, not pending approval", field="status")

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from accounts import roles
 from allocations import clock
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationPolicy, AuditEntry, PolicyProposal, Portfolio
 from allocations.policy_fields import EDITABLE_FIELDS, POLICY_FIELDS, YAML_KEYS
 
@@ -204,7 +204,7 @@ def policy_proposal_approve(*, proposal: PolicyProposal, actor: Actor, reason: s
     with transaction.atomic():
         proposal, current = _lock_waiting(proposal, actor)
         if proposal.requested_by_id == actor.user.pk:
-            raise ConflictError(
+            raise NotPermitted(
                 "four eyes: someone other than its proposer approves a policy change", field="approved_by"
             )
         if (current.pk if current else None) != proposal.base_policy_id:
@@ -242,7 +242,7 @@ def policy_proposal_reject(*, proposal: PolicyProposal, actor: Actor, reason: st
 
 def _require_officer(actor: Actor, portfolio: Portfolio, *, field: str) -> None:
     if not may_decide_policy(actor, portfolio):
-        raise ConflictError("only a risk officer of the portfolio changes or decides its policy", field=field)
+        raise NotPermitted("only a risk officer of the portfolio changes or decides its policy", field=field)
 
 
 def _require_reason(reason: str, what: str) -> None:

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 
 from allocations.adapters import amounts_for_weights
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import (
     AllocationRun,
     AuditEntry,
@@ -50,7 +50,7 @@ def test_a_change_waits_for_a_second_risk_officer_and_is_audited(demo):
     change = equity_change_request(portfolio=demo, actor=actor("risk"), equity=Decimal("11000000"), reason="inflow")
     demo.refresh_from_db()
     assert change.status == EquityChange.Status.PENDING_APPROVAL and demo.total_equity == EQUITY
-    with pytest.raises(ConflictError):
+    with pytest.raises(NotPermitted):
         equity_change_approve(change=change, actor=actor("risk"), reason="mine")
     equity_change_approve(change=change, actor=actor("risk2"), reason="checked the wire")
     demo.refresh_from_db()
@@ -190,7 +190,7 @@ def test_a_rejected_change_leaves_the_equity(demo):
 
 
 def test_a_portfolio_manager_cannot_change_the_equity(demo):
-    with pytest.raises(ConflictError):
+    with pytest.raises(NotPermitted):
         equity_change_request(portfolio=demo, actor=actor("pm"), equity=Decimal("10500000"), reason="more")
     assert not EquityChange.objects.exists() and not _equity_rows(demo).exists()
 
