@@ -26,11 +26,10 @@ from allocations.selectors.core import portfolio_today, run_for_idempotency_key
 from allocations.selectors.runs import RebalanceOutcome, run_outcome
 
 from .actors import Actor
+from .idempotency import MAX_KEY_LENGTH
 from .locks import portfolio_lock
 from .run_inputs import RebalanceRequest, RunInputs, run_inputs_load
 from .run_records import RunDecision, allocation_run_record
-
-MAX_KEY_LENGTH = 200
 
 __all__ = ["RebalanceOutcome", "RebalanceRequest", "allocation_run_create"]
 
