@@ -10,9 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date
 
 import numpy as np
 from django.db import models
@@ -20,9 +18,8 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.query_utils import DeferredAttribute
 
 from allocations import engine
+from allocations.calendar import business_days_from
 from allocations.policy_fields import POLICY_FIELDS
-
-CENT = Decimal("0.01")
 
 
 def engine_policy(policy_row, *, method: str | None = None) -> engine.AllocationPolicy:
@@ -43,73 +40,6 @@ def plan_for_policy(policy_row, current: np.ndarray, target: np.ndarray, *, forc
         min_change=policy_row.min_change_threshold,
         force=force,
     )
-
-
-def zone_of(name: str) -> ZoneInfo:
-    """The portfolio's time zone; an unknown name falls back to UTC (the model's default)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_date(moment: datetime, zone_name: str) -> date:
-    """The calendar date of ``moment`` (an aware datetime) in the time zone ``zone_name``."""
-    return moment.astimezone(zone_of(zone_name)).date()
-
-
-def business_days_from(start: date, count: int) -> list[date]:
-    """``count`` weekdays (Monday to Friday) starting at ``start``, or at the next weekday."""
-    days, day = [], start
-    while len(days) < count:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
-def amounts_for_weights(weights: Iterable[float], equity: Decimal) -> list[Decimal]:
-    """amount_i = w_i x equity, rounded down to the cent so the amounts never exceed the equity.
-
-    ``w_i`` is the weight's shortest decimal (``repr``) and the product is exact. In floats,
-    ``w x (100 x equity)`` is within ``4e-16`` of it relatively (the equity's cents are an exact
-    integer below 2^53; the product and the weight's own decimal each cost half an ulp), so its
-    floor is the exact floor wherever it lies farther than that from a whole cent; the others
-    (near a whole cent, huge, negative or not finite) are computed in decimals as one would by hand.
-    """
-    values = weights if isinstance(weights, np.ndarray) else list(weights)
-    array = np.asarray(values, dtype=float)
-    equity_cents = float(equity * 100)
-    if array.ndim != 1 or not equity_cents < 2.0**53:
-        return [_amount_by_hand(w, equity) for w in values]
-    with np.errstate(invalid="ignore", over="ignore"):
-        cents = array * equity_cents
-        floor = np.floor(cents)
-        margin = cents * 4e-16 + 1e-9
-        fast = (array >= 0) & (cents < 2.0**52) & (cents - floor > margin) & (floor + 1 - cents > margin)
-    whole = np.where(fast, floor, 0).astype(np.int64).tolist()
-    return [
-        Decimal(c).scaleb(-2) if ok else _amount_by_hand(values[i], equity)
-        for i, (c, ok) in enumerate(zip(whole, fast.tolist(), strict=True))
-    ]
-
-
-def _amount_by_hand(weight: float, equity: Decimal) -> Decimal:
-    return (Decimal(repr(float(weight))) * equity).quantize(CENT, rounding=ROUND_DOWN)
-
-
-def weights_of_amounts(ids: np.ndarray, amounts: dict[int, Decimal], equity: Decimal) -> tuple[np.ndarray, float]:
-    """Funds as fractions of equity, in the order of ``ids``, and the basis used.
-
-    If the funds add up to more than the equity (the equity was lowered), weights are taken of
-    the funds' total instead, so they still sum to at most 1.
-    """
-    vector = np.array([float(amounts.get(int(i), 0)) for i in ids], dtype=float)
-    total = float(sum(amounts.values(), Decimal("0")))
-    basis = max(float(equity), total)
-    if basis <= 0:
-        return np.zeros(len(ids)), float(equity)
-    return vector / basis, basis
 
 
 def by_code(codes: Sequence[str], weights: Iterable[float]) -> dict[str, float]:
@@ -296,18 +226,3 @@ class CompactStepWeightsField(models.JSONField):
         if isinstance(value, dict) and not isinstance(expression, KeyTransform):
             return step_weights_rows(value)
         return value
-
-
-def business_days_since_last_return(dates: Sequence[date], panel: np.ndarray, today: date) -> np.ndarray:
-    """Per column of ``panel`` (T x N, rows ``dates``), the business days strictly between its last
-    return and ``today``: the days whose return is missing (a column without any counts from before
-    the first date). The engine holds a strategy whose count exceeds the policy's ``stale_after_days``.
-    """
-    n = panel.shape[1] if panel.ndim == 2 else 0
-    if not len(dates) or n == 0:
-        return np.zeros(n)
-    observed = ~np.isnan(panel)
-    last_row = len(dates) - 1 - np.argmax(observed[::-1], axis=0)
-    days = np.array(dates, dtype="datetime64[D]")
-    last = np.where(observed.any(axis=0), days[last_row], days[0] - np.timedelta64(1, "D"))
-    return np.maximum(np.busday_count(last + np.timedelta64(1, "D"), np.datetime64(today, "D")), 0).astype(float)

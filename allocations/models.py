@@ -17,9 +17,8 @@ from django.db.models import Q
 
 from allocations import clock, engine
 from allocations.adapters import CompactExplanationField, CompactStepWeightsField
+from allocations.money import MONEY
 from allocations.policy_fields import ESTIMATOR_LABELS, METHOD_LABELS, POLICY_FIELDS
-
-MONEY = {"max_digits": 20, "decimal_places": 2}
 
 
 def _between(field: str, low: float, high: float, *, low_open: bool = False) -> Q:

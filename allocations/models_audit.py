@@ -12,9 +12,7 @@ from django.db.models import Q
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.functions import Coalesce, Now
 
-# As ``allocations.models``'s money fields (this module is imported from there: it names the tables it
-# refers to by their labels and imports nothing from it)
-MONEY = {"max_digits": 20, "decimal_places": 2}
+from allocations.money import MONEY
 
 
 def _unchecked_key(to: str, *, related_name: str = "+", null: bool = True, **options) -> models.ForeignKey:

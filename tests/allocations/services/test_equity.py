@@ -10,7 +10,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 
-from allocations.adapters import amounts_for_weights
 from allocations.errors import ConflictError, DomainError
 from allocations.models import (
     AllocationRun,
@@ -22,6 +21,7 @@ from allocations.models import (
     TransitionStep,
 )
 from allocations.models_jobs import OutboxEvent
+from allocations.money import amounts_for_weights
 from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.approvals import allocation_run_approve
