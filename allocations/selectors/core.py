@@ -42,7 +42,7 @@ from allocations.models import (
     TransitionSchedule,
     TransitionStep,
 )
-from allocations.models_audit import EFFECTIVE_TIME_SQL, audit_effective_time  # noqa: F401  (re-exported)
+from allocations.models.audit import EFFECTIVE_TIME_SQL, audit_effective_time  # noqa: F401  (re-exported)
 from allocations.money import CENT
 
 

@@ -34,8 +34,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from allocations.errors import DomainError
-from allocations.models import AllocationRun, AuditEntry, Portfolio, TransitionStep
-from allocations.models_jobs import DeliveryAttempt, OutboxEvent, WebhookDelivery, WebhookEndpoint
+from allocations.models import (
+    AllocationRun,
+    AuditEntry,
+    DeliveryAttempt,
+    OutboxEvent,
+    Portfolio,
+    TransitionStep,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from allocations.money import amounts_for_weights
 from allocations.selectors.core import strategy_codes_by_id
 from allocations.selectors.jobs import deliveries_due, endpoint_ids_active

@@ -14,12 +14,13 @@ from decimal import Decimal
 import numpy as np
 from django.db import transaction
 
-from allocations import adapters, db
+from allocations import db
 from allocations.calendar import business_days_from
 from allocations.clock import localdate as clock_localdate
 from allocations.clock import now as clock_now
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule, TransitionStep
+from allocations.models.fields import step_weights_compact
 from allocations.money import amounts_for_weights
 from allocations.selectors.panels import fund_amounts
 
@@ -172,7 +173,7 @@ def _write_steps(
     *, schedule: TransitionSchedule, universe_ids: np.ndarray, steps: np.ndarray, days: list[date]
 ) -> None:
     """The schedule's steps, pending; each step's weights in the packed form its field stores
-    (``adapters.step_weights_compact``: the ids and the weights' float64 bytes, bit for bit)."""
+    (``step_weights_compact``: the ids and the weights' float64 bytes, bit for bit)."""
     ids = np.asarray(universe_ids, dtype=np.int64)
     db.bulk_insert(
         TransitionStep,
@@ -181,7 +182,7 @@ def _write_steps(
                 "schedule_id": schedule.pk,
                 "index": k + 1,
                 "due_date": day,
-                "weights": adapters.step_weights_compact(ids, steps[k]),
+                "weights": step_weights_compact(ids, steps[k]),
                 "status": TransitionStep.Status.PENDING.value,
                 "applied_at": None,
                 "applied_by": "",

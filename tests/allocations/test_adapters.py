@@ -1,4 +1,4 @@
-"""allocations/adapters.py: pure conversions between rows and the engine's arrays (no database)."""
+"""allocations/adapters.py: the engine's boundary, rows to inputs and its result to rows (no database)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from allocations import adapters, engine
 from allocations.models import AllocationPolicy
+from allocations.models.fields import STRATEGY_COLUMNS, explanation_compact, explanation_rows
 from allocations.policy_fields import POLICY_FIELDS
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -234,10 +235,10 @@ def test_run_explanation_shape():
     extra = {"equity": "1000.00", "policy_version": 3}
     stored = adapters.run_explanation(result, codes, sectors, extra)
     facts = set(result.explanation) - {"strategies"}  # the engine's count of strategies: the rows take its place
-    assert set(stored) == facts | set(extra) | {adapters.STRATEGY_COLUMNS}  # the compact form
-    assert set(stored[adapters.STRATEGY_COLUMNS]["final"]) == {"f8"}  # floats packed, not a list of numbers
-    assert adapters.explanation_compact(adapters.explanation_rows(stored)) == stored  # what storing it writes
-    explanation = adapters.explanation_rows(stored)
+    assert set(stored) == facts | set(extra) | {STRATEGY_COLUMNS}  # the compact form
+    assert set(stored[STRATEGY_COLUMNS]["final"]) == {"f8"}  # floats packed, not a list of numbers
+    assert explanation_compact(explanation_rows(stored)) == stored  # what storing it writes
+    explanation = explanation_rows(stored)
 
     assert set(explanation) == facts | set(extra) | {"strategies"}
     assert explanation["equity"] == "1000.00" and explanation["policy_version"] == 3

@@ -16,11 +16,11 @@ from allocations.models import (
     AuditEntry,
     EquityChange,
     Fund,
+    OutboxEvent,
     Portfolio,
     TransitionSchedule,
     TransitionStep,
 )
-from allocations.models_jobs import OutboxEvent
 from allocations.money import amounts_for_weights
 from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
