@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from allocations.models import AuditEntry
 from capital_allocation.env import env_networks
-from tests.allocations.api.conftest import demo, users  # noqa: F401 - fixtures
+from tests.allocations.api.conftest import demo, demo_world, users  # noqa: F401 - fixtures
 
 TOKEN = "m" * 20 + "etrics-token-for-the-test-only"
 

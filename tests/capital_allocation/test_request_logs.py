@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from allocations.models import Portfolio
 from capital_allocation import logs
-from tests.allocations.api.conftest import demo, users  # noqa: F401 - fixtures
+from tests.allocations.api.conftest import demo, demo_world, users  # noqa: F401 - fixtures
 
 from .log_capture import json_log_lines
 
