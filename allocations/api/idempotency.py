@@ -29,13 +29,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from allocations.models import IdempotencyRecord
+from allocations.models.idempotency import MAX_KEY_LENGTH
 from allocations.selectors.core import idempotency_record_get
-from allocations.services.idempotency import (
-    MAX_KEY_LENGTH,
-    idempotency_claim,
-    idempotency_complete,
-    idempotency_release,
-)
+from allocations.services.idempotency import idempotency_claim, idempotency_complete, idempotency_release
 
 HEADER = "Idempotency-Key"
 ABANDONED_AFTER = timedelta(minutes=10)  # far longer than any request may take

@@ -18,7 +18,7 @@ from django.db.models.functions import Cast, TruncDate
 
 from allocations.audit_canonical import ChainStart, chained_rows
 from allocations.models import AllocationLine, AuditEntry, Fund, ReturnsPanelSnapshot, Strategy, StrategyReturn
-from allocations.models_audit import audit_effective_time
+from allocations.models.audit import audit_effective_time
 from allocations.panel_snapshot import PanelSnapshot, snapshot_decode
 
 LINE_COLUMNS = (

@@ -23,7 +23,7 @@ from django.db import OperationalError, connection, models
 from allocations.audit_canonical import ChainStart, cents_text
 from allocations.audit_chain import normalise_payload
 from allocations.models import AllocationLine, AuditEntry, Fund, ReturnsPanelSnapshot, Strategy, StrategyReturn
-from allocations.models_audit import EFFECTIVE_TIME_SQL
+from allocations.models.audit import EFFECTIVE_TIME_SQL
 from allocations.panel_snapshot import EPOCH_ORDINAL, PanelSnapshot, snapshot_decode
 
 from .portable import LINE_COLUMNS

@@ -15,7 +15,6 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from guardian.shortcuts import get_objects_for_user
 
 from allocations import clock
-from allocations.adapters import local_date
 from allocations.audit_chain import (
     GENESIS_HASH,
     ChainHasher,
@@ -24,6 +23,7 @@ from allocations.audit_chain import (
     head_signature,
     legacy_chain_hash,
 )
+from allocations.calendar import local_date
 from allocations.models import (
     AllocationLine,
     AllocationPolicy,
@@ -42,7 +42,8 @@ from allocations.models import (
     TransitionSchedule,
     TransitionStep,
 )
-from allocations.models_audit import EFFECTIVE_TIME_SQL, audit_effective_time  # noqa: F401  (re-exported)
+from allocations.models.audit import EFFECTIVE_TIME_SQL, audit_effective_time  # noqa: F401  (re-exported)
+from allocations.money import CENT
 
 
 def policy_current(*, portfolio: Portfolio) -> AllocationPolicy | None:
@@ -59,7 +60,7 @@ def fund_list(*, portfolio: Portfolio) -> QuerySet[Fund]:
 
 def fund_total_capital(*, portfolio: Portfolio) -> Decimal:
     total = fund_list(portfolio=portfolio).aggregate(total=Sum("amount"))["total"]
-    return (total or Decimal("0")).quantize(Decimal("0.01"))
+    return (total or Decimal("0")).quantize(CENT)
 
 
 def fund_weights(*, portfolio: Portfolio) -> dict[str, float]:

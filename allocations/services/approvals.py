@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from django.db import transaction
 
-from allocations import adapters
+from allocations import adapters, money
 from allocations.errors import ConflictError
 from allocations.models import AllocationRun, AuditEntry
 from allocations.selectors.core import portfolio_today
@@ -41,7 +41,7 @@ def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str) -> 
         ids = np.array([sid for sid, _ in lines], dtype=np.int64)
         target = np.array([w for _, w in lines], dtype=float)
         amounts = fund_amounts(portfolio=portfolio)
-        current, _ = adapters.weights_of_amounts(ids, amounts, portfolio.total_equity)
+        current, _ = money.weights_of_amounts(ids, amounts, portfolio.total_equity)
         steps = adapters.plan_for_policy(run.policy, current, target, force=run.force_rebalance)
         _audit_decision(run, actor, AuditEntry.Kind.RUN_APPROVED, reason, steps=int(steps.shape[0]))
         schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)

@@ -19,12 +19,13 @@ from accounts.services import portfolio_grant, roles_ensure, user_ensure
 from allocations import clock
 from allocations.errors import DomainError
 from allocations.models import AllocationRun, Portfolio, Sector, Strategy, StrategyReturn
+from allocations.money import CENT
 from allocations.selectors.core import run_list, schedule_list
 from allocations.selectors.panels import returns_snapshot_get
 
 from .actors import Actor
 from .approvals import allocation_run_approve, allocation_run_reject
-from .funds import CENT, funds_set_many
+from .funds import funds_set_many
 from .policies import policy_create_version, policy_proposal_approve, policy_set_method
 from .returns_snapshot import returns_snapshot_merge
 from .run_inputs import RebalanceRequest

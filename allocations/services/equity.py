@@ -22,18 +22,17 @@ from django.db import transaction
 from accounts import roles
 from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationRun, AuditEntry, EquityChange, Portfolio
+from allocations.money import CENT, MAX_AMOUNT
 from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
 from .audit import audit_append
 from .four_eyes import decision_recorded, not_the_requester, reason_required
-from .funds import MAX_AMOUNT, funds_scale_to_equity
+from .funds import funds_scale_to_equity
 from .locks import portfolio_lock
 from .outbox import outbox_funds_scaled
 from .run_records import allocation_runs_supersede
 from .schedules import schedule_supersede_active
-
-CENT = Decimal("0.01")
 
 
 def may_decide_equity(actor: Actor, portfolio: Portfolio) -> bool:

@@ -10,9 +10,6 @@ from django.db import IntegrityError, transaction
 
 from allocations.models import IdempotencyRecord
 
-#: The longest Idempotency-Key taken (the key columns of IdempotencyRecord and AllocationRun hold 200).
-MAX_KEY_LENGTH = IdempotencyRecord._meta.get_field("key").max_length
-
 
 def idempotency_claim(*, user, key: str, method: str, path: str, request_hash: str) -> IdempotencyRecord | None:
     """Insert the claim; None when the key is already claimed (by this user)."""

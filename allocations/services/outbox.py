@@ -33,10 +33,18 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from allocations import adapters
 from allocations.errors import DomainError
-from allocations.models import AllocationRun, AuditEntry, Portfolio, TransitionStep
-from allocations.models_jobs import DeliveryAttempt, OutboxEvent, WebhookDelivery, WebhookEndpoint
+from allocations.models import (
+    AllocationRun,
+    AuditEntry,
+    DeliveryAttempt,
+    OutboxEvent,
+    Portfolio,
+    TransitionStep,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from allocations.money import amounts_for_weights
 from allocations.selectors.core import strategy_codes_by_id
 from allocations.selectors.jobs import deliveries_due, endpoint_ids_active
 
@@ -93,7 +101,7 @@ def outbox_target_approved(
     """The event of a run whose target is approved (applied at once, or by a second risk officer).
 
     ``codes``: the strategies' codes in the order of ``universe_ids``, if the caller has them."""
-    amounts = adapters.amounts_for_weights(target, run.total_equity)
+    amounts = amounts_for_weights(target, run.total_equity)
     names = _names(run, universe_ids, codes)
     payload = {
         "allocation_id": str(run.public_id),

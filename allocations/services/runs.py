@@ -22,11 +22,11 @@ from django.db import transaction
 from allocations import adapters, engine
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, Portfolio, TransitionStep
+from allocations.models.idempotency import MAX_KEY_LENGTH
 from allocations.selectors.core import portfolio_today, run_for_idempotency_key
 from allocations.selectors.runs import RebalanceOutcome, run_outcome
 
 from .actors import Actor
-from .idempotency import MAX_KEY_LENGTH
 from .locks import portfolio_lock
 from .run_inputs import RebalanceRequest, RunInputs, run_inputs_load
 from .run_records import RunDecision, allocation_run_record

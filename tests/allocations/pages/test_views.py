@@ -260,7 +260,7 @@ def _amounts_in_force_row_by_row(portfolio, ids, dates):
     from django.utils import timezone
 
     from allocations.models import AuditEntry
-    from allocations.models_audit import audit_effective_time
+    from allocations.models.audit import audit_effective_time
 
     ordinals = [d.toordinal() for d in dates]
     amounts = np.zeros((len(dates), len(ids)))

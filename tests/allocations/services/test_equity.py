@@ -7,18 +7,18 @@ from decimal import ROUND_FLOOR, Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from allocations.adapters import amounts_for_weights
 from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import (
     AllocationRun,
     AuditEntry,
     EquityChange,
     Fund,
+    OutboxEvent,
     Portfolio,
     TransitionSchedule,
     TransitionStep,
 )
-from allocations.models_jobs import OutboxEvent
+from allocations.money import amounts_for_weights
 from allocations.selectors.core import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.approvals import allocation_run_approve
