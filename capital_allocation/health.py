@@ -24,10 +24,11 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+
+from allocations import db
 
 DAILY_REBALANCE_JOB = "allocations.rebalance_all_portfolios"
 PROCESS_STARTED = time.monotonic()
@@ -39,9 +40,7 @@ _last_report_at = float("-inf")
 
 def _database_status() -> str:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        db.ping()
         return "ok"
     except Exception as exc:  # any failure is what the operator needs to see
         return f"error: {exc.__class__.__name__}: {exc}"
@@ -106,7 +105,7 @@ def _report() -> dict:
     return {
         "status": status,
         "http_status": 503 if any(name in down for name in checks) else 200,
-        "database_vendor": connection.vendor,
+        "database_vendor": db.vendor(),
         **checks,
         **jobs,
         "down": down,

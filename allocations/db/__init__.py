@@ -24,9 +24,21 @@ from allocations.panel_snapshot import PanelSnapshot
 from . import portable
 
 
+def vendor() -> str:
+    """The database the connection talks to: ``postgresql``, ``sqlite``, ..."""
+    return connection.vendor
+
+
 def fast() -> bool:
     """Whether the fast halves run: the connection is PostgreSQL's."""
-    return connection.vendor == "postgresql"
+    return vendor() == "postgresql"
+
+
+def ping() -> None:
+    """One round trip to the database (``/health/``'s probe); raises what the connection raises."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
 
 
 def _half() -> ModuleType:
