@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from allocations.errors import DomainError
-from allocations.selectors.core import portfolio_list_for_user
+from allocations.selectors.portfolios import portfolio_list_for_user
 from allocations.services.actors import Actor
 
 

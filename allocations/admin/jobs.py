@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from allocations import models
 from allocations.errors import DomainError
-from allocations.selectors.core import portfolio_list_for_user
+from allocations.selectors.portfolios import portfolio_list_for_user
 from allocations.services.outbox import outbox_event_redeliver, webhook_endpoint_create, webhook_endpoint_update
 from allocations.services.webhook_targets import webhook_target_check
 

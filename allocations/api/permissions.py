@@ -22,8 +22,8 @@ from rest_framework.authentication import SessionAuthentication
 from accounts import roles
 from accounts.authentication import TokenAuthentication
 from allocations.models import Portfolio
-from allocations.selectors.core import portfolio_for_user, user_may
 from allocations.selectors.current import PortfolioVersion, api_tokens_with_user, portfolio_version_for_user
+from allocations.selectors.portfolios import portfolio_for_user, user_may
 from allocations.services.actors import Actor
 
 VIEW = roles.VIEW

@@ -26,15 +26,9 @@ from allocations import display
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, PolicyProposal, Portfolio
 from allocations.selectors import dashboard as board
-from allocations.selectors.core import (
-    policy_proposal_get,
-    policy_proposal_list,
-    portfolio_for_user,
-    run_get,
-    run_list,
-    schedule_get,
-    user_may,
-)
+from allocations.selectors.policies import policy_proposal_get, policy_proposal_list
+from allocations.selectors.portfolios import portfolio_for_user, user_may
+from allocations.selectors.runs import run_get, run_list, schedule_get
 from allocations.services.actors import Actor
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 from allocations.services.policies import policy_proposal_approve, policy_proposal_reject, policy_set_method

@@ -14,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 from allocations.adapters import zone_of
 from allocations.models import AllocationPolicy, AllocationRun, Portfolio
 from allocations.models_jobs import JobExecution, OutboxEvent, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
-from allocations.selectors.core import newest_first
+from allocations.selectors.ordering import newest_first
 
 SCHEDULED_FREQUENCIES = ("daily", "weekly", "monthly")
 

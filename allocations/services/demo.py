@@ -19,8 +19,8 @@ from accounts.services import portfolio_grant, roles_ensure, user_ensure
 from allocations import clock
 from allocations.errors import DomainError
 from allocations.models import AllocationRun, Portfolio, Sector, Strategy, StrategyReturn
-from allocations.selectors.core import run_list, schedule_list
 from allocations.selectors.panels import returns_snapshot_get
+from allocations.selectors.runs import run_list, schedule_list
 
 from .actors import Actor
 from .approvals import allocation_run_approve, allocation_run_reject

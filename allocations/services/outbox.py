@@ -37,8 +37,8 @@ from allocations import adapters
 from allocations.errors import DomainError
 from allocations.models import AllocationRun, AuditEntry, Portfolio, TransitionStep
 from allocations.models_jobs import DeliveryAttempt, OutboxEvent, WebhookDelivery, WebhookEndpoint
-from allocations.selectors.core import strategy_codes_by_id
 from allocations.selectors.jobs import deliveries_due, endpoint_ids_active
+from allocations.selectors.strategies import strategy_codes_by_id
 
 from . import webhook_http
 from .actors import Actor

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from allocations import clock
 from allocations.models import AuditEntry, Portfolio, Strategy
-from allocations.selectors.core import audit_list, audit_verify, fund_changes_recent
+from allocations.selectors.audit import audit_list, audit_verify, fund_changes_recent
 from allocations.services.actors import Actor
 from allocations.services.audit import audit_append
 from allocations.services.demo import demo_seed

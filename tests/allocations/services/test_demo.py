@@ -24,7 +24,7 @@ from allocations.models import (
     Strategy,
     StrategyReturn,
 )
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.demo import business_days, demo_seed, synthetic_returns
 
 pytestmark = pytest.mark.django_db

@@ -20,7 +20,7 @@ from allocations.models import (
     TransitionSchedule,
     TransitionStep,
 )
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create

@@ -13,7 +13,7 @@ from django.db import connection
 
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AuditEntry, Fund, Portfolio, Strategy, TransitionSchedule, TransitionStep
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
