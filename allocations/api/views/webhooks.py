@@ -12,8 +12,8 @@ from allocations.api.serializers import StrictInputSerializer
 from allocations.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from allocations.selectors.jobs import endpoint_list, outbox_event_get, outbox_event_list
 from allocations.selectors.portfolios import user_may
-from allocations.services.outbox import (
-    outbox_event_redeliver,
+from allocations.services.webhook_delivery import outbox_event_redeliver
+from allocations.services.webhook_endpoints import (
     webhook_endpoint_create,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_update,
