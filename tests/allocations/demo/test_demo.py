@@ -15,6 +15,8 @@ from django.utils import timezone
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_perms
 
+from allocations.demo import demo_seed
+from allocations.demo.returns import business_days, synthetic_returns
 from allocations.models import (
     AllocationPolicy,
     AuditEntry,
@@ -25,7 +27,6 @@ from allocations.models import (
     StrategyReturn,
 )
 from allocations.selectors.audit import audit_verify
-from allocations.services.demo import business_days, demo_seed, synthetic_returns
 
 pytestmark = pytest.mark.django_db
 N_STRATEGIES, N_DAYS = 16, 60
