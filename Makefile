@@ -4,6 +4,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_WORKERS ?= 2
+PYTEST_SUITE = $(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) && $(PY) -m pytest -m slow
 
 .PHONY: install run serve test check test-sqlite test-services check-contract bench lint
 
@@ -39,19 +41,21 @@ run: install
 serve: install
 	PY=$(PY) ./deploy/serve.sh
 
-## test: the suite on SQLite and the embedded broker; with CI=true also on PostgreSQL and Redis.
+## test: the suite on SQLite and the embedded broker; with CI=true also on PostgreSQL and Redis. The
+## tests that start nothing run on $(TEST_WORKERS) processes (pytest-xdist, a database each); the slow ones
+## (real processes, the browser, the generated clients, the schema fuzz) after them, one at a time.
 test: install lint
-	$(PY) -m pytest
+	$(PYTEST_SUITE)
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-services; fi
 
 ## check: the one-minute loop while writing code: lint, then every test but the slow ones (real processes,
 ## the browser, the generated clients, the schema fuzz: `-m slow` lists them). `make test` runs everything.
 check: install lint
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n $(TEST_WORKERS)
 
 ## test-services: the suite on the real PostgreSQL and Redis (a missing server fails the run).
 test-services: install
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) REQUIRE_SERVICES=postgres,redis $(PY) -m pytest
+	export DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) REQUIRE_SERVICES=postgres,redis && $(PYTEST_SUITE)
 
 ## lint: ruff's checks and its formatter (pinned in the dev extra); `make test` runs it first.
 lint: install

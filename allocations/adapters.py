@@ -1,28 +1,34 @@
-"""Pure conversions between rows and the engine's arrays: no queries, no writes.
+"""The two conversions at the engine's boundary, pure: no queries, no writes.
+
+- rows -> engine inputs: a stored policy version as the engine's policy (``engine_policy``) and as
+  the transition it plans (``plan_for_policy``), and the digest of a run's inputs (``inputs_digest``);
+- engine result -> rows to write: weights by strategy code (``by_code``), the rows of planned steps
+  (``planned_steps``, ``planned_steps_from``), the run's explanation in the form it is stored in
+  (``run_explanation``).
 
 The services load rows through the selectors, turn them into arrays here, call the engine and
-turn its arrays back into amounts and dated steps here. Everything is a function of its
-arguments, so it is tested without a database.
+turn its arrays back into rows here. Amounts to the cent are ``allocations.money``'s, business days
+``allocations.calendar``'s, the stored forms' codecs ``allocations.models.fields``'s. Everything is a
+function of its arguments, so it is tested without a database.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date
 
 import numpy as np
-from django.db import models
-from django.db.models.fields.json import KeyTransform
-from django.db.models.query_utils import DeferredAttribute
 
 from allocations import engine
+from allocations.calendar import business_days_from
+from allocations.models.fields import (
+    STRATEGY_COLUMNS,
+    CompactExplanationField,  # noqa: F401 (migration 0010 names this path)
+    CompactStepWeightsField,  # noqa: F401 (migration 0014 names this path)
+    packed_array,
+)
 from allocations.policy_fields import POLICY_FIELDS
-
-CENT = Decimal("0.01")
 
 
 def engine_policy(policy_row, *, method: str | None = None) -> engine.AllocationPolicy:
@@ -43,73 +49,6 @@ def plan_for_policy(policy_row, current: np.ndarray, target: np.ndarray, *, forc
         min_change=policy_row.min_change_threshold,
         force=force,
     )
-
-
-def zone_of(name: str) -> ZoneInfo:
-    """The portfolio's time zone; an unknown name falls back to UTC (the model's default)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_date(moment: datetime, zone_name: str) -> date:
-    """The calendar date of ``moment`` (an aware datetime) in the time zone ``zone_name``."""
-    return moment.astimezone(zone_of(zone_name)).date()
-
-
-def business_days_from(start: date, count: int) -> list[date]:
-    """``count`` weekdays (Monday to Friday) starting at ``start``, or at the next weekday."""
-    days, day = [], start
-    while len(days) < count:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
-def amounts_for_weights(weights: Iterable[float], equity: Decimal) -> list[Decimal]:
-    """amount_i = w_i x equity, rounded down to the cent so the amounts never exceed the equity.
-
-    ``w_i`` is the weight's shortest decimal (``repr``) and the product is exact. In floats,
-    ``w x (100 x equity)`` is within ``4e-16`` of it relatively (the equity's cents are an exact
-    integer below 2^53; the product and the weight's own decimal each cost half an ulp), so its
-    floor is the exact floor wherever it lies farther than that from a whole cent; the others
-    (near a whole cent, huge, negative or not finite) are computed in decimals as one would by hand.
-    """
-    values = weights if isinstance(weights, np.ndarray) else list(weights)
-    array = np.asarray(values, dtype=float)
-    equity_cents = float(equity * 100)
-    if array.ndim != 1 or not equity_cents < 2.0**53:
-        return [_amount_by_hand(w, equity) for w in values]
-    with np.errstate(invalid="ignore", over="ignore"):
-        cents = array * equity_cents
-        floor = np.floor(cents)
-        margin = cents * 4e-16 + 1e-9
-        fast = (array >= 0) & (cents < 2.0**52) & (cents - floor > margin) & (floor + 1 - cents > margin)
-    whole = np.where(fast, floor, 0).astype(np.int64).tolist()
-    return [
-        Decimal(c).scaleb(-2) if ok else _amount_by_hand(values[i], equity)
-        for i, (c, ok) in enumerate(zip(whole, fast.tolist(), strict=True))
-    ]
-
-
-def _amount_by_hand(weight: float, equity: Decimal) -> Decimal:
-    return (Decimal(repr(float(weight))) * equity).quantize(CENT, rounding=ROUND_DOWN)
-
-
-def weights_of_amounts(ids: np.ndarray, amounts: dict[int, Decimal], equity: Decimal) -> tuple[np.ndarray, float]:
-    """Funds as fractions of equity, in the order of ``ids``, and the basis used.
-
-    If the funds add up to more than the equity (the equity was lowered), weights are taken of
-    the funds' total instead, so they still sum to at most 1.
-    """
-    vector = np.array([float(amounts.get(int(i), 0)) for i in ids], dtype=float)
-    total = float(sum(amounts.values(), Decimal("0")))
-    basis = max(float(equity), total)
-    if basis <= 0:
-        return np.zeros(len(ids)), float(equity)
-    return vector / basis, basis
 
 
 def by_code(codes: Sequence[str], weights: Iterable[float]) -> dict[str, float]:
@@ -150,164 +89,10 @@ def run_explanation(result: engine.AllocationResult, codes: Sequence[str], secto
     straight from the engine's arrays. ``explanation_rows`` gives the per-strategy rows."""
     columns: dict[str, list | dict] = {"strategy": list(codes), "sector": list(sectors)}
     for name, values in result.stages.items():
-        columns[name] = _packed_array(values)
-    columns["risk_contribution"] = _packed_array(result.risk_contributions)
+        columns[name] = packed_array(values)
+    columns["risk_contribution"] = packed_array(result.risk_contributions)
     columns["binding_limit"] = [str(v) for v in result.binding_limit.tolist()]
-    columns["binding_amount"] = _packed_array(result.binding_amount)
+    columns["binding_amount"] = packed_array(result.binding_amount)
     columns["flags"] = [[flag] if flag else [] for flag in map(str, result.flags.tolist())]
     facts = {key: value for key, value in result.to_dict_explanation().items() if key != "strategies"}
     return {**facts, **extra, STRATEGY_COLUMNS: columns}
-
-
-STRATEGY_COLUMNS = "strategy_columns"
-
-
-def _packed(values: list) -> list | dict:
-    """A column of floats (or None) as ``{"f8": base64 of float64 bytes}``; any other column as it is."""
-    if not values or not all(type(v) is float or v is None for v in values):
-        return values
-    return _packed_array(np.array(values, dtype="<f8"))  # None -> NaN
-
-
-def _packed_array(values: np.ndarray) -> list | dict:
-    """``_packed`` of a float array (NaN for None): every NaN written as the one NaN ``_packed`` writes."""
-    array = np.asarray(values, dtype="<f8")
-    if not array.size:
-        return []
-    nan = np.isnan(array)
-    if nan.any():
-        array = np.where(nan, np.nan, array).astype("<f8")
-    return {"f8": base64.b64encode(array.tobytes()).decode("ascii")}
-
-
-def _unpacked(column: list | dict) -> list:
-    if not isinstance(column, dict):
-        return column
-    array = np.frombuffer(base64.b64decode(column["f8"]), dtype="<f8")
-    values = array.tolist()
-    if np.isnan(array).any():
-        values = [None if v != v else v for v in values]
-    return values
-
-
-def explanation_compact(explanation: dict) -> dict:
-    """The explanation as stored: its per-strategy rows (``strategies``: code -> row) as one array per
-    key under ``strategy_columns`` (the codes under ``strategy``), in the rows' order.
-
-    A thousand rows repeat a dozen keys a thousand times; the arrays are about half the JSON and
-    half the time to write. A column of floats (``None`` for NaN, as the engine's JSON form has it)
-    is packed as its little-endian float64 bytes in base64 (``{"f8": ...}``): bit for bit, and no
-    decimal text to write and parse (at 10,000 strategies 1.7 MB of numbers become 0.6 MB, 110 ms of
-    writing 35). Rows whose keys differ are stored as they are.
-    """
-    rows = explanation.get("strategies")
-    if not isinstance(rows, dict):
-        return explanation
-    keys = list(next(iter(rows.values()), {}))
-    if any(list(row) != keys for row in rows.values()):
-        return explanation
-    columns = {"strategy": list(rows)}
-    for key in keys:
-        columns[key] = _packed([row[key] for row in rows.values()])
-    compact = {key: value for key, value in explanation.items() if key != "strategies"}
-    compact[STRATEGY_COLUMNS] = columns
-    return compact
-
-
-def explanation_rows(stored: dict) -> dict:
-    """``explanation_compact`` undone: the per-strategy rows (``strategies``: code -> row) as the run
-    answered them; an explanation stored with its rows (before the compact form) is returned as it is."""
-    columns = stored.get(STRATEGY_COLUMNS)
-    if not isinstance(columns, dict):
-        return stored
-    keys = [key for key in columns if key != "strategy"]
-    rows = {
-        code: dict(zip(keys, values, strict=True))
-        for code, *values in zip(columns["strategy"], *(_unpacked(columns[key]) for key in keys), strict=True)
-    }
-    explanation = {key: value for key, value in stored.items() if key != STRATEGY_COLUMNS}
-    explanation["strategies"] = rows
-    return explanation
-
-
-class _RowsWhenRead(DeferredAttribute):
-    """An explanation assigned in the compact form (a rebalance builds it so) reads as rows: expanded on
-    first access and kept, so the instance a service returns reads as one loaded from the database."""
-
-    def __get__(self, instance, cls=None):
-        value = super().__get__(instance, cls)
-        if instance is not None and isinstance(value, dict) and STRATEGY_COLUMNS in value:
-            value = instance.__dict__[self.field.attname] = explanation_rows(value)
-        return value
-
-    def __set__(self, instance, value):  # a data descriptor: read through ``__get__`` even once set
-        instance.__dict__[self.field.attname] = value
-
-
-class CompactExplanationField(models.JSONField):
-    """A run's explanation: written in the compact form (``explanation_compact``), read back as rows
-    (``explanation_rows``), so every reader sees the rows the rebalance answered."""
-
-    descriptor_class = _RowsWhenRead
-
-    def get_prep_value(self, value):
-        return super().get_prep_value(explanation_compact(value) if isinstance(value, dict) else value)
-
-    def from_db_value(self, value, expression, connection):
-        value = super().from_db_value(value, expression, connection)
-        if isinstance(value, dict) and not isinstance(expression, KeyTransform):
-            return explanation_rows(value)
-        return value
-
-
-def step_weights_compact(ids: np.ndarray, weights: np.ndarray) -> dict:
-    """A step's weights as stored: the strategy ids and the weights as little-endian int64 and float64
-    bytes in base64 (``{"ids": ..., "f8": ...}``), bit for bit, in the order given."""
-    return {
-        "ids": base64.b64encode(np.asarray(ids, dtype="<i8").tobytes()).decode("ascii"),
-        "f8": base64.b64encode(np.asarray(weights, dtype="<f8").tobytes()).decode("ascii"),
-    }
-
-
-def step_weights_rows(stored: dict) -> dict:
-    """``step_weights_compact`` undone: strategy id (a string, as JSON keys are) -> weight. Weights
-    stored as an object (before the compact form) are returned as they are."""
-    if set(stored) != {"ids", "f8"} or not all(isinstance(v, str) for v in stored.values()):
-        return stored
-    ids = np.frombuffer(base64.b64decode(stored["ids"]), dtype="<i8").tolist()
-    weights = np.frombuffer(base64.b64decode(stored["f8"]), dtype="<f8").tolist()
-    return dict(zip(map(str, ids), weights, strict=True))
-
-
-class CompactStepWeightsField(models.JSONField):
-    """A transition step's weights (strategy id -> weight), written as two packed arrays
-    (``step_weights_compact``) and read back as the mapping.
-
-    A 1,000-strategy schedule of five steps was 5,000 keys for the database to parse into JSONB (and
-    70 KB to compress); packed it is ten strings."""
-
-    def get_prep_value(self, value):
-        if isinstance(value, dict) and not set(value) <= {"ids", "f8"}:
-            value = step_weights_compact(np.array([int(k) for k in value], dtype=np.int64), list(value.values()))
-        return super().get_prep_value(value)
-
-    def from_db_value(self, value, expression, connection):
-        value = super().from_db_value(value, expression, connection)
-        if isinstance(value, dict) and not isinstance(expression, KeyTransform):
-            return step_weights_rows(value)
-        return value
-
-
-def business_days_since_last_return(dates: Sequence[date], panel: np.ndarray, today: date) -> np.ndarray:
-    """Per column of ``panel`` (T x N, rows ``dates``), the business days strictly between its last
-    return and ``today``: the days whose return is missing (a column without any counts from before
-    the first date). The engine holds a strategy whose count exceeds the policy's ``stale_after_days``.
-    """
-    n = panel.shape[1] if panel.ndim == 2 else 0
-    if not len(dates) or n == 0:
-        return np.zeros(n)
-    observed = ~np.isnan(panel)
-    last_row = len(dates) - 1 - np.argmax(observed[::-1], axis=0)
-    days = np.array(dates, dtype="datetime64[D]")
-    last = np.where(observed.any(axis=0), days[last_row], days[0] - np.timedelta64(1, "D"))
-    return np.maximum(np.busday_count(last + np.timedelta64(1, "D"), np.datetime64(today, "D")), 0).astype(float)

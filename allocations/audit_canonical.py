@@ -114,41 +114,44 @@ class CanonicalBatch:
         )
 
 
-def chained_rows(
-    records: Sequence[AuditRecord],
-    *,
-    portfolio_id: int,
-    actor_id: int | None,
-    actor_label: str,
-    now: datetime,
-    effective_at: datetime | None,
-    canonical: CanonicalBatch,
-    hasher: ChainHasher,
-    prev_hash: str,
-    seq: int,
-) -> tuple[list[dict], str]:
-    """``records`` as ``AuditEntry`` field dicts chained from
-    ``prev_hash`` at positions ``seq + 1``, ``seq + 2``, ..., and the last hash."""
-    rows = []
+@dataclass(frozen=True)
+class ChainStart:
+    """Where a batch of audit rows joins its portfolio's chain, and what its rows share: the writer,
+    its clock (hashed), the effective time, the canonical form and the keyed hash of the batch."""
+
+    portfolio_id: int
+    actor_id: int | None
+    actor_label: str
+    now: datetime
+    effective_at: datetime | None
+    canonical: CanonicalBatch
+    hasher: ChainHasher
+    prev_hash: str  # the chain's last hash (GENESIS_HASH for the first row)
+    seq: int  # the chain's last position: the batch takes seq + 1, seq + 2, ...
+
+
+def chained_rows(records: Sequence[AuditRecord], start: ChainStart) -> tuple[list[dict], str]:
+    """``records`` as ``AuditEntry`` field dicts chained onto ``start``, and the last hash."""
+    rows, prev_hash, seq = [], start.prev_hash, start.seq
     for record in records:
         payload = normalise_payload(record.payload) if record.payload else {}
         row = {
-            "portfolio_id": portfolio_id,
+            "portfolio_id": start.portfolio_id,
             "kind": record.kind,
-            "created_at": now,
-            "effective_at": effective_at,
+            "created_at": start.now,
+            "effective_at": start.effective_at,
             "strategy_id": record.strategy_id,
             "run_id": record.run_id,
             "step_id": record.step_id,
             "old_amount": record.old_amount,
             "new_amount": record.new_amount,
             "total_capital": record.total_capital,
-            "actor_id": actor_id,
-            "actor_label": actor_label,
+            "actor_id": start.actor_id,
+            "actor_label": start.actor_label,
             "reason": record.reason,
             "payload": payload,
         }
-        entry_hash = hasher(canonical(row), prev_hash)
+        entry_hash = start.hasher(start.canonical(row), prev_hash)
         seq += 1
         row["prev_hash"], row["entry_hash"], row["seq"] = prev_hash, entry_hash, seq
         rows.append(row)

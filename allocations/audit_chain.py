@@ -100,10 +100,6 @@ class ChainHasher:
         return mac.hexdigest()
 
 
-def chain_hash(canonical: str, prev_hash: str, key: bytes) -> str:
-    return ChainHasher(key)(canonical, prev_hash)
-
-
 def head_signature(key: bytes, *, portfolio_id: int, count: int, last_hash: str, legacy_count: int) -> str:
     """HMAC of a chain head's state: the owner who can rewrite the head row cannot sign a rolled-back one."""
     message = f"audit-chain-head:{portfolio_id}:{count}:{legacy_count}:{last_hash}"

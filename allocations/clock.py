@@ -3,7 +3,7 @@
 Every service reads "now" and "today" here. Normally that is the wall clock. A caller that lives
 through another time (the demo's history, a catch-up run for a missed day) says so explicitly with
 ``effective(moment)``: within it, ``now()`` is ``moment`` and each audit row gets ``effective_at``
-beside the ``recorded_at`` the database stamps (``models_audit.AuditEntry``), so the trail shows both
+beside the ``recorded_at`` the database stamps (``models.audit.AuditEntry``), so the trail shows both
 when a change was recorded and when it took effect.
 
 A moment later than the wall clock is refused: nothing is written from the future (issue 21).

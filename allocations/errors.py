@@ -40,3 +40,8 @@ class ConflictError(DomainError):
 
 class PortfolioBusyError(ConflictError):
     """Another change of the same portfolio held its lock past the lock timeout: retry later."""
+
+
+class NotPermitted(DomainError):
+    """The actor may not do this: a role they do not hold on the portfolio, or four eyes (the one who
+    asked never decides). The API answers 403, never 409: it is about who asks, not about the state."""

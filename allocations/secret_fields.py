@@ -1,9 +1,10 @@
 """Secrets the service must read back (webhook signing keys) kept encrypted at rest.
 
 A database dump or a read replica held every webhook secret in plain text, enough to sign orders
-to the execution system. ``EncryptedSecretField`` stores ``enc1:<Fernet token>`` and gives the
-plain text back on load, so code reads ``endpoint.secret`` as before while the table holds only
-ciphertext. The key is not in the database:
+to the execution system. ``EncryptedSecretField`` (in ``allocations.models.fields``) stores
+``enc1:<Fernet token>`` through ``encrypt`` here and gives the plain text back on load
+(``decrypt``), so code reads ``endpoint.secret`` as before while the table holds only ciphertext.
+The key is not in the database:
 
 - ``WEBHOOK_SECRET_KEY`` (any string of 32+ characters) when set; the Fernet key is
   ``urlsafe_b64encode(HMAC-SHA256(WEBHOOK_SECRET_KEY, "cae.webhook-secrets.v1"))``;
@@ -25,7 +26,6 @@ import hmac
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
 
 PREFIX = "enc1:"
 CONTEXT = b"cae.webhook-secrets.v1"
@@ -65,14 +65,12 @@ def is_encrypted(stored: str | None) -> bool:
     return bool(stored) and stored.startswith(PREFIX)
 
 
-class EncryptedSecretField(models.CharField):
-    """A secret text stored encrypted (``enc1:`` and a Fernet token); plain text in Python."""
+def __getattr__(name: str):
+    # Migration 0019 names ``allocations.secret_fields.EncryptedSecretField``; the field lives with the
+    # other fields in ``allocations.models.fields``, which imports this module: resolved on first use,
+    # as an import here would be circular.
+    if name == "EncryptedSecretField":
+        from allocations.models.fields import EncryptedSecretField
 
-    def from_db_value(self, value, expression, connection):
-        return value if value is None else decrypt(value)
-
-    def get_prep_value(self, value):
-        value = super().get_prep_value(value)
-        if value is None or value == "" or is_encrypted(value):
-            return value
-        return encrypt(value)
+        return EncryptedSecretField
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

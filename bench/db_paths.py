@@ -58,7 +58,7 @@ def main() -> None:
     django.setup()
     from django.utils import timezone
 
-    from allocations.audit_canonical import AuditRecord, CanonicalBatch
+    from allocations.audit_canonical import AuditRecord, CanonicalBatch, ChainStart
     from allocations.audit_chain import GENESIS_HASH, ChainHasher, audit_key
     from allocations.db import portable, postgresql
     from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy
@@ -109,8 +109,7 @@ def main() -> None:
     def audit(half):
         def work():
             canonical = CanonicalBatch(portfolio_id=portfolio.pk, created_at=now, actor_id=None, actor_label="bench")
-            half.audit_rows_insert(
-                records,
+            start = ChainStart(
                 portfolio_id=portfolio.pk,
                 actor_id=None,
                 actor_label="bench",
@@ -121,6 +120,7 @@ def main() -> None:
                 prev_hash=head.last_hash if head else GENESIS_HASH,
                 seq=10**9,  # positions no chain holds: nothing collides, everything is rolled back
             )
+            half.audit_rows_insert(records, start)
 
         return work
 

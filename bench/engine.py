@@ -1,26 +1,11 @@
 """Benchmark of the allocation engine (not a test): scale, memory, and risk-parity solvers side by side.
 
-Run from the project root with the ``bench`` extra installed::
-
     python bench/engine.py                 # full run (N up to 10,000; a few minutes with the cvxpy libraries)
     python bench/engine.py --quick         # N <= 1,000 and fewer repeats
     python bench/engine.py --engine-only   # the engine's own figures and targets (about a minute)
 
-Prints:
-
-1. ``allocate()`` per stage (validate, estimate, weights, limits, explain, transition) and in
-   total, median of ``--repeats`` runs, with the peak traced memory (tracemalloc) of one run,
-   for N = 100, 1,000, 5,000, 10,000 strategies with T = 252 days and N = 1,000 with T = 30.
-2. Risk budgets: the solve with budgets 1 : 100 (half the strategies each) against equal
-   budgets on the same N = 2,000 covariance, time ratio and accuracy.
-3. ``hrp`` at N = 1,000: the weights alone and ``allocate(method="hrp")``.
-4. Risk-parity solvers on the same covariance: ours (dense matrix and factor form) against
-   Riskfolio-Lib, skfolio and riskparityportfolio's C++ coordinate descent, with the time
-   ratio and the accuracy ``max_i |RC_i / mean(RC) - 1|``.
-5. Ledoit-Wolf: ours against ``sklearn.covariance.ledoit_wolf``.
-6. The targets of ARCHITECTURE §8 / issue 9 with the measured figure and "ok" or "MISSED".
-
-A library that is not installed is reported as "not installed"; the rest still runs.
+What it prints, and the figures measured here: bench/README.md, *Engine*. A library that is not
+installed is reported as "not installed"; the rest still runs.
 """
 
 from __future__ import annotations
@@ -47,6 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from synthetic import make_returns  # noqa: E402
+
 from allocations.engine import (  # noqa: E402
     AllocationPolicy,
     SectorSignal,
@@ -60,27 +47,6 @@ from tests.allocations.engine.skfolio_support import fixed_prior  # noqa: E402
 
 #: Figures of this run checked against the targets at the end: name -> (measured, target, unit).
 RESULTS: dict[str, tuple[float, float, str]] = {}
-
-SECTORS = 20
-
-
-def make_returns(n: int, t: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
-    """Daily returns of ``n`` strategies over ``t`` days: a market factor, one factor per sector and
-    idiosyncratic noise, with 5% of the strategies starting late (NaN before their start)."""
-    rng = np.random.default_rng(seed)
-    codes = np.arange(n) % SECTORS
-    market = rng.standard_normal((t, 1)) * 0.006
-    sector = rng.standard_normal((t, SECTORS)) * 0.006
-    returns = (
-        2e-4
-        + market * rng.uniform(0.2, 1.0, n)
-        + sector[:, codes] * rng.uniform(0.2, 1.0, n)
-        + rng.standard_normal((t, n)) * 0.01 * rng.uniform(0.5, 2.0, n)
-    )
-    late = rng.random(n) < 0.05
-    start = np.where(late, rng.integers(0, t - 40, n), 0) if t > 40 else np.zeros(n, dtype=int)
-    returns[np.arange(t)[:, None] < start] = np.nan
-    return returns, [f"sector-{c:02d}" for c in codes]
 
 
 def median_time(fn, repeats: int) -> tuple[float, object]:

@@ -1,30 +1,13 @@
 """Load on the production server (PostgreSQL, Redis): reads of a 100-strategy portfolio under rebalances.
 
-What it does, on its own database (dropped and created unless ``--reuse``):
-
-1. migrates and seeds (as the tables' owner): ``demo`` with 100 strategies x 252 days (the portfolio
-   read) and ``load-b`` with 100 strategies (the portfolio rebalanced; every run applied at once);
-   creates the service role (``deploy/service_role.sql``), which everything below runs as;
-2. starts two web processes (``--web`` servers, ``deploy/web.py``: granian, each ``--web-concurrency``
-   workers, with the production settings) and two Celery workers on Redis;
-3. for ``--duration`` seconds, ``--clients`` readers (threads spread over ``--client-processes`` processes,
-   ``bench/readers.py``) GET ``/api/v1/portfolios/demo/allocation/current``
-   (an integration token; the two web processes alternately, as a load balancer would), while every
-   ``--rebalance-every`` seconds ``load-b`` is rebalanced over the API (the same Idempotency-Key sent to
-   both web processes at once: one run; the later of the two gets that run or 409 "still running"), and
-   the scheduled rebalance of ``load-b`` and the due-steps sweep are each sent several times to the two
-   workers;
-4. makes the pending steps due and sends the sweep to both workers again;
-5. prints requests/s, latency percentiles and errors, then checks that no step, scheduled run or
-   idempotent request was applied twice and that ``verify_audit`` passes.
-
-Targets (ARCHITECTURE.md section 8): at least 300 requests/s, p99 under 100 ms, zero errors.
-
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cae_bench_load CELERY_BROKER_URL=redis://127.0.0.1:6379/13 \\
         .venv/bin/python bench/load.py --duration 30
 
-Every request goes to 127.0.0.1; the loops are bounded by ``--duration``; every process it starts is
-stopped at the end.
+On its own database (dropped and created unless ``--reuse``): seeds, starts two web processes and two
+workers, reads ``/allocation/current`` from ``--clients`` readers while rebalancing another portfolio,
+then prints requests/s, latency percentiles and errors and checks that nothing was applied twice and
+that ``verify_audit`` passes (targets: ARCHITECTURE.md section 8). The steps in full: bench/README.md,
+*Load*. Every request goes to 127.0.0.1; every process it starts is stopped at the end.
 """
 
 from __future__ import annotations

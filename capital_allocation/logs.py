@@ -33,10 +33,6 @@ def request_id_from(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def log_context() -> dict:
-    return dict(_context.get())
-
-
 def bind(**fields) -> None:
     """Add fields to the current context (``None`` values are left out)."""
     _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None and v != ""}})

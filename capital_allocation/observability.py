@@ -115,8 +115,7 @@ def _task_failed(sender=None, task_id=None, exception=None, **extra):
 def connect() -> None:
     from celery import signals as celery_signals
 
-    from allocations.models import AllocationRun, AuditChainHead, TransitionStep
-    from allocations.models_jobs import DeliveryAttempt, WebhookDelivery
+    from allocations.models import AllocationRun, AuditChainHead, DeliveryAttempt, TransitionStep, WebhookDelivery
 
     post_save.connect(_run_saved, sender=AllocationRun, dispatch_uid="cae_obs_run")
     post_save.connect(_step_saved, sender=TransitionStep, dispatch_uid="cae_obs_step")

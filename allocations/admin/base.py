@@ -6,13 +6,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from allocations import engine
+from allocations.access import actor_of
 from allocations.errors import DomainError
 from allocations.selectors.portfolios import portfolio_list_for_user
 from allocations.services.actors import Actor
 
 
 def request_actor(request) -> Actor:
-    return Actor.of_user(request.user, via="admin")
+    return actor_of(request, via="admin")
 
 
 class PortfolioScopedAdmin(admin.ModelAdmin):
@@ -82,8 +84,8 @@ def with_reason(modeladmin, request, queryset, *, title: str, perform):
                 try:
                     perform(obj, form.cleaned_data["reason"])
                     done += 1
-                except DomainError as exc:
-                    modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+                except (DomainError, engine.EngineError) as exc:
+                    modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
             if done:
                 modeladmin.message_user(request, f"{title}: {done} done", messages.SUCCESS)
             return None

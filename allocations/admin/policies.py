@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Sum
 from django.utils.html import format_html, format_html_join
 
-from allocations import display, models
+from allocations import display, engine, models
 from allocations.errors import DomainError
 from allocations.policy_fields import EDITABLE_FIELDS, POLICY_FIELDS, PolicyField
 from allocations.selectors.portfolios import portfolio_list_for_user
@@ -193,8 +193,8 @@ class AllocationPolicyAdmin(PortfolioScopedAdmin):
                 reason=form.cleaned_data.get("reason", ""),
                 changes=changes,
             )
-        except DomainError as exc:
-            self.message_user(request, f"not saved: {exc.message}", messages.ERROR)
+        except (DomainError, engine.EngineError) as exc:
+            self.message_user(request, f"not saved: {exc}", messages.ERROR)
             return
         policy = change.policy
         if change.proposal is not None:

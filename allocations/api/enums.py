@@ -9,15 +9,16 @@ from allocations.models import (
     AllocationRun,
     AuditKind,
     CovarianceEstimator,
+    DeliveryStatus,
     EquityChange,
     Method,
+    OutboxEvent,
     RunStatus,
     SectorSignal,
     Strategy,
     TransitionSchedule,
     TransitionStep,
 )
-from allocations.models_jobs import DeliveryStatus, OutboxEvent
 
 PLAN_STEP_STATUSES = ["planned", *TransitionStep.Status.values]
 

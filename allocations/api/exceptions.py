@@ -29,7 +29,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from allocations.api.parsers import PayloadTooLarge
 from allocations.engine import EngineError
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from capital_allocation.problems import PROBLEM_CONTENT_TYPE, field_errors, invalid_detail, problem
 
 logger = logging.getLogger(__name__)
@@ -44,10 +44,7 @@ def _django_validation_errors(exc: DjangoValidationError) -> dict:
 
 
 def _engine_errors(exc: EngineError) -> dict:
-    # The engine says "field: what is wrong"; a message that does not start with one name is the request's.
-    message = str(exc)
-    field, _, rest = message.partition(": ")
-    return {field if rest and " " not in field else "non_field_errors": [message]}
+    return {exc.field or "non_field_errors": [str(exc)]}
 
 
 class Conflict(exceptions.APIException):
@@ -68,6 +65,8 @@ def _as_api_exception(exc) -> exceptions.APIException | None:
         return exceptions.NotFound(*exc.args)
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(*exc.args)
+    if isinstance(exc, NotPermitted):  # who asks, not the state: 403, never 409
+        return exceptions.PermissionDenied(exc.message)
     if isinstance(exc, ConflictError):
         return Conflict(exc.message)
     if isinstance(exc, DomainError):

@@ -9,7 +9,7 @@ The record is claimed (inserted with no status) before the view runs, under the 
 - same key while the first is still running: 409;
 - the view raised (a 4xx or 5xx): the claim is removed, so the retry runs afresh.
 
-A view with a ``replayable(body)`` method stores what it returns instead of the whole body: a
+``idempotent(replayable=...)`` stores what ``replayable(body)`` returns instead of the whole body: a
 secret shown once (a webhook endpoint's) is never kept for a replay.
 """
 
@@ -29,12 +29,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from allocations.models import IdempotencyRecord
+from allocations.models.idempotency import MAX_KEY_LENGTH
 from allocations.selectors.idempotency import idempotency_record_get
 from allocations.services.idempotency import idempotency_claim, idempotency_complete, idempotency_release
 
 HEADER = "Idempotency-Key"
 ABANDONED_AFTER = timedelta(minutes=10)  # far longer than any request may take
-MAX_KEY_LENGTH = 200
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     HEADER,
@@ -115,30 +115,36 @@ def _claim(request, key: str, fingerprint: str) -> tuple[IdempotencyRecord | Non
     return None, replay
 
 
-def idempotent(handler):
-    """Decorate a view's ``post``: the view's response is stored under the request's key."""
+def _whole(body):
+    return body
 
-    @functools.wraps(handler)
-    def wrapper(view, request, *args, **kwargs):
-        key = idempotency_key(request)
-        if key is None:
-            return handler(view, request, *args, **kwargs)
-        record, replay = _claim(request, key, request_fingerprint(request))
-        if replay is not None:
-            return replay
-        view.idempotency_key = key
-        try:
-            response = handler(view, request, *args, **kwargs)
-        except BaseException:
-            idempotency_release(record_id=record.pk)
-            raise
-        if response.status_code >= 400:
-            idempotency_release(record_id=record.pk)
+
+def idempotent(handler=None, *, replayable=_whole):
+    """Decorate a view's ``post``: the view's response is stored under the request's key, and the
+    view gets the key as its ``idempotency_key`` argument (None without the header). ``replayable(body)``
+    is what a replay may show (a webhook endpoint's secret, shown once, is left out)."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        def wrapper(view, request, *args, **kwargs):
+            key = idempotency_key(request)
+            if key is None:
+                return handler(view, request, *args, idempotency_key=None, **kwargs)
+            record, replay = _claim(request, key, request_fingerprint(request))
+            if replay is not None:
+                return replay
+            try:
+                response = handler(view, request, *args, idempotency_key=key, **kwargs)
+            except BaseException:
+                idempotency_release(record_id=record.pk)
+                raise
+            if response.status_code >= 400:
+                idempotency_release(record_id=record.pk)
+                return response
+            body = replayable(json.loads(JSONRenderer().render(response.data) or b"null"))
+            idempotency_complete(record_id=record.pk, status_code=response.status_code, body=body)
             return response
-        body = json.loads(JSONRenderer().render(response.data) or b"null")
-        # what a replay may show: a view can leave out what is shown once only (a webhook's secret)
-        body = getattr(view, "replayable", lambda answer: answer)(body)
-        idempotency_complete(record_id=record.pk, status_code=response.status_code, body=body)
-        return response
 
-    return wrapper
+        return wrapper
+
+    return decorate if handler is None else decorate(handler)

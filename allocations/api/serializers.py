@@ -9,7 +9,7 @@ import numpy as np
 from rest_framework import serializers
 
 from allocations.choices import expected_one_of
-from allocations.services.funds import MAX_AMOUNT
+from allocations.money import CENT, MAX_AMOUNT
 
 IGNORED_KEYS = {"csrfmiddlewaretoken"}  # sent by HTML forms of the browsable API
 
@@ -72,10 +72,10 @@ class MoneyField(serializers.DecimalField):
         value = super().to_internal_value(data)
         if abs(value) >= MAX_AMOUNT:
             raise serializers.ValidationError(f"must be less than {MAX_AMOUNT:,.0f}")
-        return value.quantize(Decimal("0.01"))
+        return value.quantize(CENT)
 
     def to_representation(self, value):
-        return str(Decimal(value).quantize(Decimal("0.01")))
+        return str(Decimal(value).quantize(CENT))
 
 
 WEIGHT_DECIMALS = 12

@@ -18,8 +18,7 @@ import numpy as np
 from django.db import connection, models
 from django.utils import timezone
 
-from allocations.audit_canonical import CanonicalBatch
-from allocations.audit_chain import ChainHasher
+from allocations.audit_canonical import ChainStart
 from allocations.panel_snapshot import PanelSnapshot
 
 from . import portable
@@ -43,33 +42,10 @@ def bulk_insert(model: type[models.Model], rows: Sequence[dict]) -> None:
     _half().bulk_insert(model, rows)
 
 
-def audit_rows_insert(
-    records: Sequence,
-    *,
-    portfolio_id: int,
-    actor_id: int | None,
-    actor_label: str,
-    now: datetime,
-    effective_at: datetime | None,
-    canonical: CanonicalBatch,
-    hasher: ChainHasher,
-    prev_hash: str,
-    seq: int,
-) -> str:
-    """Chain ``records`` from ``prev_hash`` at positions ``seq + 1``, ... and insert them in list order
-    (ids follow the chain); the last hash. The caller holds the chain's tail and moves its head."""
-    return _half().audit_rows_insert(
-        records,
-        portfolio_id=portfolio_id,
-        actor_id=actor_id,
-        actor_label=actor_label,
-        now=now,
-        effective_at=effective_at,
-        canonical=canonical,
-        hasher=hasher,
-        prev_hash=prev_hash,
-        seq=seq,
-    )
+def audit_rows_insert(records: Sequence, start: ChainStart) -> str:
+    """Chain ``records`` onto ``start`` and insert them in list order (ids follow the chain); the last
+    hash. The caller holds the chain's tail and moves its head."""
+    return _half().audit_rows_insert(records, start)
 
 
 def allocation_lines_insert(columns: dict[str, list]) -> None:

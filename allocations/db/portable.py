@@ -16,10 +16,9 @@ from django.db import connection, models
 from django.db.models import FloatField
 from django.db.models.functions import Cast, TruncDate
 
-from allocations.audit_canonical import CanonicalBatch, chained_rows
-from allocations.audit_chain import ChainHasher
+from allocations.audit_canonical import ChainStart, chained_rows
 from allocations.models import AllocationLine, AuditEntry, Fund, ReturnsPanelSnapshot, Strategy, StrategyReturn
-from allocations.models_audit import audit_effective_time
+from allocations.models.audit import audit_effective_time
 from allocations.panel_snapshot import PanelSnapshot, snapshot_decode
 
 LINE_COLUMNS = (
@@ -33,31 +32,8 @@ def bulk_insert(model: type[models.Model], rows: Sequence[dict]) -> None:
         model.objects.bulk_create([model(**row) for row in rows], batch_size=1000)
 
 
-def audit_rows_insert(
-    records: Sequence,
-    *,
-    portfolio_id: int,
-    actor_id: int | None,
-    actor_label: str,
-    now: datetime,
-    effective_at: datetime | None,
-    canonical: CanonicalBatch,
-    hasher: ChainHasher,
-    prev_hash: str,
-    seq: int,
-) -> str:
-    rows, last_hash = chained_rows(
-        records,
-        portfolio_id=portfolio_id,
-        actor_id=actor_id,
-        actor_label=actor_label,
-        now=now,
-        effective_at=effective_at,
-        canonical=canonical,
-        hasher=hasher,
-        prev_hash=prev_hash,
-        seq=seq,
-    )
+def audit_rows_insert(records: Sequence, start: ChainStart) -> str:
+    rows, last_hash = chained_rows(records, start)
     bulk_insert(AuditEntry, rows)
     return last_hash
 

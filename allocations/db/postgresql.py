@@ -20,10 +20,10 @@ import numpy as np
 import psycopg
 from django.db import OperationalError, connection, models
 
-from allocations.audit_canonical import CanonicalBatch, cents_text
-from allocations.audit_chain import ChainHasher, normalise_payload
+from allocations.audit_canonical import ChainStart, cents_text
+from allocations.audit_chain import normalise_payload
 from allocations.models import AllocationLine, AuditEntry, Fund, ReturnsPanelSnapshot, Strategy, StrategyReturn
-from allocations.models_audit import EFFECTIVE_TIME_SQL
+from allocations.models.audit import EFFECTIVE_TIME_SQL
 from allocations.panel_snapshot import EPOCH_ORDINAL, PanelSnapshot, snapshot_decode
 
 from .portable import LINE_COLUMNS
@@ -89,26 +89,16 @@ AUDIT_COLUMNS = (
 )  # fmt: skip
 
 
-def audit_rows_insert(
-    records: Sequence,
-    *,
-    portfolio_id: int,
-    actor_id: int | None,
-    actor_label: str,
-    now: datetime,
-    effective_at: datetime | None,
-    canonical: CanonicalBatch,
-    hasher: ChainHasher,
-    prev_hash: str,
-    seq: int,
-) -> str:
+def audit_rows_insert(records: Sequence, start: ChainStart) -> str:
     """Chain and COPY in one pass: each row's amounts are formatted once, for its hash and for the
     database alike, and what rows of one kind, reason, run, step and payload share is encoded once
     (for a rebalance's thousand fund changes, everything but the strategy and the three amounts)."""
     shared: dict[tuple, tuple[str, str, str]] = {}
-    who = f"{copy_field(actor_id)}\t{copy_field(actor_label)}\t"
-    times = f"{now.isoformat()}\t{copy_field(None if effective_at is None else effective_at.isoformat())}"
-    lines = []
+    who = f"{copy_field(start.actor_id)}\t{copy_field(start.actor_label)}\t"
+    effective = None if start.effective_at is None else start.effective_at.isoformat()
+    times = f"{start.now.isoformat()}\t{copy_field(effective)}"
+    portfolio_id, canonical, hasher = start.portfolio_id, start.canonical, start.hasher
+    prev_hash, seq, lines = start.prev_hash, start.seq, []
     for record in records:
         payload = record.payload
         payload_text = "{}"

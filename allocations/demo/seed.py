@@ -16,7 +16,8 @@ from accounts import roles
 from accounts.services import portfolio_grant, roles_ensure, user_ensure
 from allocations import clock
 from allocations.models import Portfolio, Sector, Strategy
-from allocations.services.funds import CENT, funds_set_many
+from allocations.money import CENT
+from allocations.services.funds import funds_set_many
 from allocations.services.policies import policy_create_version
 
 from .history import live_history, on_day

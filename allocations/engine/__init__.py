@@ -1,7 +1,7 @@
 """Pure-numpy allocation engine: estimators, allocation methods, limits, transition planner, measures.
 
 No Django import: arrays and engine dataclasses in, dataclasses out. See
-``ARCHITECTURE.md`` §5 for the formulas; every module's docstrings carry them too.
+``docs/architecture.md`` (and ``../shared/ARCHITECTURE.md`` §5) for the formulas; the docstrings carry them too.
 
 >>> import numpy as np
 >>> from allocations.engine import risk_parity_weights

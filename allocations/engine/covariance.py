@@ -228,7 +228,9 @@ def estimate_covariance(
     """
     if estimator not in COVARIANCE_ESTIMATORS:
         raise InvalidPolicyError(
-            f"covariance_estimator: unknown estimator {estimator!r}; expected one of {', '.join(COVARIANCE_ESTIMATORS)}"
+            f"covariance_estimator: unknown estimator {estimator!r}; "
+            f"expected one of {', '.join(COVARIANCE_ESTIMATORS)}",
+            field="covariance_estimator",
         )
     returns = np.asarray(returns, dtype=float)
     if returns.ndim != 2 or returns.shape[1] == 0:
@@ -239,7 +241,9 @@ def estimate_covariance(
     complete = bool(observed.all())
     counts = observed.sum(axis=0) if not complete else np.full(block.shape[1], rows)
     if counts.min() < 2:
-        raise InvalidInputError("covariance: every strategy needs at least two observations in the window")
+        raise InvalidInputError(
+            "covariance: every strategy needs at least two observations in the window", field="covariance"
+        )
 
     if estimator == "ewma":
         age = np.arange(rows - 1, -1, -1, dtype=float)

@@ -17,7 +17,20 @@ __all__ = [
 
 
 class EngineError(ValueError):
-    """Base class of every error raised by :mod:`allocations.engine`."""
+    """Base class of every error raised by :mod:`allocations.engine`.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in words.
+    field : str, optional
+        The input or policy field it is about (``returns``, ``policy.method``), for a caller that
+        points at it (the API's 400, a form's field); ``None`` when it is about the request as a whole.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidInputError(EngineError):

@@ -140,7 +140,7 @@ def validate(
         raise InvalidInputError(f"returns must be a 2-D (days x strategies) array, got shape {r.shape}")
     n = r.shape[1]
     if n == 0:
-        raise InvalidInputError("returns: the universe is empty (no strategy columns)")
+        raise InvalidInputError("returns: the universe is empty (no strategy columns)", field="returns")
     if np.isinf(r).any():
         col = int(np.flatnonzero(np.isinf(r).any(axis=0))[0])
         raise InvalidInputError(f"returns contain infinite values (first in strategy column {col})")

@@ -56,7 +56,7 @@ def equal_weight(n: int) -> np.ndarray:
         ``n < 1``.
     """
     if n < 1:
-        raise InvalidInputError("equal_weight: the universe is empty")
+        raise InvalidInputError("equal_weight: the universe is empty", field="equal_weight")
     return np.full(n, 1.0 / n)
 
 
@@ -82,9 +82,11 @@ def inverse_volatility(volatility: np.ndarray) -> np.ndarray:
     """
     volatility = np.asarray(volatility, dtype=float)
     if volatility.size == 0:
-        raise InvalidInputError("inverse_volatility: the universe is empty")
+        raise InvalidInputError("inverse_volatility: the universe is empty", field="inverse_volatility")
     if not np.isfinite(volatility).all() or (volatility <= 0).any():
-        raise InvalidInputError("inverse_volatility: volatilities must be finite and strictly positive")
+        raise InvalidInputError(
+            "inverse_volatility: volatilities must be finite and strictly positive", field="inverse_volatility"
+        )
     return _normalise(1.0 / volatility)
 
 
@@ -131,7 +133,7 @@ def sharpe_weights(sharpe: np.ndarray) -> np.ndarray:
     """
     sharpe = np.asarray(sharpe, dtype=float)
     if sharpe.size == 0:
-        raise InvalidInputError("sharpe_weights: the universe is empty")
+        raise InvalidInputError("sharpe_weights: the universe is empty", field="sharpe_weights")
     score = np.where(np.isnan(sharpe), 0.0, np.maximum(sharpe, 0.0))
     return _normalise(score)
 

@@ -186,12 +186,14 @@ class AllocationPolicy:
         """
         if self.method not in METHODS:
             raise InvalidPolicyError(
-                f"policy.method: unknown method {self.method!r}; expected one of {', '.join(METHODS)}"
+                f"policy.method: unknown method {self.method!r}; expected one of {', '.join(METHODS)}",
+                field="policy.method",
             )
         if self.covariance_estimator not in COVARIANCE_ESTIMATORS:
             raise InvalidPolicyError(
                 f"policy.covariance_estimator: unknown estimator {self.covariance_estimator!r}; "
-                f"expected one of {', '.join(COVARIANCE_ESTIMATORS)}"
+                f"expected one of {', '.join(COVARIANCE_ESTIMATORS)}",
+                field="policy.covariance_estimator",
             )
         for name, bounds in POLICY_BOUNDS.items():
             value = getattr(self, name)

@@ -56,13 +56,15 @@ def transition_steps(max_move: float, *, period_days: int, max_daily_change: flo
     """
     if period_days > MAX_TRANSITION_STEPS:
         raise InvalidPolicyError(
-            f"policy.transition_period_days: {period_days} steps exceed the limit of {MAX_TRANSITION_STEPS}"
+            f"policy.transition_period_days: {period_days} steps exceed the limit of {MAX_TRANSITION_STEPS}",
+            field="policy.transition_period_days",
         )
     ratio = max_move / max_daily_change - _ROUND_OFF if max_move > 0 else 0.0
     if not ratio <= MAX_TRANSITION_STEPS:  # also NaN and inf
         raise InvalidPolicyError(
             f"policy.max_daily_change: a move of {max_move:.6g} in steps of at most {max_daily_change:.6g} "
-            f"needs more than {MAX_TRANSITION_STEPS} steps"
+            f"needs more than {MAX_TRANSITION_STEPS} steps",
+            field="policy.max_daily_change",
         )
     return max(int(period_days), math.ceil(ratio), 1)
 

@@ -11,13 +11,13 @@ REASON = {"max_length": 2000, "widget": forms.TextInput(attrs={"size": 40})}
 
 
 class DomainErrorMixin:
-    def add_domain_error(self, error: DomainError) -> None:
-        """Show the service's message next to the field it names (else above the form: a hidden
-        field's errors would not be seen)."""
+    def add_domain_error(self, error: DomainError | engine.EngineError) -> None:
+        """Show the service's (or the engine's) message next to the field it names (else above the
+        form: a hidden field's errors would not be seen), as the API answers it in a 400."""
         field = error.field if error.field in self.fields else None
         if field is not None and self.fields[field].widget.is_hidden:
             field = None
-        for message in error.errors:
+        for message in error.errors if isinstance(error, DomainError) else [str(error)]:
             self.add_error(field, message)
 
 

@@ -1,8 +1,8 @@
 """Dashboard pages: one per use case. Reads through selectors, writes through services.
 
-Every view gets its portfolio from ``_portfolio`` (404 when the user may not view it, 403 when
-they may view it but not act), exactly like the API's ``portfolio_for``: the role shown on the
-page is never trusted, a forged POST is refused before anything is read from it.
+Every view gets its portfolio from ``access.portfolio_for``, the API's and the admin's rule too (404
+when the user may not view it, 403 when they may view it but not act): the role shown on the page is
+never trusted, a forged POST is refused before anything is read from it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import NamedTuple
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -22,14 +21,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
-from allocations import display
-from allocations.errors import ConflictError, DomainError
+from allocations import display, engine
+from allocations.access import actor_of, portfolio_for
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationRun, PolicyProposal, Portfolio
 from allocations.selectors import dashboard as board
 from allocations.selectors.policies import policy_proposal_get, policy_proposal_list
-from allocations.selectors.portfolios import portfolio_for_user, user_may
+from allocations.selectors.portfolios import user_may
 from allocations.selectors.runs import run_get, run_list, schedule_get
-from allocations.services.actors import Actor
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 from allocations.services.policies import policy_proposal_approve, policy_proposal_reject, policy_set_method
 from allocations.services.runs import RebalanceRequest, allocation_run_create
@@ -42,15 +41,6 @@ RUNS_PER_PAGE = 25
 PREVIEW_MOVES = 50
 
 
-def _portfolio(request, slug: str, perm: str = roles.VIEW) -> Portfolio:
-    portfolio = portfolio_for_user(user=request.user, slug=slug)
-    if portfolio is None:
-        raise Http404(f"no portfolio {slug!r}")
-    if not user_may(user=request.user, perm=perm, portfolio=portfolio):
-        raise PermissionDenied(f"you may not {perm.replace('_', ' ')} on portfolio {slug!r}")
-    return portfolio
-
-
 def _may(request, portfolio: Portfolio) -> dict[str, bool]:
     user = request.user
     return {
@@ -58,10 +48,6 @@ def _may(request, portfolio: Portfolio) -> dict[str, bool]:
         "manage_policy": user_may(user=user, perm=roles.MANAGE_POLICY, portfolio=portfolio),
         "approve": user_may(user=user, perm=roles.APPROVE, portfolio=portfolio),
     }
-
-
-def _actor(request) -> Actor:
-    return Actor.of_user(request.user, via="web")
 
 
 def _run_or_404(portfolio: Portfolio, allocation_id: str) -> AllocationRun:
@@ -83,15 +69,17 @@ def _control_submit(
     """A control's form posted to its service, ``call(cleaned_data)``: on success ``done`` (formatted
     with the form's data, or called with what the service returned) is flashed and the browser sent
     to ``then``; else ``_control_error``."""
+    status = 400
     if form.is_valid():
         try:
             result = call(form.cleaned_data)
-        except DomainError as exc:
+        except (DomainError, engine.EngineError) as exc:
             form.add_domain_error(exc)
+            status = 403 if isinstance(exc, NotPermitted) else 400  # who asks (four eyes): as the API answers
         else:
             messages.success(request, done(result) if callable(done) else done.format(**form.cleaned_data))
             return redirect(then)
-    return _control_error(request, portfolio, form, title=title, action=action)
+    return _control_error(request, portfolio, form, title=title, action=action, status=status)
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -108,7 +96,7 @@ def portfolio_list(request):
 @login_required
 @require_GET
 def dashboard(request, slug):
-    portfolio = _portfolio(request, slug)
+    portfolio = portfolio_for(request, slug)
     overview = board.portfolio_overview(portfolio=portfolio)
     context = {
         "portfolio": portfolio,
@@ -132,7 +120,7 @@ def dashboard(request, slug):
 @login_required
 @require_GET
 def run_index(request, slug):
-    portfolio = _portfolio(request, slug)
+    portfolio = portfolio_for(request, slug)
     page = Paginator(run_list(portfolio=portfolio), RUNS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "pages/run_list.html", {"portfolio": portfolio, "page": page})
 
@@ -140,7 +128,7 @@ def run_index(request, slug):
 @login_required
 @require_GET
 def run_detail(request, slug, allocation_id):
-    portfolio = _portfolio(request, slug)
+    portfolio = portfolio_for(request, slug)
     run = _run_or_404(portfolio, allocation_id)
     page = Paginator(board.run_moves(run=run), RUN_LINES_PER_PAGE).get_page(request.GET.get("page"))
     explanation = run.explanation or {}
@@ -178,7 +166,7 @@ DATA = {
 def dashboard_data(request, slug, part):
     if part not in DATA:
         raise Http404(f"no data {part!r}")
-    portfolio = _portfolio(request, slug)
+    portfolio = portfolio_for(request, slug)
     response = JsonResponse(DATA[part](portfolio=portfolio))
     response["Cache-Control"] = "no-store"
     return response
@@ -190,10 +178,12 @@ def dashboard_data(request, slug, part):
 @login_required
 @require_POST
 def method_set(request, slug):
-    portfolio = _portfolio(request, slug, roles.MANAGE_POLICY)
+    portfolio = portfolio_for(request, slug, roles.MANAGE_POLICY)
 
     def set_method(data):
-        policy_set_method(portfolio=portfolio, method=data["method"], actor=_actor(request), reason=data["reason"])
+        policy_set_method(
+            portfolio=portfolio, method=data["method"], actor=actor_of(request, via="web"), reason=data["reason"]
+        )
 
     return _control_submit(
         request,
@@ -211,7 +201,7 @@ def method_set(request, slug):
 @require_POST
 def rebalance(request, slug):
     """Without ``confirm``: a dry run, shown as the moves it would make. With it: the run itself."""
-    portfolio = _portfolio(request, slug, roles.REBALANCE)
+    portfolio = portfolio_for(request, slug, roles.REBALANCE)
     form = RebalanceForm(request.POST)
     action = reverse("pages:rebalance", args=[slug])
     if not form.is_valid():
@@ -221,7 +211,7 @@ def rebalance(request, slug):
     try:
         outcome = allocation_run_create(
             portfolio=portfolio,
-            actor=_actor(request),
+            actor=actor_of(request, via="web"),
             request=RebalanceRequest(
                 allocation_method=data["allocation_method"] or None,
                 force_rebalance=data["force_rebalance"],
@@ -231,8 +221,8 @@ def rebalance(request, slug):
                 previewed_digest=(data["inputs_digest"] or None) if key else None,
             ),
         )
-    except DomainError as exc:
-        status = 409 if isinstance(exc, ConflictError) else 400
+    except (DomainError, engine.EngineError) as exc:
+        status = 403 if isinstance(exc, NotPermitted) else 409 if isinstance(exc, ConflictError) else 400
         if exc.field == "inputs_digest":  # a stale preview: offer a new preview, not the same refusal again
             form = RebalanceForm(
                 {"allocation_method": data["allocation_method"], "force_rebalance": data["force_rebalance"]}
@@ -300,13 +290,13 @@ def run_decide(request, slug, allocation_id, decision: str):
     """A risk officer's ``decision`` (a key of ``RUN_DECISIONS``) on a pending run, through the same
     service as the API and the admin; the form comes back from ``pages:run-<decision>``."""
     form_class, decide, done = RUN_DECISIONS[decision]
-    portfolio = _portfolio(request, slug, roles.APPROVE)
+    portfolio = portfolio_for(request, slug, roles.APPROVE)
     run = _run_or_404(portfolio, allocation_id)
     return _control_submit(
         request,
         portfolio,
         form_class(request.POST),
-        lambda data: decide(run=run, actor=_actor(request), reason=data["reason"]),
+        lambda data: decide(run=run, actor=actor_of(request, via="web"), reason=data["reason"]),
         done=done,
         then=reverse("pages:run", args=[slug, allocation_id]),
         title=f"{decision.capitalize()} run {run.public_id}",
@@ -317,7 +307,7 @@ def run_decide(request, slug, allocation_id, decision: str):
 @login_required
 @require_POST
 def schedule_cancel(request, slug, schedule_id):
-    portfolio = _portfolio(request, slug, roles.APPROVE)
+    portfolio = portfolio_for(request, slug, roles.APPROVE)
     schedule = schedule_get(portfolio=portfolio, schedule_id=schedule_id)
     if schedule is None:
         raise Http404(f"no schedule {schedule_id} in this portfolio")
@@ -325,7 +315,9 @@ def schedule_cancel(request, slug, schedule_id):
         request,
         portfolio,
         CancelScheduleForm(request.POST),
-        lambda data: transition_schedule_cancel(schedule=schedule, actor=_actor(request), reason=data["reason"]),
+        lambda data: transition_schedule_cancel(
+            schedule=schedule, actor=actor_of(request, via="web"), reason=data["reason"]
+        ),
         done="Schedule cancelled: funds stay where they are.",
         then=reverse("pages:dashboard", args=[slug]),
         title=f"Cancel schedule {schedule_id}",
@@ -345,7 +337,7 @@ def policy_proposal_decide(request, slug, proposal_id, decision: str):
     """A second risk officer's ``decision`` on a waiting policy proposal, through the same service as
     the API and the admin."""
     form_class, decide, done = POLICY_DECISIONS[decision]
-    portfolio = _portfolio(request, slug, roles.MANAGE_POLICY)
+    portfolio = portfolio_for(request, slug, roles.MANAGE_POLICY)
     proposal = policy_proposal_get(portfolio=portfolio, proposal_id=proposal_id)
     if proposal is None:
         raise Http404(f"no policy proposal {proposal_id} in this portfolio")
@@ -353,7 +345,7 @@ def policy_proposal_decide(request, slug, proposal_id, decision: str):
         request,
         portfolio,
         form_class(request.POST),
-        lambda data: decide(proposal=proposal, actor=_actor(request), reason=data["reason"]),
+        lambda data: decide(proposal=proposal, actor=actor_of(request, via="web"), reason=data["reason"]),
         done=done,
         then=reverse("pages:dashboard", args=[slug]),
         title=f"{decision.capitalize()} policy proposal {proposal_id}",

@@ -20,7 +20,7 @@ from allocations.audit_chain import (
     legacy_chain_hash,
 )
 from allocations.models import AllocationRun, AuditChainHead, AuditEntry, Portfolio, Strategy, TransitionStep
-from allocations.models_audit import audit_effective_time
+from allocations.models.audit import audit_effective_time
 
 
 @dataclass(frozen=True)

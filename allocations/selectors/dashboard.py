@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from allocations import display, engine
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule
-from allocations.models_audit import audit_effective_time
+from allocations.models.audit import audit_effective_time
 
 from .funds import fund_total_capital
 from .panels import fund_amounts, returns_panel

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from allocations.models import EquityChange, Fund, Portfolio
+from allocations.money import CENT
 
 from .ordering import newest_first
 
@@ -17,7 +18,7 @@ def fund_list(*, portfolio: Portfolio) -> QuerySet[Fund]:
 
 def fund_total_capital(*, portfolio: Portfolio) -> Decimal:
     total = fund_list(portfolio=portfolio).aggregate(total=Sum("amount"))["total"]
-    return (total or Decimal("0")).quantize(Decimal("0.01"))
+    return (total or Decimal("0")).quantize(CENT)
 
 
 def fund_weights(*, portfolio: Portfolio) -> dict[str, float]:

@@ -11,9 +11,17 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Max, OuterRef, QuerySet, Subquery
 from django_celery_beat.models import PeriodicTask
 
-from allocations.adapters import zone_of
-from allocations.models import AllocationPolicy, AllocationRun, Portfolio
-from allocations.models_jobs import JobExecution, OutboxEvent, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
+from allocations.calendar import zone_of
+from allocations.models import (
+    AllocationPolicy,
+    AllocationRun,
+    JobExecution,
+    OutboxEvent,
+    Portfolio,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WorkerHeartbeat,
+)
 from allocations.selectors.ordering import newest_first
 
 SCHEDULED_FREQUENCIES = ("daily", "weekly", "monthly")

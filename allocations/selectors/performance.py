@@ -26,7 +26,7 @@ from django.utils import timezone
 from allocations import db, engine
 from allocations.engine import measures
 from allocations.models import AllocationPolicy, AuditEntry, Portfolio, Strategy
-from allocations.models_audit import audit_effective_time
+from allocations.models.audit import audit_effective_time
 
 from .panels import fund_amounts, returns_panel, window_start
 from .policies import policy_current

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from allocations import clock
-from allocations.adapters import local_date
+from allocations.calendar import local_date
 from allocations.models import Portfolio
 
 # --- reads of the REST API: permission filtering in one place -------------------------------

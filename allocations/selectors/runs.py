@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 
 from allocations import adapters
 from allocations.models import AllocationLine, AllocationRun, Portfolio, TransitionSchedule
+from allocations.models.fields import STRATEGY_COLUMNS, explanation_rows
 
 from .ordering import newest_first
 
@@ -46,7 +47,7 @@ class RebalanceOutcome:
     def explanation_rows(self) -> dict:
         """The explanation with its per-strategy rows (``strategies``); ``explanation`` itself may hold
         them in the compact form a rebalance builds (``adapters.run_explanation``)."""
-        return adapters.explanation_rows(self.explanation)
+        return explanation_rows(self.explanation)
 
     def to_response(self, *, full_explanation: bool = True) -> dict:
         """The answer; with ``full_explanation=False`` the explanation is its summary (no per-strategy rows)."""
@@ -65,8 +66,8 @@ def explanation_summary(explanation: dict) -> dict:
     """The run-level facts of an explanation, as rows or in the compact form; the per-strategy rows are
     left out (``run_explanation_rows``)."""
     rows = explanation.get("strategies")
-    columns = explanation.get(adapters.STRATEGY_COLUMNS)
-    summary = {key: value for key, value in explanation.items() if key not in ("strategies", adapters.STRATEGY_COLUMNS)}
+    columns = explanation.get(STRATEGY_COLUMNS)
+    summary = {key: value for key, value in explanation.items() if key not in ("strategies", STRATEGY_COLUMNS)}
     if isinstance(rows, dict):
         summary["strategies_explained"] = len(rows)
     elif isinstance(columns, dict):

@@ -12,21 +12,22 @@ from __future__ import annotations
 import numpy as np
 from django.db import transaction
 
-from allocations import adapters, clock
-from allocations.errors import ConflictError, DomainError
+from allocations import adapters, money
+from allocations.errors import ConflictError
 from allocations.models import AllocationRun, AuditEntry
 from allocations.selectors.panels import fund_amounts
 from allocations.selectors.portfolios import portfolio_today
 
 from .actors import Actor
 from .audit import audit_append
+from .four_eyes import decision_recorded, not_the_requester, reason_required
 from .locks import portfolio_lock
 from .schedules import schedule_create_and_apply_first, schedule_supersede_active
 
 
 def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str) -> AllocationRun:
     """A second risk officer approves a run: it is planned from the funds as they are now and step 1 applied."""
-    _require_reason(reason, "approve a run")
+    reason_required(reason, "approve a run")
     with transaction.atomic():
         run = _decide(run, actor, AllocationRun.Status.APPLIED, reason)
         portfolio = run.portfolio  # read under the portfolio lock _decide took: the equity in force
@@ -40,7 +41,7 @@ def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str) -> 
         ids = np.array([sid for sid, _ in lines], dtype=np.int64)
         target = np.array([w for _, w in lines], dtype=float)
         amounts = fund_amounts(portfolio=portfolio)
-        current, _ = adapters.weights_of_amounts(ids, amounts, portfolio.total_equity)
+        current, _ = money.weights_of_amounts(ids, amounts, portfolio.total_equity)
         steps = adapters.plan_for_policy(run.policy, current, target, force=run.force_rebalance)
         _audit_decision(run, actor, AuditEntry.Kind.RUN_APPROVED, reason, steps=int(steps.shape[0]))
         schedule_supersede_active(portfolio=portfolio, actor=actor, by_run=run)
@@ -59,16 +60,11 @@ def allocation_run_approve(*, run: AllocationRun, actor: Actor, reason: str) -> 
 
 def allocation_run_reject(*, run: AllocationRun, actor: Actor, reason: str) -> AllocationRun:
     """Reject a run waiting for approval; no fund moves."""
-    _require_reason(reason, "reject a run")
+    reason_required(reason, "reject a run")
     with transaction.atomic():
         run = _decide(run, actor, AllocationRun.Status.REJECTED, reason)
         _audit_decision(run, actor, AuditEntry.Kind.RUN_REJECTED, reason)
     return run
-
-
-def _require_reason(reason: str, what: str) -> None:
-    if not reason or not str(reason).strip():
-        raise DomainError(f"a reason is required to {what}", field="reason")
 
 
 def _decide(run: AllocationRun, actor: Actor, status: str, reason: str) -> AllocationRun:
@@ -77,17 +73,10 @@ def _decide(run: AllocationRun, actor: Actor, status: str, reason: str) -> Alloc
     run = AllocationRun.objects.select_for_update().select_related("portfolio", "policy").get(pk=run.pk)
     if run.status != AllocationRun.Status.PENDING_APPROVAL:
         raise ConflictError(f"run {run.public_id} is {run.status}, not pending approval", field="status")
-    if status == AllocationRun.Status.APPLIED and (
-        actor.user is None or (run.requested_by_id is not None and actor.user.pk == run.requested_by_id)
-    ):
-        raise ConflictError(
-            "four eyes: the run must be approved by someone other than its requester", field="approved_by"
-        )
+    if status == AllocationRun.Status.APPLIED:
+        not_the_requester(run, actor, "four eyes: the run must be approved by someone other than its requester")
     run.status = status
-    run.decided_by = actor.user
-    run.decided_at = clock.now()
-    run.decision_reason = reason
-    run.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    decision_recorded(run, actor, reason)
     return run
 
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from allocations import clock, db
-from allocations.audit_canonical import AuditRecord, CanonicalBatch, chained_rows
+from allocations.audit_canonical import AuditRecord, CanonicalBatch, ChainStart, chained_rows
 from allocations.audit_chain import GENESIS_HASH, ChainHasher, audit_key, head_signature
 from allocations.models import AuditChainHead, AuditEntry, Portfolio
 
@@ -85,22 +85,22 @@ def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[A
         actor_label=actor.label,
         effective_at=effective_at,
     )
-    chain = {
-        "portfolio_id": portfolio.pk,
-        "actor_id": actor.user_id,
-        "actor_label": actor.label,
-        "now": now,
-        "effective_at": effective_at,
-        "canonical": canonical,
-        "hasher": hasher,
-        "prev_hash": prev_hash,
-        "seq": seq,
-    }
+    start = ChainStart(
+        portfolio_id=portfolio.pk,
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        now=now,
+        effective_at=effective_at,
+        canonical=canonical,
+        hasher=hasher,
+        prev_hash=prev_hash,
+        seq=seq,
+    )
     if len(records) >= BULK_THRESHOLD:  # streamed: ids follow the chain, as the rows go in list order
-        last_hash = db.audit_rows_insert(records, **chain)
+        last_hash = db.audit_rows_insert(records, start)
         _move_head(head, portfolio=portfolio, added=len(records), last_hash=last_hash, key=key)
         return []
-    rows, last_hash = chained_rows(records, **chain)
+    rows, last_hash = chained_rows(records, start)
     _move_head(head, portfolio=portfolio, added=len(rows), last_hash=last_hash, key=key)
     return AuditEntry.objects.bulk_create([AuditEntry(**row) for row in rows])
 

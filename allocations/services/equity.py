@@ -20,20 +20,19 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts import roles
-from allocations import clock
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationRun, AuditEntry, EquityChange, Portfolio
+from allocations.money import CENT, MAX_AMOUNT
 from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
 from .audit import audit_append
-from .funds import MAX_AMOUNT, funds_scale_to_equity
+from .four_eyes import decision_recorded, not_the_requester, reason_required
+from .funds import funds_scale_to_equity
 from .locks import portfolio_lock
 from .outbox import outbox_funds_scaled
 from .run_records import allocation_runs_supersede
 from .schedules import schedule_supersede_active
-
-CENT = Decimal("0.01")
 
 
 def may_decide_equity(actor: Actor, portfolio: Portfolio) -> bool:
@@ -41,16 +40,11 @@ def may_decide_equity(actor: Actor, portfolio: Portfolio) -> bool:
     return actor.user is not None and actor.user.has_perm(f"allocations.{roles.MANAGE_POLICY}", portfolio)
 
 
-def _require_reason(reason: str, what: str) -> None:
-    if not reason or not str(reason).strip():
-        raise DomainError(f"a reason is required to {what}", field="reason")
-
-
 def equity_change_request(*, portfolio: Portfolio, actor: Actor, equity: Decimal, reason: str) -> EquityChange:
     """Ask for a new equity: it waits for a second risk officer, whatever its size."""
     if not may_decide_equity(actor, portfolio):
-        raise ConflictError("only a risk officer of the portfolio changes its equity", field="total_equity")
-    _require_reason(reason, "change the equity")
+        raise NotPermitted("only a risk officer of the portfolio changes its equity", field="total_equity")
+    reason_required(reason, "change the equity")
     equity = Decimal(equity).quantize(CENT)
     if equity <= 0 or equity >= MAX_AMOUNT:
         raise DomainError(f"total_equity must be in (0, {MAX_AMOUNT:,.0f}), got {equity}", field="total_equity")
@@ -74,30 +68,27 @@ def equity_change_request(*, portfolio: Portfolio, actor: Actor, equity: Decimal
 
 def equity_change_approve(*, change: EquityChange, actor: Actor, reason: str) -> EquityChange:
     """A second risk officer approves a waiting change: the equity becomes the requested one."""
-    _require_reason(reason, "approve an equity change")
+    reason_required(reason, "approve an equity change")
     with transaction.atomic():
         change, portfolio = _lock_waiting(change, actor)
-        if change.requested_by_id == actor.user.pk:
-            raise ConflictError(
-                "four eyes: someone other than its requester approves an equity change", field="approved_by"
-            )
+        not_the_requester(change, actor, "four eyes: someone other than its requester approves an equity change")
         if portfolio.total_equity != change.old_equity:
             raise ConflictError(
                 f"the equity changed to {portfolio.total_equity} since this request; ask again", field="total_equity"
             )
         change.status = EquityChange.Status.APPLIED
-        _decided(change, actor, reason)
+        decision_recorded(change, actor, reason)
         _apply(change, portfolio, actor, reason)
         return change
 
 
 def equity_change_reject(*, change: EquityChange, actor: Actor, reason: str) -> EquityChange:
     """Reject a waiting change; the equity stays."""
-    _require_reason(reason, "reject an equity change")
+    reason_required(reason, "reject an equity change")
     with transaction.atomic():
         change, _ = _lock_waiting(change, actor)
         change.status = EquityChange.Status.REJECTED
-        _decided(change, actor, reason)
+        decision_recorded(change, actor, reason)
         _audit(change, actor, reason, "rejected")
         return change
 
@@ -105,18 +96,11 @@ def equity_change_reject(*, change: EquityChange, actor: Actor, reason: str) -> 
 def _lock_waiting(change: EquityChange, actor: Actor) -> tuple[EquityChange, Portfolio]:
     portfolio = portfolio_lock(change.portfolio_id)
     if not may_decide_equity(actor, portfolio):
-        raise ConflictError("only a risk officer of the portfolio decides its equity", field="approved_by")
+        raise NotPermitted("only a risk officer of the portfolio decides its equity", field="approved_by")
     change = EquityChange.objects.select_for_update().get(pk=change.pk)
     if change.status != EquityChange.Status.PENDING_APPROVAL:
         raise ConflictError(f"equity change {change.pk} is {change.status}, not pending approval", field="status")
     return change, portfolio
-
-
-def _decided(change: EquityChange, actor: Actor, reason: str) -> None:
-    change.decided_by = actor.user
-    change.decided_at = clock.now()
-    change.decision_reason = reason
-    change.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
 
 
 def _apply(change: EquityChange, portfolio: Portfolio, actor: Actor, reason: str) -> None:
@@ -153,7 +137,7 @@ def _apply(change: EquityChange, portfolio: Portfolio, actor: Actor, reason: str
 def _supersede_waiting(portfolio: Portfolio, actor: Actor) -> None:
     for waiting in EquityChange.objects.filter(portfolio=portfolio, status=EquityChange.Status.PENDING_APPROVAL):
         waiting.status = EquityChange.Status.SUPERSEDED
-        _decided(waiting, actor, "superseded by a newer request")
+        decision_recorded(waiting, actor, "superseded by a newer request")
         _audit(waiting, actor, "superseded by a newer request", "superseded")
 
 

@@ -7,8 +7,7 @@ up to more than the equity (a change that would raise them past it is refused).
 
 from __future__ import annotations
 
-import math
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 
 from django.db import transaction
 from django.db.models import Sum
@@ -17,34 +16,11 @@ from allocations import db
 from allocations.clock import now as clock_now
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Fund, Portfolio, Strategy
+from allocations.money import CENT, to_money
 
 from .actors import Actor
 from .audit import AuditRecord, audit_append_many
 from .locks import portfolio_lock
-
-CENT = Decimal("0.01")
-MAX_AMOUNT = Decimal("1e17")  # what a DecimalField(20, 2) holds
-
-
-def to_money(value, *, field: str = "amount") -> Decimal:
-    """A finite, non-negative amount rounded to the cent, or ``DomainError`` naming ``field``."""
-    if isinstance(value, bool):
-        raise DomainError(f"{field} must be a number, not a boolean", field=field)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise DomainError(f"{field} must be a finite number, got {value}", field=field)
-        value = repr(value)
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):
-        raise DomainError(f"{field} must be a number, got {value!r}", field=field) from None
-    if not amount.is_finite():
-        raise DomainError(f"{field} must be a finite number, got {value}", field=field)
-    if amount < 0:
-        raise DomainError(f"{field} must not be negative, got {value}", field=field)
-    if amount >= MAX_AMOUNT:
-        raise DomainError(f"{field} is too large: {value}", field=field)
-    return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 def _strategy_of(portfolio: Portfolio, strategy: Strategy | str) -> Strategy:

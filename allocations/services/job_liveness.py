@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from allocations.models_jobs import JobExecution, WorkerHeartbeat
+from allocations.models import JobExecution, WorkerHeartbeat
 
 
 def worker_heartbeat_record(*, hostname: str, pid: int | None = None) -> None:

@@ -21,8 +21,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from allocations import clock
 from allocations.errors import DomainError, PortfolioBusyError
-from allocations.models import AllocationRun
-from allocations.models_jobs import JobExecution
+from allocations.models import AllocationRun, JobExecution
 from allocations.selectors.jobs import scheduled_run_exists
 
 from .actors import Actor

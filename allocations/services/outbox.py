@@ -17,9 +17,8 @@ from decimal import Decimal
 import numpy as np
 from django.utils import timezone
 
-from allocations import adapters
-from allocations.models import AllocationRun, Portfolio, TransitionStep
-from allocations.models_jobs import OutboxEvent, WebhookDelivery
+from allocations.models import AllocationRun, OutboxEvent, Portfolio, TransitionStep, WebhookDelivery
+from allocations.money import amounts_for_weights
 from allocations.selectors.jobs import endpoint_ids_active
 from allocations.selectors.strategies import strategy_codes_by_id
 
@@ -63,7 +62,7 @@ def outbox_target_approved(
     """The event of a run whose target is approved (applied at once, or by a second risk officer).
 
     ``codes``: the strategies' codes in the order of ``universe_ids``, if the caller has them."""
-    amounts = adapters.amounts_for_weights(target, run.total_equity)
+    amounts = amounts_for_weights(target, run.total_equity)
     names = _names(run, universe_ids, codes)
     payload = {
         "allocation_id": str(run.public_id),

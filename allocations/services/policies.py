@@ -17,13 +17,13 @@ from typing import Any
 from django.db import transaction
 
 from accounts import roles
-from allocations import clock
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationPolicy, AuditEntry, PolicyProposal, Portfolio
 from allocations.policy_fields import EDITABLE_FIELDS, POLICY_FIELDS, YAML_KEYS
 
 from .actors import Actor
 from .audit import audit_append
+from .four_eyes import decision_recorded, not_the_requester, reason_required
 from .locks import portfolio_lock
 
 
@@ -178,7 +178,7 @@ def policy_proposal_create(
     """Propose ``changes`` to the version in force; a second risk officer decides. Supersedes a waiting one."""
     clean = policy_validate_changes(changes)
     _require_officer(actor, portfolio, field="policy")
-    _require_reason(reason, "propose a policy change")
+    reason_required(reason, "propose a policy change")
     with transaction.atomic():
         portfolio_lock(portfolio.pk)
         current = AllocationPolicy.objects.filter(portfolio=portfolio).order_by("-version").first()
@@ -200,13 +200,10 @@ def policy_proposal_create(
 
 def policy_proposal_approve(*, proposal: PolicyProposal, actor: Actor, reason: str) -> PolicyProposal:
     """A second risk officer approves a waiting proposal: its changes become the next version."""
-    _require_reason(reason, "approve a policy proposal")
+    reason_required(reason, "approve a policy proposal")
     with transaction.atomic():
         proposal, current = _lock_waiting(proposal, actor)
-        if proposal.requested_by_id == actor.user.pk:
-            raise ConflictError(
-                "four eyes: someone other than its proposer approves a policy change", field="approved_by"
-            )
+        not_the_requester(proposal, actor, "four eyes: someone other than its proposer approves a policy change")
         if (current.pk if current else None) != proposal.base_policy_id:
             base = proposal.base_policy.version if proposal.base_policy else None
             raise ConflictError(
@@ -215,7 +212,7 @@ def policy_proposal_approve(*, proposal: PolicyProposal, actor: Actor, reason: s
                 field="base_version",
             )
         proposal.status = PolicyProposal.Status.APPLIED
-        _decided(proposal, actor, reason)
+        decision_recorded(proposal, actor, reason)
         policy = policy_create_version(
             portfolio=proposal.portfolio,
             actor=actor,
@@ -231,23 +228,18 @@ def policy_proposal_approve(*, proposal: PolicyProposal, actor: Actor, reason: s
 
 def policy_proposal_reject(*, proposal: PolicyProposal, actor: Actor, reason: str) -> PolicyProposal:
     """Reject a waiting proposal; the policy in force stays."""
-    _require_reason(reason, "reject a policy proposal")
+    reason_required(reason, "reject a policy proposal")
     with transaction.atomic():
         proposal, _ = _lock_waiting(proposal, actor)
         proposal.status = PolicyProposal.Status.REJECTED
-        _decided(proposal, actor, reason)
+        decision_recorded(proposal, actor, reason)
         _audit(proposal, actor, reason, "rejected")
         return proposal
 
 
 def _require_officer(actor: Actor, portfolio: Portfolio, *, field: str) -> None:
     if not may_decide_policy(actor, portfolio):
-        raise ConflictError("only a risk officer of the portfolio changes or decides its policy", field=field)
-
-
-def _require_reason(reason: str, what: str) -> None:
-    if not reason or not str(reason).strip():
-        raise DomainError(f"a reason is required to {what}", field="reason")
+        raise NotPermitted("only a risk officer of the portfolio changes or decides its policy", field=field)
 
 
 def _as_json(value: Any) -> Any:
@@ -268,20 +260,13 @@ def _lock_waiting(proposal: PolicyProposal, actor: Actor) -> tuple[PolicyProposa
     return proposal, current
 
 
-def _decided(proposal: PolicyProposal, actor: Actor, reason: str) -> None:
-    proposal.decided_by = actor.user
-    proposal.decided_at = clock.now()
-    proposal.decision_reason = reason
-    proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-
-
 def _supersede_waiting(portfolio: Portfolio, actor: Actor, *, keep: PolicyProposal | None, reason: str) -> None:
     waiting = PolicyProposal.objects.filter(portfolio=portfolio, status=PolicyProposal.Status.PENDING_APPROVAL)
     if keep is not None:
         waiting = waiting.exclude(pk=keep.pk)
     for proposal in waiting.select_related("base_policy"):
         proposal.status = PolicyProposal.Status.SUPERSEDED
-        _decided(proposal, actor, reason)
+        decision_recorded(proposal, actor, reason)
         _audit(proposal, actor, reason, "superseded")
 
 

@@ -13,11 +13,12 @@ from decimal import Decimal
 
 import numpy as np
 
-from allocations import adapters
+from allocations.calendar import business_days_since_last_return
 from allocations.choices import unknown_name
 from allocations.clock import now as clock_now
 from allocations.errors import DomainError
 from allocations.models import AllocationPolicy, AllocationRun, Portfolio
+from allocations.money import CENT, MAX_AMOUNT, weights_of_amounts
 from allocations.selectors.panels import (
     Universe,
     fund_amounts,
@@ -31,9 +32,6 @@ from allocations.selectors.portfolios import portfolio_today
 from allocations.selectors.strategies import sector_codes
 
 from .actors import Actor
-from .funds import MAX_AMOUNT
-
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,7 @@ def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceReq
     if clock is not None:
         clock.lap("returns_panel")
     amounts = fund_amounts(portfolio=portfolio)
-    current, basis = adapters.weights_of_amounts(universe.ids, amounts, equity)
+    current, basis = weights_of_amounts(universe.ids, amounts, equity)
     inputs = RunInputs(
         policy=policy,
         method=request.allocation_method or policy.method,
@@ -116,7 +114,7 @@ def run_inputs_load(*, portfolio: Portfolio, actor: Actor, request: RebalanceReq
         dates=dates,
         panel=panel,
         amounts=amounts,
-        age_days=adapters.business_days_since_last_return(dates, panel, today),
+        age_days=business_days_since_last_return(dates, panel, today),
         current=current,
         weight_basis=basis,
         previous=previous_momentum(portfolio=portfolio, universe=universe),

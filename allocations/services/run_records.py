@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allocations import adapters, db, engine
+from allocations import db, engine
 from allocations.clock import now as clock_now
 from allocations.models import AllocationRun, AuditEntry, Portfolio
+from allocations.money import amounts_for_weights
 
 from .actors import Actor
 from .audit import audit_append
@@ -144,7 +145,7 @@ def _write_lines(*, run: AllocationRun, inputs: RunInputs, result: engine.Alloca
         "signal_weight": result.signal_weights.tolist(),
         "smoothed_weight": result.smoothed_weights.tolist(),
         "target_weight": np.clip(result.target_weights, 0.0, 1.0).tolist(),
-        "target_amount": adapters.amounts_for_weights(result.target_weights, inputs.equity),
+        "target_amount": amounts_for_weights(result.target_weights, inputs.equity),
         "momentum_weight": np.where(np.isnan(result.momentum_weights), None, result.momentum_weights).tolist(),
         "risk_contribution": np.nan_to_num(result.risk_contributions, nan=0.0).tolist(),
         "binding_limit": [str(v) for v in result.binding_limit.tolist()],

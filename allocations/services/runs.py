@@ -22,6 +22,7 @@ from django.db import transaction
 from allocations import adapters, engine
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, Portfolio, TransitionStep
+from allocations.models.idempotency import MAX_KEY_LENGTH
 from allocations.selectors.portfolios import portfolio_today
 from allocations.selectors.runs import RebalanceOutcome, run_for_idempotency_key, run_outcome
 
@@ -29,8 +30,6 @@ from .actors import Actor
 from .locks import portfolio_lock
 from .run_inputs import RebalanceRequest, RunInputs, run_inputs_load
 from .run_records import RunDecision, allocation_run_record
-
-MAX_KEY_LENGTH = 200
 
 __all__ = ["RebalanceOutcome", "RebalanceRequest", "allocation_run_create"]
 

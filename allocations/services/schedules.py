@@ -14,11 +14,14 @@ from decimal import Decimal
 import numpy as np
 from django.db import transaction
 
-from allocations import adapters, db
+from allocations import db
+from allocations.calendar import business_days_from
 from allocations.clock import localdate as clock_localdate
 from allocations.clock import now as clock_now
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule, TransitionStep
+from allocations.models.fields import step_weights_compact
+from allocations.money import amounts_for_weights
 from allocations.selectors.panels import fund_amounts
 
 from .actors import Actor
@@ -50,7 +53,7 @@ def _apply_weights(
     ``funds_known``: ``amounts`` is every fund of the portfolio, read under the lock still held.
     ``codes`` (of ``universe_ids``) and ``steps_total``, when known, are not read again for the outbox.
     """
-    new_amounts = adapters.amounts_for_weights(weights, equity)
+    new_amounts = amounts_for_weights(weights, equity)
     # A strategy retired since the schedule was planned keeps its zero fund (the universe is the
     # portfolio's: its retired strategies are few, where an IN list of every id costs a query plan).
     retired = set(
@@ -132,7 +135,7 @@ def schedule_create_and_apply_first(
     ``codes``: the strategies' codes in the order of ``universe_ids``, if the caller has them.
     ``clock`` (a ``engine.LapClock``) times the parts."""
     schedule = TransitionSchedule.objects.create(run=run, portfolio=run.portfolio)
-    days = adapters.business_days_from(today, steps.shape[0])
+    days = business_days_from(today, steps.shape[0])
     _write_steps(schedule=schedule, universe_ids=universe_ids, steps=steps, days=days)
     first = TransitionStep.objects.defer("weights").get(schedule=schedule, index=1)  # its id; the weights are known
     outbox_target_approved(
@@ -170,7 +173,7 @@ def _write_steps(
     *, schedule: TransitionSchedule, universe_ids: np.ndarray, steps: np.ndarray, days: list[date]
 ) -> None:
     """The schedule's steps, pending; each step's weights in the packed form its field stores
-    (``adapters.step_weights_compact``: the ids and the weights' float64 bytes, bit for bit)."""
+    (``step_weights_compact``: the ids and the weights' float64 bytes, bit for bit)."""
     ids = np.asarray(universe_ids, dtype=np.int64)
     db.bulk_insert(
         TransitionStep,
@@ -179,7 +182,7 @@ def _write_steps(
                 "schedule_id": schedule.pk,
                 "index": k + 1,
                 "due_date": day,
-                "weights": adapters.step_weights_compact(ids, steps[k]),
+                "weights": step_weights_compact(ids, steps[k]),
                 "status": TransitionStep.Status.PENDING.value,
                 "applied_at": None,
                 "applied_by": "",

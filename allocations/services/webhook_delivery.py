@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from allocations.errors import DomainError
-from allocations.models_jobs import DeliveryAttempt, OutboxEvent, WebhookDelivery
+from allocations.models import DeliveryAttempt, OutboxEvent, WebhookDelivery
 from allocations.selectors.jobs import deliveries_due, endpoint_ids_active
 
 from . import webhook_http

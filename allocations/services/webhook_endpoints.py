@@ -11,8 +11,7 @@ import secrets
 from django.db import transaction
 
 from allocations.errors import DomainError
-from allocations.models import AuditEntry, Portfolio
-from allocations.models_jobs import WebhookEndpoint
+from allocations.models import AuditEntry, Portfolio, WebhookEndpoint
 
 from .actors import Actor
 from .audit import audit_append

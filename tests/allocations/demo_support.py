@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -42,3 +43,16 @@ def world_kept_for_the_module(django_db_blocker, seed):
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+
+
+def module_demo(request) -> Portfolio:
+    """The ``demo`` portfolio of the module's world, for a test in a rolled-back transaction. A test that
+    commits (``transactional_db``, ``transaction=True``, a live server) would commit into the module's
+    outer transaction, which never commits: refused, so it seeds its own world instead."""
+    marker = request.node.get_closest_marker("django_db")
+    committing = {"transactional_db", "live_server"} & set(request.fixturenames) or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    if committing:
+        raise pytest.UsageError(f"{request.node.nodeid}: a test that commits seeds its own world (seeded_demo)")
+    return Portfolio.objects.get(slug="demo")

@@ -1,14 +1,10 @@
-"""allocations/adapters.py: pure conversions between rows and the engine's arrays (no database)."""
+"""allocations/adapters.py: the engine's boundary, rows to inputs and its result to rows (no database)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import hashlib
-import math
-from decimal import Decimal
-from fractions import Fraction
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -17,6 +13,7 @@ from hypothesis import strategies as st
 
 from allocations import adapters, engine
 from allocations.models import AllocationPolicy
+from allocations.models.fields import STRATEGY_COLUMNS, explanation_compact, explanation_rows
 from allocations.policy_fields import POLICY_FIELDS
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -44,142 +41,6 @@ ROW_VALUES = {
 
 def policy_row(**fields) -> AllocationPolicy:
     return AllocationPolicy(version=1, **{**ROW_VALUES, **fields})
-
-
-# --- business days and the portfolio's time zone ---------------------------------------------
-
-
-def test_business_days_from_a_monday_skip_the_weekend():
-    monday = dt.date(2024, 1, 1)
-    assert adapters.business_days_from(monday, 7) == [dt.date(2024, 1, d) for d in (1, 2, 3, 4, 5, 8, 9)]
-
-
-@pytest.mark.parametrize("start", [dt.date(2024, 1, 6), dt.date(2024, 1, 7)], ids=["saturday", "sunday"])
-def test_business_days_from_a_weekend_start_on_the_next_monday(start):
-    assert adapters.business_days_from(start, 3) == [dt.date(2024, 1, 8), dt.date(2024, 1, 9), dt.date(2024, 1, 10)]
-
-
-def test_business_days_from_zero_is_empty():
-    assert adapters.business_days_from(dt.date(2024, 1, 6), 0) == []
-
-
-def test_business_days_agree_with_numpys_business_day_calendar():
-    rng = np.random.default_rng(11)
-    for _ in range(50):
-        start = dt.date(2020, 1, 1) + dt.timedelta(days=int(rng.integers(0, 2000)))
-        count = int(rng.integers(1, 30))
-        # second method: numpy's busday_offset (Mon-Fri, no holidays), rolling a weekend start forward
-        expected = [np.busday_offset(np.datetime64(start), k, roll="forward").astype(dt.date) for k in range(count)]
-        assert adapters.business_days_from(start, count) == expected, (start, count)
-
-
-def test_local_date_is_the_calendar_date_in_the_portfolios_zone():
-    friday_late = dt.datetime(2024, 1, 5, 23, 30, tzinfo=dt.UTC)  # a Friday in UTC
-    assert adapters.local_date(friday_late, "UTC") == dt.date(2024, 1, 5)
-    assert adapters.local_date(friday_late, "Asia/Tokyo") == dt.date(2024, 1, 6)  # 08:30 Saturday, UTC+9
-    early = dt.datetime(2024, 1, 6, 2, 0, tzinfo=dt.UTC)  # Saturday in UTC, still Friday 21:00 in New York
-    assert adapters.local_date(early, "America/New_York") == dt.date(2024, 1, 5)
-
-
-def test_steps_planned_late_on_friday_utc_start_on_monday_in_tokyo():
-    friday_late = dt.datetime(2024, 1, 5, 23, 30, tzinfo=dt.UTC)
-    days = adapters.business_days_from(adapters.local_date(friday_late, "Asia/Tokyo"), 2)
-    assert days == [dt.date(2024, 1, 8), dt.date(2024, 1, 9)]
-    # in UTC the same moment is still Friday, so the plan would start that Friday
-    assert adapters.business_days_from(adapters.local_date(friday_late, "UTC"), 1) == [dt.date(2024, 1, 5)]
-
-
-@pytest.mark.parametrize("name", ["Mars/Olympus_Mons", "", "../../etc/passwd", "Not A Zone"])
-def test_an_unknown_zone_falls_back_to_utc(name):
-    assert adapters.zone_of(name) == ZoneInfo("UTC")
-    friday_late = dt.datetime(2024, 1, 5, 23, 30, tzinfo=dt.UTC)
-    assert adapters.local_date(friday_late, name) == dt.date(2024, 1, 5)
-
-
-# --- amounts and weights ----------------------------------------------------------------------
-
-
-def floor_to_cent(weight: float, equity: Decimal) -> Decimal:
-    """Independent: exact rational product of the weight's shortest decimal and the equity, floored."""
-    exact = Fraction(repr(float(weight))) * Fraction(str(equity))
-    cents = math.floor(exact * 100)
-    return Decimal(cents) / 100
-
-
-def test_amounts_for_weights_by_hand():
-    equity = Decimal("100.00")
-    amounts = adapters.amounts_for_weights([0.333333, 1 / 3, 0.29, 0.5, 0.0], equity)
-    # 0.29 x 100 is 28.999999999999996 in floating point; the weight's decimal 0.29 gives 29.00.
-    assert amounts == [Decimal("33.33"), Decimal("33.33"), Decimal("29.00"), Decimal("50.00"), Decimal("0.00")]
-    assert all(a.as_tuple().exponent == -2 for a in amounts)
-    assert adapters.amounts_for_weights([0.5], Decimal("0.01")) == [Decimal("0.00")]  # half a cent rounds down
-    assert adapters.amounts_for_weights([0.999999], Decimal("1000000.00")) == [Decimal("999999.00")]
-    assert adapters.amounts_for_weights([0.9999999], Decimal("1000.00")) == [Decimal("999.99")]  # not 1000.00
-
-
-def test_amounts_for_weights_round_down_to_the_cent_and_never_exceed_the_equity():
-    rng = np.random.default_rng(20240105)
-    for trial in range(200):
-        n = int(rng.integers(1, 40))
-        weights = rng.dirichlet(np.ones(n)) * rng.uniform(0.5, 1.0)
-        if trial % 4 == 0:
-            weights = weights / weights.sum()  # a fully invested book
-        equity = Decimal(int(rng.integers(1, 10**11))) / 100
-        amounts = adapters.amounts_for_weights(weights, equity)
-        assert amounts == [floor_to_cent(w, equity) for w in weights]
-        for w, amount in zip(weights, amounts, strict=True):
-            exact = Fraction(repr(float(w))) * Fraction(str(equity))
-            assert Fraction(amount) <= exact < Fraction(amount) + Fraction(1, 100)
-        assert sum(amounts, Decimal("0")) <= equity
-
-
-def test_amounts_for_weights_agree_with_exact_arithmetic_near_whole_cents_and_at_any_size():
-    """The float path and the decimal one give the exact floor wherever the product falls: on a whole
-    cent, a hair either side of one, for tiny and for huge equities, for 0, 1 and NaN-free books."""
-    rng = np.random.default_rng(7)
-    for equity in (Decimal("0.01"), Decimal("100.00"), Decimal("1234567.89"), Decimal("99999999999999.99")):
-        cents = int(equity * 100)
-        k = rng.integers(0, cents + 1, 300)
-        weights = np.concatenate(
-            [k / cents, np.nextafter(k / cents, 0), np.nextafter(k / cents, 2), rng.uniform(0, 1, 300), [0.0, 1.0]]
-        )
-        weights = np.clip(weights, 0.0, 1.0)
-        assert adapters.amounts_for_weights(weights, equity) == [floor_to_cent(w, equity) for w in weights]
-        assert adapters.amounts_for_weights(weights.tolist(), equity) == [floor_to_cent(w, equity) for w in weights]
-
-
-def test_weights_of_amounts_take_the_equity_as_basis():
-    ids = np.array([3, 1, 7])
-    amounts = {1: Decimal("200.00"), 3: Decimal("100.00"), 9: Decimal("50.00")}  # 9: not in the universe
-    weights, basis = adapters.weights_of_amounts(ids, amounts, Decimal("1000.00"))
-    assert basis == 1000.0
-    np.testing.assert_allclose(weights, [0.1, 0.2, 0.0], rtol=0, atol=1e-15)
-
-
-def test_weights_of_amounts_take_the_funds_when_they_exceed_the_equity():
-    ids = np.array([1, 3])
-    amounts = {1: Decimal("200.00"), 3: Decimal("100.00"), 9: Decimal("50.00")}  # Σ funds 350 > equity 300
-    weights, basis = adapters.weights_of_amounts(ids, amounts, Decimal("300.00"))
-    assert basis == 350.0
-    np.testing.assert_allclose(weights, [200 / 350, 100 / 350], rtol=1e-15)
-    assert weights.sum() <= 1.0
-
-
-def test_weights_of_amounts_of_nothing_are_zeros():
-    weights, basis = adapters.weights_of_amounts(np.array([1, 2]), {}, Decimal("0"))
-    assert basis == 0.0
-    np.testing.assert_array_equal(weights, [0.0, 0.0])
-
-
-def test_amounts_and_weights_round_trip_within_a_cent():
-    rng = np.random.default_rng(3)
-    ids = np.array([2, 5, 8, 13, 21])
-    weights = rng.dirichlet(np.ones(5)) * 0.9
-    equity = Decimal("2500000.00")
-    amounts = dict(zip(ids.tolist(), adapters.amounts_for_weights(weights, equity), strict=True))
-    back, basis = adapters.weights_of_amounts(ids, amounts, equity)
-    assert basis == float(equity)
-    np.testing.assert_allclose(back, weights, rtol=0, atol=0.01 / float(equity))
 
 
 # --- the engine's policy and the plan -------------------------------------------------------
@@ -374,10 +235,10 @@ def test_run_explanation_shape():
     extra = {"equity": "1000.00", "policy_version": 3}
     stored = adapters.run_explanation(result, codes, sectors, extra)
     facts = set(result.explanation) - {"strategies"}  # the engine's count of strategies: the rows take its place
-    assert set(stored) == facts | set(extra) | {adapters.STRATEGY_COLUMNS}  # the compact form
-    assert set(stored[adapters.STRATEGY_COLUMNS]["final"]) == {"f8"}  # floats packed, not a list of numbers
-    assert adapters.explanation_compact(adapters.explanation_rows(stored)) == stored  # what storing it writes
-    explanation = adapters.explanation_rows(stored)
+    assert set(stored) == facts | set(extra) | {STRATEGY_COLUMNS}  # the compact form
+    assert set(stored[STRATEGY_COLUMNS]["final"]) == {"f8"}  # floats packed, not a list of numbers
+    assert explanation_compact(explanation_rows(stored)) == stored  # what storing it writes
+    explanation = explanation_rows(stored)
 
     assert set(explanation) == facts | set(extra) | {"strategies"}
     assert explanation["equity"] == "1000.00" and explanation["policy_version"] == 3

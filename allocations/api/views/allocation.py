@@ -199,7 +199,7 @@ class AllocationRebalanceApi(Api):
         ],
     )
     @idempotent
-    def post(self, request, slug):
+    def post(self, request, slug, idempotency_key=None):
 
         portfolio = portfolio_for(request, slug, REBALANCE)
         full = explain_full(request)
@@ -214,10 +214,10 @@ class AllocationRebalanceApi(Api):
                 force_rebalance=data["force_rebalance"],
                 allocation_method=data.get("allocation_method"),
                 dry_run=data["dry_run"],
-                idempotency_key=getattr(self, "idempotency_key", None),
+                idempotency_key=idempotency_key,
             ),
         )
-        created = outcome.run is not None and not getattr(outcome, "replayed", False)
+        created = outcome.run is not None and not outcome.replayed
         answer = outcome.to_response(full_explanation=full)
         body = AllocationRebalanceApi.OutputSerializer(answer).data  # floats shown by their fields
         response = Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from allocations.api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from allocations.api.pagination import ApiPagination
-from allocations.api.permissions import VIEW, actor_of, portfolio_for
+from allocations.api.permissions import VIEW, portfolio_for
 from capital_allocation.api_schema import ApiAutoSchema
 from capital_allocation.request_bodies import ReadsOnlyItsMediaTypes
 
@@ -30,14 +30,17 @@ class TakesInput:
         return Response(data, status=status.HTTP_201_CREATED)
 
 
-def idempotent_post(**schema):
+def idempotent_post(*, replayable=None, **schema):
     """An idempotent POST (a retry with the same Idempotency-Key gets the first answer), documented
-    with that header and ``schema`` (``extend_schema``'s request, responses, summary)."""
+    with that header and ``schema`` (``extend_schema``'s request, responses, summary). The view's
+    ``post`` gets the key as its ``idempotency_key`` argument; ``replayable(body)``, if given, is what
+    a replay may show."""
 
     parameters = [IDEMPOTENCY_HEADER, *schema.pop("parameters", [])]
+    kept = {"replayable": replayable} if replayable is not None else {}
 
     def decorate(view_method):
-        return extend_schema(parameters=parameters, **schema)(idempotent(view_method))
+        return extend_schema(parameters=parameters, **schema)(idempotent(view_method, **kept))
 
     return decorate
 
@@ -76,47 +79,3 @@ class PortfolioScopedListApi(ReadsOnlyItsMediaTypes, TakesInput, generics.ListAP
 
     def select(self, portfolio):
         return self.selector(portfolio=portfolio)
-
-
-class DeclaredPostApi(Api):
-    # A view whose POST is written once in its base (``handle``): a subclass that sets ``summary``
-    # gets ``handle`` as its idempotent POST, documented with its ``InputSerializer``, ``summary``
-    # and ``responses()``. (Comments, not docstrings: the schema would take them as descriptions.)
-
-    summary = None
-    output = None
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "summary" in cls.__dict__:
-            documented = idempotent_post(request=cls.InputSerializer, responses=cls.responses(), summary=cls.summary)
-            cls.post = documented(cls.handle)
-
-    @classmethod
-    def responses(cls):
-        return cls.output
-
-
-class CreateApi(DeclaredPostApi):
-    # POST makes a row of the portfolio: ``create(portfolio=, actor=, **input)`` is the service,
-    # callable by a user with ``permission``; the answer is 201 with the row as ``output``.
-
-    permission = None
-    create = None
-
-    @classmethod
-    def responses(cls):
-        return {201: cls.output}
-
-    def handle(self, request, slug):
-        portfolio = portfolio_for(request, slug, self.permission)
-        row = self.create(portfolio=portfolio, actor=actor_of(request), **self.validated(request))
-        return self.created(self.output(row).data)
-
-
-class DecisionApi(DeclaredPostApi):
-    # A risk officer's decision on a waiting row: the entity's subclass writes ``handle(request,
-    # slug, <id>)`` and sets ``output``; each decision's subclass sets ``decide`` (the service),
-    # its ``InputSerializer`` and ``summary``.
-
-    decide = None

@@ -11,7 +11,7 @@ from allocations.models import EquityChange
 from allocations.selectors.funds import equity_change_get, equity_change_list
 from allocations.services.equity import equity_change_approve, equity_change_reject, equity_change_request
 
-from .base import CreateApi, DecisionApi, PortfolioScopedListApi, found_or_404
+from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
 
 
 class EquityChangeOutputSerializer(serializers.Serializer):
@@ -35,15 +35,7 @@ class EquityChangeListApi(PortfolioScopedListApi):
     selector = staticmethod(equity_change_list)
 
 
-class EquityChangeCreateApi(CreateApi):
-    permission = MANAGE_POLICY
-    output = EquityChangeOutputSerializer
-    summary = "Ask for a new equity (it waits for a second risk officer)"
-
-    @staticmethod
-    def create(*, portfolio, actor, total_equity, reason) -> EquityChange:
-        return equity_change_request(portfolio=portfolio, actor=actor, equity=total_equity, reason=reason)
-
+class EquityChangeCreateApi(Api):
     class InputSerializer(StrictInputSerializer):
         total_equity = MoneyField(help_text="The new equity, > 0.")
         reason = required_reason()
@@ -53,36 +45,55 @@ class EquityChangeCreateApi(CreateApi):
                 raise serializers.ValidationError("must be greater than 0")
             return value
 
-
-class EquityChangeDecisionApi(DecisionApi):
-    # A waiting equity change; ``decide(change=, actor=, reason=)``.
-
-    output = EquityChangeOutputSerializer
-
-    def handle(self, request, slug, change_id):
-        portfolio = portfolio_for(request, slug, APPROVE)
-        change = found_or_404(
-            equity_change_get(portfolio=portfolio, change_id=change_id),
-            f"no equity change {change_id} in this portfolio",
+    @idempotent_post(
+        request=InputSerializer,
+        responses={201: EquityChangeOutputSerializer},
+        summary="Ask for a new equity (it waits for a second risk officer)",
+    )
+    def post(self, request, slug, idempotency_key=None):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        data = self.validated(request)
+        change = equity_change_request(
+            portfolio=portfolio, actor=actor_of(request), equity=data["total_equity"], reason=data["reason"]
         )
-        change = self.decide(change=change, actor=actor_of(request), **self.validated(request))
-        return Response(EquityChangeOutputSerializer(change).data)
+        return self.created(EquityChangeOutputSerializer(change).data)
 
 
-class EquityChangeApproveApi(EquityChangeDecisionApi):
-    decide = staticmethod(equity_change_approve)
-    summary = "Approve a waiting equity change (four eyes: not its requester; a reason is required)"
+def _equity_change_decided(view, request, slug, change_id, decide) -> Response:
+    """A risk officer's decision (``decide(change=, actor=, reason=)``) on a waiting equity change."""
+    portfolio = portfolio_for(request, slug, APPROVE)
+    change = found_or_404(
+        equity_change_get(portfolio=portfolio, change_id=change_id),
+        f"no equity change {change_id} in this portfolio",
+    )
+    change = decide(change=change, actor=actor_of(request), **view.validated(request))
+    return Response(EquityChangeOutputSerializer(change).data)
 
+
+class EquityChangeApproveApi(Api):
     class InputSerializer(StrictInputSerializer):
         reason = required_reason()
 
+    @idempotent_post(
+        request=InputSerializer,
+        responses=EquityChangeOutputSerializer,
+        summary="Approve a waiting equity change (four eyes: not its requester; a reason is required)",
+    )
+    def post(self, request, slug, change_id, idempotency_key=None):
+        return _equity_change_decided(self, request, slug, change_id, equity_change_approve)
 
-class EquityChangeRejectApi(EquityChangeDecisionApi):
-    decide = staticmethod(equity_change_reject)
-    summary = "Reject a waiting equity change (the equity stays)"
 
+class EquityChangeRejectApi(Api):
     class InputSerializer(StrictInputSerializer):
         reason = required_reason()
+
+    @idempotent_post(
+        request=InputSerializer,
+        responses=EquityChangeOutputSerializer,
+        summary="Reject a waiting equity change (the equity stays)",
+    )
+    def post(self, request, slug, change_id, idempotency_key=None):
+        return _equity_change_decided(self, request, slug, change_id, equity_change_reject)
 
 
 class EquityChangeCollectionApi(EquityChangeListApi, EquityChangeCreateApi):

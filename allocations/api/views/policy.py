@@ -26,7 +26,7 @@ from allocations.services.policies import (
     policy_proposal_reject,
 )
 
-from .base import Api, CreateApi, DecisionApi, PortfolioScopedListApi, found_or_404
+from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
 
 
 class PolicyOutputSerializer(serializers.Serializer):
@@ -170,15 +170,7 @@ class PolicyProposalListApi(PortfolioScopedListApi):
     selector = staticmethod(policy_proposal_list)
 
 
-class PolicyProposalCreateApi(CreateApi):
-    permission = MANAGE_POLICY
-    output = PolicyProposalOutputSerializer
-    summary = "Propose a policy change (it waits for a second risk officer, even one that only tightens)"
-
-    @staticmethod
-    def create(*, portfolio, actor, reason, **changes) -> PolicyProposal:
-        return policy_proposal_create(portfolio=portfolio, actor=actor, changes=changes, reason=reason)
-
+class PolicyProposalCreateApi(Api):
     InputSerializer = serializers.SerializerMetaclass(
         "InputSerializer",
         (StrictInputSerializer,),
@@ -189,38 +181,56 @@ class PolicyProposalCreateApi(CreateApi):
         },
     )
 
-
-class PolicyProposalDecisionApi(DecisionApi):
-    # A waiting policy proposal; ``decide(proposal=, actor=, reason=)``.
-
-    output = PolicyProposalOutputSerializer
-
-    def handle(self, request, slug, proposal_id):
-        portfolio = portfolio_for(request, slug, APPROVE)
-        proposal = found_or_404(
-            policy_proposal_get(portfolio=portfolio, proposal_id=proposal_id),
-            f"no policy proposal {proposal_id} in this portfolio",
-        )
-        proposal = self.decide(proposal=proposal, actor=actor_of(request), **self.validated(request))
-        return Response(
-            PolicyProposalOutputSerializer(policy_proposal_get(portfolio=portfolio, proposal_id=proposal.pk)).data
-        )
+    @idempotent_post(
+        request=InputSerializer,
+        responses={201: PolicyProposalOutputSerializer},
+        summary="Propose a policy change (it waits for a second risk officer, even one that only tightens)",
+    )
+    def post(self, request, slug, idempotency_key=None):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        changes = dict(self.validated(request))
+        reason = changes.pop("reason")
+        proposal = policy_proposal_create(portfolio=portfolio, actor=actor_of(request), changes=changes, reason=reason)
+        return self.created(PolicyProposalOutputSerializer(proposal).data)
 
 
-class PolicyProposalApproveApi(PolicyProposalDecisionApi):
-    decide = staticmethod(policy_proposal_approve)
-    summary = "Approve a waiting policy proposal (four eyes: not its proposer; a reason is required)"
+def _proposal_decided(view, request, slug, proposal_id, decide) -> Response:
+    """A risk officer's decision (``decide(proposal=, actor=, reason=)``) on a waiting policy proposal."""
+    portfolio = portfolio_for(request, slug, APPROVE)
+    proposal = found_or_404(
+        policy_proposal_get(portfolio=portfolio, proposal_id=proposal_id),
+        f"no policy proposal {proposal_id} in this portfolio",
+    )
+    proposal = decide(proposal=proposal, actor=actor_of(request), **view.validated(request))
+    return Response(
+        PolicyProposalOutputSerializer(policy_proposal_get(portfolio=portfolio, proposal_id=proposal.pk)).data
+    )
 
+
+class PolicyProposalApproveApi(Api):
     class InputSerializer(StrictInputSerializer):
         reason = required_reason()
 
+    @idempotent_post(
+        request=InputSerializer,
+        responses=PolicyProposalOutputSerializer,
+        summary="Approve a waiting policy proposal (four eyes: not its proposer; a reason is required)",
+    )
+    def post(self, request, slug, proposal_id, idempotency_key=None):
+        return _proposal_decided(self, request, slug, proposal_id, policy_proposal_approve)
 
-class PolicyProposalRejectApi(PolicyProposalDecisionApi):
-    decide = staticmethod(policy_proposal_reject)
-    summary = "Reject a waiting policy proposal (the policy in force stays)"
 
+class PolicyProposalRejectApi(Api):
     class InputSerializer(StrictInputSerializer):
         reason = required_reason()
+
+    @idempotent_post(
+        request=InputSerializer,
+        responses=PolicyProposalOutputSerializer,
+        summary="Reject a waiting policy proposal (the policy in force stays)",
+    )
+    def post(self, request, slug, proposal_id, idempotency_key=None):
+        return _proposal_decided(self, request, slug, proposal_id, policy_proposal_reject)
 
 
 class PolicyProposalCollectionApi(PolicyProposalListApi, PolicyProposalCreateApi):

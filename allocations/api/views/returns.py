@@ -185,7 +185,7 @@ class ReturnIngestApi(Api):
         parameters=[ALLOW_OUTLIERS],
         summary="Load daily returns (JSON, or a CSV body with the header date,strategy,return)",
     )
-    def post(self, request, slug):
+    def post(self, request, slug, idempotency_key=None):
         portfolio = portfolio_for(request, slug, INGEST)
         data = request.data
         allow_outliers = _allow_outliers(request, data)

@@ -25,7 +25,7 @@ from allocations.selectors.runs import run_explanation_rows, run_get, run_lines,
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 
 from .allocation import RebalanceOutputSerializer
-from .base import Api, DecisionApi, PortfolioScopedListApi, found_or_404
+from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
 
 
 class RunFilter(django_filters.FilterSet):
@@ -149,29 +149,33 @@ class RunExplanationApi(Api):
         return paginator.get_paginated_response(finite_or_none(self.OutputSerializer(page, many=True).data))
 
 
-class RunDecisionApi(DecisionApi):
-    # A pending run; ``decide(run=, actor=, reason=)``.
-
-    output = RunOutputSerializer
-
-    def handle(self, request, slug, allocation_id):
-        portfolio = portfolio_for(request, slug, APPROVE)
-        run = _run_or_404(portfolio, allocation_id)
-        run = self.decide(run=run, actor=actor_of(request), **self.validated(request))
-        return Response(RunOutputSerializer(run_get(portfolio=portfolio, public_id=run.public_id)).data)
+def _run_decided(view, request, slug, allocation_id, decide) -> Response:
+    """A risk officer's decision (``decide(run=, actor=, reason=)``) on a pending run."""
+    portfolio = portfolio_for(request, slug, APPROVE)
+    run = _run_or_404(portfolio, allocation_id)
+    run = decide(run=run, actor=actor_of(request), **view.validated(request))
+    return Response(RunOutputSerializer(run_get(portfolio=portfolio, public_id=run.public_id)).data)
 
 
-class RunApproveApi(RunDecisionApi):
-    decide = staticmethod(allocation_run_approve)
-    summary = "Approve a pending run (four eyes: not its requester; a reason is required)"
-
+class RunApproveApi(Api):
     class InputSerializer(StrictInputSerializer):
         reason = required_reason()
 
+    @idempotent_post(
+        request=InputSerializer,
+        responses=RunOutputSerializer,
+        summary="Approve a pending run (four eyes: not its requester; a reason is required)",
+    )
+    def post(self, request, slug, allocation_id, idempotency_key=None):
+        return _run_decided(self, request, slug, allocation_id, allocation_run_approve)
 
-class RunRejectApi(RunDecisionApi):
-    decide = staticmethod(allocation_run_reject)
-    summary = "Reject a pending run (funds are untouched)"
 
+class RunRejectApi(Api):
     class InputSerializer(StrictInputSerializer):
         reason = required_reason()
+
+    @idempotent_post(
+        request=InputSerializer, responses=RunOutputSerializer, summary="Reject a pending run (funds are untouched)"
+    )
+    def post(self, request, slug, allocation_id, idempotency_key=None):
+        return _run_decided(self, request, slug, allocation_id, allocation_run_reject)

@@ -108,7 +108,7 @@ class ScheduleCancelApi(Api):
         responses=ScheduleDetailApi.OutputSerializer,
         summary="Cancel an active schedule (its pending steps)",
     )
-    def post(self, request, slug, schedule_id):
+    def post(self, request, slug, schedule_id, idempotency_key=None):
         portfolio = portfolio_for(request, slug, APPROVE)
         schedule = _schedule_or_404(portfolio, schedule_id)
         transition_schedule_cancel(schedule=schedule, actor=actor_of(request), **self.validated(request))

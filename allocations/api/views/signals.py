@@ -6,13 +6,13 @@ import django_filters
 from rest_framework import serializers
 
 from allocations.api.filters import UtcDateTimeFilter
-from allocations.api.permissions import INGEST
+from allocations.api.permissions import INGEST, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, ListedChoiceField, StrictInputSerializer
 from allocations.models import SectorSignal
 from allocations.selectors.strategies import signal_list
 from allocations.services.signals import signal_create
 
-from .base import CreateApi, PortfolioScopedListApi
+from .base import Api, PortfolioScopedListApi, idempotent_post
 
 
 class SignalFilter(django_filters.FilterSet):
@@ -45,18 +45,19 @@ class SignalListApi(PortfolioScopedListApi):
     selector = staticmethod(signal_list)
 
 
-class SignalCreateApi(CreateApi):
-    permission = INGEST
-    create = staticmethod(signal_create)
-    output = SignalOutputSerializer
-    summary = "Push a sector signal"
-
+class SignalCreateApi(Api):
     class InputSerializer(StrictInputSerializer):
         sector = serializers.CharField(max_length=64, help_text="A sector code.")
         action = ListedChoiceField(choices=SectorSignal.Action.values)
         confidence = FiniteFloatField(min_value=0.0, max_value=1.0, default=1.0)
         as_of = serializers.DateTimeField(required=False, help_text="Default: now.")
         source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+    @idempotent_post(request=InputSerializer, responses={201: SignalOutputSerializer}, summary="Push a sector signal")
+    def post(self, request, slug, idempotency_key=None):
+        portfolio = portfolio_for(request, slug, INGEST)
+        signal = signal_create(portfolio=portfolio, actor=actor_of(request), **self.validated(request))
+        return self.created(SignalOutputSerializer(signal).data)
 
 
 class SignalCollectionApi(SignalListApi, SignalCreateApi):

@@ -13,7 +13,7 @@ from allocations.models import Strategy
 from allocations.selectors.strategies import strategy_get, strategy_list_with_funds
 from allocations.services import strategies as strategy_services
 
-from .base import Api, CreateApi, PortfolioScopedListApi, found_or_404, idempotent_post
+from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
 
 
 class StrategyOutputSerializer(serializers.Serializer):
@@ -52,12 +52,7 @@ class StrategyListApi(PortfolioScopedListApi):
     selector = staticmethod(strategy_list_with_funds)
 
 
-class StrategyCreateApi(CreateApi):
-    permission = MANAGE_POLICY
-    create = staticmethod(strategy_services.strategy_create)
-    output = StrategyOutputSerializer
-    summary = "Add a strategy"
-
+class StrategyCreateApi(Api):
     class InputSerializer(StrictInputSerializer):
         code = serializers.RegexField(r"^[-a-zA-Z0-9_]+$", max_length=64)
         name = serializers.CharField(max_length=200)
@@ -65,6 +60,14 @@ class StrategyCreateApi(CreateApi):
         asset_class = serializers.CharField(max_length=64, default="equity")
         risk_budget = FiniteFloatField(default=1.0, help_text="> 0; relative.")
         reason = optional_reason()
+
+    @idempotent_post(request=InputSerializer, responses={201: StrategyOutputSerializer}, summary="Add a strategy")
+    def post(self, request, slug, idempotency_key=None):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        strategy = strategy_services.strategy_create(
+            portfolio=portfolio, actor=actor_of(request), **self.validated(request)
+        )
+        return self.created(StrategyOutputSerializer(strategy).data)
 
 
 class StrategyCollectionApi(StrategyListApi, StrategyCreateApi):
@@ -106,7 +109,7 @@ class StrategyRetireApi(Api):
         responses=StrategyOutputSerializer,
         summary="Retire a strategy (its fund goes to 0)",
     )
-    def post(self, request, slug, code):
+    def post(self, request, slug, code, idempotency_key=None):
         portfolio = portfolio_for(request, slug, MANAGE_POLICY)
         strategy = _strategy_or_404(portfolio, code)
         strategy_services.strategy_retire(strategy=strategy, actor=actor_of(request), **self.validated(request))

@@ -19,7 +19,7 @@ from allocations.services.webhook_endpoints import (
     webhook_endpoint_update,
 )
 
-from .base import Api, CreateApi, PortfolioScopedListApi, found_or_404, idempotent_post
+from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post
 
 # --- endpoints ---------------------------------------------------------------------------------
 
@@ -40,10 +40,9 @@ class EndpointWithSecretSerializer(EndpointOutputSerializer):
     )
 
 
-class ShowsSecretOnce:
-    def replayable(self, body):
-        # an Idempotency-Key replay answers without the secret: it is stored nowhere but encrypted on its row
-        return {**body, "secret": None} if isinstance(body, dict) and "secret" in body else body
+def without_the_secret(body):
+    """What an Idempotency-Key replay may show: no secret (it is stored nowhere but encrypted on its row)."""
+    return {**body, "secret": None} if isinstance(body, dict) and "secret" in body else body
 
 
 class EndpointFilter(django_filters.FilterSet):
@@ -54,7 +53,7 @@ class EndpointFilter(django_filters.FilterSet):
         fields = ["is_active"]
 
 
-class WebhookCollectionApi(ShowsSecretOnce, PortfolioScopedListApi, CreateApi):
+class WebhookCollectionApi(PortfolioScopedListApi):
     """The portfolio's webhook endpoints (GET), or a new one with its secret (POST, policy managers)."""
 
     model = WebhookEndpoint
@@ -62,14 +61,20 @@ class WebhookCollectionApi(ShowsSecretOnce, PortfolioScopedListApi, CreateApi):
     filterset_class = EndpointFilter
     selector = staticmethod(endpoint_list)
 
-    permission = MANAGE_POLICY
-    create = staticmethod(webhook_endpoint_create)
-    output = EndpointWithSecretSerializer
-    summary = "Add a webhook endpoint (its secret is in this answer only)"
-
     class InputSerializer(StrictInputSerializer):
         url = serializers.URLField(max_length=500)
         description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @idempotent_post(
+        replayable=without_the_secret,
+        request=InputSerializer,
+        responses={201: EndpointWithSecretSerializer},
+        summary="Add a webhook endpoint (its secret is in this answer only)",
+    )
+    def post(self, request, slug, idempotency_key=None):
+        portfolio = portfolio_for(request, slug, MANAGE_POLICY)
+        endpoint = webhook_endpoint_create(portfolio=portfolio, actor=actor_of(request), **self.validated(request))
+        return self.created(EndpointWithSecretSerializer(endpoint).data)
 
 
 def _endpoint_or_404(portfolio, endpoint_id) -> WebhookEndpoint:
@@ -221,7 +226,7 @@ class OutboxRedeliverApi(Api):
         responses=EventDetailSerializer,
         summary="Send an event again to every active endpoint (risk officers)",
     )
-    def post(self, request, slug, event_id):
+    def post(self, request, slug, event_id, idempotency_key=None):
         portfolio = portfolio_for(request, slug, APPROVE)
         outbox_event_redeliver(event=_event_or_404(portfolio, event_id), actor=actor_of(request))
         context = {"sees_targets": True}  # APPROVE was required above

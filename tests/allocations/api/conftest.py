@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from allocations.models import Portfolio
-from tests.allocations.demo_support import demo_users, seeded_demo, set_policy, world_kept_for_the_module
+from tests.allocations.demo_support import demo_users, module_demo, seeded_demo, set_policy, world_kept_for_the_module
 
 ROLES = ("viewer", "portfolio_manager", "risk_officer", "integration", "superuser", "anonymous")
 USERNAME = {
@@ -31,8 +31,8 @@ def demo_world(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def demo(demo_world, db):
-    return Portfolio.objects.get(slug="demo")
+def demo(demo_world, db, request):
+    return module_demo(request)
 
 
 @pytest.fixture

@@ -205,7 +205,7 @@ def test_the_requester_cannot_approve_their_own_run(client_as, demo, pending):
     response = client_as("risk").post(
         f"/api/v1/portfolios/demo/runs/{pending}/approve/", {"reason": "checked"}, format="json"
     )
-    assert response.status_code == 409
+    assert response.status_code == 403  # four eyes is about who asks: 403, never 409
     assert funds(demo) == before
     assert AllocationRun.objects.get(public_id=pending).status == "pending_approval"
 

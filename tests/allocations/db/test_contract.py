@@ -15,7 +15,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from allocations.audit_canonical import AuditRecord, CanonicalBatch, chained_rows
+from allocations.audit_canonical import AuditRecord, CanonicalBatch, ChainStart, chained_rows
 from allocations.audit_chain import GENESIS_HASH, ChainHasher, audit_key
 from allocations.db import portable
 from allocations.models import (
@@ -194,31 +194,27 @@ def test_audit_rows_insert(world, half):
         )
         for k, s in enumerate([a, b, a])
     ]
-    chain = {
-        "portfolio_id": portfolio.pk,
-        "actor_id": None,
-        "actor_label": "system:contract",
-        "now": now,
-        "effective_at": None,
-        "canonical": CanonicalBatch(
+
+    def start():
+        canonical = CanonicalBatch(
             portfolio_id=portfolio.pk, created_at=now, actor_id=None, actor_label="system:contract"
-        ),
-        "hasher": ChainHasher(audit_key()),
-        "prev_hash": GENESIS_HASH,
-        "seq": 0,
-    }
-    expected_rows, expected_last = chained_rows(
-        records,
-        **{
-            **chain,
-            "canonical": CanonicalBatch(
-                portfolio_id=portfolio.pk, created_at=now, actor_id=None, actor_label="system:contract"
-            ),
-        },
-    )
+        )
+        return ChainStart(
+            portfolio_id=portfolio.pk,
+            actor_id=None,
+            actor_label="system:contract",
+            now=now,
+            effective_at=None,
+            canonical=canonical,
+            hasher=ChainHasher(audit_key()),
+            prev_hash=GENESIS_HASH,
+            seq=0,
+        )
+
+    expected_rows, expected_last = chained_rows(records, start())
 
     def work():
-        last = half.audit_rows_insert(records, **chain)
+        last = half.audit_rows_insert(records, start())
         return last, list(AuditEntry.objects.filter(portfolio=portfolio).order_by("id").values())
 
     last, stored = rolled_back(work)

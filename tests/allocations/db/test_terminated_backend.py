@@ -17,7 +17,7 @@ from django.db import Error, connection, transaction
 from django.utils import timezone
 
 from allocations.api.exceptions import api_exception_handler
-from allocations.audit_canonical import AuditRecord, CanonicalBatch
+from allocations.audit_canonical import AuditRecord, CanonicalBatch, ChainStart
 from allocations.audit_chain import GENESIS_HASH, ChainHasher, audit_key
 from allocations.models import AuditEntry, Portfolio, StrategyReturn
 from allocations.panel_snapshot import PanelSnapshot, snapshot_encode
@@ -45,20 +45,19 @@ def _audit(w):
         AuditRecord(kind=AuditEntry.Kind.FUND_CHANGE, strategy_id=s.pk, new_amount=Decimal("1"))
         for s in w["strategies"]
     ]
-    postgresql.audit_rows_insert(
-        records,
+    canonical = CanonicalBatch(portfolio_id=w["portfolio"].pk, created_at=now, actor_id=None, actor_label="system:test")
+    start = ChainStart(
         portfolio_id=w["portfolio"].pk,
         actor_id=None,
         actor_label="system:test",
         now=now,
         effective_at=None,
-        canonical=CanonicalBatch(
-            portfolio_id=w["portfolio"].pk, created_at=now, actor_id=None, actor_label="system:test"
-        ),
+        canonical=canonical,
         hasher=ChainHasher(audit_key()),
         prev_hash=GENESIS_HASH,
         seq=0,
     )
+    postgresql.audit_rows_insert(records, start)
 
 
 def _locked(w):

@@ -9,7 +9,7 @@ from allocations.models import AllocationRun, Portfolio
 from allocations.services.actors import Actor
 from allocations.services.policies import policy_create_version
 from allocations.services.runs import RebalanceRequest, allocation_run_create
-from tests.allocations.demo_support import world_kept_for_the_module
+from tests.allocations.demo_support import module_demo, world_kept_for_the_module
 
 HISTORY_DAYS = 6
 
@@ -38,5 +38,5 @@ def demo_world(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def demo(demo_world, db) -> Portfolio:
-    return Portfolio.objects.get(slug="demo")
+def demo(demo_world, db, request) -> Portfolio:
+    return module_demo(request)

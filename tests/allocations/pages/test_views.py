@@ -169,7 +169,7 @@ def test_four_eyes_the_requester_cannot_approve_a_second_officer_can(demo):
     users = get_user_model().objects
     run = pending_run(demo, users.get(username="risk"))
     response = client_for("risk").post(f"/portfolios/demo/runs/{run.public_id}/approve/", {"reason": "mine"})
-    assert response.status_code == 400 and "four eyes" in response.content.decode()
+    assert response.status_code == 403 and "four eyes" in response.content.decode()
     run.refresh_from_db()
     assert run.status == "pending_approval"
     response = client_for("risk2").post(f"/portfolios/demo/runs/{run.public_id}/approve/", {"reason": "checked"})
@@ -260,7 +260,7 @@ def _amounts_in_force_row_by_row(portfolio, ids, dates):
     from django.utils import timezone
 
     from allocations.models import AuditEntry
-    from allocations.models_audit import audit_effective_time
+    from allocations.models.audit import audit_effective_time
 
     ordinals = [d.toordinal() for d in dates]
     amounts = np.zeros((len(dates), len(ids)))
@@ -307,7 +307,7 @@ def test_choosing_the_method_is_a_proposal_a_second_officer_decides(demo):
     assert f'data-proposal="{proposal.pk}"' in page and f"method → {other}" in page
     approve = f"/portfolios/demo/policy/proposals/{proposal.pk}/approve/"
     mine = risk.post(approve, {"reason": "mine"})
-    assert mine.status_code == 400 and "four eyes" in mine.content.decode()
+    assert mine.status_code == 403 and "four eyes" in mine.content.decode()
     assert risk2.post(approve, {"reason": ""}).status_code == 400
     proposal.refresh_from_db()
     assert proposal.status == "pending_approval"
@@ -419,3 +419,17 @@ def test_the_approval_trail_shows_when_each_decision_took_effect_with_its_zone(d
     page = client_for("viewer").get(f"/portfolios/demo/runs/{run.public_id}/").content.decode()
     trail = page.split('id="trail"', 1)[1].split("</ol>", 1)[0]
     assert display.when(created.effective_at, demo.timezone) in trail
+
+
+def test_an_engine_error_is_a_form_error_on_the_dashboard_as_it_is_a_400_in_the_api(demo, monkeypatch):
+    """Issue 22 item 3: the page shows the engine's refusal beside the field it names, not a 500."""
+    from allocations import engine
+    from allocations.pages import views
+
+    def refuse(**kwargs):
+        raise engine.InvalidPolicyError("policy.method: unknown method 'x'", field="method")
+
+    monkeypatch.setattr(views, "policy_set_method", refuse)
+    response = client_for("risk").post("/portfolios/demo/method/", {"method": "risk_parity", "reason": "calmer"})
+    assert response.status_code == 400
+    assert "policy.method: unknown method" in response.content.decode()

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from allocations import adapters
 from allocations.models import AllocationRun
+from allocations.models.fields import explanation_compact, explanation_rows
 from allocations.selectors.runs import explanation_summary, run_explanation_rows, run_get
 from allocations.services.actors import Actor
 from allocations.services.runs import RebalanceRequest, allocation_run_create
@@ -43,10 +43,10 @@ def _explanation(n: int, seed: int) -> dict:
 @pytest.mark.parametrize("n, seed", [(0, 0), (1, 1), (40, 2)])
 def test_the_compact_form_round_trips_to_the_same_rows(n, seed):
     explanation = _explanation(n, seed)
-    compact = adapters.explanation_compact(explanation)
+    compact = explanation_compact(explanation)
     assert "strategies" not in compact
     assert compact["strategy_columns"]["strategy"] == list(explanation["strategies"])
-    back = adapters.explanation_rows(json.loads(json.dumps(compact)))  # as the database gives it back
+    back = explanation_rows(json.loads(json.dumps(compact)))  # as the database gives it back
     assert back == explanation
     for code, row in explanation["strategies"].items():  # bit for bit: -0.0 stays -0.0
         assert [repr(v) for v in back["strategies"][code].values()] == [repr(v) for v in row.values()]
@@ -56,9 +56,9 @@ def test_the_compact_form_round_trips_to_the_same_rows(n, seed):
 
 def test_an_explanation_without_rows_or_with_uneven_rows_is_stored_as_it_is():
     plain = {"method": "equal_weight"}
-    assert adapters.explanation_compact(plain) == plain and adapters.explanation_rows(plain) == plain
+    assert explanation_compact(plain) == plain and explanation_rows(plain) == plain
     uneven = {"strategies": {"a": {"base": 0.5}, "b": {"base": 0.5, "extra": 1}}}
-    assert adapters.explanation_compact(uneven) == uneven
+    assert explanation_compact(uneven) == uneven
 
 
 @pytest.fixture

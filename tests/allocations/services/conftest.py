@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from allocations.models import Fund, Portfolio
-from tests.allocations.demo_support import demo_users, seeded_demo, world_kept_for_the_module
+from allocations.models import Fund
+from tests.allocations.demo_support import demo_users, module_demo, seeded_demo, world_kept_for_the_module
 
 EQUITY = Decimal("10000000.00")
 
@@ -25,8 +25,8 @@ def demo_world(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def demo(demo_world, db):
-    return Portfolio.objects.get(slug="demo")
+def demo(demo_world, db, request):
+    return module_demo(request)
 
 
 @pytest.fixture

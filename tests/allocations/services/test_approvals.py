@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationRun, AuditEntry, Fund, TransitionSchedule, TransitionStep
 from allocations.selectors.audit import audit_verify
 from allocations.services.actors import Actor
@@ -40,7 +40,7 @@ def test_pending_run_waits_for_a_second_risk_officer(demo, users):
     planned = outcome.transition_schedule
     assert planned and all(step["status"] == "planned" for step in planned)
     assert planned[-1]["weights"] == pytest.approx(outcome.target_allocation, abs=1e-15)
-    with pytest.raises(ConflictError):
+    with pytest.raises(NotPermitted):
         allocation_run_approve(run=run, actor=Actor.of_user(users["risk"]), reason="checked")
     run.refresh_from_db()
     assert run.status == AllocationRun.Status.PENDING_APPROVAL and funds_of(demo) == before
@@ -195,7 +195,7 @@ def test_a_decided_run_is_not_decided_again(demo, users):
 def test_a_system_actor_cannot_approve(demo, users):
     run = pending_run(demo, users)
     before = funds_of(demo)
-    with pytest.raises(ConflictError) as err:
+    with pytest.raises(NotPermitted) as err:
         allocation_run_approve(run=run, actor=Actor.system("beat"), reason="checked")
     assert err.value.field == "approved_by"
     run.refresh_from_db()

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from accounts import roles
 from accounts.services import portfolio_grant, user_ensure
-from allocations.errors import ConflictError, DomainError
+from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationPolicy, AuditEntry, PolicyProposal
 from allocations.selectors.audit import audit_verify
 from allocations.selectors.policies import policy_current
@@ -150,7 +150,7 @@ def test_switching_four_eyes_off_is_a_proposal_that_changes_nothing_yet(portfoli
     assert change.proposal is not None and change.policy == in_force
     assert policy_current(portfolio=portfolio) == in_force and in_force.approval_threshold == 0.25
     assert change.proposal.changes == {"approval_threshold": 2.0}
-    with pytest.raises(ConflictError) as err:
+    with pytest.raises(NotPermitted) as err:
         policy_proposal_approve(proposal=change.proposal, actor=first, reason="mine")
     assert err.value.field == "approved_by"
     with pytest.raises(DomainError) as err:
@@ -248,12 +248,12 @@ def test_a_rejected_proposal_leaves_the_policy_and_needs_a_reason(portfolio, off
 
 
 def test_only_risk_officers_propose_and_decide(portfolio, officers, in_force, actor):
-    with pytest.raises(ConflictError):
+    with pytest.raises(NotPermitted):
         policy_proposal_create(portfolio=portfolio, actor=actor, changes={"max_total_risk": 0.9}, reason="a")
     proposal = policy_proposal_create(
         portfolio=portfolio, actor=officers[0], changes={"max_total_risk": 0.9}, reason="a"
     )
-    with pytest.raises(ConflictError):
+    with pytest.raises(NotPermitted):
         policy_proposal_approve(proposal=proposal, actor=actor, reason="ok")
 
 

@@ -1,7 +1,7 @@
 """The audit trail's tables: the append-only, hash-chained rows and each portfolio's chain head.
 
-Imported at the end of ``allocations.models`` (which holds the domain's tables) so the app
-registers them; written only through ``allocations.services.audit``.
+Written only through ``allocations.services.audit``. The tables they refer to are named by their
+labels, so this module imports none of the other tables' modules.
 """
 
 from __future__ import annotations
@@ -12,22 +12,9 @@ from django.db.models import Q
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.functions import Coalesce, Now
 
-# As ``allocations.models``'s money fields (this module is imported from there: it names the tables it
-# refers to by their labels and imports nothing from it)
-MONEY = {"max_digits": 20, "decimal_places": 2}
+from allocations.money import MONEY
 
-
-def _unchecked_key(to: str, *, related_name: str = "+", null: bool = True, **options) -> models.ForeignKey:
-    """A key of an audit row: no database constraint (see ``AuditEntry``), and Django's PROTECT."""
-    return models.ForeignKey(
-        to,
-        on_delete=models.PROTECT,
-        related_name=related_name,
-        null=null,
-        blank=null,
-        db_constraint=False,
-        **options,
-    )
+from .fields import unchecked_key
 
 
 class AuditKind(models.TextChoices):
@@ -80,7 +67,7 @@ class AuditEntry(models.Model):
     # key checks (a deferred check locks the parent row at commit: 45 ms of a 1,000-strategy
     # rebalance, with the lines'). Ids come from rows read under the portfolio lock; Django's PROTECT
     # refuses deleting a parent; ``verify_audit`` names a row whose run, step or strategy is missing.
-    portfolio = _unchecked_key("allocations.Portfolio", related_name="audit_entries", null=False, db_index=False)
+    portfolio = unchecked_key("allocations.Portfolio", related_name="audit_entries", null=False, db_index=False)
     kind = models.CharField(max_length=24, choices=AuditKind.choices)
     created_at = models.DateTimeField(help_text="The writing process's clock (hashed).")
     # The database's clock, never the caller's: PostgreSQL's statement time (``Now()``), stamped by the
@@ -97,13 +84,13 @@ class AuditEntry(models.Model):
     effective_at = models.DateTimeField(
         null=True, blank=True, help_text="When the change took effect, if not when it was recorded."
     )
-    strategy = _unchecked_key("allocations.Strategy", db_index=False)  # (portfolio, strategy) leads with it
-    run = _unchecked_key("allocations.AllocationRun")
-    step = _unchecked_key("allocations.TransitionStep", db_index=False)
+    strategy = unchecked_key("allocations.Strategy", db_index=False)  # (portfolio, strategy) leads with it
+    run = unchecked_key("allocations.AllocationRun")
+    step = unchecked_key("allocations.TransitionStep", db_index=False)
     old_amount = models.DecimalField(**MONEY, null=True, blank=True)
     new_amount = models.DecimalField(**MONEY, null=True, blank=True)
     total_capital = models.DecimalField(**MONEY, null=True, blank=True)
-    actor = _unchecked_key(settings.AUTH_USER_MODEL, db_index=False)  # absent for a command, the scheduler
+    actor = unchecked_key(settings.AUTH_USER_MODEL, db_index=False)  # absent for a command, the scheduler
     actor_label = models.CharField(max_length=150, help_text="Who acted: user:NAME, system:TASK, command:NAME.")
     reason = models.TextField(blank=True, default="")
     payload = models.JSONField(default=dict, blank=True)

@@ -1,7 +1,6 @@
 """Tables of the scheduled jobs: the outbox to order execution and the record of every job execution.
 
-Imported at the end of ``allocations.models`` (which holds the domain's tables) so the app
-registers them; read and written only through ``allocations.selectors.jobs`` and
+Read and written only through ``allocations.selectors.jobs`` and
 ``allocations.services.outbox`` / ``allocations.services.jobs``.
 """
 
@@ -13,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from allocations.secret_fields import EncryptedSecretField
+from .fields import EncryptedSecretField
 
 
 # A delivery's states, declared outside the model so that its check constraint allows exactly these
@@ -32,7 +31,7 @@ class WebhookEndpoint(models.Model):
 
     portfolio = models.ForeignKey("allocations.Portfolio", on_delete=models.PROTECT, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
-    # encrypted at rest (allocations.secret_fields): a database dump holds no key that signs orders
+    # encrypted at rest (allocations.models.fields): a database dump holds no key that signs orders
     secret = EncryptedSecretField(max_length=400, help_text="HMAC-SHA256 key of the X-CAE-Signature header.")
     description = models.CharField(max_length=200, blank=True, default="")
     is_active = models.BooleanField(default=True)
