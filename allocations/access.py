@@ -12,7 +12,7 @@ from django.http import Http404
 
 from accounts import roles
 from allocations.models import Portfolio
-from allocations.selectors.core import portfolio_for_user, user_may
+from allocations.selectors.portfolios import portfolio_for_user, user_may
 from allocations.services.actors import Actor
 
 

@@ -26,7 +26,7 @@ from allocations.services.jobs import (
     portfolio_rebalance_scheduled,
     transition_steps_apply_due,
 )
-from allocations.services.outbox import webhook_deliveries_send_due
+from allocations.services.webhook_delivery import webhook_deliveries_send_due
 
 logger = logging.getLogger(__name__)
 

@@ -60,7 +60,7 @@ def prepare(python: str, env: dict, slug: str, strategies: int) -> None:
         "from allocations.models import Portfolio;"
         "from allocations.services.actors import Actor;"
         "from allocations.services.policies import policy_create_version;"
-        "from allocations.selectors.core import policy_current;"
+        "from allocations.selectors.policies import policy_current;"
         f"p = Portfolio.objects.get(slug={slug!r});"
         "policy_current(portfolio=p).approval_threshold >= 2.0 or "
         "policy_create_version(portfolio=p, actor=Actor.command('bench'),"

@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from allocations import engine
 from allocations.access import actor_of
 from allocations.errors import DomainError
-from allocations.selectors.core import portfolio_list_for_user
+from allocations.selectors.portfolios import portfolio_list_for_user
 from allocations.services.actors import Actor
 
 

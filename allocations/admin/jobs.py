@@ -3,7 +3,8 @@
 Periodic tasks themselves (when each sweep runs) are django-celery-beat's own admin pages.
 These pages are open to staff; rows are scoped to the portfolios granted to them like every other
 page, changes need ``manage_policy`` (endpoints) or ``approve_run`` (redeliver) on the portfolio,
-and every change goes through ``allocations.services.outbox``.
+and every change goes through ``allocations.services.webhook_endpoints`` (endpoints) or
+``allocations.services.webhook_delivery`` (redeliver).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from django.utils.html import format_html, format_html_join
 
 from allocations import models
 from allocations.errors import DomainError
-from allocations.selectors.core import portfolio_list_for_user
-from allocations.services.outbox import outbox_event_redeliver, webhook_endpoint_create, webhook_endpoint_update
+from allocations.selectors.portfolios import portfolio_list_for_user
+from allocations.services.webhook_delivery import outbox_event_redeliver
+from allocations.services.webhook_endpoints import webhook_endpoint_create, webhook_endpoint_update
 from allocations.services.webhook_targets import webhook_target_check
 
 from .base import GrantedPortfolioFilter, PortfolioScopedAdmin, ReadOnlyAdmin, request_actor

@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from allocations import display, engine, models
 from allocations.errors import DomainError
 from allocations.policy_fields import EDITABLE_FIELDS, POLICY_FIELDS, PolicyField
-from allocations.selectors.core import portfolio_list_for_user
+from allocations.selectors.portfolios import portfolio_list_for_user
 from allocations.services.equity import equity_change_approve, equity_change_reject
 from allocations.services.policies import policy_change_request, policy_proposal_approve, policy_proposal_reject
 

@@ -30,7 +30,7 @@ from rest_framework.response import Response
 
 from allocations.models import IdempotencyRecord
 from allocations.models.idempotency import MAX_KEY_LENGTH
-from allocations.selectors.core import idempotency_record_get
+from allocations.selectors.idempotency import idempotency_record_get
 from allocations.services.idempotency import idempotency_claim, idempotency_complete, idempotency_release
 
 HEADER = "Idempotency-Key"

@@ -26,14 +26,9 @@ from allocations.access import actor_of, portfolio_for
 from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationRun, PolicyProposal, Portfolio
 from allocations.selectors import dashboard as board
-from allocations.selectors.core import (
-    policy_proposal_get,
-    policy_proposal_list,
-    run_get,
-    run_list,
-    schedule_get,
-    user_may,
-)
+from allocations.selectors.policies import policy_proposal_get, policy_proposal_list
+from allocations.selectors.portfolios import user_may
+from allocations.selectors.runs import run_get, run_list, schedule_get
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 from allocations.services.policies import policy_proposal_approve, policy_proposal_reject, policy_set_method
 from allocations.services.runs import RebalanceRequest, allocation_run_create

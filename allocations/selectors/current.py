@@ -10,7 +10,7 @@ just read from the database. So a read never answers older than a change committ
 moves the version and the old entries are left to expire.
 
 The version is read in one query with the view permission (``portfolio_version_for_user``: guardian's
-``core.portfolio_list_for_user``, compiled to SQL once per user and slug, since the query-building
+``portfolios.portfolio_list_for_user``, compiled to SQL once per user and slug, since the query-building
 costs more than the query). An answer is computed from several statements, so it is cached only
 when the version read again afterwards is unchanged: no change was committed in between, so every
 statement saw that version. The cache is ``CACHES["answers"]`` (each process's memory by default;
@@ -33,7 +33,7 @@ from knox.models import AuthToken, get_token_model
 
 from allocations.models import Portfolio
 
-from .core import portfolio_list_for_user
+from .portfolios import portfolio_list_for_user
 
 T = TypeVar("T")
 
@@ -92,7 +92,7 @@ def _version(row: tuple) -> PortfolioVersion:
 
 
 def portfolio_version_for_user(*, user, slug: str) -> PortfolioVersion | None:
-    """The version of portfolio ``slug`` if ``user`` may view it (``core.portfolio_for_user``), else None.
+    """The version of portfolio ``slug`` if ``user`` may view it (``portfolios.portfolio_for_user``), else None.
 
     Guardian's query depends on nothing of the user but its id and superuser flag (the groups are a
     subquery, read when it runs), so it is prepared once per user and slug.

@@ -28,19 +28,16 @@ from django.utils import timezone
 
 from allocations import display, engine
 from allocations.models import AllocationLine, AllocationRun, AuditEntry, Portfolio, Strategy, TransitionSchedule
+from allocations.models.audit import audit_effective_time
 
-from .core import (
-    audit_effective_time,
-    fund_total_capital,
-    policy_current,
-    portfolio_list_for_user,
-    run_list,
-    schedule_list,
-)
+from .funds import fund_total_capital
 from .panels import fund_amounts, returns_panel
 
 # The API's own helpers, so the dashboard's risk and metrics are the API's numbers (not a second formula).
 from .performance import BACKTEST_DAYS, amounts_in_force, book_risk, path_metrics
+from .policies import policy_current
+from .portfolios import portfolio_list_for_user
+from .runs import run_list, schedule_list
 
 TOP_STRATEGIES = 10
 RECENT_SCHEDULES = 6

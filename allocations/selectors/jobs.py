@@ -22,7 +22,7 @@ from allocations.models import (
     WebhookEndpoint,
     WorkerHeartbeat,
 )
-from allocations.selectors.core import newest_first
+from allocations.selectors.ordering import newest_first
 
 SCHEDULED_FREQUENCIES = ("daily", "weekly", "monthly")
 

@@ -26,9 +26,10 @@ from django.utils import timezone
 from allocations import db, engine
 from allocations.engine import measures
 from allocations.models import AllocationPolicy, AuditEntry, Portfolio, Strategy
+from allocations.models.audit import audit_effective_time
 
-from .core import audit_effective_time, policy_current
 from .panels import fund_amounts, returns_panel, window_start
+from .policies import policy_current
 
 BACKTEST_DAYS = 252
 

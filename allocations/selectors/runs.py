@@ -1,15 +1,20 @@
-"""A stored run as the rebalance answered it: its outcome and, while it waits, the steps it plans."""
+"""Reads of runs: a portfolio's runs and schedules, and a stored run as the rebalance answered it
+(its outcome and, while it waits, the steps it plans)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+from django.db.models import QuerySet
 
 from allocations import adapters
-from allocations.models import AllocationRun, TransitionSchedule
+from allocations.models import AllocationLine, AllocationRun, Portfolio, TransitionSchedule
 from allocations.models.fields import STRATEGY_COLUMNS, explanation_rows
+
+from .ordering import newest_first
 
 
 @dataclass
@@ -120,3 +125,35 @@ def run_outcome(*, run: AllocationRun, today: date) -> RebalanceOutcome:
         steps=steps,
         explanation=run.explanation,
     )
+
+
+def run_list(*, portfolio: Portfolio) -> QuerySet[AllocationRun]:
+    return newest_first(AllocationRun, portfolio=portfolio, related=("policy", "requested_by", "decided_by"))
+
+
+def run_get(*, portfolio: Portfolio, public_id: str) -> AllocationRun | None:
+    """The run of ``portfolio`` with this allocation id, or None (also for a malformed id)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return run_list(portfolio=portfolio).filter(public_id=key).first()
+
+
+def run_for_idempotency_key(*, portfolio: Portfolio, key: str, user, label: str) -> AllocationRun | None:
+    """The run of ``portfolio`` that this requester (a user, or else an actor label) made with ``key``."""
+    runs = AllocationRun.objects.filter(portfolio=portfolio, idempotency_key=key)
+    runs = runs.filter(requested_by=user) if user is not None else runs.filter(requested_by=None, requested_via=label)
+    return runs.first()
+
+
+def run_lines(*, run: AllocationRun) -> QuerySet[AllocationLine]:
+    return run.lines.select_related("strategy").order_by("strategy__code")
+
+
+def schedule_list(*, portfolio: Portfolio) -> QuerySet[TransitionSchedule]:
+    return newest_first(TransitionSchedule, portfolio=portfolio, related=("run", "closed_by"))
+
+
+def schedule_get(*, portfolio: Portfolio, schedule_id: int) -> TransitionSchedule | None:
+    return schedule_list(portfolio=portfolio).prefetch_related("steps").filter(pk=schedule_id).first()

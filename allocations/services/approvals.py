@@ -15,8 +15,8 @@ from django.db import transaction
 from allocations import adapters, money
 from allocations.errors import ConflictError
 from allocations.models import AllocationRun, AuditEntry
-from allocations.selectors.core import portfolio_today
 from allocations.selectors.panels import fund_amounts
+from allocations.selectors.portfolios import portfolio_today
 
 from .actors import Actor
 from .audit import audit_append

@@ -15,8 +15,8 @@ from django.db import transaction
 
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Portfolio, Strategy, StrategyReturn
-from allocations.selectors.core import portfolio_today
 from allocations.selectors.panels import returns_snapshot_get
+from allocations.selectors.portfolios import portfolio_today
 
 from .actors import Actor
 from .audit import AuditRecord, audit_append

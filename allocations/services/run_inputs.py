@@ -19,7 +19,6 @@ from allocations.clock import now as clock_now
 from allocations.errors import DomainError
 from allocations.models import AllocationPolicy, AllocationRun, Portfolio
 from allocations.money import CENT, MAX_AMOUNT, weights_of_amounts
-from allocations.selectors.core import policy_current, portfolio_today, sector_codes
 from allocations.selectors.panels import (
     Universe,
     fund_amounts,
@@ -28,6 +27,9 @@ from allocations.selectors.panels import (
     universe_load,
     universe_panel,
 )
+from allocations.selectors.policies import policy_current
+from allocations.selectors.portfolios import portfolio_today
+from allocations.selectors.strategies import sector_codes
 
 from .actors import Actor
 

@@ -23,8 +23,8 @@ from allocations import adapters, engine
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AllocationRun, Portfolio, TransitionStep
 from allocations.models.idempotency import MAX_KEY_LENGTH
-from allocations.selectors.core import portfolio_today, run_for_idempotency_key
-from allocations.selectors.runs import RebalanceOutcome, run_outcome
+from allocations.selectors.portfolios import portfolio_today
+from allocations.selectors.runs import RebalanceOutcome, run_for_idempotency_key, run_outcome
 
 from .actors import Actor
 from .locks import portfolio_lock

@@ -16,7 +16,7 @@ from allocations import clock
 from allocations.choices import unknown_name
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Portfolio, SectorSignal
-from allocations.selectors.core import sector_codes, sector_get
+from allocations.selectors.strategies import sector_codes, sector_get
 
 from .actors import Actor
 from .audit import audit_append

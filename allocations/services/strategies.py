@@ -17,7 +17,7 @@ from django.db import transaction
 from allocations.choices import unknown_name
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AuditEntry, Fund, Portfolio, Sector, Strategy
-from allocations.selectors.core import sector_codes
+from allocations.selectors.strategies import sector_codes
 from allocations.text_checks import invisible_problem
 
 from .actors import Actor

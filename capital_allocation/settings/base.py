@@ -259,7 +259,7 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     }
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
-# The outbox to order execution (allocations.services.outbox): tries per delivery before the dead
+# The outbox to order execution (allocations.services.webhook_delivery): tries per delivery before the dead
 # letter, the exponential backoff between them, and how long a receiver may take to answer.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)

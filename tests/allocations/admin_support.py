@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from allocations.demo import demo_seed
 from allocations.models import Portfolio
-from allocations.services.demo import demo_seed
 from tests.allocations.demo_support import world_kept_for_the_module
 
 DEMO_PASSWORD = "pw-demo"

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from allocations.demo import demo_seed
 from allocations.models import AllocationPolicy, Portfolio
-from allocations.services.demo import demo_seed
 
 
 def seeded_demo(*, strategies: int, days: int, seed: int) -> Portfolio:

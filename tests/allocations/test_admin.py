@@ -8,8 +8,8 @@ from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import reverse
 
+from allocations.demo import demo_seed
 from allocations.models import AuditEntry
-from allocations.services.demo import demo_seed
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from allocations.models import (
     WebhookEndpoint,
 )
 from allocations.services.actors import Actor
-from allocations.services.outbox import webhook_endpoint_create
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from allocations.services.webhook_endpoints import webhook_endpoint_create
 from allocations.tasks import apply_due_transition_steps
 from tests.allocations.admin_support import logged_in, module_world
 

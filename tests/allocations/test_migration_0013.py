@@ -61,7 +61,7 @@ def _update_is_refused() -> None:
 
 def test_0013_numbers_existing_chains_and_keeps_the_trail_append_only():
     from allocations.models import AuditEntry, Portfolio
-    from allocations.selectors.core import audit_verify
+    from allocations.selectors.audit import audit_verify
     from allocations.services.actors import Actor
     from allocations.services.audit import AuditRecord, audit_append
 

@@ -9,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from allocations.secret_fields import PREFIX, decrypt, encrypt, fernet_key
 from allocations.services.actors import Actor
-from allocations.services.outbox import webhook_endpoint_create
+from allocations.services.webhook_endpoints import webhook_endpoint_create
 from tests.factories import PortfolioFactory
 
 

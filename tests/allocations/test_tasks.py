@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django_celery_beat.models import PeriodicTask
 
+from allocations.demo import demo_seed
 from allocations.errors import DomainError
 from allocations.models import (
     AllocationPolicy,
@@ -23,7 +24,6 @@ from allocations.models import (
     TransitionStep,
 )
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.jobs import portfolio_rebalance_scheduled
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from allocations.services.schedules import transition_step_apply

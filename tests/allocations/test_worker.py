@@ -30,8 +30,8 @@ from allocations.models import (
     WebhookDelivery,
 )
 from allocations.services.actors import Actor
-from allocations.services.outbox import webhook_endpoint_create
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from allocations.services.webhook_endpoints import webhook_endpoint_create
 from tests.allocations.jobs_support import Receiver, Worker, book, event_of, signature_ok, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]

@@ -10,9 +10,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from allocations.demo import demo_seed
 from allocations.models import AuditEntry, Portfolio
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 
 from .pg import ROOT, database_url, drop_role, libpq_env, manage, run

@@ -34,9 +34,11 @@ from allocations.api.serializers import (
     optional_reason,
 )
 from allocations.models import RunStatus
-from allocations.selectors.core import fund_changes_recent, fund_list, fund_total_capital, policy_current
+from allocations.selectors.audit import fund_changes_recent
 from allocations.selectors.current import portfolio_cached
+from allocations.selectors.funds import fund_list, fund_total_capital
 from allocations.selectors.performance import portfolio_performance
+from allocations.selectors.policies import policy_current
 from allocations.services.policies import policy_set_method
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 

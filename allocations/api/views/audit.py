@@ -17,7 +17,7 @@ from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.permissions import VIEW, portfolio_for
 from allocations.api.serializers import MoneyField
 from allocations.models import AuditEntry
-from allocations.selectors.core import audit_list
+from allocations.selectors.audit import audit_list
 
 from .base import Api, PortfolioScopedListApi
 

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from allocations.api.permissions import APPROVE, MANAGE_POLICY, actor_of, portfolio_for
 from allocations.api.serializers import MoneyField, StrictInputSerializer, required_reason
 from allocations.models import EquityChange
-from allocations.selectors.core import equity_change_get, equity_change_list
+from allocations.selectors.funds import equity_change_get, equity_change_list
 from allocations.services.equity import equity_change_approve, equity_change_reject, equity_change_request
 
 from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post

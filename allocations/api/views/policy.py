@@ -17,7 +17,7 @@ from allocations.api.serializers import (
 )
 from allocations.models import CovarianceEstimator, Method, PolicyProposal
 from allocations.policy_fields import POLICY_FIELDS, REBALANCE_FREQUENCIES, PolicyField
-from allocations.selectors.core import policy_current, policy_proposal_get, policy_proposal_list
+from allocations.selectors.policies import policy_current, policy_proposal_get, policy_proposal_list
 from allocations.services.policies import (
     PolicyChange,
     policy_change_request,

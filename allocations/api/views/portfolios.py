@@ -11,7 +11,7 @@ from allocations.api.pagination import ApiPagination
 from allocations.api.permissions import portfolio_for
 from allocations.api.serializers import MoneyField
 from allocations.models import Portfolio
-from allocations.selectors.core import portfolio_list_for_user
+from allocations.selectors.portfolios import portfolio_list_for_user
 from capital_allocation.api_schema import ApiAutoSchema
 
 from .base import Api

@@ -14,7 +14,7 @@ from allocations.api.parsers import CSVTextParser, StrictJSONParser
 from allocations.api.permissions import INGEST, actor_of, portfolio_for
 from allocations.errors import DomainError
 from allocations.models import StrategyReturn
-from allocations.selectors.core import strategy_return_list
+from allocations.selectors.strategies import strategy_return_list
 from allocations.services.ingestion import MAX_REPORTED_ERRORS, ReturnRow, returns_import, returns_rows_from_text
 
 from .base import Api, PortfolioScopedListApi, idempotent_post

@@ -20,8 +20,8 @@ from allocations.api.serializers import (
     required_reason,
 )
 from allocations.models import AllocationRun, Method, RunStatus
-from allocations.selectors.core import portfolio_today, run_get, run_lines, run_list
-from allocations.selectors.runs import run_explanation_rows, run_outcome
+from allocations.selectors.portfolios import portfolio_today
+from allocations.selectors.runs import run_explanation_rows, run_get, run_lines, run_list, run_outcome
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 
 from .allocation import RebalanceOutputSerializer

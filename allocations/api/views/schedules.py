@@ -11,7 +11,8 @@ from rest_framework.response import Response
 from allocations.api.permissions import APPROVE, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import StrictInputSerializer, WeightMapField, required_reason
 from allocations.models import TransitionSchedule, TransitionStep
-from allocations.selectors.core import schedule_get, schedule_list, strategy_codes_by_id
+from allocations.selectors.runs import schedule_get, schedule_list
+from allocations.selectors.strategies import strategy_codes_by_id
 from allocations.services.schedules import transition_schedule_cancel
 
 from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post

@@ -9,7 +9,7 @@ from allocations.api.filters import UtcDateTimeFilter
 from allocations.api.permissions import INGEST, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, ListedChoiceField, StrictInputSerializer
 from allocations.models import SectorSignal
-from allocations.selectors.core import signal_list
+from allocations.selectors.strategies import signal_list
 from allocations.services.signals import signal_create
 
 from .base import Api, PortfolioScopedListApi, idempotent_post

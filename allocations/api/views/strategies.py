@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from allocations.api.permissions import MANAGE_POLICY, actor_of, portfolio_for
 from allocations.api.serializers import FiniteFloatField, StrictInputSerializer, optional_reason
 from allocations.models import Strategy
-from allocations.selectors.core import strategy_get, strategy_list_with_funds
+from allocations.selectors.strategies import strategy_get, strategy_list_with_funds
 from allocations.services import strategies as strategy_services
 
 from .base import Api, PortfolioScopedListApi, found_or_404, idempotent_post

@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from allocations.api.permissions import APPROVE, MANAGE_POLICY, VIEW, actor_of, portfolio_for
 from allocations.api.serializers import StrictInputSerializer
 from allocations.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
-from allocations.selectors.core import user_may
 from allocations.selectors.jobs import endpoint_list, outbox_event_get, outbox_event_list
-from allocations.services.outbox import (
-    outbox_event_redeliver,
+from allocations.selectors.portfolios import user_may
+from allocations.services.webhook_delivery import outbox_event_redeliver
+from allocations.services.webhook_endpoints import (
     webhook_endpoint_create,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_update,

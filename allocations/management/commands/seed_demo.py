@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from allocations.services.demo import HISTORY_DAYS, demo_seed
+from allocations.demo import HISTORY_DAYS, demo_seed
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from allocations.audit_chain import audit_key
 from allocations.db.backup import backup_chain_heads, backup_heads_problems
 from allocations.models import Portfolio
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.audit_checkpoint import checkpoint_append, checkpoint_last, checkpoint_problems
 
 

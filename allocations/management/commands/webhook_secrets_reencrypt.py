@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from allocations.services.outbox import webhook_secrets_reencrypt
+from allocations.services.webhook_endpoints import webhook_secrets_reencrypt
 
 
 class Command(BaseCommand):

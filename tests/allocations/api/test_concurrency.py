@@ -11,9 +11,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from knox.models import AuthToken
 
+from allocations.demo import demo_seed
 from allocations.models import AllocationRun, IdempotencyRecord, Portfolio
-from allocations.selectors.core import audit_verify
-from allocations.services.demo import demo_seed
+from allocations.selectors.audit import audit_verify
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -155,7 +155,7 @@ def test_a_change_committed_by_another_connection_is_in_the_next_read(live_serve
 
     from django.contrib.auth import get_user_model
 
-    from allocations.services.demo import demo_seed
+    from allocations.demo import demo_seed
 
     demo_seed(strategies=12, days=30, seed=3)
     demo = Portfolio.objects.get(slug="demo")

@@ -8,7 +8,7 @@ import pytest
 from django.apps import apps
 
 from allocations.models import AllocationPolicy, AllocationRun, AuditEntry, Fund, IdempotencyRecord
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from tests.allocations.demo_support import set_policy
 from tests.problems import problem_fields
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from allocations.models import AllocationPolicy, AuditEntry, Fund, Strategy, StrategyReturn
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from tests.problems import problem_fields
 
 BASE = "/api/v1/portfolios/demo"

@@ -26,7 +26,7 @@ from schemathesis.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from allocations.services.demo import demo_seed  # noqa: E402
+from allocations.demo import demo_seed  # noqa: E402
 
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10"))  # per operation and mode; raise it to dig deeper
 # status_code_conformance: every status answered is documented on its operation (the problem responses).

@@ -7,7 +7,8 @@ from django.db import transaction
 
 from allocations.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from allocations.services.actors import Actor
-from allocations.services.outbox import webhook_deliveries_send_due, webhook_endpoint_create
+from allocations.services.webhook_delivery import webhook_deliveries_send_due
+from allocations.services.webhook_endpoints import webhook_endpoint_create
 from tests.allocations.jobs_support import Receiver, broker_down
 from tests.problems import problem_fields
 

@@ -222,7 +222,7 @@ def test_service_accepts_python_values_and_dates(portfolio, strategies):
 @pytest.mark.parametrize("raw_date", ["2100-01-04", "9999-12-31", "0001-01-01", "1969-12-31", "tomorrow"])
 def test_a_date_in_the_future_or_before_the_floor_is_rejected_with_its_line(tmp_path, portfolio, strategies, raw_date):
     """Issue 8 item 7: returns dated 2100, 9999-12-31 or 0001-01-01 were accepted and became the latest data."""
-    from allocations.selectors.core import portfolio_today
+    from allocations.selectors.portfolios import portfolio_today
 
     if raw_date == "tomorrow":
         raw_date = str(portfolio_today(portfolio) + dt.timedelta(days=1))
@@ -235,7 +235,7 @@ def test_a_date_in_the_future_or_before_the_floor_is_rejected_with_its_line(tmp_
 
 
 def test_today_in_the_portfolios_time_zone_is_accepted(tmp_path, portfolio, strategies):
-    from allocations.selectors.core import portfolio_today
+    from allocations.selectors.portfolios import portfolio_today
 
     portfolio.timezone = "Pacific/Kiritimati"  # UTC+14: its today is often the UTC tomorrow
     portfolio.save(update_fields=["timezone"])

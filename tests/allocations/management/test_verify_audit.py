@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from allocations.models import AuditChainHead, AuditEntry, Strategy
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.audit import AuditRecord, audit_append
 from allocations.services.funds import fund_set
 from tests.allocations.services import test_audit

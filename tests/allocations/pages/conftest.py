@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from allocations.demo import demo_seed
 from allocations.models import AllocationRun, Portfolio
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.policies import policy_create_version
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from tests.allocations.demo_support import module_demo, world_kept_for_the_module

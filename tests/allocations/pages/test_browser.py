@@ -343,7 +343,7 @@ def test_charts_read_as_a_risk_officer_reads_them(session, strategies):
     """Issue 21 item 21: the treemap's labels (name over percentage) and the schedule timeline's
     overlapped; the trends chart's axis stopped below the sector cap it should show; the risk card's
     bar chart had no title or unit."""
-    from allocations.services.demo import demo_seed
+    from allocations.demo import demo_seed
 
     demo_seed(strategies=strategies, days=70, seed=3, history_days=6)
     s = session("risk")

@@ -242,8 +242,8 @@ def test_the_run_page_shows_every_stage_largest_moves_first(demo):
 
 
 def test_the_demo_history_is_audited_and_feeds_the_performance_endpoint(demo):
-    from allocations.selectors.core import audit_verify
-    from allocations.services.demo import demo_seed
+    from allocations.demo import demo_seed
+    from allocations.selectors.audit import audit_verify
 
     assert audit_verify().ok
     assert portfolio_performance(portfolio=demo)["history"]["days"] >= 5

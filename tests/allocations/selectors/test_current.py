@@ -11,13 +11,13 @@ from guardian.shortcuts import assign_perm, remove_perm
 from accounts import roles
 from accounts.services import portfolio_grant, user_ensure
 from allocations.models import Portfolio
-from allocations.selectors.core import fund_total_capital
 from allocations.selectors.current import (
     PortfolioVersion,
     portfolio_cached,
     portfolio_version_for_user,
     portfolio_version_now,
 )
+from allocations.selectors.funds import fund_total_capital
 from allocations.services.funds import fund_set
 from tests.factories import UserFactory
 

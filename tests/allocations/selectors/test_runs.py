@@ -1,9 +1,12 @@
 """allocations/selectors/runs.py: a run's explanation is stored once, its per-strategy rows as one
-array per stage (``strategy_columns``), and read back as the rows the rebalance answered."""
+array per stage (``strategy_columns``), and read back as the rows the rebalance answered; a run
+is found by its allocation id in its own portfolio only."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -11,10 +14,11 @@ from django.db import connection
 
 from allocations.models import AllocationRun
 from allocations.models.fields import explanation_compact, explanation_rows
-from allocations.selectors.runs import explanation_summary, run_explanation_rows
+from allocations.selectors.runs import explanation_summary, run_explanation_rows, run_get
 from allocations.services.actors import Actor
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from tests.allocations.demo_support import demo_users, seeded_demo, set_policy
+from tests.factories import AllocationPolicyFactory
 
 JSON_PARAMETER = {"postgresql": "%s::jsonb", "sqlite": "%s"}
 STAGE_KEYS = ("sector", "base", "after_signals", "after_smoothing", "after_caps", "final")
@@ -94,3 +98,28 @@ def test_a_run_stored_before_the_compact_form_reads_as_it_was(applied_run):
     run = AllocationRun.objects.get(pk=applied_run.run.pk)
     assert run.explanation == old
     assert len(run_explanation_rows(run=run)) == len(old["strategies"])
+
+
+def make_run(portfolio):
+    return AllocationRun.objects.create(
+        portfolio=portfolio,
+        policy=AllocationPolicyFactory(portfolio=portfolio),
+        method="hybrid",
+        inputs_digest="0" * 64,
+        total_equity=Decimal("1000.00"),
+    )
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", "", "123", "None", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz", None, 12])
+def test_run_get_with_a_malformed_id_is_none(portfolio, bad):
+    make_run(portfolio)
+    assert run_get(portfolio=portfolio, public_id=bad) is None
+
+
+def test_run_get_finds_the_portfolios_run_only(portfolio, other_portfolio):
+    mine, theirs = make_run(portfolio), make_run(other_portfolio)
+    assert run_get(portfolio=portfolio, public_id=str(mine.public_id)) == mine
+    assert run_get(portfolio=portfolio, public_id=str(mine.public_id).upper()) == mine
+    assert run_get(portfolio=portfolio, public_id=mine.public_id) == mine  # a UUID as well as its text
+    assert run_get(portfolio=portfolio, public_id=str(theirs.public_id)) is None
+    assert run_get(portfolio=portfolio, public_id=str(uuid.uuid4())) is None

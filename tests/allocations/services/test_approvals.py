@@ -18,7 +18,7 @@ import pytest
 
 from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationRun, AuditEntry, Fund, TransitionSchedule, TransitionStep
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.approvals import allocation_run_approve, allocation_run_reject
 from allocations.services.funds import funds_set_many

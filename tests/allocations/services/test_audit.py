@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from allocations.audit_chain import GENESIS_HASH
 from allocations.models import AuditEntry, AuditTrailIsAppendOnly
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.audit import AuditRecord, audit_append
 from allocations.services.funds import fund_set
 from tests.factories import StrategyFactory

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from allocations.audit_chain import ChainHasher, audit_key, entry_canonical
 from allocations.models import AuditEntry
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.audit import BULK_THRESHOLD, AuditRecord, audit_append_many
 
 pytestmark = pytest.mark.django_db

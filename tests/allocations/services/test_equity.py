@@ -19,7 +19,7 @@ from allocations.models import (
     TransitionStep,
 )
 from allocations.money import amounts_for_weights
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.approvals import allocation_run_approve
 from allocations.services.equity import equity_change_approve, equity_change_reject, equity_change_request

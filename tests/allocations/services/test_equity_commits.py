@@ -14,7 +14,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from allocations.models import Fund, Portfolio
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.equity import equity_change_approve, equity_change_request
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from tests.allocations.demo_support import seeded_demo, set_policy

@@ -10,7 +10,8 @@ import pytest
 
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, Fund, Strategy
-from allocations.selectors import core as selectors
+from allocations.selectors.audit import audit_verify
+from allocations.selectors.funds import fund_total_capital, fund_weights
 from allocations.services.actors import Actor
 from allocations.services.funds import fund_adjust, fund_set, funds_set_many
 from tests.factories import StrategyFactory
@@ -72,7 +73,7 @@ def test_fund_set_changing_an_amount_records_old_and_new(portfolio, strategies, 
     assert last.total_capital == _summed_total(portfolio) == Decimal("550.25")
     assert last.actor_id is None and last.actor_label == "system:rebalance"
     assert AuditEntry.objects.filter(kind="fund_change").count() == 3
-    assert selectors.fund_total_capital(portfolio=portfolio) == Decimal("550.25")
+    assert fund_total_capital(portfolio=portfolio) == Decimal("550.25")
 
 
 def test_fund_adjust_multiplies_and_audits(portfolio, strategies, actor):
@@ -97,7 +98,7 @@ def test_fund_weights_are_amount_over_total(portfolio, strategies, actor):
     for code, amount in amounts.items():
         fund_set(portfolio=portfolio, strategy=code, amount=amount, actor=actor)
     total = sum(amounts.values())
-    weights = selectors.fund_weights(portfolio=portfolio)
+    weights = fund_weights(portfolio=portfolio)
     assert set(weights) == set(amounts)
     for code, amount in amounts.items():
         assert weights[code] == pytest.approx(float(amount) / float(total), rel=1e-12)
@@ -105,8 +106,8 @@ def test_fund_weights_are_amount_over_total(portfolio, strategies, actor):
 
 
 def test_fund_weights_empty_without_capital(portfolio, strategies):
-    assert selectors.fund_weights(portfolio=portfolio) == {}
-    assert selectors.fund_total_capital(portfolio=portfolio) == Decimal("0.00")
+    assert fund_weights(portfolio=portfolio) == {}
+    assert fund_total_capital(portfolio=portfolio) == Decimal("0.00")
 
 
 def test_total_capital_is_per_portfolio(portfolio, other_portfolio, strategies, actor):
@@ -115,7 +116,7 @@ def test_total_capital_is_per_portfolio(portfolio, other_portfolio, strategies, 
     fund_set(portfolio=portfolio, strategy="tech-a", amount="10", actor=actor)
     row = AuditEntry.objects.order_by("-id").first()
     assert row.total_capital == Decimal("10.00")
-    assert selectors.fund_total_capital(portfolio=other_portfolio) == Decimal("999.00")
+    assert fund_total_capital(portfolio=other_portfolio) == Decimal("999.00")
 
 
 @pytest.mark.parametrize(
@@ -217,7 +218,7 @@ def test_adjust_rounds_the_product_to_the_cent(portfolio, strategies, actor):
 def test_every_fund_change_keeps_the_chain_verifiable(portfolio, strategies, actor):
     for i, code in enumerate(["tech-a", "tech-b", "ener-a", "tech-a"]):
         fund_set(portfolio=portfolio, strategy=code, amount=100 * (i + 1), actor=actor)
-    result = selectors.audit_verify(portfolio=portfolio)
+    result = audit_verify(portfolio=portfolio)
     assert result.ok and result.checked == 4
 
 

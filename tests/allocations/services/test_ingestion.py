@@ -15,7 +15,7 @@ import pytest
 
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, StrategyReturn
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.ingestion import (
     MAX_REPORTED_ERRORS,
     MAX_REPORTED_OVERWRITES,

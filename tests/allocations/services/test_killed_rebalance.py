@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from allocations.demo import demo_seed
 from allocations.models import AllocationRun, AuditEntry, Fund, Portfolio, TransitionSchedule
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
+from allocations.demo import demo_seed
 from allocations.errors import PortfolioBusyError
 from allocations.models import AllocationPolicy, Portfolio
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.policies import policy_create_version
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 

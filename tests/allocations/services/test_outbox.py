@@ -11,15 +11,10 @@ from django.utils import timezone
 from allocations.errors import DomainError
 from allocations.models import DeliveryAttempt, OutboxEvent, TransitionStep, WebhookDelivery
 from allocations.services.actors import Actor
-from allocations.services.outbox import (
-    outbox_event_redeliver,
-    retry_delay,
-    webhook_deliveries_send_due,
-    webhook_endpoint_create,
-    webhook_endpoint_update,
-)
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from allocations.services.schedules import transition_step_apply
+from allocations.services.webhook_delivery import outbox_event_redeliver, retry_delay, webhook_deliveries_send_due
+from allocations.services.webhook_endpoints import webhook_endpoint_create, webhook_endpoint_update
 from tests.allocations.jobs_support import Receiver, book, broker_down, event_of, signature_ok
 
 ACTOR = Actor.system("test")
@@ -170,7 +165,7 @@ def test_a_broker_that_is_down_does_not_undo_the_rebalance(
 
 def test_creating_repointing_deactivating_and_rotating_an_endpoint_are_audited(portfolio):
     from allocations.models import AuditEntry
-    from allocations.services.outbox import webhook_endpoint_rotate_secret
+    from allocations.services.webhook_endpoints import webhook_endpoint_rotate_secret
 
     endpoint = webhook_endpoint_create(portfolio=portfolio, url="https://orders.example/a", actor=ACTOR)
     first_secret = endpoint.secret

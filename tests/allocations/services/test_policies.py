@@ -14,7 +14,8 @@ from accounts import roles
 from accounts.services import portfolio_grant, user_ensure
 from allocations.errors import ConflictError, DomainError, NotPermitted
 from allocations.models import AllocationPolicy, AuditEntry, PolicyProposal
-from allocations.selectors.core import audit_verify, policy_current
+from allocations.selectors.audit import audit_verify
+from allocations.selectors.policies import policy_current
 from allocations.services.actors import Actor
 from allocations.services.policies import (
     policy_change_request,

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from allocations.models import AllocationLine, AllocationRun, TransitionStep
-from allocations.selectors.core import portfolio_today
+from allocations.selectors.portfolios import portfolio_today
 from allocations.selectors.runs import run_outcome
 from allocations.services.actors import Actor
 from allocations.services.runs import RebalanceRequest, allocation_run_create

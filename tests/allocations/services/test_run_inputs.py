@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from allocations.models import StrategyReturn
-from allocations.selectors.core import portfolio_today
+from allocations.selectors.portfolios import portfolio_today
 from allocations.services.actors import Actor
 from allocations.services.run_inputs import RebalanceRequest, run_inputs_load
 from allocations.services.runs import allocation_run_create

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 from allocations.models import AllocationLine, AllocationRun, AuditEntry
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.actors import Actor
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from tests.allocations.demo_support import set_policy

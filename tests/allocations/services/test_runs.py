@@ -12,6 +12,7 @@ from django.db import connection
 
 from accounts import roles
 from accounts.services import portfolio_grant, user_ensure
+from allocations.demo import demo_seed
 from allocations.errors import DomainError
 from allocations.models import (
     AllocationRun,
@@ -20,9 +21,8 @@ from allocations.models import (
     TransitionSchedule,
     TransitionStep,
 )
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from tests.allocations.demo_support import set_policy
 

@@ -11,11 +11,11 @@ from fractions import Fraction
 import pytest
 from django.db import connection
 
+from allocations.demo import demo_seed
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AuditEntry, Fund, Portfolio, Strategy, TransitionSchedule, TransitionStep
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.services.actors import Actor
-from allocations.services.demo import demo_seed
 from allocations.services.runs import RebalanceRequest, allocation_run_create
 from allocations.services.schedules import transition_schedule_cancel, transition_step_apply, transition_steps_due
 from tests.allocations.demo_support import set_policy

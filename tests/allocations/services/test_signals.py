@@ -10,7 +10,7 @@ from django.db import IntegrityError
 
 from allocations.errors import DomainError
 from allocations.models import AuditEntry, SectorSignal
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.selectors.panels import latest_signals
 from allocations.services.signals import signal_create
 

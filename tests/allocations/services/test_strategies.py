@@ -10,7 +10,7 @@ import pytest
 
 from allocations.errors import ConflictError, DomainError
 from allocations.models import AuditEntry, Fund, Strategy
-from allocations.selectors.core import audit_verify
+from allocations.selectors.audit import audit_verify
 from allocations.selectors.panels import universe_load
 from allocations.services.funds import funds_set_many
 from allocations.services.strategies import strategy_create, strategy_retire, strategy_update

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from allocations.models import DeliveryAttempt, WebhookDelivery
 from allocations.services.actors import Actor
-from allocations.services.outbox import _claim, delivery_lease, webhook_deliveries_send_due, webhook_endpoint_create
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from allocations.services.webhook_delivery import _claim, delivery_lease, webhook_deliveries_send_due
+from allocations.services.webhook_endpoints import webhook_endpoint_create
 from tests.allocations.jobs_support import book
 from tests.allocations.webhook_receivers import (
     BAD_STATUS_LINE,

@@ -9,8 +9,9 @@ from allocations.errors import DomainError
 from allocations.models import DeliveryAttempt, WebhookEndpoint
 from allocations.services import webhook_targets
 from allocations.services.actors import Actor
-from allocations.services.outbox import webhook_deliveries_send_due, webhook_endpoint_create, webhook_endpoint_update
 from allocations.services.runs import RebalanceRequest, allocation_run_create
+from allocations.services.webhook_delivery import webhook_deliveries_send_due
+from allocations.services.webhook_endpoints import webhook_endpoint_create, webhook_endpoint_update
 from allocations.services.webhook_targets import webhook_target_check
 from tests.allocations.jobs_support import Receiver, book
 from tests.allocations.webhook_receivers import OK, RawReceiver, redirect_to

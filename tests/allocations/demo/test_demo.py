@@ -15,6 +15,8 @@ from django.utils import timezone
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_perms
 
+from allocations.demo import demo_seed
+from allocations.demo.returns import business_days, synthetic_returns
 from allocations.models import (
     AllocationPolicy,
     AuditEntry,
@@ -24,8 +26,7 @@ from allocations.models import (
     Strategy,
     StrategyReturn,
 )
-from allocations.selectors.core import audit_verify
-from allocations.services.demo import business_days, demo_seed, synthetic_returns
+from allocations.selectors.audit import audit_verify
 
 pytestmark = pytest.mark.django_db
 N_STRATEGIES, N_DAYS = 16, 60

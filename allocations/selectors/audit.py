@@ -1,20 +1,16 @@
-"""Core reads: portfolios, policies, strategies, funds, runs, schedules, the audit trail.
+"""Reads of the audit trail: its verification (every chain against its signed head) and its rows.
 
 Every function returns model instances, querysets (joins set up front) or plain values and
-raises no HTTP error: a missing row is ``None``; the API decides what that means.
+raises no HTTP error.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
-from guardian.shortcuts import get_objects_for_user
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from allocations import clock
 from allocations.audit_chain import (
     GENESIS_HASH,
     ChainHasher,
@@ -23,53 +19,8 @@ from allocations.audit_chain import (
     head_signature,
     legacy_chain_hash,
 )
-from allocations.calendar import local_date
-from allocations.models import (
-    AllocationLine,
-    AllocationPolicy,
-    AllocationRun,
-    AuditChainHead,
-    AuditEntry,
-    EquityChange,
-    Fund,
-    IdempotencyRecord,
-    PolicyProposal,
-    Portfolio,
-    Sector,
-    SectorSignal,
-    Strategy,
-    StrategyReturn,
-    TransitionSchedule,
-    TransitionStep,
-)
-from allocations.models.audit import EFFECTIVE_TIME_SQL, audit_effective_time  # noqa: F401  (re-exported)
-from allocations.money import CENT
-
-
-def policy_current(*, portfolio: Portfolio) -> AllocationPolicy | None:
-    return AllocationPolicy.objects.filter(portfolio=portfolio).order_by("-version").first()
-
-
-def strategy_list(*, portfolio: Portfolio) -> QuerySet[Strategy]:
-    return Strategy.objects.filter(portfolio=portfolio).select_related("sector").order_by("code")
-
-
-def fund_list(*, portfolio: Portfolio) -> QuerySet[Fund]:
-    return Fund.objects.filter(strategy__portfolio=portfolio).select_related("strategy").order_by("strategy__code")
-
-
-def fund_total_capital(*, portfolio: Portfolio) -> Decimal:
-    total = fund_list(portfolio=portfolio).aggregate(total=Sum("amount"))["total"]
-    return (total or Decimal("0")).quantize(CENT)
-
-
-def fund_weights(*, portfolio: Portfolio) -> dict[str, float]:
-    """Each strategy's share of the total allocated capital (the specification's weights)."""
-    amounts = dict(fund_list(portfolio=portfolio).values_list("strategy__code", "amount"))
-    total = sum(amounts.values(), Decimal("0"))
-    if total == 0:
-        return {}
-    return {code: float(amount / total) for code, amount in amounts.items()}
+from allocations.models import AllocationRun, AuditChainHead, AuditEntry, Portfolio, Strategy, TransitionStep
+from allocations.models.audit import audit_effective_time
 
 
 @dataclass(frozen=True)
@@ -219,92 +170,6 @@ def audit_verify(*, portfolio: Portfolio | None = None) -> AuditVerification:
     return _orphans(checked, portfolio)
 
 
-# --- reads of the REST API: permission filtering in one place -------------------------------
-# A portfolio the user may not view is answered exactly like a missing one (404); one the user
-# may view but not act on gets 403. Groups hold no global portfolio permission: only
-# per-portfolio grants (django-guardian) count.
-
-
-def portfolio_list_for_user(*, user) -> QuerySet[Portfolio]:
-    """The portfolios ``user`` may view (a superuser: all)."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return Portfolio.objects.none()
-    return get_objects_for_user(
-        user, "allocations.view_portfolio", klass=Portfolio, accept_global_perms=False
-    ).order_by("slug")
-
-
-def portfolio_for_user(*, user, slug: str) -> Portfolio | None:
-    """The portfolio ``slug`` if ``user`` may view it; None when it is missing or not viewable."""
-    return portfolio_list_for_user(user=user).filter(slug=slug).first()
-
-
-def user_may(*, user, perm: str, portfolio: Portfolio) -> bool:
-    """Whether ``user`` holds ``perm`` (a codename of ``allocations``) on ``portfolio``."""
-    return perm == "view_portfolio" or user.has_perm(f"allocations.{perm}", portfolio)
-
-
-def strategy_get(*, portfolio: Portfolio, code: str) -> Strategy | None:
-    return Strategy.objects.filter(portfolio=portfolio, code=code).select_related("sector").first()
-
-
-def strategy_list_with_funds(*, portfolio: Portfolio) -> QuerySet[Strategy]:
-    return strategy_list(portfolio=portfolio).select_related("fund")
-
-
-def strategy_return_list(*, portfolio: Portfolio) -> QuerySet[StrategyReturn]:
-    return (
-        StrategyReturn.objects.filter(strategy__portfolio=portfolio)
-        .select_related("strategy")
-        .order_by("-date", "strategy__code")
-    )
-
-
-def newest_first(model, *, portfolio: Portfolio, related: tuple[str, ...] = (), by: str = "created_at") -> QuerySet:
-    """The rows of ``model`` in ``portfolio``, ``related`` joined, newest ``by`` first (then the newest id)."""
-    return model.objects.filter(portfolio=portfolio).select_related(*related).order_by(f"-{by}", "-id")
-
-
-def signal_list(*, portfolio: Portfolio) -> QuerySet[SectorSignal]:
-    return newest_first(SectorSignal, portfolio=portfolio, related=("sector",), by="as_of")
-
-
-def run_list(*, portfolio: Portfolio) -> QuerySet[AllocationRun]:
-    return newest_first(AllocationRun, portfolio=portfolio, related=("policy", "requested_by", "decided_by"))
-
-
-def run_get(*, portfolio: Portfolio, public_id: str) -> AllocationRun | None:
-    """The run of ``portfolio`` with this allocation id, or None (also for a malformed id)."""
-    try:
-        key = uuid.UUID(str(public_id))
-    except ValueError:
-        return None
-    return run_list(portfolio=portfolio).filter(public_id=key).first()
-
-
-def run_for_idempotency_key(*, portfolio: Portfolio, key: str, user, label: str) -> AllocationRun | None:
-    """The run of ``portfolio`` that this requester (a user, or else an actor label) made with ``key``."""
-    runs = AllocationRun.objects.filter(portfolio=portfolio, idempotency_key=key)
-    runs = runs.filter(requested_by=user) if user is not None else runs.filter(requested_by=None, requested_via=label)
-    return runs.first()
-
-
-def run_lines(*, run: AllocationRun) -> QuerySet[AllocationLine]:
-    return run.lines.select_related("strategy").order_by("strategy__code")
-
-
-def schedule_list(*, portfolio: Portfolio) -> QuerySet[TransitionSchedule]:
-    return newest_first(TransitionSchedule, portfolio=portfolio, related=("run", "closed_by"))
-
-
-def schedule_get(*, portfolio: Portfolio, schedule_id: int) -> TransitionSchedule | None:
-    return schedule_list(portfolio=portfolio).prefetch_related("steps").filter(pk=schedule_id).first()
-
-
-def strategy_codes_by_id(*, portfolio: Portfolio) -> dict[int, str]:
-    return dict(Strategy.objects.filter(portfolio=portfolio).values_list("id", "code"))
-
-
 def audit_list(*, portfolio: Portfolio) -> QuerySet[AuditEntry]:
     """The portfolio's audit rows, newest first by chain position (clocks can disagree; the chain cannot)."""
     return (
@@ -317,43 +182,3 @@ def audit_list(*, portfolio: Portfolio) -> QuerySet[AuditEntry]:
 
 def fund_changes_recent(*, portfolio: Portfolio, limit: int = 10) -> list[AuditEntry]:
     return list(audit_list(portfolio=portfolio).filter(kind=AuditEntry.Kind.FUND_CHANGE)[:limit])
-
-
-def sector_codes() -> set[str]:
-    """The codes of every sector."""
-    return set(Sector.objects.values_list("code", flat=True))
-
-
-def portfolio_today(portfolio: Portfolio) -> date:
-    """Today's date in the portfolio's time zone (steps fall on its business days)."""
-    return local_date(clock.now(), portfolio.timezone)
-
-
-def idempotency_record_get(*, user, key: str) -> IdempotencyRecord | None:
-    """The claim or stored response of ``user``'s idempotency key, if any."""
-    return IdempotencyRecord.objects.filter(user=user, key=key).first()
-
-
-def sector_get(*, code: str) -> Sector | None:
-    return Sector.objects.filter(code=code).first()
-
-
-def equity_change_list(*, portfolio: Portfolio) -> QuerySet[EquityChange]:
-    return newest_first(EquityChange, portfolio=portfolio, related=("requested_by", "decided_by"), by="requested_at")
-
-
-def equity_change_get(*, portfolio: Portfolio, change_id: int) -> EquityChange | None:
-    return equity_change_list(portfolio=portfolio).filter(pk=change_id).first()
-
-
-def policy_proposal_list(*, portfolio: Portfolio) -> QuerySet[PolicyProposal]:
-    return newest_first(
-        PolicyProposal,
-        portfolio=portfolio,
-        related=("requested_by", "decided_by", "base_policy", "applied_policy"),
-        by="requested_at",
-    )
-
-
-def policy_proposal_get(*, portfolio: Portfolio, proposal_id: int) -> PolicyProposal | None:
-    return policy_proposal_list(portfolio=portfolio).filter(pk=proposal_id).first()
