@@ -22,6 +22,7 @@ from allocations.audit_canonical import ChainStart
 from allocations.panel_snapshot import PanelSnapshot
 
 from . import portable
+from .prepared import prepared_query  # noqa: F401  (the seam's operation: a query compiled once per connection)
 
 
 def vendor() -> str:

@@ -80,7 +80,7 @@ class AuditEntry(models.Model):
     )
     # When the change took effect, where that is not when it was recorded (the demo's lived history, a
     # catch-up run: ``allocations.clock.effective``); hashed when set. Charts and history read
-    # ``effective_at`` or else ``recorded_at`` (``selectors.core.effective_time``).
+    # ``effective_at`` or else ``recorded_at`` (``models.audit.audit_effective_time``).
     effective_at = models.DateTimeField(
         null=True, blank=True, help_text="When the change took effect, if not when it was recorded."
     )

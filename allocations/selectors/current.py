@@ -28,9 +28,10 @@ from typing import TypeVar
 
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
 from knox.models import AuthToken, get_token_model
 
+from allocations import db
 from allocations.models import Portfolio
 
 from .portfolios import portfolio_list_for_user
@@ -40,7 +41,6 @@ T = TypeVar("T")
 CACHE_ALIAS = "answers"
 # What the version is made of, in this order: the portfolio's id, then what its answers depend on.
 _VERSION_FIELDS = ("id", "slug", "total_equity", "audit_chain_head__count", "audit_chain_head__last_hash")
-_PREPARED_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -50,40 +50,6 @@ class PortfolioVersion:
     portfolio_id: int
     slug: str
     version: str
-
-
-class _Prepared:
-    """A values query compiled to SQL once, run again (with other parameters of the same shape if
-    given), its rows converted as the ORM converts them (the compiler's converters)."""
-
-    def __init__(self, queryset, wrapper):
-        self.compiler = compiler = queryset.query.get_compiler(connection=wrapper)
-        self.sql, self.params = compiler.as_sql()
-        self.converters = compiler.get_converters([column for column, *_ in compiler.select[: compiler.col_count]])
-
-    def rows(self, params: list | None = None) -> list[tuple]:
-        wrapper = self.compiler.connection
-        # On PostgreSQL the server keeps the statement prepared on this connection (planning the
-        # permission query cost more than running it); elsewhere a cursor as any other.
-        cursor_for = getattr(wrapper, "prepared_cursor", wrapper.cursor)
-        with cursor_for() as cursor:
-            cursor.execute(self.sql, self.params if params is None else params)
-            fetched = cursor.fetchall()
-        if not self.converters:
-            return [tuple(row) for row in fetched]
-        return [tuple(row) for row in self.compiler.apply_converters(fetched, self.converters)]
-
-
-def _prepared(key: tuple, make) -> _Prepared:
-    """The query ``make()`` (a queryset) prepared once per thread's connection (bounded), under ``key``."""
-    wrapper = connections[DEFAULT_DB_ALIAS]
-    store = wrapper.__dict__.setdefault("_cae_prepared", {})
-    found = store.get(key)
-    if found is None:
-        if len(store) >= _PREPARED_LIMIT:
-            store.clear()
-        found = store[key] = _Prepared(make(), wrapper)
-    return found
 
 
 def _version(row: tuple) -> PortfolioVersion:
@@ -103,7 +69,7 @@ def portfolio_version_for_user(*, user, slug: str) -> PortfolioVersion | None:
     def make():
         return portfolio_list_for_user(user=user).filter(slug=slug).values_list(*_VERSION_FIELDS)[:1]
 
-    rows = _prepared(("portfolio", user.pk, bool(user.is_superuser), slug), make).rows()
+    rows = db.prepared_query(("portfolio", user.pk, bool(user.is_superuser), slug), make).rows()
     return _version(rows[0]) if rows else None
 
 
@@ -126,7 +92,7 @@ def api_tokens_with_user(*, token_key: str) -> list[AuthToken]:
 
     tokens = []
     split = len(token_fields)
-    for row in _prepared(("api-token",), make).rows([token_key]):
+    for row in db.prepared_query(("api-token",), make).rows([token_key]):
         token = Token.from_db(DEFAULT_DB_ALIAS, [f.attname for f in Token._meta.concrete_fields], row[:split])
         token.user = User.from_db(DEFAULT_DB_ALIAS, user_fields, row[split:])
         tokens.append(token)
