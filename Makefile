@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_WORKERS ?= 2
-PYTEST_SUITE = $(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) && $(PY) -m pytest -m slow
+PYTEST_SUITE = $(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) && $(PY) -m pytest -m slow -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install run serve test check test-sqlite test-services check-contract bench lint
 
@@ -42,8 +42,8 @@ serve: install
 	PY=$(PY) ./deploy/serve.sh
 
 ## test: the suite on SQLite and the embedded broker; with CI=true also on PostgreSQL and Redis. The
-## tests that start nothing run on $(TEST_WORKERS) processes (pytest-xdist, a database each); the slow ones
-## (real processes, the browser, the generated clients, the schema fuzz) after them, one at a time.
+## tests that start nothing run on $(TEST_WORKERS) processes (pytest-xdist, a test database each), then the
+## slow ones (real processes, the browser, the generated clients, the schema fuzz), a whole file per process.
 test: install lint
 	$(PYTEST_SUITE)
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-services; fi
