@@ -4,7 +4,7 @@
   key with the floats packed (``explanation_compact`` / ``explanation_rows``);
 - ``CompactStepWeightsField``: a transition step's weights as two packed arrays
   (``step_weights_compact`` / ``step_weights_rows``);
-- ``EncryptedSecretField``: a secret stored encrypted at rest (the cipher is ``allocations.secret_fields``).
+- ``EncryptedSecretField``: a secret stored encrypted at rest (the cipher is ``allocations.secret_box``).
 
 Migrations 0010, 0014 and 0019 name these fields by their first homes (``allocations.adapters``,
 ``allocations.secret_fields``), which keep an alias to this module.
@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models.fields.json import KeyTransform
 from django.db.models.query_utils import DeferredAttribute
 
-from allocations import secret_fields
+from allocations import secret_box
 
 
 def user_or_none() -> models.ForeignKey:
@@ -47,13 +47,13 @@ class EncryptedSecretField(models.CharField):
     """A secret text stored encrypted (``enc1:`` and a Fernet token); plain text in Python."""
 
     def from_db_value(self, value, expression, connection):
-        return value if value is None else secret_fields.decrypt(value)
+        return value if value is None else secret_box.decrypt(value)
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
-        if value is None or value == "" or secret_fields.is_encrypted(value):
+        if value is None or value == "" or secret_box.is_encrypted(value):
             return value
-        return secret_fields.encrypt(value)
+        return secret_box.encrypt(value)
 
 
 STRATEGY_COLUMNS = "strategy_columns"

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from allocations.secret_fields import PREFIX, decrypt, encrypt, fernet_key
+from allocations.secret_box import PREFIX, decrypt, encrypt, fernet_key
 from allocations.services.actors import Actor
 from allocations.services.webhook_endpoints import webhook_endpoint_create
 from tests.factories import PortfolioFactory
