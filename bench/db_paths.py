@@ -138,7 +138,6 @@ def main() -> None:
             lambda: postgresql.returns_snapshot_get(portfolio.pk, None),
             lambda: portable.returns_snapshot_get(portfolio.pk, None),
         ),
-        "fund_amounts": (lambda: postgresql.fund_amounts(portfolio.pk), lambda: portable.fund_amounts(portfolio.pk)),
         "momentum_of_run": (lambda: postgresql.momentum_of_run(run.pk), lambda: portable.momentum_of_run(run.pk)),
         f"fund_changes ({fund_changes} rows)": (
             lambda: postgresql.fund_changes(portfolio.pk, "UTC"),

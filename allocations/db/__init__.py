@@ -99,8 +99,11 @@ def returns_rows_since(ids: list[int], since: date | None) -> tuple[np.ndarray, 
 
 
 def fund_amounts(portfolio_id: int) -> dict[int, Decimal]:
-    """strategy id -> its fund, for every strategy of the portfolio that has one, by strategy id."""
-    return _half().fund_amounts(portfolio_id)
+    """strategy id -> its fund, for every strategy of the portfolio that has one, by strategy id.
+
+    The ORM's on every database: PostgreSQL's two comma-separated texts no longer paid
+    (bench/db_paths.py: 1.6 against 1.8 ms at 1,000 funds, 14.1 against 12.5 ms at 10,000)."""
+    return portable.fund_amounts(portfolio_id)
 
 
 def momentum_of_run(run_id: int) -> tuple[np.ndarray, np.ndarray]:

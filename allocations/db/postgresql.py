@@ -209,23 +209,6 @@ def returns_rows_since(ids: list[int], since: date | None) -> tuple[np.ndarray, 
     return strategy_ids, days + EPOCH_ORDINAL, values
 
 
-def fund_amounts(portfolio_id: int) -> dict[int, Decimal]:
-    """The ids and the amounts as two comma-separated texts (one row, not a Python row per fund:
-    10,000 funds 37 -> 8 ms); each amount read by ``Decimal`` from its exact text, as the driver would."""
-    sql = (
-        "SELECT string_agg(f.strategy_id::text, ',' ORDER BY f.strategy_id), "
-        "string_agg(f.amount::text, ',' ORDER BY f.strategy_id) "
-        f"FROM {Fund._meta.db_table} f JOIN {Strategy._meta.db_table} s ON s.id = f.strategy_id "
-        "WHERE s.portfolio_id = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [portfolio_id])
-        ids, amounts = cursor.fetchone()
-    if ids is None:
-        return {}
-    return dict(zip(map(int, ids.split(",")), map(Decimal, amounts.split(",")), strict=True))
-
-
 def momentum_of_run(run_id: int) -> tuple[np.ndarray, np.ndarray]:
     """Packed as binary like the returns: the doubles exactly, no row objects."""
     sql = (

@@ -95,7 +95,6 @@ def fast_paths():
             None, np.array([s.pk for s in w["strategies"]])
         ),
         "returns_rows_since": lambda w: pg.returns_rows_since([s.pk for s in w["strategies"]], None),
-        "fund_amounts": lambda w: pg.fund_amounts(w["portfolio"].pk),
         "momentum_of_run": lambda w: pg.momentum_of_run(w["run"].pk),
         "fund_changes": lambda w: pg.fund_changes(w["portfolio"].pk, "UTC"),
     }
@@ -113,7 +112,6 @@ def fast_paths():
         "returns_snapshot_get",
         "returns_snapshot_get_by_ids",
         "returns_rows_since",
-        "fund_amounts",
         "momentum_of_run",
         "fund_changes",
     ],
