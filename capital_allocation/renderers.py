@@ -1,7 +1,7 @@
 """The API's JSON renderer: DRF's, encoding with orjson.
 
-A 1,000-strategy rebalance answers about 180 KB of weights (1.7 MB at 10,000); the standard
-library's encoder spends ~4 ms (~45 ms) on them, orjson a tenth of that. What orjson would write
+A rebalance answers a weight per strategy, and the standard library's encoder spends ten times
+orjson's time on them (bench/README.md, *Why these choices*). What orjson would write
 differently from DRF's encoder is sent to it (``default``): datetimes (DRF writes ``Z`` and
 milliseconds), numpy values, lazy translations, sets. NaN, which DRF's strict encoder refuses,
 does not reach here (answers show non-finite weights as null). Anything orjson cannot encode (an

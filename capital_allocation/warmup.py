@@ -3,10 +3,10 @@ out of the garbage collector's sight.
 
 The cyclic collector's full passes walk every tracked object. A process's startup objects (Django,
 DRF, numpy, the URL conf and every view, which Django imports only on the first request) never
-become garbage, yet each full pass walked them: measured in a 1,000-strategy rebalance, one pass
-landed in the middle of it about every third run and took 40 ms of its 125. ``gc.freeze()`` moves
-them to a permanent generation the collector skips (the standard library's advice for servers that
-fork workers; it also keeps their pages shared). The same rebalance took 90 ms with it.
+become garbage, yet each full pass walked them, in the middle of a rebalance about every third run
+(bench/README.md, *Why these choices*). ``gc.freeze()`` moves them to a permanent generation the
+collector skips (the standard library's advice for servers that fork workers; it also keeps their
+pages shared).
 """
 
 from __future__ import annotations

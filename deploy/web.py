@@ -1,10 +1,9 @@
 """The web server (``make serve``, the Dockerfile, compose.yaml): granian serving Django's WSGI application.
 
 granian parses HTTP and handles connections in Rust; the application runs in ``WEB_THREADS`` Python
-threads in each of ``WEB_CONCURRENCY`` worker processes. Measured with ``bench/load.py`` on 2 cores
-(docs/runbook.md, *Load*), against gunicorn's gthread workers (2 processes x 2 threads each way, the
-same application): 840-900 reads/s and p99 54-62 ms instead of 560-620 and 85-93 ms, the web
-processes spending 1.6 ms of CPU per read instead of 2.3-2.6 ms.
+threads in each of ``WEB_CONCURRENCY`` worker processes. Against gunicorn's gthread workers it serves
+more reads at a lower p99 on less CPU (``bench/load.py``; the figures in bench/README.md, *Why these
+choices*, and docs/runbook.md, *Load*).
 
 Read from the environment through ``capital_allocation.env`` like every other setting:
 

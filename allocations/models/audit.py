@@ -57,15 +57,15 @@ class AuditEntry(models.Model):
     ``count`` for the last). Unique per portfolio, it is the fork guard: two writers racing for the
     chain's tail would both claim ``head.count + 1`` and the database refuses the second. One
     integer index does what two unique indexes of random 64-character hashes (``entry_hash``;
-    ``portfolio, prev_hash``) did, at about 28 instead of 38 ms per 1,000 rows (issue 14). It is
+    ``portfolio, prev_hash``) did, for less (bench/README.md, *Why these choices*). It is
     not hashed (hashes written before it stay valid): ``verify_audit`` checks it is 1..n in id order.
     """
 
     Kind = AuditKind
 
     # A rebalance writes a row per strategy moved: indexes only where a query reads, and no database
-    # key checks (a deferred check locks the parent row at commit: 45 ms of a 1,000-strategy
-    # rebalance, with the lines'). Ids come from rows read under the portfolio lock; Django's PROTECT
+    # key checks (a deferred check locks the parent row at commit, most of a rebalance's commit:
+    # bench/README.md). Ids come from rows read under the portfolio lock; Django's PROTECT
     # refuses deleting a parent; ``verify_audit`` names a row whose run, step or strategy is missing.
     portfolio = unchecked_key("allocations.Portfolio", related_name="audit_entries", null=False, db_index=False)
     kind = models.CharField(max_length=24, choices=AuditKind.choices)

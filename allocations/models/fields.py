@@ -94,8 +94,8 @@ def explanation_compact(explanation: dict) -> dict:
     A thousand rows repeat a dozen keys a thousand times; the arrays are about half the JSON and
     half the time to write. A column of floats (``None`` for NaN, as the engine's JSON form has it)
     is packed as its little-endian float64 bytes in base64 (``{"f8": ...}``): bit for bit, and no
-    decimal text to write and parse (at 10,000 strategies 1.7 MB of numbers become 0.6 MB, 110 ms of
-    writing 35). Rows whose keys differ are stored as they are.
+    decimal text to write and parse (bench/README.md, *Why these choices*). Rows whose keys differ are
+    stored as they are.
     """
     rows = explanation.get("strategies")
     if not isinstance(rows, dict):

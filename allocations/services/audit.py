@@ -7,8 +7,8 @@ Each row also gets its chain position, ``seq`` = the head's count before the bat
 the batch (1-based), on every path (``bulk_create``, ``bulk_insert``, COPY). ``(portfolio, seq)`` is
 unique: two writers racing for the tail would both claim ``count + 1`` and the database refuses the
 second, so the chain cannot fork. That guard is one integer index; it replaced two unique indexes of
-random 64-character hashes (``entry_hash``; ``portfolio, prev_hash``), which cost ~10 of the ~38 ms
-of every 1,000 rows a rebalance appends (issue 14). ``seq`` is not hashed.
+random 64-character hashes (``entry_hash``; ``portfolio, prev_hash``), which every appended row fed
+(bench/README.md, *Why these choices*). ``seq`` is not hashed.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ with Retry-After, see ``allocations.api.exceptions``); Django then drops it, and
 opens a new one.
 
 Django sends every statement as text with its values merged in (client-side binding), so the server
-parses and plans it each time. For the view-permission query of a read (guardian's subqueries), the
-planning took 0.63 ms of the server's CPU and the execution 0.25 ms. ``prepared_cursor()`` gives a
+parses and plans it each time; for the view-permission query of a read (guardian's subqueries) the
+planning costs more than the execution (bench/README.md, *Why these choices*). ``prepared_cursor()`` gives a
 cursor that binds values on the server and keeps each statement prepared on its connection (psycopg's
 ``prepare=True``): parsed and planned once per connection, then only executed. Every other cursor is
 Django's own, never prepared. Prepared statements live in a server session, which a connection pooler
