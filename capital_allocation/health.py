@@ -1,20 +1,9 @@
 """``/health/``: the database and the broker answer, a worker is alive, the jobs run on time, or the operator
 sees which part does not.
 
-A database or broker that does not answer makes it 503 (the web process cannot work): ``down`` names it.
-A worker without a heartbeat for ``HEALTH_WORKER_DOWN_SECONDS`` is named in ``down`` too and the status is
-``error``, but the answer stays 200: the web process itself serves, and a load balancer taking every web
-process out because the worker died would turn a jobs outage into a full one. Beat and the daily rebalance
-are reported with the age of their last sign of life; one that is late is named in ``late`` and the status
-is ``degraded`` (200). ``daily_rebalance`` is late when a rebalance that was due ``HEALTH_REBALANCE_LATE_SECONDS``
-ago has still not run, whatever the sweep recorded. In the first ``HEALTH_STARTING_SECONDS`` of the process
-a late beat, rebalance or worker says ``starting`` instead (nothing has had the time to run yet).
-
-Bounded: the probes (database, broker with a ``HEALTH_BROKER_TIMEOUT`` connection attempt, the job reads)
-run at most once per ``HEALTH_CACHE_SECONDS`` per process, one caller at a time; concurrent callers share
-the result, and while a probe runs the others get the previous one. Anonymous callers get the status words;
-staff (a session) or a caller with the metrics token get the details (the error messages, which name hosts,
-and the ages).
+Bounded: the probes run at most once per ``HEALTH_CACHE_SECONDS`` per process, one caller at a time, the
+others sharing its result (``_shared_report``). Anonymous callers get the status words; staff (a session)
+or a caller with the metrics token get the details (the messages name hosts), as docs/runbook.md reads them.
 """
 
 from __future__ import annotations
@@ -90,6 +79,14 @@ def _jobs_status() -> dict:
 
 
 def _report() -> dict:
+    """A database or broker that does not answer makes it 503 (the web process cannot work): ``down``
+    names it. A worker without a heartbeat for ``HEALTH_WORKER_DOWN_SECONDS`` is in ``down`` too and the
+    status is ``error``, but the answer stays 200: a load balancer taking every web process out because
+    the worker died would turn a jobs outage into a full one. Beat and the daily rebalance are reported
+    with the age of their last sign of life; a late one is in ``late`` and the status is ``degraded``
+    (200). ``daily_rebalance`` is late when a rebalance due ``HEALTH_REBALANCE_LATE_SECONDS`` ago has
+    still not run, whatever the sweep recorded. In the first ``HEALTH_STARTING_SECONDS`` of the process
+    a late job or worker says ``starting`` (nothing has had the time to run yet)."""
     checks = {"database": _database_status(), "broker": _broker_status()}
     jobs = _jobs_status()
     starting = time.monotonic() - PROCESS_STARTED < settings.HEALTH_STARTING_SECONDS

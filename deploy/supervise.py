@@ -1,22 +1,9 @@
 """Run the processes of a Procfile (``make serve``: web, worker, beat) and restart each one that dies, alone.
 
-honcho, which ran them before, stops every process when one exits: a worker killed by a Redis restart
-took web and beat down with it and nothing brought them back. Here a process that exits is started
-again after a pause and the others keep running; the pause doubles while it keeps failing quickly
-(1, 2, 4 ... at most ``SERVE_RESTART_MAX_DELAY`` seconds, default 30) and is back to 1 s once it has
-run for ``SERVE_RESTART_RESET`` seconds (default 30), so a crash loop does not spin the CPU.
+honcho, which ran them before, stopped every process when one exited: a worker killed by a Redis
+restart took web and beat down with it and nothing brought them back.
 
     python deploy/supervise.py deploy/Procfile.serve [web worker beat]
-
-The names (space- or comma-separated, also read from ``SERVE_PROCESSES``) choose which to run; an
-unknown one is refused with the list. Each line of the Procfile is ``name: command``, run by ``sh``
-(``${WORKER_CONCURRENCY:-2}`` is expanded) in a process group of its own, its output passed through
-unchanged (the processes write JSON lines; so does this one, with ``"logger": "supervise"``).
-
-Signals: ``TERM`` or ``INT`` (Ctrl-C) stop: each main process gets ``TERM`` (granian finishes its
-requests, Celery its tasks) and its process group ``KILL`` after ``SERVE_STOP_TIMEOUT`` seconds (default 45), then this
-exits 0. ``HUP`` goes to ``web`` only (granian replaces its workers one by one: the upgrade step of
-docs/runbook.md). The children are told to stop if this process itself is killed (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -120,6 +107,18 @@ class Child:
 
 
 class Supervisor:
+    """Start every process; restart one that exits after a pause that doubles while it keeps failing
+    quickly (1, 2, 4 ... at most ``SERVE_RESTART_MAX_DELAY`` seconds, default 30) and is 1 s again once
+    it ran ``SERVE_RESTART_RESET`` seconds (default 30), so a crash loop does not spin the CPU.
+
+    ``TERM`` or ``INT`` (Ctrl-C) stop: each main process gets ``TERM`` (granian finishes its requests,
+    Celery its tasks), its process group ``KILL`` after ``SERVE_STOP_TIMEOUT`` seconds (default 45),
+    then this exits 0. ``HUP`` goes to ``web`` only (granian replaces its workers one by one: the
+    upgrade step of docs/runbook.md). Children are told to stop if this process is killed
+    (``PR_SET_PDEATHSIG``). Each line runs under ``sh`` (``${WORKER_CONCURRENCY:-2}`` is expanded) in
+    a process group of its own, its output passed through (JSON lines; this one's: ``"logger": "supervise"``).
+    """
+
     def __init__(self, commands: dict[str, str]) -> None:
         self.children = [Child(name, command) for name, command in commands.items()]
         self.stopping = False
@@ -179,6 +178,8 @@ class Supervisor:
 
 
 def main(argv: list[str]) -> int:
+    """The names after the Procfile (space- or comma-separated, else ``SERVE_PROCESSES``) choose which
+    to run; an unknown one is refused with the list."""
     if not argv:
         raise SystemExit("usage: supervise.py PROCFILE [NAME ...]")
     commands = chosen(read_procfile(Path(argv[0])), argv[1:] or [os.environ.get("SERVE_PROCESSES", "")])

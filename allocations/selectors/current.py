@@ -1,23 +1,9 @@
 """Reads of a portfolio's current state, answered from a cache that the portfolio's audit trail versions.
 
-Every write that changes what these reads show (a fund, the equity, a strategy) appends to the
-portfolio's audit trail, and every append moves the portfolio's chain head (``AuditChainHead``:
-row count and last hash) in the same transaction. The head, with the portfolio's own fields the
-answers show (slug and equity, which the admin can edit), is therefore a version of the portfolio:
-an answer is cached under the version it was computed at, and a read looks up the version it has
-just read from the database. So a read never answers older than a change committed before it began
-(read-your-writes, across processes and machines), and nothing has to be invalidated: a change
-moves the version and the old entries are left to expire.
-
-The version is read in one query with the view permission (``portfolio_version_for_user``: guardian's
-``portfolios.portfolio_list_for_user``, compiled to SQL once per user and slug, since the query-building
-costs more than the query). An answer is computed from several statements, so it is cached only
-when the version read again afterwards is unchanged: no change was committed in between, so every
-statement saw that version. The cache is ``CACHES["answers"]`` (each process's memory by default;
-a shared cache works too: the last hash, an HMAC under the audit key, keeps two databases apart).
-
-The read's other query, knox's token lookup (``api_tokens_with_user``), is prepared once the same way.
-On PostgreSQL both are also prepared statements on the server (``capital_allocation.postgresql``).
+Every write that changes what these reads show appends to the audit trail, which moves the chain head
+in the same transaction: the head (with the slug and equity the answers show) is a version of the
+portfolio. An answer is cached under the version it was computed at and looked up by the version just
+read, so a read never answers older than a change committed before it and nothing is invalidated.
 """
 
 from __future__ import annotations
@@ -45,7 +31,13 @@ _VERSION_FIELDS = ("id", "slug", "total_equity", "audit_chain_head__count", "aud
 
 @dataclass(frozen=True)
 class PortfolioVersion:
-    """A portfolio as of one committed state: its id and an opaque version of what its answers show."""
+    """A portfolio as of one committed state: its id and an opaque version of what its answers show.
+
+    The version is the chain head's row count and last hash with the portfolio's equity, read in one
+    query with the view permission (guardian's query, compiled once per user and slug: building it
+    cost more than running it; ``db.prepared_query``). The last hash is an HMAC under the audit key,
+    so a shared cache keeps two databases apart.
+    """
 
     portfolio_id: int
     slug: str
@@ -103,7 +95,9 @@ def portfolio_cached(*, version: PortfolioVersion, name: str, build: Callable[[P
     """``build(portfolio)``, or what it returned for this portfolio at this version before.
 
     ``name`` tells the answers apart; ``build`` reads the portfolio's state and returns plain data
-    (cached as it is). A value is cached only when no change was committed while it was built.
+    (cached as it is, in ``CACHES["answers"]``: each process's memory by default). An answer takes
+    several statements, so it is cached only when the version read again afterwards is unchanged: no
+    change was committed in between, so every statement saw that version.
     """
     cache = caches[CACHE_ALIAS]
     key = f"cae:{name}:{version.portfolio_id}:{version.slug}:{version.version}"

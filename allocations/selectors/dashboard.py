@@ -1,19 +1,8 @@
 """Reads of the dashboard: what each page and each chart's JSON shows, from the same rows as the API.
 
-- ``portfolio_overview_list``: the portfolios a user may see, at a glance (the ``/`` page);
-- ``dashboard_summary``: the few numbers the page polls; its ``version`` (the last audit row's id)
-  changes whenever anything of the portfolio changes, so the page refetches only then;
-- ``allocation_snapshot``: per strategy the current weight of equity, the target in force (the
-  active schedule's run, else the newest applied run), apart from it the target of a run waiting
-  for approval, and its Sharpe, return and volatility over the policy's lookback;
-- ``allocation_history``: weights in force at the start of each return date (the fund-change audit
-  rows, exactly as ``GET .../allocation/performance`` reads them), summed per sector, for the
-  largest strategies, the equity curve ``V_t = Π (1 + r_s)`` with its drawdown ``V_t / max V − 1``
-  and the API's metrics of that path;
-- ``risk_panel``: ``portfolio_performance``'s risk figures, the caps, and the run in force's
-  largest risk contributions and binding limits;
-- ``schedule_timeline``: the latest schedule's steps and the recent schedules;
-- ``run_moves`` / ``run_trail``: a run's lines, largest moves first, and its decisions.
+One function per page or chart (``portfolio_overview_list``, ``dashboard_summary``, ``allocation_snapshot``,
+``allocation_history``, ``risk_panel``, ``schedule_timeline``, ``run_moves``, ``run_trail``), each saying
+what it reads; the figures are the engine's and the performance API's, never computed a second way.
 """
 
 from __future__ import annotations
@@ -108,6 +97,8 @@ def dashboard_version(*, portfolio: Portfolio) -> int:
 
 
 def dashboard_summary(*, portfolio: Portfolio) -> dict:
+    """The few numbers the page polls; its ``version`` (the last audit row's) changes whenever anything
+    of the portfolio changes, so the page refetches the charts only then."""
     overview = portfolio_overview(portfolio=portfolio)
     equity = portfolio.total_equity
     return {

@@ -1,19 +1,8 @@
 """Realised performance, risk and sector exposures of a portfolio (``GET .../allocation/performance``).
 
-All arithmetic is numpy over arrays built from a handful of queries:
-
-- **history**: the allocated portfolio's daily return ``r_t = Σ_i w_{t,i} R_{t,i}``, where
-  ``w_{t,i}`` is the amount of strategy ``i`` in force at the start of day ``t`` (the last fund
-  change of the audit trail made before that day) divided by the total equity, and ``R`` the
-  stored daily returns (a missing return counts as 0). It starts on the first day capital was
-  allocated.
-- **current_allocation_backtest**: today's weights held over the last 252 return dates.
-- metrics of a return series: ``allocations.engine.measures`` (total return, annualised
-  volatility, Sharpe, max drawdown).
-- **risk**: ex-ante volatility ``√(252 wᵀΣw)`` of the current weights with the policy's
-  covariance estimator and window, effective number of strategies ``1 / Σ p_i²`` with
-  ``p = w / Σw``, the largest weight, cash ``1 − Σw``.
-- **sector_exposures**: the funds of each sector's strategies divided by the total EQUITY.
+numpy over arrays built from a handful of queries: the history of the weights in force
+(``amounts_in_force``), today's weights held over the last 252 return dates, the risk of a book
+(``book_risk``); the metrics of a return series are ``allocations.engine.measures``'.
 """
 
 from __future__ import annotations
@@ -83,6 +72,9 @@ def amounts_in_force(portfolio: Portfolio, ids: np.ndarray, dates: list[date]) -
 
 
 def _history(portfolio: Portfolio, ids: np.ndarray, dates: list[date], panel: np.ndarray, equity: float) -> dict:
+    """The allocated portfolio's daily return ``r_t = Σ_i w_{t,i} R_{t,i}`` from the first day capital was
+    allocated: ``w_{t,i}`` the amount in force at the start of day ``t`` over the equity, ``R`` the stored
+    returns (a missing one counts as 0)."""
     if not dates:
         return path_metrics(np.empty(0), [])
     amounts = amounts_in_force(portfolio, ids, dates)
@@ -98,7 +90,9 @@ def _history(portfolio: Portfolio, ids: np.ndarray, dates: list[date], panel: np
 
 
 def book_risk(codes: list[str], ids: np.ndarray, weights: np.ndarray, policy: AllocationPolicy | None) -> dict:
-    """The risk block of a book held at ``weights`` (fractions of equity) of the strategies ``ids``."""
+    """The risk block of a book held at ``weights`` (fractions of equity) of the strategies ``ids``:
+    ex-ante volatility ``√(252 wᵀΣw)`` with the policy's covariance estimator and window, the effective
+    number of strategies ``(Σw)² / Σw²``, the largest weight, cash ``1 − Σw``."""
     estimator = policy.covariance_estimator if policy else engine.AllocationPolicy.covariance_estimator
     window = policy.covariance_lookback if policy else BACKTEST_DAYS
     invested = float(weights.sum())
@@ -128,6 +122,7 @@ def book_risk(codes: list[str], ids: np.ndarray, weights: np.ndarray, policy: Al
 
 
 def _sector_exposures(sectors: np.ndarray, amounts: np.ndarray, equity: float) -> dict[str, float]:
+    """The funds of each sector's strategies divided by the total equity."""
     if not sectors.size:
         return {}
     names, inverse = np.unique(sectors, return_inverse=True)

@@ -2,18 +2,7 @@
 
 A webhook makes this service send requests to an address someone typed in, so an unchecked URL is
 a way into the networks behind it (the cloud's metadata service at 169.254.169.254, PostgreSQL on
-127.0.0.1:5432). A target is refused unless:
-
-- its scheme is ``https`` (``http`` only for a host in ``WEBHOOK_ALLOWED_HOSTS``, for local use);
-- it carries no credentials (``user:password@``) and only printable ASCII (no bidi overrides or
-  zero-width characters that make a URL read differently than it resolves);
-- its host is no metadata name, and every address it resolves to is public: no loopback, private,
-  link-local, multicast, reserved, unspecified or otherwise non-global address (IPv4 inside IPv6
-  included). A host in ``WEBHOOK_ALLOWED_HOSTS`` may resolve anywhere.
-
-``webhook_target_check`` returns the addresses it checked; the delivery connects to one of those,
-never resolving the name again, so a name that changes its answer between the check and the
-connection (DNS rebinding) cannot move the request.
+127.0.0.1:5432). The rules: ``webhook_target_check``.
 """
 
 from __future__ import annotations
@@ -122,7 +111,17 @@ def webhook_url_check(url: str) -> tuple[str, str, int, str]:
 
 
 def webhook_target_check(url: str) -> WebhookTarget:
-    """``url`` checked and resolved, every address checked; ``DomainError(field='url')`` naming the reason."""
+    """``url`` checked and resolved, every address checked; ``DomainError(field='url')`` naming the reason.
+
+    Refused unless its scheme is ``https`` (``http`` only for a host in ``WEBHOOK_ALLOWED_HOSTS``, for
+    local use); it carries no credentials and only printable ASCII (no bidi overrides or zero-width
+    characters that make a URL read differently than it resolves); its host is no metadata name and
+    every address it resolves to is public (no loopback, private, link-local, multicast, reserved,
+    unspecified or otherwise non-global address, IPv4 inside IPv6 included; a host in
+    ``WEBHOOK_ALLOWED_HOSTS`` may resolve anywhere). The delivery connects to one of the addresses
+    returned, never resolving the name again: a name that changes its answer between the check and
+    the connection (DNS rebinding) cannot move the request.
+    """
     scheme, host, port, path = webhook_url_check(url)
     try:
         addresses = resolve(host, port)
