@@ -1,15 +1,9 @@
 """The two conversions at the engine's boundary, pure: no queries, no writes.
 
-- rows -> engine inputs: a stored policy version as the engine's policy (``engine_policy``) and as
-  the transition it plans (``plan_for_policy``), and the digest of a run's inputs (``inputs_digest``);
-- engine result -> rows to write: weights by strategy code (``by_code``), the rows of planned steps
-  (``planned_steps``, ``planned_steps_from``), the run's explanation in the form it is stored in
-  (``run_explanation``).
+- rows -> engine inputs: ``engine_policy``, ``plan_for_policy``, ``inputs_digest``;
+- engine result -> rows to write: ``by_code``, ``planned_steps``, ``planned_steps_from``, ``run_explanation``.
 
-The services load rows through the selectors, turn them into arrays here, call the engine and
-turn its arrays back into rows here. Amounts to the cent are ``allocations.money``'s, business days
-``allocations.calendar``'s, the stored forms' codecs ``allocations.models.fields``'s. Everything is a
-function of its arguments, so it is tested without a database.
+Amounts to the cent are ``money``'s, business days ``calendar``'s, stored forms' codecs ``models.fields``'s.
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
 """The hash chain of the audit trail, as pure functions.
 
-``entry_hash = HMAC-SHA256(key, canonical + prev_hash)`` where ``canonical`` is the row's content
-as JSON with sorted keys and no whitespace and ``key`` is ``settings.AUDIT_HMAC_KEY``, a secret
-the database does not hold. Changing any stored field of a row changes its hash, and without the
-key nobody can compute the new one; removing or reordering rows breaks the ``prev_hash`` links.
-
-Two schemes, by position in a portfolio's chain:
-
-- scheme 1 (``legacy_chain_hash``): plain ``sha256(canonical + prev_hash)``, the rows written
-  before migration 0007. They are left as they are (an audit trail is not rewritten; hashes
-  already exported stay valid) and the chain head counts them in ``legacy_count``.
-- scheme 2 (``ChainHasher``): the keyed hash above, every row since.
-
-The chain head (``AuditChainHead``, outside the audit table) holds each portfolio's row count and
-last hash, signed by ``head_signature`` with the same key, so a removed tail row shows too.
+``entry_hash = HMAC-SHA256(key, canonical + prev_hash)``: ``canonical`` is the row's content as JSON
+with sorted keys and no whitespace, ``key`` is ``AUDIT_HMAC_KEY``, a secret the database does not
+hold. Changing a stored field changes its hash and nobody without the key computes the new one;
+removing or reordering rows breaks the links; the signed chain head (``head_signature``) shows a
+removed tail. Rows before migration 0007 keep their unkeyed scheme (``legacy_chain_hash``).
 """
 
 from __future__ import annotations
@@ -84,7 +75,9 @@ def audit_key() -> bytes:
 
 
 def legacy_chain_hash(canonical: str, prev_hash: str) -> str:
-    """Scheme 1: the unkeyed hash of the rows written before migration 0007."""
+    """Scheme 1: ``sha256(canonical + prev_hash)``, the rows written before migration 0007. They are left as
+    they are (an audit trail is not rewritten; hashes already exported stay valid) and the chain head
+    counts them in ``legacy_count``."""
     return hashlib.sha256((canonical + prev_hash).encode("utf-8")).hexdigest()
 
 

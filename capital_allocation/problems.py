@@ -4,12 +4,7 @@
      "detail": "returns[0].return: A valid number is required.",
      "errors": [{"field": "returns[0].return", "message": "A valid number is required."}]}
 
-``type`` names the kind of problem (``PROBLEM_TYPE_PREFIX`` + a code such as ``invalid``,
-``conflict``, ``not-found``; docs/integration.md lists them), ``title`` is the status's phrase,
-``detail`` says what went wrong in words that name the field, and ``errors`` lists every field the
-request got wrong, by its path in the request (``returns[0].return``, ``Idempotency-Key``) with its
-message. The API's exception handler builds its answers here; the project's 404 and 500 views
-answer the same shape under ``/api/``.
+The API's exception handler builds its answers here; the project's 404 and 500 views too, under ``/api/``.
 """
 
 from __future__ import annotations
@@ -58,7 +53,13 @@ def _child_path(path: str, key) -> str:
 
 
 def problem(status: int, code: str, detail: str, errors: list[dict] | None = None) -> dict:
-    """The problem body; ``errors`` (field errors) only where there are some."""
+    """The problem body; ``errors`` (field errors) only where there are some.
+
+    ``type`` names the kind of problem (``PROBLEM_TYPE_PREFIX`` + a code such as ``invalid``,
+    ``conflict``, ``not-found``; docs/integration.md lists them), ``title`` is the status's phrase,
+    ``detail`` says what went wrong naming the field, and ``errors`` lists every field the request got
+    wrong, by its path in the request (``returns[0].return``, ``Idempotency-Key``), with its message.
+    """
     body = {
         "type": PROBLEM_TYPE_PREFIX + code,
         "title": HTTPStatus(status).phrase,

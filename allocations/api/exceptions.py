@@ -1,16 +1,7 @@
 """One exception handler for the API: every error is answered as RFC 9457 problem details.
 
-``capital_allocation.problems`` holds the shape; here each kind of failure gets its status and code:
-
-- DRF's own (a validation error, 401, 403, 404, 405, 406, 415, 429 with ``Retry-After``) keep their
-  status; a validation error lists each field by its path in the request;
-- ``ConflictError`` -> 409 (the request clashes with the state: a run already decided, a portfolio
-  busy) and ``DomainError`` -> 400 naming its field;
-- a Django ``ValidationError``, an ``IntegrityError`` (a constraint refused the row), a
-  ``DataError`` (a value the database cannot hold) or an engine error (bad input the engine
-  noticed) -> 400;
-- ``RequestDataTooBig`` -> 413; the database not answering (``OperationalError``) -> 503 with
-  ``Retry-After``; anything else is left to Django (a 500, answered by the project's 500 view).
+``capital_allocation.problems`` holds the shape; ``_as_api_exception`` gives each kind of failure its
+status and code; anything else is left to Django (a 500, answered by the project's 500 view).
 """
 
 from __future__ import annotations
@@ -60,7 +51,15 @@ class DatabaseUnavailable(exceptions.APIException):
 
 
 def _as_api_exception(exc) -> exceptions.APIException | None:
-    """The exceptions the domain and the database raise, as the DRF exception that answers them."""
+    """The exceptions the domain and the database raise, as the DRF exception that answers them.
+
+    DRF's own keep their status (a validation error lists each field by its path in the request).
+    ``NotPermitted`` -> 403 (who asks: a role not held, four eyes); ``ConflictError`` -> 409 (the
+    state: a run already decided, a portfolio busy); ``DomainError`` -> 400 naming its field; a Django
+    ``ValidationError``, an ``IntegrityError``, a ``DataError`` or an ``EngineError`` (its field) -> 400;
+    ``RequestDataTooBig`` -> 413; the database not answering (``OperationalError``) -> 503 with
+    ``Retry-After``.
+    """
     if isinstance(exc, Http404):
         return exceptions.NotFound(*exc.args)
     if isinstance(exc, DjangoPermissionDenied):

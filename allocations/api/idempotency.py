@@ -1,16 +1,7 @@
 """``Idempotency-Key`` on POST: a retry gets the first response instead of a second effect.
 
-The record is claimed (inserted with no status) before the view runs, under the unique
-(user, key) constraint, so of two concurrent requests with one key exactly one runs:
-
-- same key, same request (method, path, canonical body) and the first has finished: the stored
-  status and body are replayed, with ``Idempotent-Replayed: true``;
-- same key, another request: 422 naming ``Idempotency-Key``;
-- same key while the first is still running: 409;
-- the view raised (a 4xx or 5xx): the claim is removed, so the retry runs afresh.
-
-``idempotent(replayable=...)`` stores what ``replayable(body)`` returns instead of the whole body: a
-secret shown once (a webhook endpoint's) is never kept for a replay.
+The record is claimed (inserted with no status) before the view runs, under the unique (user, key)
+constraint, so of two concurrent requests with one key exactly one runs (the cases: ``idempotent``).
 """
 
 from __future__ import annotations
@@ -121,7 +112,12 @@ def _whole(body):
 
 def idempotent(handler=None, *, replayable=_whole):
     """Decorate a view's ``post``: the view's response is stored under the request's key, and the
-    view gets the key as its ``idempotency_key`` argument (None without the header). ``replayable(body)``
+    view gets the key as its ``idempotency_key`` argument (None without the header).
+
+    Same key, same request (method, path, canonical body), the first finished: its status and body are
+    replayed with ``Idempotent-Replayed: true``; same key, another request: 422 naming the header; same
+    key while the first still runs: 409; the view raised or answered 4xx/5xx: the claim is removed and a
+    retry runs afresh. ``replayable(body)``
     is what a replay may show (a webhook endpoint's secret, shown once, is left out)."""
 
     def decorate(handler):

@@ -1,19 +1,9 @@
 """Request parsers that refuse what the domain cannot hold, before a view sees it.
 
-Python's ``json`` accepts ``NaN``, ``Infinity``, turns ``1e400`` into ``inf`` and keeps a
-400-digit integer that no float holds; none of them is a number any field of this API can take.
-It also decodes the escape ``"\\ud800"`` (a lone UTF-16 surrogate) to a string that is not
-Unicode text: it cannot be stored, logged or echoed back in an error without a
-``UnicodeEncodeError``. The JSON parser answers 400 naming the field for all of these, so no view,
-serializer or service ever sees them. Every parser reads at most ``DATA_UPLOAD_MAX_MEMORY_SIZE``
-bytes and answers 413 past it (DRF streams the body to the parser, so Django's own check does not
-apply).
-
-The API reads JSON bodies only (the returns upload also ``text/csv``): no endpoint takes a file, so
-none reads ``multipart/form-data``, and form bodies are for the dashboard's own pages, not the API.
-A body is never taken for an empty one: a body the endpoint has no parser for, or a body with no
-``Content-Type``, is 415 (``capital_allocation.request_bodies``, before anything reads it), and a
-body that its parser cannot read is 400.
+The API reads JSON bodies only (the returns upload also ``text/csv``); every parser reads at most
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes and answers 413 past it (DRF streams the body to the parser, so
+Django's own check does not apply). A body with no parser or no ``Content-Type`` is 415
+(``capital_allocation.request_bodies``, before anything reads it); one its parser cannot read, 400.
 """
 
 from __future__ import annotations
@@ -134,7 +124,13 @@ def loads_finite(raw: bytes | str):
 
 
 class StrictJSONParser(JSONParser):
-    """JSON with finite numbers only; bounded in size."""
+    """JSON with finite numbers only; bounded in size.
+
+    Python's ``json`` accepts ``NaN``, ``Infinity``, turns ``1e400`` into ``inf`` and keeps a 400-digit
+    integer no float holds; none is a number any field of this API takes. It also decodes ``"\\ud800"``
+    (a lone UTF-16 surrogate) to a string that is not Unicode text and cannot be stored, logged or
+    echoed in an error. All of them answer 400 naming the field, so no view or service sees them.
+    """
 
     def parse(self, stream, media_type=None, parser_context=None):
         body = read_bounded(stream)

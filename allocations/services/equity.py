@@ -1,16 +1,8 @@
 """A portfolio's equity changes only by its own audited decision of two risk officers.
 
-Funds are fractions of the equity, so changing it moves money as surely as a rebalance does.
-Every change waits for a second risk officer (four eyes): a threshold on the size of one change
-let one officer go 10 M -> 19.2 M in three requests each below it, and subscriptions and
-redemptions are rare and material enough to be looked at twice. Every step is audited with the
-old and the new equity; a newer request supersedes the one that waited.
-
-A change that is applied supersedes what was planned at the old equity, in the same transaction:
-the active schedule's steps left and every run waiting for approval (their amounts were computed
-from the old equity). A new equity below what is invested scales every fund down with it
-(``funds_scale_to_equity``), so the funds never stay above the equity, and writes a
-``portfolio.funds_scaled`` outbox event for the order-execution system.
+Funds are fractions of the equity, so changing it moves money as surely as a rebalance does. Every
+change waits for a second risk officer: a threshold on the size of one change let one officer go
+10 M -> 19.2 M in three requests each below it. A newer request supersedes the one that waited.
 """
 
 from __future__ import annotations
@@ -105,7 +97,12 @@ def _lock_waiting(change: EquityChange, actor: Actor) -> tuple[EquityChange, Por
 
 def _apply(change: EquityChange, portfolio: Portfolio, actor: Actor, reason: str) -> None:
     """The equity in force becomes the new one; what was planned at the old one is superseded and
-    funds above the new one come down with it, all in the caller's transaction (under the lock)."""
+    funds above the new one come down with it, all in the caller's transaction (under the lock).
+
+    Superseded: the active schedule's steps left and every run waiting for approval (their amounts
+    were computed from the old equity). A new equity below what is invested scales every fund down
+    (``funds_scale_to_equity``), so the funds never stay above it, and writes a ``portfolio.funds_scaled``
+    outbox event for the order-execution system."""
     portfolio.total_equity = change.new_equity
     portfolio.save(update_fields=["total_equity"])
     _audit(change, actor, reason, "applied")

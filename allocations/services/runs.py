@@ -1,17 +1,9 @@
 """Rebalancing: one allocation run from request to funds moved, in one transaction.
 
-``allocation_run_create`` reads top to bottom:
-
     lock the portfolio -> replay an idempotency key -> load the inputs -> ``engine.allocate``
     -> decide (applied, pending approval, no-op) -> persist (run, lines, audit, schedule, step 1)
 
-A second rebalance of the same portfolio waits for the first to commit, then starts from the
-funds as they are. A dry run computes everything, returns before persisting and writes nothing.
-A run whose turnover exceeds the policy's approval threshold waits, moving nothing, for a risk
-officer other than the requester (``services.approvals``).
-
-The answer is built from what was computed and written, never read back; the service's phase
-timings are kept in the run (``phase_timings_ms``, commit included) and in the answer's explanation.
+The answer is built from what was computed and written, never read back.
 """
 
 from __future__ import annotations
@@ -35,7 +27,14 @@ __all__ = ["RebalanceOutcome", "RebalanceRequest", "allocation_run_create"]
 
 
 def allocation_run_create(*, portfolio: Portfolio, actor: Actor, request: RebalanceRequest) -> RebalanceOutcome:
-    """Decide and (unless dry run or waiting for approval) start carrying out a rebalance."""
+    """Decide and (unless dry run or waiting for approval) start carrying out a rebalance.
+
+    A second rebalance of the same portfolio waits for the first to commit, then starts from the funds
+    as they are. A dry run computes everything and writes nothing. A run whose turnover exceeds the
+    policy's approval threshold waits, moving nothing, for a risk officer other than the requester
+    (``services.approvals``). The phase timings are kept in the run (``phase_timings_ms``, commit
+    included) and in the answer's explanation.
+    """
     if request.idempotency_key is not None and len(request.idempotency_key) > MAX_KEY_LENGTH:
         raise DomainError(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters", field="Idempotency-Key")
     clock = engine.LapClock(decimals=2)

@@ -1,15 +1,8 @@
 """One webhook POST under one deadline: connect, send, status line, headers and body together.
 
-``urllib``'s timeout bounds each socket operation, not the exchange: a receiver that sends one
-header line every 5 s held a worker 100 s against a 10 s timeout. Here every read sets the
-socket's timeout to what is left of the deadline, and stops after ``max_bytes``; the connection
-goes to an address the target check returned (never a fresh lookup of the name), the TLS
-certificate is checked against the host name, and nothing is followed: a 3xx is an answer like
-any other non-2xx, so the signature headers never travel to where a redirect points.
-
-``post`` never raises: every outcome, an exception from ``http.client`` included (a bad status
-line, too many headers, a line too long), is a status (or None) and an error text, which the
-outbox records as an attempt.
+``urllib``'s timeout bounds each socket operation, not the exchange: a receiver that sent one header
+line every 5 s held a worker 100 s against a 10 s timeout. Here every read gets what is left of the
+deadline, and stops after ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -106,7 +99,14 @@ def _describe(exc: BaseException) -> str:
 
 
 def post(target: WebhookTarget, body: bytes, headers: dict[str, str], *, timeout: float, max_bytes: int) -> Exchange:
-    """POST ``body`` to ``target`` (its first address that accepts a connection) within ``timeout`` seconds."""
+    """POST ``body`` to ``target`` (its first address that accepts a connection) within ``timeout`` seconds.
+
+    The connection goes to an address the target check returned (never a fresh lookup of the name), the
+    TLS certificate is checked against the host name, and nothing is followed: a 3xx is an answer like
+    any other non-2xx, so the signature headers never travel to where a redirect points. Never raises:
+    every outcome, an exception of ``http.client`` included, is a status (or None) and an error text,
+    which the outbox records as an attempt.
+    """
     deadline = time.monotonic() + timeout
     errors = []
     for address in target.addresses:
