@@ -1,14 +1,7 @@
 """Sign-in lockout (django-axes): who the client is, and what a locked-out client is told.
 
-Failed sign-ins are counted in the database (axes' ``AccessAttempt`` rows), so every web process
-counts into one store, separately by client address and by username: ``AXES_FAILURE_LIMIT``
-failures lock that address, and that username, for ``AXES_COOLOFF_TIME`` or until an
-administrator lifts the lock (admin *Axes > Access attempts*: delete the row, or
-``manage.py axes_reset_username NAME`` / ``axes_reset_ip ADDRESS`` / ``axes_reset``). A locked
-attempt is refused before its password is hashed, so guessing costs no CPU either.
-
-The same counts cover the browser's ``/accounts/login/``, the admin's ``/admin/login/`` and the
-API's ``POST /api/v1/auth/token/`` (each authenticates with the request, which axes sees).
+Failed sign-ins are counted in the database, so every web process counts into one store, by address and
+by username, on the browser's, the admin's and the token API's sign-in. How a lock is lifted: docs/runbook.md.
 """
 
 from __future__ import annotations
@@ -24,6 +17,10 @@ from capital_allocation.throttles import peer_address
 
 class LockoutBackend(AxesStandaloneBackend):
     """axes' check, for every sign-in that comes with a request (the forms, the token API).
+
+    ``AXES_FAILURE_LIMIT`` failures lock that address, and that username, for ``AXES_COOLOFF_TIME`` or
+    until an administrator lifts the lock (admin *Access attempts*, ``axes_reset_username`` /
+    ``axes_reset_ip``). A locked attempt is refused before its password is hashed: guessing costs no CPU.
 
     A call without a request (``manage.py``, the test client's ``login``) has no client to count
     or lock; axes would refuse it outright, so it is passed on to the password backends.

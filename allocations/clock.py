@@ -1,14 +1,9 @@
 """The service's clock: when a change takes effect.
 
-Every service reads "now" and "today" here. Normally that is the wall clock. A caller that lives
-through another time (the demo's history, a catch-up run for a missed day) says so explicitly with
-``effective(moment)``: within it, ``now()`` is ``moment`` and each audit row gets ``effective_at``
-beside the ``recorded_at`` the database stamps (``models.audit.AuditEntry``), so the trail shows both
-when a change was recorded and when it took effect.
-
-A moment later than the wall clock is refused: nothing is written from the future (issue 21).
-The moment lives in a context variable, so threads and tasks each see their own and nothing is
-patched (no ``mock`` in product code).
+Every service reads "now" and "today" here: the wall clock, unless a caller that lives through another
+time (the demo's history, a catch-up run) says so with ``effective(moment)``. The moment lives in a
+context variable, so threads and tasks each see their own and nothing is patched (no ``mock`` in
+product code).
 """
 
 from __future__ import annotations
@@ -51,7 +46,12 @@ def _zone(name: str):
 
 @contextmanager
 def effective(moment: datetime) -> Iterator[datetime]:
-    """Within the block, changes take effect at ``moment`` (aware, not later than the wall clock)."""
+    """Within the block, changes take effect at ``moment`` (aware, not later than the wall clock).
+
+    ``now()`` is ``moment`` and each audit row gets ``effective_at`` beside the ``recorded_at`` the
+    database stamps (``models.audit.AuditEntry``): the trail shows when a change was recorded and when
+    it took effect. A moment later than the wall clock is refused: nothing is written from the future.
+    """
     if timezone.is_naive(moment):
         raise ValueError("an effective moment needs its time zone")
     if moment > timezone.now():

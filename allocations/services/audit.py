@@ -1,14 +1,7 @@
 """Appending to the audit trail. Callers are already inside ``transaction.atomic``.
 
-Every append moves the portfolio's chain head (``AuditChainHead``: row count, last hash, signature)
-in the same transaction, and reads the chain's tail from it rather than from the audit table.
-
-Each row also gets its chain position, ``seq`` = the head's count before the batch + its place in
-the batch (1-based), on every path (``bulk_create``, ``bulk_insert``, COPY). ``(portfolio, seq)`` is
-unique: two writers racing for the tail would both claim ``count + 1`` and the database refuses the
-second, so the chain cannot fork. That guard is one integer index; it replaced two unique indexes of
-random 64-character hashes (``entry_hash``; ``portfolio, prev_hash``), which every appended row fed
-(bench/README.md, *Why these choices*). ``seq`` is not hashed.
+Every append moves the portfolio's chain head (row count, last hash, signature) in the same
+transaction and reads the chain's tail from it, not from the audit table.
 """
 
 from __future__ import annotations
@@ -65,6 +58,10 @@ def _move_head(head: AuditChainHead | None, *, portfolio: Portfolio, added: int,
 def audit_append_many(*, portfolio: Portfolio, actor: Actor, records: Sequence[AuditRecord]) -> list[AuditEntry]:
     """Chain ``records`` onto the portfolio's trail and insert them in one statement; move the chain head.
 
+    Each row gets its chain position ``seq`` (the head's count before the batch + its place in it), on
+    every path. ``(portfolio, seq)`` is unique: two writers racing for the tail would both claim
+    ``count + 1`` and the database refuses the second, so the chain cannot fork (one integer index,
+    instead of two unique indexes of random hashes: bench/README.md). ``seq`` is not hashed.
     Returns the new rows for small batches; large ones are streamed and return ``[]``.
     """
     if not records:

@@ -1,15 +1,9 @@
 """Chain-head checkpoints: where each portfolio's audit chain ended, kept where the database cannot reach.
 
-The chain head (``AuditChainHead``) shows rows removed from the end of a chain, and its signature a
-head edited by hand; but the tables' owner can put back an *old* head with its valid signature and
-delete the rows after it, and the trail verifies again. A checkpoint closes that gap: ``manage.py
-verify_audit --checkpoint FILE`` (daily, from cron) appends the heads it verified to FILE, one JSON
-line per check, and compares the database with the last line first: every chain must still hold
-the rows it held then, ending then in the same hash. A chain that is shorter, or whose row at the
-checkpointed position has another hash, was rolled back (or replaced) since.
-
-The same heads go to the log (``allocations.audit_checkpoint``), a second copy that log shipping
-keeps off the machine.
+The tables' owner can put back an *old*, validly signed chain head and delete the rows after it: the
+trail verifies again. ``manage.py verify_audit --checkpoint FILE`` (daily) compares every chain with
+the heads FILE saw last and appends today's, one JSON line per check; the same heads go to the log
+(``allocations.audit_checkpoint``), a second copy that log shipping keeps off the machine.
 """
 
 from __future__ import annotations
