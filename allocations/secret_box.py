@@ -1,20 +1,9 @@
 """Secrets the service must read back (webhook signing keys) kept encrypted at rest.
 
-A database dump or a read replica held every webhook secret in plain text, enough to sign orders
-to the execution system. ``EncryptedSecretField`` (in ``allocations.models.fields``) stores
-``enc1:<Fernet token>`` through ``encrypt`` here and gives the plain text back on load
-(``decrypt``), so code reads ``endpoint.secret`` as before while the table holds only ciphertext.
-The key is not in the database:
-
-- ``WEBHOOK_SECRET_KEY`` (any string of 32+ characters) when set; the Fernet key is
-  ``urlsafe_b64encode(HMAC-SHA256(WEBHOOK_SECRET_KEY, "cae.webhook-secrets.v1"))``;
-- otherwise the same derivation from ``AUDIT_HMAC_KEY`` (a key that already never changes and is
-  never stored in the database), so no new setting is needed to start;
-- ``WEBHOOK_SECRET_KEY_FALLBACKS``: older keys still read; a row is written under the current key
-  whenever it is saved (rotation: docs/runbook.md).
-
-A value without the prefix (a row from before migration 0019) is read as it is; that migration
-encrypts every such row.
+A database dump or a read replica held every webhook secret in plain text, enough to sign orders to
+the execution system. ``EncryptedSecretField`` stores ``enc1:<Fernet token>`` through ``encrypt`` and
+gives the plain text back on load (``decrypt``); the key is not in the database (``secret_box``). A
+value without the prefix (a row from before migration 0019) is read as it is; that migration encrypts them.
 """
 
 from __future__ import annotations
@@ -37,7 +26,14 @@ def fernet_key(material: str) -> bytes:
 
 
 def secret_box() -> MultiFernet:
-    """Encrypts with the current key; decrypts with it or any fallback."""
+    """Encrypts with the current key; decrypts with it or any fallback.
+
+    The key is ``WEBHOOK_SECRET_KEY`` (32+ characters) when set, else the same derivation from
+    ``AUDIT_HMAC_KEY`` (a key that never changes and is never stored in the database), so no new
+    setting is needed to start: ``urlsafe_b64encode(HMAC-SHA256(key, "cae.webhook-secrets.v1"))``.
+    ``WEBHOOK_SECRET_KEY_FALLBACKS``: older keys still read; a row is written under the current key
+    whenever it is saved (rotation: docs/runbook.md).
+    """
     primary = settings.WEBHOOK_SECRET_KEY or settings.AUDIT_HMAC_KEY
     if not primary:
         raise ImproperlyConfigured("WEBHOOK_SECRET_KEY (or AUDIT_HMAC_KEY) is needed to keep webhook secrets")

@@ -1,12 +1,9 @@
 """drf-spectacular: component names for nested serializers, and what every operation shares.
 
-``ApiAutoSchema``: ``StrategyCreateApi.InputSerializer`` becomes the component
-``StrategyCreateInput`` instead of every view's serializer colliding as ``Input``.
-
-``document_problems`` (a postprocessing hook) documents on every operation the errors it can
-answer, each as RFC 9457 problem details (the ``Problem`` component, ``application/problem+json``,
-see ``capital_allocation.problems``); the ``Idempotency-Key`` header as one reusable parameter with
-its rules; the ``Idempotent-Replayed`` answer header; and the ``Token`` prefix of the token scheme.
+``ApiAutoSchema`` names ``StrategyCreateApi.InputSerializer`` ``StrategyCreateInput`` (not ``Input``
+for every view). ``document_problems`` documents on every operation the problems it can answer
+(``capital_allocation.problems``), the ``Idempotency-Key`` header as one reusable parameter, the
+``Idempotent-Replayed`` answer header and the ``Token`` prefix of the token scheme.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Structured logs: one JSON object per line, with the context of the request or task that wrote it.
 
 The context (``request_id``, ``user``, ``portfolio``, ``run_id``, ``task_id``, ``task``) lives in a
-context variable bound by ``capital_allocation.middleware`` for a request and by the Celery signal
-handlers in ``capital_allocation.observability`` for a task, so every line written while serving
-it carries the same fields, whichever logger wrote it (Django's, DRF's, Celery's or ours).
-
-Secrets stay out: the request line names the path without its query string, no header or body is
-logged, and ``RedactSecretsFilter`` masks what looks like a credential in any message (a token
-after ``Token``/``Bearer``, a ``password=...``/``"secret": ...`` pair) before it is written.
+context variable bound by ``middleware`` for a request and ``observability`` for a task, so every line
+carries it, whichever logger wrote it. Secrets stay out: no query string, header or body is logged,
+and ``RedactSecretsFilter`` masks what looks like a credential in any message.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Prometheus metrics and the ``/metrics`` view.
 
-With ``PROMETHEUS_MULTIPROC_DIR`` set (``make serve``, the Dockerfile and compose set it) every
-process (each web server worker, each Celery worker process) writes its samples to files in that
-folder and ``/metrics`` adds them up, so one scrape of any web process sees the whole machine.
-Without it (tests, ``make run``) the samples are the answering process's own.
-
-``/metrics`` answers only a peer address in ``METRICS_ALLOWED_IPS`` (addresses or networks,
-loopback by default) or a request with ``Authorization: Bearer <METRICS_TOKEN>``: 401 for a wrong
-token, 403 for anyone else.
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``make serve``, the image) every process writes its samples to
+that folder and ``/metrics`` adds them up: one scrape of any web process sees the whole machine.
+``/metrics`` answers only a peer in ``METRICS_ALLOWED_IPS`` (loopback by default) or a request with
+``Authorization: Bearer <METRICS_TOKEN>``: 401 for a wrong token, 403 for anyone else.
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Start a process ready to serve: import what the first request would, then freeze those objects
 out of the garbage collector's sight.
 
-The cyclic collector's full passes walk every tracked object. A process's startup objects (Django,
-DRF, numpy, the URL conf and every view, which Django imports only on the first request) never
-become garbage, yet each full pass walked them, in the middle of a rebalance about every third run
-(bench/README.md, *Why these choices*). ``gc.freeze()`` moves them to a permanent generation the
-collector skips (the standard library's advice for servers that fork workers; it also keeps their
-pages shared).
+A process's startup objects (Django, DRF, numpy, the URL conf and every view) never become garbage,
+yet each full pass of the cyclic collector walked them, in the middle of a rebalance about every
+third run (bench/README.md). ``gc.freeze()`` moves them to a generation the collector skips (the
+standard library's advice for servers that fork workers; it also keeps their pages shared).
 """
 
 from __future__ import annotations

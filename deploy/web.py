@@ -1,25 +1,9 @@
 """The web server (``make serve``, the Dockerfile, compose.yaml): granian serving Django's WSGI application.
 
 granian parses HTTP and handles connections in Rust; the application runs in ``WEB_THREADS`` Python
-threads in each of ``WEB_CONCURRENCY`` worker processes. Against gunicorn's gthread workers it serves
-more reads at a lower p99 on less CPU (``bench/load.py``; the figures in bench/README.md, *Why these
-choices*, and docs/runbook.md, *Load*).
-
-Read from the environment through ``capital_allocation.env`` like every other setting:
-
-- ``WEB_BIND``: ``host:port`` (default ``127.0.0.1:8000``; ``0.0.0.0:8000`` in a container);
-- ``WEB_CONCURRENCY``: worker processes (default 2, one per core here); a worker that dies is replaced;
-- ``WEB_THREADS``: threads running the application in each worker (default 2: a rebalance POST, a
-  CPU-bound 150-250 ms, does not hold every read of its process queued behind it);
-- ``WEB_TIMEOUT``: seconds a stopping or reloading worker has to finish its requests in flight before
-  it is killed (default 30);
-- ``WEB_MAX_RSS_MB``: a worker whose memory stays above this many MiB is replaced (default 0: never),
-  a bound on slow leaks.
-
-Signals to the main process: ``TERM`` or ``INT`` stops (requests in flight finish), ``HUP`` replaces
-the workers one by one (new code after an upgrade). The application writes one JSON line per request
-(with its request id): granian's access log would repeat it without the context, so it is off; the
-server's own lines are JSON too.
+threads in each of ``WEB_CONCURRENCY`` worker processes; against gunicorn's gthread workers it serves
+more reads at a lower p99 on less CPU (bench/README.md). ``TERM`` or ``INT`` to the main process stops
+it (requests in flight finish), ``HUP`` replaces the workers one by one (new code after an upgrade).
 """
 
 from __future__ import annotations
@@ -56,7 +40,15 @@ def bind_address(raw: str) -> tuple[str, int]:
 
 
 def server_options() -> dict:
-    """granian's options from the environment."""
+    """granian's options from the environment (``capital_allocation.env``, like every other setting):
+
+    ``WEB_BIND`` (``host:port``, default ``127.0.0.1:8000``), ``WEB_CONCURRENCY`` (worker processes,
+    default 2; a worker that dies is replaced), ``WEB_THREADS`` (default 2: a rebalance POST, CPU-bound
+    for 150-250 ms, does not hold every read of its process behind it), ``WEB_TIMEOUT`` (seconds a
+    stopping worker has for its requests in flight, default 30), ``WEB_MAX_RSS_MB`` (a worker above it
+    is replaced, default 0: never). The application writes one JSON line per request with its id, so
+    granian's access log (which would repeat it without the context) is off; its own lines are JSON.
+    """
     address, port = bind_address(env_str("WEB_BIND", "127.0.0.1:8000"))
     max_rss = env_int("WEB_MAX_RSS_MB", 0, minimum=0)
     return {

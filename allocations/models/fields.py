@@ -1,13 +1,10 @@
-"""The app's custom model fields and the codecs they store with, and the key factories its tables share.
+"""The app's custom model fields, the codecs they store with, and the key factories its tables share.
 
-- ``CompactExplanationField``: a run's explanation, its per-strategy rows stored as one array per
-  key with the floats packed (``explanation_compact`` / ``explanation_rows``);
-- ``CompactStepWeightsField``: a transition step's weights as two packed arrays
-  (``step_weights_compact`` / ``step_weights_rows``);
-- ``EncryptedSecretField``: a secret stored encrypted at rest (the cipher is ``allocations.secret_box``).
-
-Migrations 0010, 0014 and 0019 name these fields by their first homes (``allocations.adapters``,
-``allocations.secret_fields``), which keep an alias to this module.
+``CompactExplanationField`` (a run's explanation, one array per key, floats packed),
+``CompactStepWeightsField`` (a step's weights as two packed arrays) and ``EncryptedSecretField`` (a
+secret encrypted at rest; the cipher is ``allocations.secret_box``). Migrations 0010, 0014 and 0019
+name them by their first homes (``allocations.adapters``, ``allocations.secret_fields``), which keep
+an alias to this module.
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Delivering the outbox's events to the webhook endpoints: claimed, signed, POSTed, each try recorded.
 
-Delivery is at least once: the body (``outbox.event_body``) carries the event's stable ``id``
-(also in ``X-CAE-Event-Id``) so the receiver drops duplicates, and
-``X-CAE-Signature: sha256=<hex>`` is HMAC-SHA256 of the exact body under the endpoint's secret.
-
-A failed try (no answer, or not 2xx) waits ``WEBHOOK_RETRY_BASE_SECONDS x 2^(try - 1)`` (at most
-``WEBHOOK_RETRY_MAX_SECONDS``); after ``WEBHOOK_MAX_ATTEMPTS`` tries the delivery is dead (the
-dead letter), until a risk officer redelivers it.
+At least once: the body carries the event's stable ``id`` (also ``X-CAE-Event-Id``) so the receiver
+drops duplicates; ``X-CAE-Signature: sha256=<hex>`` is HMAC-SHA256 of the body under the endpoint's
+secret. A failed try waits ``WEBHOOK_RETRY_BASE_SECONDS x 2^(try - 1)`` (at most
+``WEBHOOK_RETRY_MAX_SECONDS``); after ``WEBHOOK_MAX_ATTEMPTS`` tries it is a dead letter, until a
+risk officer redelivers it.
 """
 
 from __future__ import annotations
