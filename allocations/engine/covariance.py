@@ -9,14 +9,6 @@ Covariances are returned as a :class:`FactorCovariance`, ``Σ = FᵀF + diag(d)`
 the (weighted, centred) returns: the ``N x N`` matrix is never formed unless asked for with
 :meth:`FactorCovariance.dense`. Products ``Σv`` cost ``O(TN)`` instead of ``O(N²)``, which is
 what keeps the engine fast and small at N = 5,000-10,000 strategies.
-
-Estimators (:data:`~allocations.engine.policy.COVARIANCE_ESTIMATORS`)
----------------------------------------------------------------------
-- ``"ledoit_wolf_correlation"`` (the default): each strategy keeps its own sample variance
-  and the correlations are shrunk, Ledoit-Wolf on the standardised returns;
-- ``"ledoit_wolf"``: Ledoit & Wolf (2004) toward a scaled identity, which pulls every
-  variance toward the average (a 2%-vol strategy among 20%-vol ones looks like 12%);
-- ``"sample"`` and ``"ewma"``.
 """
 
 from __future__ import annotations
@@ -225,6 +217,16 @@ def estimate_covariance(
     Returns
     -------
     CovarianceEstimate
+
+    Notes
+    -----
+    The estimators (:data:`~allocations.engine.policy.COVARIANCE_ESTIMATORS`):
+
+    - ``"ledoit_wolf_correlation"`` (the default): each strategy keeps its own sample variance
+      and the correlations are shrunk, Ledoit-Wolf on the standardised returns;
+    - ``"ledoit_wolf"``: Ledoit & Wolf (2004) toward a scaled identity, which pulls every
+      variance toward the average (a 2%-vol strategy among 20%-vol ones looks like 12%);
+    - ``"sample"`` and ``"ewma"``.
     """
     if estimator not in COVARIANCE_ESTIMATORS:
         raise InvalidPolicyError(

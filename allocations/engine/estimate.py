@@ -14,19 +14,6 @@ A strategy is **held** (keeps its current weight, 0 if new; gets no score) and f
 
 The first that applies is the flag. If no strategy is left to estimate,
 :class:`~allocations.engine.errors.InsufficientDataError` is raised.
-
-Risk of the whole book
-----------------------
-Hard limits and the ex-ante volatility cover held strategies too, so the book covariance
-has a row for every strategy:
-
-- every strategy with at least two observations in the covariance window (held ones
-  included: a stale strategy's last known returns, a late starter's short history) is
-  estimated together with the others by the policy's estimator;
-- a zero-variance strategy gets its own (near-zero) variance and no correlation;
-- a strategy with no usable history gets the variance of its ``volatility_override`` if
-  one is given, and otherwise no risk at all: it is reported in
-  ``explanation["risk_unknown"]`` (count and weight) and noted.
 """
 
 from __future__ import annotations
@@ -91,7 +78,21 @@ class Estimates:
 
 
 def estimate(inputs: Inputs) -> Estimates:
-    """Statistics, flags and covariances of one run (see the module docstring)."""
+    r"""Statistics, flags and covariances of one run (see the module docstring).
+
+    Notes
+    -----
+    The risk of the whole book: hard limits and the ex-ante volatility cover held strategies too,
+    so the book covariance has a row for every strategy:
+
+    - every strategy with at least two observations in the covariance window (held ones
+      included: a stale strategy's last known returns, a late starter's short history) is
+      estimated together with the others by the policy's estimator;
+    - a zero-variance strategy gets its own (near-zero) variance and no correlation;
+    - a strategy with no usable history gets the variance of its ``volatility_override`` if
+      one is given, and otherwise no risk at all: it is reported in
+      ``explanation["risk_unknown"]`` (count and weight) and noted.
+    """
     policy = inputs.policy
     r = inputs.returns
     t_rows, n = r.shape

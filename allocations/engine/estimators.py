@@ -4,10 +4,8 @@ Conventions
 -----------
 ``returns`` is a ``(T, N)`` array of daily returns, rows oldest to newest, one column per
 strategy. ``NaN`` means "no observation that day" (a strategy that started later, a gap);
-infinite values are rejected by the caller. Annualisation uses 252 trading days.
-
-The covariance estimators live in :mod:`allocations.engine.covariance` and are re-exported
-here.
+infinite values are rejected by the caller. Annualisation uses 252 trading days. The
+covariance estimators live in :mod:`allocations.engine.covariance` (re-exported here).
 """
 
 from __future__ import annotations

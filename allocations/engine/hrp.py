@@ -10,16 +10,6 @@ López de Prado (2016), "Building diversified portfolios that outperform out of 
    portfolio :math:`v^c_i \propto 1/\sigma_i^2` (:math:`i \in c`) and its variance
    :math:`V_c = v^{c\top}\Sigma_{cc}v^c`; the left half's weights are multiplied by
    :math:`\alpha = 1 - V_L / (V_L + V_R)`, the right half's by :math:`1 - \alpha`.
-
-With risk budgets ``b`` the inverse-variance portfolios become :math:`v_i \propto b_i/\sigma_i^2`
-and :math:`\alpha = (\bar b_L/V_L) / (\bar b_L/V_L + \bar b_R/V_R)` with :math:`\bar b_c` the
-mean budget of half ``c`` (an extension of ours: HRP does not equalise risk contributions,
-so budgets tilt it rather than fix its risk shares); equal budgets give the classical algorithm.
-
-The bisection runs level by level, all the halves of a level at once: for a
-:class:`~allocations.engine.covariance.FactorCovariance` :math:`\Sigma = F^\top F + \operatorname{diag}(d)`
-the variances of every half are column sums of ``F diag(v)`` over contiguous column ranges
-(``np.add.reduceat``), ``O(TN)`` per level and ``O(TN log N)`` in all.
 """
 
 from __future__ import annotations
@@ -106,7 +96,7 @@ def _piece_variances(sorted_cov, v: np.ndarray, starts: np.ndarray) -> np.ndarra
 
 
 def hrp_weights(covariance, budgets=None) -> np.ndarray:
-    """Hierarchical-risk-parity weights, shape (N,), non-negative, summing to 1.
+    r"""Hierarchical-risk-parity weights, shape (N,), non-negative, summing to 1.
 
     Parameters
     ----------
@@ -118,6 +108,18 @@ def hrp_weights(covariance, budgets=None) -> np.ndarray:
     Returns
     -------
     ndarray, shape (N,)
+
+    Notes
+    -----
+    With risk budgets ``b`` the inverse-variance portfolios become :math:`v_i \propto b_i/\sigma_i^2`
+    and :math:`\alpha = (\bar b_L/V_L) / (\bar b_L/V_L + \bar b_R/V_R)` with :math:`\bar b_c` the
+    mean budget of half ``c`` (an extension of ours: HRP does not equalise risk contributions,
+    so budgets tilt it rather than fix its risk shares); equal budgets give the classical algorithm.
+
+    The bisection runs level by level, all the halves of a level at once: for a
+    :class:`~allocations.engine.covariance.FactorCovariance` :math:`\Sigma = F^\top F + \operatorname{diag}(d)`
+    the variances of every half are column sums of ``F diag(v)`` over contiguous column ranges
+    (``np.add.reduceat``), ``O(TN)`` per level and ``O(TN log N)`` in all.
     """
     order = hrp_order(covariance)
     n = order.size

@@ -3,33 +3,6 @@ r"""Hard limits in fractions of total equity: per strategy, per sector, ex-ante 
 The limits hold for the whole book, held strategies (no estimate: insufficient history,
 zero variance, stale) included. A held strategy keeps its weight unless a limit requires
 less, is then cut only as far as that limit requires, and never receives freed weight.
-
-1. Caps, proportional water-filling with both caps at once (closed form, no rounds).
-
-   - Held strategies: :math:`h_i \leftarrow \min(h_i, c)`; in a sector whose held weight alone
-     exceeds its cap :math:`c_S`, the held weights are scaled by :math:`c_S / H_S`. The room
-     left in sector ``S`` for the others is :math:`R_S = c_S - H_S`.
-   - Every other strategy gets :math:`w_i' = \min(c, \alpha_S w_i)` with one scale per sector
-     :math:`\alpha_S = \min(\lambda, \hat\alpha_S)`: :math:`\hat\alpha_S` solves
-     :math:`\sum_{i \in S} \min(c, \hat\alpha_S w_i) = R_S` (``inf`` when every strategy of the
-     sector is capped first), and the common level :math:`\lambda \ge 1` solves
-     :math:`\sum_i w_i' = \sum_i w_i - \sum_i h_i'` (the weight freed by any cap, held ones
-     included, goes to the strategies with room in proportion to their weight), ``inf`` when
-     everything is capped: what cannot be placed is cash.
-
-   Both equations are piecewise linear and increasing in the level; they are solved exactly
-   by sorting the breakpoints :math:`c_i / w_i` (:func:`_levels`), O(N log N).
-   Example: base (.5, .1 | .4), caps .2 and .25 -> (.2, .05, .2), cash .55.
-
-2. Total risk. With :math:`\sigma(w) = \sqrt{252\,w^\top \Sigma w}` on the whole book, if
-   :math:`\sigma > \sigma_{max}` the strategies that are not held are scaled by the largest
-   :math:`s \in [0, 1]` with :math:`\sigma(s f + h) = \sigma_{max}` (a quadratic in ``s``); only
-   if the held strategies alone exceed it (``s = 0``) are they scaled too, by
-   :math:`\sigma_{max} / \sigma(h)`. The rest is cash.
-
-Each strategy records how much weight each limit removed from it and, as its binding
-limit, the one that removed the most (``"strategy"``, ``"sector"``, ``"total_risk"``, or
-``""`` when none did).
 """
 
 from __future__ import annotations
@@ -165,7 +138,7 @@ def apply_limits(
     covered: np.ndarray | None = None,
     can_receive: np.ndarray | None = None,
 ) -> LimitResult:
-    """Apply the caps, then the ex-ante volatility limit.
+    r"""Apply the caps, then the ex-ante volatility limit.
 
     Parameters
     ----------
@@ -186,6 +159,35 @@ def apply_limits(
     Returns
     -------
     LimitResult
+
+    Notes
+    -----
+    1. Caps, proportional water-filling with both caps at once (closed form, no rounds).
+
+       - Held strategies: :math:`h_i \leftarrow \min(h_i, c)`; in a sector whose held weight alone
+         exceeds its cap :math:`c_S`, the held weights are scaled by :math:`c_S / H_S`. The room
+         left in sector ``S`` for the others is :math:`R_S = c_S - H_S`.
+       - Every other strategy gets :math:`w_i' = \min(c, \alpha_S w_i)` with one scale per sector
+         :math:`\alpha_S = \min(\lambda, \hat\alpha_S)`: :math:`\hat\alpha_S` solves
+         :math:`\sum_{i \in S} \min(c, \hat\alpha_S w_i) = R_S` (``inf`` when every strategy of the
+         sector is capped first), and the common level :math:`\lambda \ge 1` solves
+         :math:`\sum_i w_i' = \sum_i w_i - \sum_i h_i'` (the weight freed by any cap, held ones
+         included, goes to the strategies with room in proportion to their weight), ``inf`` when
+         everything is capped: what cannot be placed is cash.
+
+       Both equations are piecewise linear and increasing in the level; they are solved exactly
+       by sorting the breakpoints :math:`c_i / w_i` (:func:`_levels`), O(N log N).
+       Example: base (.5, .1 | .4), caps .2 and .25 -> (.2, .05, .2), cash .55.
+
+    2. Total risk. With :math:`\sigma(w) = \sqrt{252\,w^\top \Sigma w}` on the whole book, if
+       :math:`\sigma > \sigma_{max}` the strategies that are not held are scaled by the largest
+       :math:`s \in [0, 1]` with :math:`\sigma(s f + h) = \sigma_{max}` (a quadratic in ``s``); only
+       if the held strategies alone exceed it (``s = 0``) are they scaled too, by
+       :math:`\sigma_{max} / \sigma(h)`. The rest is cash.
+
+    Each strategy records how much weight each limit removed from it and, as its binding
+    limit, the one that removed the most (``"strategy"``, ``"sector"``, ``"total_risk"``, or
+    ``""`` when none did).
     """
     w = np.array(weights, dtype=float)
     n = w.size

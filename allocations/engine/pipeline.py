@@ -8,13 +8,6 @@ transition -> explain.
 held strategies and flags), :mod:`~allocations.engine.registry` (the method, by name) and
 :mod:`~allocations.engine.stages` (the rest). It takes arrays and engine dataclasses, returns
 an :class:`AllocationResult` and never touches the database.
-
-Fallbacks (recorded in ``explanation["fallbacks"]``)
--------------------------------------------------------
-- the risk-parity solve fails -> budgeted inverse volatility :math:`w_i \propto \sqrt{b_i}/\sigma_i`
-  (plain inverse volatility without budgets);
-- every Sharpe ratio is non-positive or undefined -> equal Sharpe weights (the
-  specification's rule).
 """
 
 from __future__ import annotations
@@ -87,6 +80,15 @@ def allocate(
     InvalidInputError, InvalidPolicyError, InsufficientDataError
         A risk-parity failure is not raised: the run falls back to budgeted inverse
         volatility and records it in ``explanation["fallbacks"]``.
+
+    Notes
+    -----
+    Fallbacks, recorded in ``explanation["fallbacks"]``:
+
+    - the risk-parity solve fails -> budgeted inverse volatility :math:`w_i \propto \sqrt{b_i}/\sigma_i`
+      (plain inverse volatility without budgets);
+    - every Sharpe ratio is non-positive or undefined -> equal Sharpe weights (the
+      specification's rule).
     """
     clock = LapClock()
     inputs = validate(

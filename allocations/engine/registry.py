@@ -7,23 +7,6 @@ way a method runs; outside a run, the pure functions
 :func:`~allocations.engine.hrp.hrp_weights`,
 :func:`~allocations.engine.methods.inverse_volatility`, ...) compute the same weights from
 arrays.
-
-Each method returns a :class:`MethodWeights`: a distribution over the estimated strategies
-written as :math:`w = a\,w^{risk} + (1 - a)\,w^{perf}`, where :math:`w^{perf}` is the
-performance chain (Sharpe weights blended with the current weights, then, for methods that
-use them, sector signals and decay smoothing, see :mod:`~allocations.engine.stages`):
-
-==================== ========================================== ===== =======
-method               :math:`w^{risk}`                           a     signals
-==================== ========================================== ===== =======
-equal_weight         1/N                                        1     no
-inverse_volatility   :math:`\propto 1/\sigma_i`                 1     no
-risk_parity          equal risk contributions (or risk budgets) 1     no
-hrp                  hierarchical risk parity                   1     no
-performance_weighted (none)                                     0     no
-momentum             (none)                                     0     yes
-hybrid               risk parity                                blend yes
-==================== ========================================== ===== =======
 """
 
 from __future__ import annotations
@@ -39,7 +22,27 @@ __all__ = ["METHOD_REGISTRY", "Hybrid", "Method", "MethodContext", "MethodWeight
 
 
 class Method(Protocol):
-    """A registry entry: ``for_run(ctx)`` gives the method's weights for one run."""
+    r"""A registry entry: ``for_run(ctx)`` gives the method's weights for one run.
+
+    Notes
+    -----
+    Each method returns a :class:`MethodWeights`: a distribution over the estimated strategies
+    written as :math:`w = a\,w^{risk} + (1 - a)\,w^{perf}`, where :math:`w^{perf}` is the
+    performance chain (Sharpe weights blended with the current weights, then, for methods that
+    use them, sector signals and decay smoothing, see :mod:`~allocations.engine.stages`):
+
+    ==================== ========================================== ===== =======
+    method               :math:`w^{risk}`                           a     signals
+    ==================== ========================================== ===== =======
+    equal_weight         1/N                                        1     no
+    inverse_volatility   :math:`\propto 1/\sigma_i`                 1     no
+    risk_parity          equal risk contributions (or risk budgets) 1     no
+    hrp                  hierarchical risk parity                   1     no
+    performance_weighted (none)                                     0     no
+    momentum             (none)                                     0     yes
+    hybrid               risk parity                                blend yes
+    ==================== ========================================== ===== =======
+    """
 
     def for_run(self, ctx: MethodContext) -> MethodWeights:
         """Return the method's weights over the run's estimated strategies."""

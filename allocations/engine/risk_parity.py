@@ -11,27 +11,6 @@ is the normalised minimiser of the strictly convex problem
     \qquad w = y / \textstyle\sum_i y_i,
 
 since :math:`\nabla f = \Sigma y - b / y = 0 \iff y_i(\Sigma y)_i = b_i`.
-
-We solve it on the correlation matrix :math:`C = D^{-1}\Sigma D^{-1}` (``D`` the
-volatilities; :math:`y = x / D`) with budgets scaled to :math:`\min_i b_i = 1`, which makes
-``f`` self-concordant, by a damped Newton method. Each Newton system
-
-.. math::
-    H d = -\nabla f, \qquad H = C + \operatorname{diag}(b / x^2)
-
-is solved by conjugate gradients preconditioned with ``diag(H)``, using only products
-:math:`Cv`: no factorisation, ``O(N²)`` per product for a dense matrix and ``O(TN)`` for a
-:class:`~allocations.engine.estimators.FactorCovariance`. The CG tolerance follows the
-current error (inexact Newton), so convergence stays quadratic.
-
-Globalisation: the start is budget-aware (the best point of the rays
-:math:`x \propto \beta^p`, ``p`` in {1/2, 3/4, 1}, each scaled optimally), and every Newton
-direction ``d`` is followed by an exact line search on the convex one-dimensional function
-:math:`s \mapsto f(x + s d)` inside the domain :math:`x + s d > 0`, which costs one extra
-product ``Cd`` and no further products. Budget ratios up to 1e4 converge at N = 5,000 in
-10-50 Newton iterations (the former fixed 100 iterations with a self-concordant damped step
-stalled). Near the rounding floor of float64 products (ill-conditioned budgets), the final
-accuracy check of a factor covariance is made in extended precision.
 """
 
 from __future__ import annotations
@@ -219,7 +198,7 @@ def _line_search(x: np.ndarray, d: np.ndarray, beta: np.ndarray, a1: float, a2: 
 
 
 def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter: int = 500) -> RiskParitySolution:
-    """Solve risk budgeting and report diagnostics.
+    r"""Solve risk budgeting and report diagnostics.
 
     The arguments, the errors raised and the weights are those of :func:`risk_parity_weights`.
 
@@ -228,6 +207,29 @@ def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter:
     RiskParitySolution
         Weights (N,), their risk contributions (N,), the error reached, and the Newton and
         conjugate-gradient iteration counts.
+
+    Notes
+    -----
+    We solve it on the correlation matrix :math:`C = D^{-1}\Sigma D^{-1}` (``D`` the
+    volatilities; :math:`y = x / D`) with budgets scaled to :math:`\min_i b_i = 1`, which makes
+    ``f`` self-concordant, by a damped Newton method. Each Newton system
+
+    .. math::
+        H d = -\nabla f, \qquad H = C + \operatorname{diag}(b / x^2)
+
+    is solved by conjugate gradients preconditioned with ``diag(H)``, using only products
+    :math:`Cv`: no factorisation, ``O(N²)`` per product for a dense matrix and ``O(TN)`` for a
+    :class:`~allocations.engine.estimators.FactorCovariance`. The CG tolerance follows the
+    current error (inexact Newton), so convergence stays quadratic.
+
+    Globalisation: the start is budget-aware (the best point of the rays
+    :math:`x \propto \beta^p`, ``p`` in {1/2, 3/4, 1}, each scaled optimally), and every Newton
+    direction ``d`` is followed by an exact line search on the convex one-dimensional function
+    :math:`s \mapsto f(x + s d)` inside the domain :math:`x + s d > 0`, which costs one extra
+    product ``Cd`` and no further products. Budget ratios up to 1e4 converge at N = 5,000 in
+    10-50 Newton iterations (the former fixed 100 iterations with a self-concordant damped step
+    stalled). Near the rounding floor of float64 products (ill-conditioned budgets), the final
+    accuracy check of a factor covariance is made in extended precision.
     """
     op, n = _as_operator(covariance)
     b = _normalise_budgets(budgets, n)

@@ -7,14 +7,6 @@ With :math:`\Delta = w^* - w^0` and turnover :math:`D = \sum_i |\Delta_i|`:
   equal steps, row ``k`` (1-based) :math:`= (1 - k/n)\,w^0 + (k/n)\,w^*`, the last row
   assigned the target exactly. Every step, the first included, moves each strategy by
   :math:`|\Delta_i| / n \le` ``max_daily_change``.
-
-The step count is computed in closed form, :math:`\lceil x - 10^{-9} \rceil` with
-:math:`x = \max_i|\Delta_i| / \text{max\_daily\_change}`, so an exactly divisible ratio that
-rounds up (``0.3 / 0.1 = 3.0000000000000004``) does not add a step; a step then exceeds the
-cap by at most ``1e-9`` of it. The count is checked against
-:data:`~allocations.engine.policy.MAX_TRANSITION_STEPS` **before** anything is allocated: a
-larger plan is an :class:`~allocations.engine.errors.InvalidPolicyError` (with the policy's
-bounds, ``max_daily_change >= 1/260`` and ``transition_period_days <= 260``, it never is).
 """
 
 from __future__ import annotations
@@ -53,6 +45,16 @@ def transition_steps(max_move: float, *, period_days: int, max_daily_change: flo
     InvalidPolicyError
         More than :data:`MAX_TRANSITION_STEPS` steps (checked before any ceiling is taken,
         so ``c = 1e-300`` cannot overflow or loop).
+
+    Notes
+    -----
+    The step count is computed in closed form, :math:`\lceil x - 10^{-9} \rceil` with
+    :math:`x = \max_i|\Delta_i| / \text{max\_daily\_change}`, so an exactly divisible ratio that
+    rounds up (``0.3 / 0.1 = 3.0000000000000004``) does not add a step; a step then exceeds the
+    cap by at most ``1e-9`` of it. The count is checked against
+    :data:`~allocations.engine.policy.MAX_TRANSITION_STEPS` **before** anything is allocated: a
+    larger plan is an :class:`~allocations.engine.errors.InvalidPolicyError` (with the policy's
+    bounds, ``max_daily_change >= 1/260`` and ``transition_period_days <= 260``, it never is).
     """
     if period_days > MAX_TRANSITION_STEPS:
         raise InvalidPolicyError(
