@@ -58,13 +58,14 @@ def main() -> None:
     django.setup()
     from django.utils import timezone
 
-    from allocations.audit_canonical import AuditRecord, CanonicalBatch, ChainStart
-    from allocations.audit_chain import GENESIS_HASH, ChainHasher, audit_key
+    from allocations.audit_canonical import AuditRecord
+    from allocations.audit_chain import GENESIS_HASH
     from allocations.db import portable, postgresql
     from allocations.models import AllocationRun, AuditEntry, Portfolio, Strategy
     from allocations.panel_snapshot import snapshot_encode
     from allocations.services.actors import Actor
     from allocations.services.runs import RebalanceRequest, allocation_run_create
+    from tests.allocations.db.chain_support import chain_start
 
     if not Portfolio.objects.filter(slug=slug).exists():
         seed = ["manage.py", "seed_demo", "--portfolio", slug, "--strategies", str(args.strategies), "--days", "252"]
@@ -108,17 +109,12 @@ def main() -> None:
 
     def audit(half):
         def work():
-            canonical = CanonicalBatch(portfolio_id=portfolio.pk, created_at=now, actor_id=None, actor_label="bench")
-            start = ChainStart(
-                portfolio_id=portfolio.pk,
-                actor_id=None,
-                actor_label="bench",
+            start = chain_start(  # positions no chain holds: nothing collides, everything is rolled back
+                portfolio.pk,
                 now=now,
-                effective_at=None,
-                canonical=canonical,
-                hasher=ChainHasher(audit_key()),
+                actor_label="bench",
                 prev_hash=head.last_hash if head else GENESIS_HASH,
-                seq=10**9,  # positions no chain holds: nothing collides, everything is rolled back
+                seq=10**9,
             )
             half.audit_rows_insert(records, start)
 

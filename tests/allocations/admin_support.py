@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from django.test import Client
 
 from allocations.demo import demo_seed
 from allocations.models import Portfolio
-from tests.allocations.demo_support import world_kept_for_the_module
+from tests.allocations.demo_support import module_world as demo_module_world
 
 DEMO_PASSWORD = "pw-demo"
 
@@ -26,12 +25,5 @@ def logged_in(username: str) -> Client:
 
 
 def module_world(setup=demo_seeded):
-    """A module-scoped fixture holding the world ``setup()`` writes, seeded once for the module
-    (``world_kept_for_the_module``): ``demo_world = module_world()`` in the test module."""
-
-    @pytest.fixture(scope="module")
-    def demo_world(django_db_setup, django_db_blocker):
-        with world_kept_for_the_module(django_db_blocker, setup):
-            yield
-
-    return demo_world
+    """The admin tests' module world (every user with ``DEMO_PASSWORD``), or ``setup``'s."""
+    return demo_module_world(setup)

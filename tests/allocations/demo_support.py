@@ -56,3 +56,15 @@ def module_demo(request) -> Portfolio:
     if committing:
         raise pytest.UsageError(f"{request.node.nodeid}: a test that commits seeds its own world (seeded_demo)")
     return Portfolio.objects.get(slug="demo")
+
+
+def module_world(setup):
+    """A module-scoped ``demo_world`` fixture holding the world ``setup()`` writes, seeded once for the
+    module (``world_kept_for_the_module``): ``demo_world = module_world(...)`` in a conftest or module."""
+
+    @pytest.fixture(scope="module")
+    def demo_world(django_db_setup, django_db_blocker):
+        with world_kept_for_the_module(django_db_blocker, setup):
+            yield
+
+    return demo_world

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from allocations.models import Portfolio
-from tests.allocations.demo_support import demo_users, module_demo, seeded_demo, set_policy, world_kept_for_the_module
+from tests.allocations.demo_support import demo_users, module_demo, module_world, seeded_demo, set_policy
 
 ROLES = ("viewer", "portfolio_manager", "risk_officer", "integration", "superuser", "anonymous")
 USERNAME = {
@@ -23,11 +23,7 @@ def _fresh_throttle_counts(fresh_throttle_counts):
     """Throttle counters live in the cache; each test starts from zero."""
 
 
-@pytest.fixture(scope="module")
-def demo_world(django_db_setup, django_db_blocker):
-    """The API's world, seeded once per module (``world_kept_for_the_module``)."""
-    with world_kept_for_the_module(django_db_blocker, lambda: seeded_demo(strategies=12, days=60, seed=5)):
-        yield
+demo_world = module_world(lambda: seeded_demo(strategies=12, days=60, seed=5))  # seeded once per module
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from allocations import db
-from allocations.audit_canonical import AuditRecord, CanonicalBatch, ChainStart, chained_rows
-from allocations.audit_chain import GENESIS_HASH, ChainHasher, audit_key
+from allocations.audit_canonical import AuditRecord, chained_rows
 from allocations.db import portable
 from allocations.models import (
     AllocationLine,
@@ -29,6 +28,7 @@ from allocations.models import (
     StrategyReturn,
 )
 from allocations.panel_snapshot import PanelSnapshot, snapshot_decode, snapshot_encode
+from tests.allocations.db.chain_support import chain_start
 from tests.factories import PortfolioFactory, SectorFactory, StrategyFactory
 
 pytestmark = pytest.mark.django_db
@@ -197,20 +197,7 @@ def test_audit_rows_insert(world, half):
     ]
 
     def start():
-        canonical = CanonicalBatch(
-            portfolio_id=portfolio.pk, created_at=now, actor_id=None, actor_label="system:contract"
-        )
-        return ChainStart(
-            portfolio_id=portfolio.pk,
-            actor_id=None,
-            actor_label="system:contract",
-            now=now,
-            effective_at=None,
-            canonical=canonical,
-            hasher=ChainHasher(audit_key()),
-            prev_hash=GENESIS_HASH,
-            seq=0,
-        )
+        return chain_start(portfolio.pk, now=now, actor_label="system:contract")
 
     expected_rows, expected_last = chained_rows(records, start())
 

@@ -17,12 +17,12 @@ from django.db import Error, connection, transaction
 from django.utils import timezone
 
 from allocations.api.exceptions import api_exception_handler
-from allocations.audit_canonical import AuditRecord, CanonicalBatch, ChainStart
-from allocations.audit_chain import GENESIS_HASH, ChainHasher, audit_key
+from allocations.audit_canonical import AuditRecord
 from allocations.models import AuditEntry, Portfolio, StrategyReturn
 from allocations.panel_snapshot import PanelSnapshot, snapshot_encode
 from allocations.tasks import TRANSIENT
 
+from .chain_support import chain_start
 from .test_contract import _line_columns, world  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.postgres]
@@ -45,18 +45,7 @@ def _audit(w):
         AuditRecord(kind=AuditEntry.Kind.FUND_CHANGE, strategy_id=s.pk, new_amount=Decimal("1"))
         for s in w["strategies"]
     ]
-    canonical = CanonicalBatch(portfolio_id=w["portfolio"].pk, created_at=now, actor_id=None, actor_label="system:test")
-    start = ChainStart(
-        portfolio_id=w["portfolio"].pk,
-        actor_id=None,
-        actor_label="system:test",
-        now=now,
-        effective_at=None,
-        canonical=canonical,
-        hasher=ChainHasher(audit_key()),
-        prev_hash=GENESIS_HASH,
-        seq=0,
-    )
+    start = chain_start(w["portfolio"].pk, now=now, actor_label="system:test")
     postgresql.audit_rows_insert(records, start)
 
 

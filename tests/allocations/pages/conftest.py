@@ -9,7 +9,7 @@ from allocations.models import AllocationRun, Portfolio
 from allocations.services.actors import Actor
 from allocations.services.policies import policy_create_version
 from allocations.services.runs import RebalanceRequest, allocation_run_create
-from tests.allocations.demo_support import module_demo, world_kept_for_the_module
+from tests.allocations.demo_support import module_demo, module_world
 
 HISTORY_DAYS = 6
 
@@ -30,11 +30,7 @@ def pending_run(portfolio: Portfolio, user) -> AllocationRun:
     return outcome.run
 
 
-@pytest.fixture(scope="module")
-def demo_world(django_db_setup, django_db_blocker):
-    """The dashboard's world, seeded once per module (``world_kept_for_the_module``)."""
-    with world_kept_for_the_module(django_db_blocker, seed_small):
-        yield
+demo_world = module_world(seed_small)  # seeded once per module
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from allocations.models import Fund
-from tests.allocations.demo_support import demo_users, module_demo, seeded_demo, world_kept_for_the_module
+from tests.allocations.demo_support import demo_users, module_demo, module_world, seeded_demo
 
 EQUITY = Decimal("10000000.00")
 
@@ -17,11 +17,7 @@ def funds_of(portfolio) -> dict[str, Decimal]:
     return dict(Fund.objects.filter(strategy__portfolio=portfolio).values_list("strategy__code", "amount"))
 
 
-@pytest.fixture(scope="module")
-def demo_world(django_db_setup, django_db_blocker):
-    """The services' world, seeded once per module (``world_kept_for_the_module``)."""
-    with world_kept_for_the_module(django_db_blocker, lambda: seeded_demo(strategies=16, days=80, seed=3)):
-        yield
+demo_world = module_world(lambda: seeded_demo(strategies=16, days=80, seed=3))  # seeded once per module
 
 
 @pytest.fixture
