@@ -1,11 +1,11 @@
-"""Return estimators: mean, volatility and Sharpe per strategy (and the covariance, re-exported).
+"""Return estimators: mean, volatility and Sharpe per strategy.
 
 Conventions
 -----------
 ``returns`` is a ``(T, N)`` array of daily returns, rows oldest to newest, one column per
 strategy. ``NaN`` means "no observation that day" (a strategy that started later, a gap);
 infinite values are rejected by the caller. Annualisation uses 252 trading days. The
-covariance estimators live in :mod:`allocations.engine.covariance` (re-exported here).
+covariance estimators are :mod:`allocations.engine.covariance`'s.
 """
 
 from __future__ import annotations
@@ -14,28 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .covariance import (
-    CovarianceEstimate,
-    FactorCovariance,
-    LedoitWolf,
-    estimate_covariance,
-    ewma_covariance,
-    ledoit_wolf,
-    sample_covariance,
-)
-
-__all__ = [
-    "TRADING_DAYS",
-    "CovarianceEstimate",
-    "FactorCovariance",
-    "LedoitWolf",
-    "ReturnStats",
-    "estimate_covariance",
-    "ewma_covariance",
-    "ledoit_wolf",
-    "return_stats",
-    "sample_covariance",
-]
+__all__ = ["TRADING_DAYS", "ReturnStats", "return_stats"]
 
 TRADING_DAYS = 252
 

@@ -41,7 +41,7 @@ METHODS: tuple[str, ...] = (
     "hrp",
 )
 
-#: Covariance estimators understood by :func:`~allocations.engine.estimators.estimate_covariance`.
+#: Covariance estimators understood by :func:`~allocations.engine.covariance.estimate_covariance`.
 COVARIANCE_ESTIMATORS: tuple[str, ...] = ("ledoit_wolf_correlation", "ledoit_wolf", "sample", "ewma")
 
 #: Sector signal actions.

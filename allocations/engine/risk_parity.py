@@ -219,7 +219,7 @@ def solve_risk_parity(covariance, budgets=None, *, tol: float = 1e-10, max_iter:
 
     is solved by conjugate gradients preconditioned with ``diag(H)``, using only products
     :math:`Cv`: no factorisation, ``O(N²)`` per product for a dense matrix and ``O(TN)`` for a
-    :class:`~allocations.engine.estimators.FactorCovariance`. The CG tolerance follows the
+    :class:`~allocations.engine.covariance.FactorCovariance`. The CG tolerance follows the
     current error (inexact Newton), so convergence stays quadratic.
 
     Globalisation: the start is budget-aware (the best point of the rays

@@ -11,7 +11,7 @@ from django.db.models import Q
 from allocations import clock, engine
 from allocations.policy_fields import POLICY_FIELDS
 
-from .checks import between
+from .checks import between, waiting_for_a_decision
 from .choices import CovarianceEstimator, Method
 from .fields import user_or_none
 from .portfolio import Portfolio
@@ -113,17 +113,7 @@ class PolicyProposal(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["pending_approval", "applied", "rejected", "superseded"]),
-                name="policy_proposal_status_valid",
-            ),
-            models.UniqueConstraint(
-                fields=["portfolio"],
-                condition=Q(status="pending_approval"),
-                name="policy_proposal_one_pending_per_portfolio",
-            ),
-        ]
+        constraints = waiting_for_a_decision("policy_proposal")
 
     def __str__(self) -> str:
         return f"{self.portfolio_id}: policy proposal {self.pk} ({self.status})"

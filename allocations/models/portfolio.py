@@ -17,7 +17,7 @@ from django.db.models import Q
 from allocations import clock, engine
 from allocations.money import MONEY
 
-from .checks import between
+from .checks import between, waiting_for_a_decision
 from .choices import text_choices
 from .fields import user_or_none
 
@@ -178,15 +178,7 @@ class EquityChange(models.Model):
         ordering = ["-requested_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(new_equity__gt=0), name="equity_change_positive"),
-            models.CheckConstraint(
-                condition=Q(status__in=["pending_approval", "applied", "rejected", "superseded"]),
-                name="equity_change_status_valid",
-            ),
-            models.UniqueConstraint(
-                fields=["portfolio"],
-                condition=Q(status="pending_approval"),
-                name="equity_change_one_pending_per_portfolio",
-            ),
+            *waiting_for_a_decision("equity_change"),
         ]
 
     def __str__(self) -> str:
